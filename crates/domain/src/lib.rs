@@ -1,0 +1,30 @@
+//! Tessera's domain: entities, the ports adapters implement, and the token
+//! service that enforces the contract's rules. Nothing here performs IO or
+//! knows about HTTP or SQL, so every rule can be unit-tested in isolation.
+
+pub mod client;
+pub mod crypto;
+pub mod ids;
+pub mod permission;
+pub mod ports;
+pub mod secret;
+pub mod service;
+pub mod time;
+pub mod token;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use client::{ClientDirectory, OAuthClient};
+pub use crypto::{Keyring, KeyringError, TokenHash};
+pub use ids::{ClientId, UserId, UserIdError};
+pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
+pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
+pub use secret::SecretString;
+pub use service::{
+    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Principal, TokenService,
+    TokenSource,
+    VerifyError,
+};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use token::{TokenFormat, TokenFormatError};

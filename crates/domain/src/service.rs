@@ -1,0 +1,522 @@
+//! The token service: every rule of contract §4 and §5 in one place, above
+//! the ports. Methods are synchronous because the storage adapters are; the
+//! HTTP adapter runs them off the async executor.
+
+use std::sync::Arc;
+
+use crate::client::ClientDirectory;
+use crate::crypto::{Keyring, TokenHash};
+use crate::ids::{ClientId, UserId};
+use crate::permission::{Identifier, PermissionCatalogue, PermissionSet};
+use crate::ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
+use crate::secret::SecretString;
+use crate::time::{Clock, MAX_TIMESTAMP, Timestamp};
+use crate::token::TokenFormat;
+
+/// A token as shown to its owner (contract §2 `APITokenDocument`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub token: SecretString,
+    pub identifier: String,
+    pub permissions: PermissionSet,
+    pub user_id: UserId,
+    pub from_api_client: Option<ClientId>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// Who a verified token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub permissions: PermissionSet,
+    pub from_api_client: Option<ClientId>,
+    pub hash: TokenHash,
+}
+
+/// Where a new token's permissions come from (contract §4: exactly one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Permissions {
+        identifier: Option<String>,
+        permissions: Vec<String>,
+    },
+    Client(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTokenRequest {
+    pub source: TokenSource,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTokenError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown permission {0:?}")]
+    UnknownPermission(String),
+    #[error("no OAuth2 client has the id {0:?}")]
+    ClientNotFound(String),
+    #[error("this user already has an unexpired token from client {0:?}")]
+    Conflict(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteTokenError {
+    #[error("no such token")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("unknown token")]
+    Unknown,
+    #[error("expired token")]
+    Expired,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// A fresh 190-bit token colliding is practically impossible; retrying a few
+/// times turns "practically" into "never surfaces to a caller".
+const INSERT_ATTEMPTS: usize = 3;
+
+pub struct TokenService {
+    repository: Arc<dyn TokenRepository>,
+    clients: Arc<dyn ClientDirectory>,
+    keyring: Keyring,
+    format: TokenFormat,
+    catalogue: PermissionCatalogue,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("format", &self.format)
+            .field("catalogue", &self.catalogue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    pub fn new(
+        repository: Arc<dyn TokenRepository>,
+        clients: Arc<dyn ClientDirectory>,
+        keyring: Keyring,
+        format: TokenFormat,
+        catalogue: PermissionCatalogue,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            repository,
+            clients,
+            keyring,
+            format,
+            catalogue,
+            clock,
+        }
+    }
+
+    pub fn catalogue(&self) -> &PermissionCatalogue {
+        &self.catalogue
+    }
+
+    pub fn format(&self) -> &TokenFormat {
+        &self.format
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn create(
+        &self,
+        user: UserId,
+        request: CreateTokenRequest,
+    ) -> Result<ApiToken, CreateTokenError> {
+        let now = self.clock.now();
+        if let Some(at) = request.expires_at {
+            if at <= now {
+                return Err(CreateTokenError::Invalid(
+                    "expiresAt must be in the future".into(),
+                ));
+            }
+            if at > MAX_TIMESTAMP {
+                return Err(CreateTokenError::Invalid(
+                    "expiresAt must be before the year 10000".into(),
+                ));
+            }
+        }
+        let (identifier, permissions, from_api_client) = match request.source {
+            TokenSource::Permissions {
+                identifier,
+                permissions,
+            } => {
+                let identifier = identifier.ok_or_else(|| {
+                    CreateTokenError::Invalid(
+                        "identifier is required when permissions are given".into(),
+                    )
+                })?;
+                let identifier = Identifier::parse(&identifier)
+                    .map_err(|e| CreateTokenError::Invalid(e.to_string()))?;
+                let permissions = self
+                    .catalogue
+                    .resolve(&permissions)
+                    .map_err(CreateTokenError::UnknownPermission)?;
+                (identifier.into_string(), permissions, None)
+            }
+            TokenSource::Client(client_id) => {
+                let client = self
+                    .clients
+                    .find(&client_id)?
+                    .ok_or(CreateTokenError::ClientNotFound(client_id))?;
+                (format!("{} Token", client.name), client.permissions, Some(client.id))
+            }
+        };
+
+        for _ in 0..INSERT_ATTEMPTS {
+            let token = self.format.generate();
+            let hash = self.keyring.fingerprint(token.expose());
+            let record = NewTokenRecord {
+                user_id: user,
+                identifier: identifier.clone(),
+                hash,
+                sealed: self.keyring.seal(&token, &hash),
+                permissions: permissions.clone(),
+                from_api_client: from_api_client.clone(),
+                created_at: now,
+                expires_at: request.expires_at,
+            };
+            match self.repository.insert(record, now) {
+                Ok(stored) => return Ok(to_document(stored, token)),
+                Err(InsertTokenError::DuplicateHash) => continue,
+                Err(InsertTokenError::DuplicateClientToken) => {
+                    let client = from_api_client.map(|c| c.to_string()).unwrap_or_default();
+                    return Err(CreateTokenError::Conflict(client));
+                }
+                Err(InsertTokenError::Unexpected(e)) => return Err(e.into()),
+            }
+        }
+        Err(anyhow::anyhow!("could not generate a unique token").into())
+    }
+
+    /// The user's tokens, oldest first, each opened back to its plain text.
+    pub fn list(&self, user: UserId) -> anyhow::Result<Vec<ApiToken>> {
+        self.repository
+            .list_for_user(user)?
+            .into_iter()
+            .map(|record| {
+                let token = self.keyring.open(&record.sealed, &record.hash)?;
+                Ok(to_document(record, token))
+            })
+            .collect()
+    }
+
+    /// Another user's token and a token that does not exist are the same
+    /// `NotFound`, so a caller learns nothing about tokens it does not own.
+    pub fn delete(&self, user: UserId, token: &str) -> Result<(), DeleteTokenError> {
+        if self.format.check(token).is_err() {
+            return Err(DeleteTokenError::NotFound);
+        }
+        let hash = self.keyring.fingerprint(token);
+        if self.repository.delete(user, &hash)? {
+            Ok(())
+        } else {
+            Err(DeleteTokenError::NotFound)
+        }
+    }
+
+    /// Whether `token` authenticates now, and as whom.
+    pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
+        self.format
+            .check(token)
+            .map_err(|_| VerifyError::Malformed)?;
+        let hash = self.keyring.fingerprint(token);
+        let record = self
+            .repository
+            .find_by_hash(&hash)?
+            .ok_or(VerifyError::Unknown)?;
+        if record.is_expired(self.clock.now()) {
+            return Err(VerifyError::Expired);
+        }
+        Ok(Principal {
+            user_id: record.user_id,
+            permissions: record.permissions,
+            from_api_client: record.from_api_client,
+            hash,
+        })
+    }
+
+    pub fn ping(&self) -> anyhow::Result<()> {
+        self.repository.ping()
+    }
+}
+
+fn to_document(record: TokenRecord, token: SecretString) -> ApiToken {
+    ApiToken {
+        token,
+        identifier: record.identifier,
+        permissions: record.permissions,
+        user_id: record.user_id,
+        from_api_client: record.from_api_client,
+        created_at: record.created_at,
+        expires_at: record.expires_at,
+        last_used_at: record.last_used_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{InMemoryClientDirectory, InMemoryTokenRepository, TEST_SECRET_KEY};
+    use crate::time::ManualClock;
+
+    const NOW: Timestamp = 1_764_337_200_000;
+
+    struct Fixture {
+        service: TokenService,
+        clock: Arc<ManualClock>,
+        repository: Arc<InMemoryTokenRepository>,
+    }
+
+    fn fixture() -> Fixture {
+        let clock = Arc::new(ManualClock::new(NOW));
+        let repository = Arc::new(InMemoryTokenRepository::default());
+        let clients = InMemoryClientDirectory::with_client("CXFervidex", "Fervidex", &["submit_score"]);
+        let service = TokenService::new(
+            repository.clone(),
+            Arc::new(clients),
+            Keyring::from_base64(TEST_SECRET_KEY).expect("key"),
+            TokenFormat::new("tsr_").expect("prefix"),
+            PermissionCatalogue::new(["submit_score", "manage_rivals"]).expect("catalogue"),
+            clock.clone(),
+        );
+        Fixture {
+            service,
+            clock,
+            repository,
+        }
+    }
+
+    fn user(id: i64) -> UserId {
+        UserId::new(id).expect("positive")
+    }
+
+    fn by_permissions(identifier: &str, permissions: &[&str]) -> CreateTokenRequest {
+        CreateTokenRequest {
+            source: TokenSource::Permissions {
+                identifier: Some(identifier.to_owned()),
+                permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            },
+            expires_at: None,
+        }
+    }
+
+    fn by_client(client: &str, expires_at: Option<Timestamp>) -> CreateTokenRequest {
+        CreateTokenRequest {
+            source: TokenSource::Client(client.to_owned()),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn created_token_verifies_as_its_user_with_its_permissions() {
+        let f = fixture();
+        let created = f
+            .service
+            .create(user(1), by_permissions("  Mine ", &["submit_score", "submit_score"]))
+            .expect("created");
+        assert_eq!(created.identifier, "Mine");
+        assert_eq!(created.from_api_client, None);
+        assert_eq!(created.created_at, NOW);
+        let principal = f.service.verify(created.token.expose()).expect("valid");
+        assert_eq!(principal.user_id, user(1));
+        assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), ["submit_score"]);
+    }
+
+    #[test]
+    fn the_store_never_holds_the_plain_token() {
+        let f = fixture();
+        let created = f
+            .service
+            .create(user(1), by_permissions("t", &[]))
+            .expect("created");
+        let stored = f.repository.snapshot();
+        let dump = format!("{stored:?}");
+        assert!(!dump.contains(created.token.expose()));
+        assert!(stored.iter().all(|r| !r
+            .sealed
+            .windows(10)
+            .any(|w| created.token.expose().as_bytes().windows(10).any(|t| t == w))));
+    }
+
+    #[test]
+    fn unknown_permission_is_named_and_nothing_is_stored() {
+        let f = fixture();
+        let err = f
+            .service
+            .create(user(1), by_permissions("t", &["submit_score", "fly"]))
+            .expect_err("unknown permission");
+        assert!(matches!(err, CreateTokenError::UnknownPermission(ref p) if p == "fly"));
+        assert!(f.repository.snapshot().is_empty());
+    }
+
+    #[test]
+    fn identifier_is_required_and_bounded_with_permissions() {
+        let f = fixture();
+        let missing = CreateTokenRequest {
+            source: TokenSource::Permissions {
+                identifier: None,
+                permissions: vec![],
+            },
+            expires_at: None,
+        };
+        assert!(matches!(
+            f.service.create(user(1), missing),
+            Err(CreateTokenError::Invalid(_))
+        ));
+        assert!(matches!(
+            f.service.create(user(1), by_permissions(&"x".repeat(121), &[])),
+            Err(CreateTokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn client_token_takes_the_clients_name_and_permissions() {
+        let f = fixture();
+        let created = f
+            .service
+            .create(user(1), by_client("CXFervidex", None))
+            .expect("created");
+        assert_eq!(created.identifier, "Fervidex Token");
+        assert_eq!(created.from_api_client, Some(ClientId::new("CXFervidex")));
+        assert_eq!(created.permissions.iter().collect::<Vec<_>>(), ["submit_score"]);
+    }
+
+    #[test]
+    fn unknown_client_is_not_found() {
+        let f = fixture();
+        assert!(matches!(
+            f.service.create(user(1), by_client("CXNope", None)),
+            Err(CreateTokenError::ClientNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn second_unexpired_client_token_conflicts_but_an_expired_one_is_replaced() {
+        let f = fixture();
+        let first = f
+            .service
+            .create(user(1), by_client("CXFervidex", Some(NOW + 1_000)))
+            .expect("first");
+        assert!(matches!(
+            f.service.create(user(1), by_client("CXFervidex", None)),
+            Err(CreateTokenError::Conflict(_))
+        ));
+        // Another user is unaffected.
+        f.service
+            .create(user(2), by_client("CXFervidex", None))
+            .expect("other user");
+
+        f.clock.advance(1_000);
+        let second = f
+            .service
+            .create(user(1), by_client("CXFervidex", None))
+            .expect("expired one replaced");
+        let listed = f.service.list(user(1)).expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].token, second.token);
+        assert!(matches!(
+            f.service.verify(first.token.expose()),
+            Err(VerifyError::Unknown)
+        ));
+    }
+
+    #[test]
+    fn expires_at_must_be_in_the_future() {
+        let f = fixture();
+        for at in [NOW, NOW - 1, i64::MIN, MAX_TIMESTAMP + 1] {
+            let mut request = by_permissions("t", &[]);
+            request.expires_at = Some(at);
+            assert!(
+                matches!(f.service.create(user(1), request), Err(CreateTokenError::Invalid(_))),
+                "{at}"
+            );
+        }
+        assert!(f.repository.snapshot().is_empty());
+    }
+
+    #[test]
+    fn expired_token_stays_listed_but_no_longer_verifies() {
+        let f = fixture();
+        let mut request = by_permissions("short-lived", &[]);
+        request.expires_at = Some(NOW + 10);
+        let created = f.service.create(user(1), request).expect("created");
+        assert!(f.service.verify(created.token.expose()).is_ok());
+        f.clock.advance(10);
+        assert!(matches!(
+            f.service.verify(created.token.expose()),
+            Err(VerifyError::Expired)
+        ));
+        assert_eq!(f.service.list(user(1)).expect("list").len(), 1);
+    }
+
+    #[test]
+    fn list_is_oldest_first_and_only_the_users_own() {
+        let f = fixture();
+        let a = f.service.create(user(1), by_permissions("a", &[])).expect("a");
+        f.service.create(user(2), by_permissions("other", &[])).expect("other");
+        let b = f.service.create(user(1), by_permissions("b", &[])).expect("b");
+        f.clock.advance(5);
+        let c = f.service.create(user(1), by_permissions("c", &[])).expect("c");
+        let listed: Vec<_> = f
+            .service
+            .list(user(1))
+            .expect("list")
+            .into_iter()
+            .map(|t| t.token)
+            .collect();
+        assert_eq!(listed, vec![a.token, b.token, c.token]);
+    }
+
+    #[test]
+    fn delete_removes_only_the_owners_token() {
+        let f = fixture();
+        let created = f.service.create(user(1), by_permissions("t", &[])).expect("t");
+        assert!(matches!(
+            f.service.delete(user(2), created.token.expose()),
+            Err(DeleteTokenError::NotFound)
+        ));
+        assert!(f.service.verify(created.token.expose()).is_ok());
+        f.service.delete(user(1), created.token.expose()).expect("deleted");
+        assert!(matches!(
+            f.service.verify(created.token.expose()),
+            Err(VerifyError::Unknown)
+        ));
+        assert!(matches!(
+            f.service.delete(user(1), created.token.expose()),
+            Err(DeleteTokenError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused_without_touching_the_store() {
+        let f = fixture();
+        let before = f.repository.lookups();
+        assert!(matches!(f.service.verify("tsr_nope"), Err(VerifyError::Malformed)));
+        assert!(matches!(
+            f.service.delete(user(1), "garbage"),
+            Err(DeleteTokenError::NotFound)
+        ));
+        assert_eq!(f.repository.lookups(), before);
+    }
+}

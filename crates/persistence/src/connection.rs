@@ -1,0 +1,138 @@
+//! The one connection type serving both backends, and the r2d2 manager that
+//! opens it. The dialect differences of the whole crate are fenced here.
+
+use std::fmt;
+use std::path::Path;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use crate::DatabaseError;
+
+// Diesel connections implement no Debug.
+#[allow(missing_debug_implementations)]
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Postgres => "PostgreSQL",
+            Self::Sqlite => "SQLite",
+        })
+    }
+}
+
+/// Settings applied to every SQLite connection. `busy_timeout` comes first
+/// so that switching to WAL waits for a concurrent opener instead of failing;
+/// `synchronous=FULL` because an acknowledged write must survive power loss.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+     PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON;";
+
+/// Opens connections by URL scheme itself: Diesel's derived `establish`
+/// tries every backend and loses the real error.
+pub struct ConnectionManager {
+    target: Target,
+}
+
+enum Target {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl fmt::Debug for ConnectionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("ConnectionManager")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+impl ConnectionManager {
+    pub fn from_url(url: &str) -> Result<Self, DatabaseError> {
+        let target = if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(DatabaseError::UnsupportedUrl("sqlite:// without a path".into()));
+            }
+            create_parent_folder(path)?;
+            Target::Sqlite(path.to_owned())
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Target::Postgres(url.to_owned())
+        } else {
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            return Err(DatabaseError::UnsupportedUrl(scheme.to_owned()));
+        };
+        Ok(Self { target })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.target {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    pub fn open(&self) -> Result<AnyConnection, DatabaseError> {
+        let connect_error = |detail: String| DatabaseError::Connect {
+            backend: self.backend(),
+            detail,
+        };
+        match &self.target {
+            Target::Postgres(url) => PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(|e| connect_error(e.to_string().trim().to_owned())),
+            Target::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(|e| connect_error(format!("{path}: {e}")))?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(|e| connect_error(format!("{path}: {e}")))?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+fn create_parent_folder(path: &str) -> Result<(), DatabaseError> {
+    match Path::new(path).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent)
+            .map_err(|source| DatabaseError::SqliteFolder {
+                path: parent.display().to_string(),
+                source,
+            }),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ManagerError(String);
+
+impl diesel::r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<AnyConnection, ManagerError> {
+        self.open().map_err(|e| ManagerError(e.to_string()))
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ManagerError> {
+        conn.ping().map_err(|e| ManagerError(e.to_string()))
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}

@@ -1,0 +1,132 @@
+//! Diesel adapters of Tessera's storage ports. One code path serves
+//! PostgreSQL (production) and an embedded SQLite file (zero-setup default):
+//! the backend is chosen from the URL scheme at startup.
+
+mod connection;
+mod schema;
+mod tokens;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::time::Duration;
+
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use serde::Deserialize;
+use tessera_domain::SecretString;
+
+pub use connection::{AnyConnection, Backend, ConnectionManager};
+pub use tokens::DieselTokenRepository;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// The `[database]` configuration section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://…`; may hold a password, hence secret.
+    pub url: SecretString,
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+}
+
+fn default_pool_size() -> u32 {
+    8
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("database.url must start with sqlite:// or postgres:// (got scheme {0:?})")]
+    UnsupportedUrl(String),
+    #[error("database.pool_size must be at least 1")]
+    EmptyPool,
+    #[error("cannot create the SQLite folder {path}: {source}")]
+    SqliteFolder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the {backend} database: {detail}")]
+    Connect { backend: Backend, detail: String },
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("database pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+}
+
+pub type DbPool = Pool<ConnectionManager>;
+
+/// A pool of connections to one database, and what can be done with it.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .field("pool", &self.pool.state())
+            .finish()
+    }
+}
+
+impl Database {
+    /// Connects once directly, so a wrong URL or an unreachable server fails
+    /// here with the driver's own message, then builds the pool.
+    pub fn connect(settings: &DatabaseSettings) -> Result<Self, DatabaseError> {
+        if settings.pool_size == 0 {
+            return Err(DatabaseError::EmptyPool);
+        }
+        let manager = ConnectionManager::from_url(settings.url.expose())?;
+        let backend = manager.backend();
+        drop(manager.open()?);
+        let pool = Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, DatabaseError> {
+        let mut conn = self.pool.get()?;
+        let migrations = self.migrations();
+        conn.run_pending_migrations(migrations)
+            .map(|applied| applied.len())
+            .map_err(|e| DatabaseError::Migration(e.to_string()))
+    }
+
+    /// Reverts every migration (tests of the down scripts).
+    pub fn revert_all(&self) -> Result<usize, DatabaseError> {
+        let mut conn = self.pool.get()?;
+        let migrations = self.migrations();
+        conn.revert_all_migrations(migrations)
+            .map(|reverted| reverted.len())
+            .map_err(|e| DatabaseError::Migration(e.to_string()))
+    }
+
+    pub fn token_repository(&self) -> DieselTokenRepository {
+        DieselTokenRepository::new(self.pool.clone())
+    }
+
+    pub fn connection(
+        &self,
+    ) -> Result<PooledConnection<ConnectionManager>, diesel::r2d2::PoolError> {
+        self.pool.get()
+    }
+
+    fn migrations(&self) -> EmbeddedMigrations {
+        match self.backend {
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+        }
+    }
+}

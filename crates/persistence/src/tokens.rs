@@ -1,0 +1,184 @@
+//! The token storage port on Diesel. Invariants live in the schema (unique
+//! fingerprint, one token per user and client); this code only translates
+//! their violations into the port's errors.
+
+use anyhow::Context as _;
+use diesel::prelude::*;
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use tessera_domain::{
+    ClientId, InsertTokenError, NewTokenRecord, PermissionSet, TokenHash, TokenRecord,
+    TokenRepository, UserId,
+};
+
+use crate::connection::ConnectionManager;
+use crate::schema::api_tokens;
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+struct TokenRow {
+    id: i64,
+    user_id: i64,
+    identifier: String,
+    token_hash: Vec<u8>,
+    token_sealed: Vec<u8>,
+    permissions: String,
+    from_api_client: Option<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = api_tokens)]
+struct NewTokenRow<'a> {
+    user_id: i64,
+    identifier: &'a str,
+    token_hash: &'a [u8],
+    token_sealed: &'a [u8],
+    permissions: String,
+    from_api_client: Option<&'a str>,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = anyhow::Error;
+
+    fn try_from(row: TokenRow) -> anyhow::Result<Self> {
+        let permissions: Vec<String> = serde_json::from_str(&row.permissions)
+            .with_context(|| format!("token {}: permissions are not a JSON array", row.id))?;
+        let hash: [u8; 32] = row
+            .token_hash
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("token {}: fingerprint is not 32 bytes", row.id))?;
+        Ok(Self {
+            id: row.id,
+            user_id: UserId::new(row.user_id)?,
+            identifier: row.identifier,
+            hash: TokenHash(hash),
+            sealed: row.token_sealed,
+            permissions: PermissionSet::from_trusted(permissions),
+            from_api_client: row.from_api_client.map(ClientId::new),
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct DieselTokenRepository {
+    pool: Pool<ConnectionManager>,
+}
+
+impl std::fmt::Debug for DieselTokenRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselTokenRepository").finish_non_exhaustive()
+    }
+}
+
+impl DieselTokenRepository {
+    pub fn new(pool: Pool<ConnectionManager>) -> Self {
+        Self { pool }
+    }
+
+    fn conn(&self) -> anyhow::Result<PooledConnection<ConnectionManager>> {
+        self.pool.get().context("no database connection available")
+    }
+}
+
+/// Which constraint a unique violation broke. PostgreSQL names it; SQLite
+/// only lists the columns in its message, so both are looked at.
+fn classify_insert_error(error: DieselError) -> InsertTokenError {
+    if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &error {
+        let constraint = info.constraint_name().unwrap_or_default();
+        let message = info.message();
+        if constraint == "api_tokens_token_hash_key" || message.contains("api_tokens.token_hash")
+        {
+            return InsertTokenError::DuplicateHash;
+        }
+        if constraint == "api_tokens_user_client_uidx"
+            || message.contains("api_tokens.from_api_client")
+        {
+            return InsertTokenError::DuplicateClientToken;
+        }
+    }
+    InsertTokenError::Unexpected(anyhow::Error::new(error).context("inserting a token"))
+}
+
+impl TokenRepository for DieselTokenRepository {
+    fn insert(&self, token: NewTokenRecord, now: i64) -> Result<TokenRecord, InsertTokenError> {
+        let permissions = serde_json::to_string(&token.permissions.iter().collect::<Vec<_>>())
+            .context("encoding permissions")?;
+        let row = NewTokenRow {
+            user_id: token.user_id.get(),
+            identifier: &token.identifier,
+            token_hash: &token.hash.0,
+            token_sealed: &token.sealed,
+            permissions,
+            from_api_client: token.from_api_client.as_ref().map(ClientId::as_str),
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+        };
+        let mut conn = self.conn()?;
+        let inserted = conn
+            .transaction::<TokenRow, DieselError, _>(|conn| {
+                if let Some(client) = row.from_api_client {
+                    // An expired token from the same client is replaced, not
+                    // a conflict; an unexpired one makes the insert fail on
+                    // api_tokens_user_client_uidx.
+                    diesel::delete(
+                        api_tokens::table
+                            .filter(api_tokens::user_id.eq(row.user_id))
+                            .filter(api_tokens::from_api_client.eq(client))
+                            .filter(api_tokens::expires_at.le(now)),
+                    )
+                    .execute(conn)?;
+                }
+                diesel::insert_into(api_tokens::table)
+                    .values(&row)
+                    .returning(api_tokens::all_columns)
+                    .get_result::<TokenRow>(conn)
+            })
+            .map_err(classify_insert_error)?;
+        Ok(TokenRecord::try_from(inserted)?)
+    }
+
+    fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>> {
+        let rows = api_tokens::table
+            .filter(api_tokens::user_id.eq(user.get()))
+            .order((api_tokens::created_at.asc(), api_tokens::id.asc()))
+            .select(TokenRow::as_select())
+            .load::<TokenRow>(&mut self.conn()?)
+            .context("listing tokens")?;
+        rows.into_iter().map(TokenRecord::try_from).collect()
+    }
+
+    fn find_by_hash(&self, hash: &TokenHash) -> anyhow::Result<Option<TokenRecord>> {
+        api_tokens::table
+            .filter(api_tokens::token_hash.eq(&hash.0[..]))
+            .select(TokenRow::as_select())
+            .first::<TokenRow>(&mut self.conn()?)
+            .optional()
+            .context("looking a token up")?
+            .map(TokenRecord::try_from)
+            .transpose()
+    }
+
+    fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
+        let deleted = diesel::delete(
+            api_tokens::table
+                .filter(api_tokens::user_id.eq(user.get()))
+                .filter(api_tokens::token_hash.eq(&hash.0[..])),
+        )
+        .execute(&mut self.conn()?)
+        .context("deleting a token")?;
+        Ok(deleted > 0)
+    }
+
+    fn ping(&self) -> anyhow::Result<()> {
+        use diesel::r2d2::R2D2Connection;
+        self.conn()?.ping().context("database ping")
+    }
+}

@@ -1,0 +1,74 @@
+//! Migrations run up, down and up again on each real backend, and a second
+//! run applies nothing.
+
+use tessera_persistence::testing::TestDatabase;
+use tessera_persistence::{Backend, Database};
+
+fn round_trip(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    let database = Database::connect(&db.settings()).expect("connect");
+    let applied = database.migrate().expect("up");
+    assert!(applied >= 1);
+    assert_eq!(database.migrate().expect("again"), 0, "re-run is a no-op");
+    assert_eq!(database.revert_all().expect("down"), applied);
+    assert_eq!(database.migrate().expect("up again"), applied);
+    database.token_repository();
+}
+
+#[test]
+fn sqlite_migrations_go_up_down_and_up() {
+    round_trip(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_migrations_go_up_down_and_up() {
+    round_trip(Backend::Postgres);
+}
+
+#[test]
+fn sqlite_file_and_folder_are_created() {
+    let dir = tempfile_dir();
+    let path = format!("{}/nested/deeper/tessera.db", dir.display());
+    let settings = tessera_persistence::DatabaseSettings {
+        url: tessera_domain::SecretString::new(format!("sqlite://{path}")),
+        pool_size: 2,
+    };
+    Database::connect(&settings).expect("connect").migrate().expect("migrate");
+    assert!(std::path::Path::new(&path).is_file());
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn unreachable_postgres_gives_the_drivers_reason() {
+    let settings = tessera_persistence::DatabaseSettings {
+        url: tessera_domain::SecretString::new("postgres://nobody@127.0.0.1:1/none".to_owned()),
+        pool_size: 2,
+    };
+    let error = Database::connect(&settings).expect_err("nothing listens on port 1");
+    let text = error.to_string();
+    assert!(text.contains("PostgreSQL"), "{text}");
+    assert!(text.to_lowercase().contains("connect"), "{text}");
+}
+
+#[test]
+fn unknown_scheme_is_refused() {
+    let settings = tessera_persistence::DatabaseSettings {
+        url: tessera_domain::SecretString::new("mysql://root@localhost/x".to_owned()),
+        pool_size: 2,
+    };
+    let error = Database::connect(&settings).expect_err("unsupported");
+    assert!(error.to_string().contains("mysql"), "{error}");
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-mig-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}

@@ -1,0 +1,192 @@
+//! The behaviours every `TokenRepository` must show (see the port's docs).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Barrier};
+
+use tessera_domain::{
+    ClientId, InsertTokenError, NewTokenRecord, PermissionSet, TokenHash, TokenRepository, UserId,
+};
+
+type Repo = Arc<dyn TokenRepository>;
+
+const NOW: i64 = 1_764_337_200_000;
+
+fn user(id: i64) -> UserId {
+    UserId::new(id).expect("positive")
+}
+
+fn fresh_hash() -> TokenHash {
+    static NEXT: AtomicU8 = AtomicU8::new(1);
+    let mut bytes = [0u8; 32];
+    bytes[0] = NEXT.fetch_add(1, Ordering::SeqCst);
+    bytes[1..9].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
+    bytes[9..25].copy_from_slice(
+        &std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+            .to_le_bytes(),
+    );
+    TokenHash(bytes)
+}
+
+fn record(user_id: i64, client: Option<&str>) -> NewTokenRecord {
+    NewTokenRecord {
+        user_id: user(user_id),
+        identifier: "Ünïcode token ✓".to_owned(),
+        hash: fresh_hash(),
+        sealed: vec![0, 1, 2, 255, 254],
+        permissions: PermissionSet::from_trusted(["submit_score".into(), "manage_rivals".into()]),
+        from_api_client: client.map(ClientId::new),
+        created_at: NOW,
+        expires_at: None,
+    }
+}
+
+pub fn inserted_token_is_found_by_fingerprint_with_every_field(repo: Repo) {
+    let mut new = record(7, Some("CXFervidex"));
+    new.expires_at = Some(NOW + 60_000);
+    let stored = repo.insert(new.clone(), NOW).expect("insert");
+    let found = repo.find_by_hash(&new.hash).expect("find").expect("present");
+    assert_eq!(found, stored);
+    assert_eq!(found.user_id, new.user_id);
+    assert_eq!(found.identifier, new.identifier);
+    assert_eq!(found.sealed, new.sealed);
+    assert_eq!(found.permissions, new.permissions);
+    assert_eq!(found.from_api_client, new.from_api_client);
+    assert_eq!(found.created_at, NOW);
+    assert_eq!(found.expires_at, Some(NOW + 60_000));
+    assert_eq!(found.last_used_at, None);
+}
+
+pub fn unknown_fingerprint_is_none(repo: Repo) {
+    repo.insert(record(1, None), NOW).expect("insert");
+    assert_eq!(repo.find_by_hash(&fresh_hash()).expect("find"), None);
+}
+
+pub fn duplicate_fingerprint_is_refused(repo: Repo) {
+    let first = record(1, None);
+    repo.insert(first.clone(), NOW).expect("first");
+    let mut second = record(2, None);
+    second.hash = first.hash;
+    assert!(matches!(
+        repo.insert(second, NOW),
+        Err(InsertTokenError::DuplicateHash)
+    ));
+    assert_eq!(repo.list_for_user(user(2)).expect("list"), vec![]);
+}
+
+pub fn second_unexpired_token_from_a_client_conflicts(repo: Repo) {
+    let mut first = record(1, Some("CXA"));
+    first.expires_at = Some(NOW + 1);
+    repo.insert(first.clone(), NOW).expect("first");
+    assert!(matches!(
+        repo.insert(record(1, Some("CXA")), NOW),
+        Err(InsertTokenError::DuplicateClientToken)
+    ));
+    let listed = repo.list_for_user(user(1)).expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].hash, first.hash, "the first token is untouched");
+}
+
+pub fn expired_client_token_is_replaced_in_the_same_insert(repo: Repo) {
+    let mut old = record(1, Some("CXA"));
+    old.expires_at = Some(NOW);
+    repo.insert(old.clone(), NOW - 10).expect("old");
+    let new = record(1, Some("CXA"));
+    repo.insert(new.clone(), NOW).expect("replaces the expired one");
+    assert_eq!(repo.find_by_hash(&old.hash).expect("find"), None);
+    let listed = repo.list_for_user(user(1)).expect("list");
+    assert_eq!(listed.iter().map(|r| r.hash).collect::<Vec<_>>(), vec![new.hash]);
+}
+
+pub fn tokens_without_client_are_unlimited(repo: Repo) {
+    for _ in 0..3 {
+        repo.insert(record(1, None), NOW).expect("insert");
+    }
+    assert_eq!(repo.list_for_user(user(1)).expect("list").len(), 3);
+}
+
+pub fn same_client_for_different_users_is_fine(repo: Repo) {
+    repo.insert(record(1, Some("CXA")), NOW).expect("user 1");
+    repo.insert(record(2, Some("CXA")), NOW).expect("user 2");
+    repo.insert(record(1, Some("CXB")), NOW).expect("other client");
+}
+
+pub fn list_is_the_users_own_ordered_by_creation(repo: Repo) {
+    let mut later = record(1, None);
+    later.created_at = NOW + 5;
+    let later = repo.insert(later, NOW).expect("later");
+    let first_tie = repo.insert(record(1, None), NOW).expect("tie 1");
+    repo.insert(record(2, None), NOW).expect("someone else");
+    let second_tie = repo.insert(record(1, None), NOW).expect("tie 2");
+    let listed: Vec<_> = repo
+        .list_for_user(user(1))
+        .expect("list")
+        .into_iter()
+        .map(|r| r.hash)
+        .collect();
+    assert_eq!(listed, vec![first_tie.hash, second_tie.hash, later.hash]);
+    assert_eq!(repo.list_for_user(user(3)).expect("list"), vec![]);
+}
+
+pub fn delete_removes_only_the_owners_token(repo: Repo) {
+    let mine = repo.insert(record(1, None), NOW).expect("mine");
+    let other = repo.insert(record(1, None), NOW).expect("other");
+    assert!(!repo.delete(user(2), &mine.hash).expect("delete"));
+    assert!(repo.find_by_hash(&mine.hash).expect("find").is_some());
+    assert!(repo.delete(user(1), &mine.hash).expect("delete"));
+    assert_eq!(repo.find_by_hash(&mine.hash).expect("find"), None);
+    assert!(!repo.delete(user(1), &mine.hash).expect("second delete"));
+    assert!(repo.find_by_hash(&other.hash).expect("find").is_some());
+}
+
+pub fn concurrent_client_inserts_yield_exactly_one_success(repo: Repo) {
+    const RACERS: usize = 24;
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let handles: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let repo = repo.clone();
+            let barrier = barrier.clone();
+            let new = record(9, Some("CXRace"));
+            std::thread::spawn(move || {
+                barrier.wait();
+                repo.insert(new, NOW)
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for handle in handles {
+        match handle.join().expect("thread") {
+            Ok(_) => ok += 1,
+            Err(InsertTokenError::DuplicateClientToken) => {}
+            Err(other) => panic!("unexpected outcome: {other:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(repo.list_for_user(user(9)).expect("list").len(), 1);
+}
+
+pub fn concurrent_plain_inserts_all_succeed(repo: Repo) {
+    const WRITERS: usize = 16;
+    let barrier = Arc::new(Barrier::new(WRITERS));
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let repo = repo.clone();
+            let barrier = barrier.clone();
+            let new = record(4, None);
+            std::thread::spawn(move || {
+                barrier.wait();
+                repo.insert(new, NOW).map(|_| ())
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("thread").expect("every write lands");
+    }
+    assert_eq!(repo.list_for_user(user(4)).expect("list").len(), WRITERS);
+}
+
+pub fn ping_answers(repo: Repo) {
+    repo.ping().expect("ping");
+}
