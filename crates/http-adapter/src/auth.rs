@@ -1,0 +1,121 @@
+//! Who is calling (contract §3): the session cookie first, then a Bearer
+//! token; and the Self-Key rule that only a user's own session manages
+//! that user's tokens.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::AUTHORIZATION;
+use tessera_domain::{Principal, UserId, VerifyError};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::body::blocking;
+
+#[derive(Debug)]
+pub enum Caller {
+    Session(UserId),
+    Token(Principal),
+    Anonymous,
+}
+
+/// The `{userID}` of a path: a canonical positive integer, or `me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRef {
+    Me,
+    Id(UserId),
+}
+
+impl UserRef {
+    /// Checked before any credential, so a malformed id is always `400`.
+    pub fn from_path(req: &HttpRequest) -> Result<Self, ApiError> {
+        let raw = req.match_info().get("userID").unwrap_or_default();
+        if raw == "me" {
+            return Ok(Self::Me);
+        }
+        UserId::parse(raw).map(Self::Id).map_err(|_| {
+            ApiError::BadRequest(
+                "userID must be a positive integer without leading zeros, or `me`".to_owned(),
+            )
+        })
+    }
+}
+
+pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    if let Some(cookie) = req.cookie(state.sessions.cookie_name()) {
+        return state
+            .sessions
+            .verify(cookie.value(), state.tokens.now())
+            .map(Caller::Session)
+            .map_err(|e| {
+                tracing::debug!(reason = %e, "session cookie refused");
+                ApiError::Unauthorized("the session cookie is invalid or expired")
+            });
+    }
+    let Some(header) = req.headers().get(AUTHORIZATION) else {
+        return Ok(Caller::Anonymous);
+    };
+    let invalid = ApiError::Unauthorized("the bearer token is invalid, expired or revoked");
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header must be `Bearer <token>`",
+        ))?;
+    // A token of the wrong shape never costs a database round trip.
+    if state.tokens.format().check(token).is_err() {
+        return Err(invalid);
+    }
+    let tokens = state.tokens.clone();
+    let token = token.to_owned();
+    match blocking(move || tokens.verify(&token)).await? {
+        Ok(principal) => Ok(Caller::Token(principal)),
+        Err(VerifyError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
+        Err(_) => Err(invalid),
+    }
+}
+
+/// `Bearer <token>`, scheme case-insensitive (RFC 7235), token non-empty.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
+}
+
+/// The user whose tokens the request may manage (Self-Key, contract §3).
+pub async fn require_self_key(
+    req: &HttpRequest,
+    state: &AppState,
+    target: UserRef,
+) -> Result<UserId, ApiError> {
+    match identify(req, state).await? {
+        Caller::Session(user) => match target {
+            UserRef::Me => Ok(user),
+            UserRef::Id(id) if id == user => Ok(user),
+            UserRef::Id(_) => Err(ApiError::Forbidden(
+                "a session may only manage its own user's tokens",
+            )),
+        },
+        Caller::Token(_) => Err(ApiError::Forbidden(
+            "API tokens cannot manage tokens; use the user's session",
+        )),
+        Caller::Anonymous => Err(ApiError::Unauthorized(
+            "this endpoint needs the user's session cookie",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer a b"), None);
+    }
+}

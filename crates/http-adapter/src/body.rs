@@ -1,0 +1,64 @@
+//! Reading JSON bodies after authentication (contract §1 orders the checks:
+//! userID, credentials, then body), and running blocking work off the
+//! async executor.
+
+use actix_web::error::JsonPayloadError;
+use actix_web::mime;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// `application/json` (any parameters) and `application/*+json`.
+fn is_json(mime: mime::Mime) -> bool {
+    mime.type_() == mime::APPLICATION
+        && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+}
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(crate::BODY_LIMIT)
+        .content_type_required(true)
+        .content_type(is_json)
+}
+
+fn json_error(error: &JsonPayloadError) -> ApiError {
+    match error {
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be JSON: Content-Type application/json".to_owned(),
+        ),
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON body: {e}")),
+        other => ApiError::BadRequest(format!("unreadable body: {other}")),
+    }
+}
+
+/// Extracts the JSON body only when called, i.e. after the credential checks.
+pub async fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let mut payload = payload.into_inner();
+    web::Json::<T>::from_request(req, &mut payload)
+        .await
+        .map(web::Json::into_inner)
+        .map_err(|e| {
+            e.as_error::<JsonPayloadError>()
+                .map_or_else(|| ApiError::BadRequest(format!("unreadable body: {e}")), json_error)
+        })
+}
+
+/// Runs Diesel (or any blocking) work on actix's blocking pool, inside the
+/// caller's tracing span.
+pub async fn blocking<F, T>(work: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(work))
+        .await
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))
+}

@@ -1,0 +1,138 @@
+//! The one error type of the HTTP layer and its RFC 9457 problem+json form.
+//! Internal causes are logged here and never sent to the caller.
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use tessera_domain::{CreateTokenError, DeleteTokenError};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("request body is larger than {} bytes", crate::BODY_LIMIT)]
+    PayloadTooLarge,
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+}
+
+/// A problem+json response with the status's reason phrase as title.
+pub fn problem(status: StatusCode, detail: &str) -> HttpResponse {
+    let body = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail,
+    };
+    let mut response = HttpResponse::build(status);
+    response.content_type(PROBLEM_JSON);
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\""));
+    }
+    response.body(serde_json::to_string(&body).unwrap_or_default())
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Unexpected(cause) = self {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        problem(self.status_code(), &self.to_string())
+    }
+}
+
+impl From<CreateTokenError> for ApiError {
+    fn from(error: CreateTokenError) -> Self {
+        match error {
+            CreateTokenError::Invalid(detail) => Self::BadRequest(detail),
+            CreateTokenError::UnknownPermission(name) => {
+                Self::BadRequest(format!("unknown permission {name:?}"))
+            }
+            e @ CreateTokenError::ClientNotFound(_) => Self::NotFound(e.to_string()),
+            e @ CreateTokenError::Conflict(_) => Self::Conflict(e.to_string()),
+            CreateTokenError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+impl From<DeleteTokenError> for ApiError {
+    fn from(error: DeleteTokenError) -> Self {
+        match error {
+            DeleteTokenError::NotFound => {
+                Self::NotFound("this user has no such token".to_owned())
+            }
+            DeleteTokenError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+/// The default service: a URL that no route serves.
+pub async fn unknown_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no endpoint at this URL".to_owned()))
+}
+
+/// Rewrites any error response that is not already problem+json (actix's
+/// own 405, payload and routing errors) into one, keeping its status.
+pub fn problem_fallback<B>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value == HeaderValue::from_static(PROBLEM_JSON));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
+    let status = response.status();
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this URL does not accept this method",
+        StatusCode::NOT_FOUND => "no endpoint at this URL",
+        StatusCode::PAYLOAD_TOO_LARGE => "request body is too large",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
+    let (request, _) = response.into_parts();
+    let replaced = problem(status, detail).map_into_right_body::<B>();
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
+        request, replaced,
+    )))
+}

@@ -1,0 +1,26 @@
+//! What every handler shares: the token service, the session codec and the
+//! facts `/api/v1/status` reports.
+
+use std::sync::Arc;
+
+use tessera_domain::{Timestamp, TokenService};
+
+use crate::session::SessionCodec;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub(crate) tokens: Arc<TokenService>,
+    pub(crate) sessions: Arc<SessionCodec>,
+    pub(crate) start_time: Timestamp,
+}
+
+impl AppState {
+    pub fn new(tokens: Arc<TokenService>, sessions: SessionCodec) -> Self {
+        let start_time = tokens.now();
+        Self {
+            tokens,
+            sessions: Arc::new(sessions),
+            start_time,
+        }
+    }
+}

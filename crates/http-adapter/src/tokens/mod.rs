@@ -1,0 +1,15 @@
+//! The seed's token endpoints (contract §4), one file per action.
+
+pub mod create;
+pub mod delete;
+pub mod list;
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+/// A `200` with a bare JSON document (contract §1: no envelope).
+pub fn json_ok<T: Serialize + ?Sized>(document: &T) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .body(serde_json::to_string(document).unwrap_or_default())
+}

@@ -1,0 +1,212 @@
+//! Layered configuration (contract §8): `config/default.toml`, then
+//! `config/{TESSERA_ENV}.toml`, then `--config FILE`, then
+//! `TESSERA__SECTION__KEY` variables. Unknown keys are errors.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use tessera_domain::SecretString;
+use tessera_http_adapter::SessionSettings;
+use tessera_oauth_clients::BuiltInClientConfig;
+use tessera_persistence::DatabaseSettings;
+
+/// The development values of `config/default.toml`; production refuses them.
+pub const DEV_SESSION_SECRET: &str = "tessera-development-session-secret-do-not-use";
+pub const DEV_SECRET_KEY: &str = "dGVzc2VyYS1kZXZlbG9wbWVudC1rZXktZG8tbm90LXVzZSE=";
+/// Shortest `session.secret` production accepts (HS256 wants ≥ 256 bits).
+pub const MIN_SESSION_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub session: SessionSettings,
+    pub security: SecuritySettings,
+    pub tokens: TokenSettings,
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub oauth: OAuthSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub secret_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    #[serde(default)]
+    pub clients: Vec<BuiltInClientConfig>,
+    #[serde(default = "default_code_ttl")]
+    pub code_ttl_secs: u64,
+    #[serde(default = "default_client_cap")]
+    pub client_cap: u32,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        Self {
+            clients: Vec::new(),
+            code_ttl_secs: default_code_ttl(),
+            client_cap: default_client_cap(),
+        }
+    }
+}
+
+fn default_code_ttl() -> u64 {
+    600
+}
+
+fn default_client_cap() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    #[serde(default)]
+    pub format: LogFormat,
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: default_level(),
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".to_owned()
+}
+
+/// Where configuration comes from; `from_process` reads the real ones.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The folder holding `default.toml` and `{env}.toml`.
+    pub config_dir: PathBuf,
+    pub environment: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl Sources {
+    pub fn from_process(file: Option<PathBuf>) -> Self {
+        Self {
+            config_dir: PathBuf::from("config"),
+            environment: std::env::var("TESSERA_ENV").ok().filter(|e| !e.is_empty()),
+            file,
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(sources: &Sources) -> anyhow::Result<Self> {
+        let mut builder = Config::builder().add_source(
+            File::from(sources.config_dir.join("default.toml"))
+                .format(FileFormat::Toml)
+                .required(false),
+        );
+        if let Some(env) = &sources.environment {
+            builder = builder.add_source(
+                File::from(sources.config_dir.join(format!("{env}.toml")))
+                    .format(FileFormat::Toml)
+                    .required(false),
+            );
+        }
+        if let Some(file) = &sources.file {
+            check_readable(file)?;
+            builder = builder.add_source(File::from(file.as_path()).format(FileFormat::Toml));
+        }
+        let settings: Self = builder
+            .add_source(
+                Environment::with_prefix("TESSERA")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        if sources.environment.as_deref() == Some("production") {
+            settings.check_production_secrets()?;
+        }
+        Ok(settings)
+    }
+
+    /// Production must not run on the public development secrets.
+    pub fn check_production_secrets(&self) -> anyhow::Result<()> {
+        let session = self.session.secret.expose();
+        if session == DEV_SESSION_SECRET || session.len() < MIN_SESSION_SECRET_BYTES {
+            anyhow::bail!(
+                "refusing to start in production: session.secret is the development value or \
+                 shorter than {MIN_SESSION_SECRET_BYTES} bytes; set TESSERA__SESSION__SECRET"
+            );
+        }
+        let key = self.security.secret_key.expose();
+        let decoded_len = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_or(0, |bytes| bytes.len());
+        if key.trim() == DEV_SECRET_KEY || decoded_len < 32 {
+            anyhow::bail!(
+                "refusing to start in production: security.secret_key is the development value \
+                 or not base64 of at least 32 bytes; set TESSERA__SECURITY__SECRET_KEY"
+            );
+        }
+        Ok(())
+    }
+}
+
+fn check_readable(file: &Path) -> anyhow::Result<()> {
+    std::fs::metadata(file)
+        .map(|_| ())
+        .with_context(|| format!("cannot read configuration file {}", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_config() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+
+    #[test]
+    fn default_toml_holds_the_development_secrets_production_refuses() {
+        let text = std::fs::read_to_string(repo_config().join("default.toml")).expect("default.toml");
+        assert!(text.contains(DEV_SESSION_SECRET));
+        assert!(text.contains(DEV_SECRET_KEY));
+    }
+}

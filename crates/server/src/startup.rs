@@ -1,0 +1,104 @@
+//! Builds the application from settings: chooses the adapters, wires them
+//! into the token service, binds the listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::HttpServer;
+use actix_web::dev::Server;
+use anyhow::Context as _;
+use tessera_domain::{Clock, Keyring, PermissionCatalogue, SystemClock, TokenFormat, TokenService};
+use tessera_http_adapter::{AppState, SessionCodec, app};
+use tessera_oauth_clients::StaticClientDirectory;
+use tessera_persistence::Database;
+
+use crate::settings::Settings;
+
+/// In-flight requests get this long to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+pub struct Application {
+    port: u16,
+    host: String,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+/// Connects to the database and applies pending migrations.
+pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    let database = Database::connect(&settings.database)?;
+    database.migrate()?;
+    Ok(database)
+}
+
+pub fn build_state(
+    settings: &Settings,
+    database: &Database,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
+    let catalogue =
+        PermissionCatalogue::new(settings.permissions.clone()).context("permissions")?;
+    let clients = StaticClientDirectory::new(&settings.oauth.clients, &catalogue)?;
+    let keyring = Keyring::from_base64(settings.security.secret_key.expose())
+        .context("security.secret_key")?;
+    let format = TokenFormat::new(settings.tokens.prefix.clone()).context("tokens.prefix")?;
+    let tokens = TokenService::new(
+        Arc::new(database.token_repository()),
+        Arc::new(clients),
+        keyring,
+        format,
+        catalogue,
+        clock,
+    );
+    let sessions = SessionCodec::new(&settings.session).context("session")?;
+    Ok(AppState::new(Arc::new(tokens), sessions))
+}
+
+impl Application {
+    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock))
+    }
+
+    /// Tests pass a manual clock to cross expiry without sleeping.
+    pub fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let database = open_database(settings)?;
+        let state = build_state(settings, &database, clock)?;
+        let address = (settings.server.host.as_str(), settings.server.port);
+        let listener = TcpListener::bind(address).with_context(|| {
+            format!("cannot listen on {}:{}", settings.server.host, settings.server.port)
+        })?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || app(state.clone()))
+            .listen(listener)?
+            .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+            .run();
+        Ok(Self {
+            port,
+            host: settings.server.host.clone(),
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn address(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    /// A handle that stops the server gracefully (tests use it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM, letting in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
