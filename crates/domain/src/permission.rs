@@ -100,6 +100,8 @@ pub enum IdentifierError {
     Empty,
     #[error("identifier must be at most {max} characters", max = Identifier::MAX_CHARS)]
     TooLong,
+    #[error("identifier must not contain control characters")]
+    ControlCharacter,
 }
 
 impl Identifier {
@@ -112,6 +114,11 @@ impl Identifier {
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
             return Err(IdentifierError::TooLong);
+        }
+        // NUL cannot be stored in PostgreSQL text, and no control character
+        // belongs in a name shown to people.
+        if trimmed.chars().any(char::is_control) {
+            return Err(IdentifierError::ControlCharacter);
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -167,6 +174,14 @@ mod tests {
         assert_eq!(
             Identifier::parse(&"é".repeat(121)),
             Err(IdentifierError::TooLong)
+        );
+        assert_eq!(
+            Identifier::parse("a\u{0}b"),
+            Err(IdentifierError::ControlCharacter)
+        );
+        assert_eq!(
+            Identifier::parse("line\nbreak"),
+            Err(IdentifierError::ControlCharacter)
         );
     }
 }

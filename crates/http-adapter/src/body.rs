@@ -4,22 +4,23 @@
 
 use actix_web::error::JsonPayloadError;
 use actix_web::mime;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
 /// `application/json` (any parameters) and `application/*+json`.
-fn is_json(mime: mime::Mime) -> bool {
+fn is_json(mime: &mime::Mime) -> bool {
     mime.type_() == mime::APPLICATION
         && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
 }
 
 pub fn json_config() -> web::JsonConfig {
+    // actix also accepts any `*/json` and `*/*+json` by itself, so the
+    // media type is checked in `read_json`, not through this config.
     web::JsonConfig::default()
         .limit(crate::BODY_LIMIT)
         .content_type_required(true)
-        .content_type(is_json)
 }
 
 fn json_error(error: &JsonPayloadError) -> ApiError {
@@ -40,6 +41,10 @@ pub async fn read_json<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, ApiError> {
+    let json = matches!(req.mime_type(), Ok(Some(mime)) if is_json(&mime));
+    if !json {
+        return Err(json_error(&JsonPayloadError::ContentType));
+    }
     let mut payload = payload.into_inner();
     web::Json::<T>::from_request(req, &mut payload)
         .await

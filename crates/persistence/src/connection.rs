@@ -93,7 +93,8 @@ impl ConnectionManager {
         match &self.target {
             Target::Postgres(url) => PgConnection::establish(url)
                 .map(AnyConnection::Postgresql)
-                .map_err(|e| connect_error(e.to_string().trim().to_owned())),
+                                // libpq's messages span lines; the service reports one.
+                .map_err(|e| connect_error(one_line(&e.to_string()))),
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| connect_error(format!("{path}: {e}")))?;
@@ -103,6 +104,10 @@ impl ConnectionManager {
             }
         }
     }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn create_parent_folder(path: &str) -> Result<(), DatabaseError> {

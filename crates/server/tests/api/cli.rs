@@ -1,0 +1,206 @@
+//! The real `tessera` binary (contract §8, §9): configuration layering,
+//! production refusal, clear one-line errors, migrate, session mint, and a
+//! graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use tessera_domain::{Clock, SecretString, SystemClock, UserId};
+use tessera_http_adapter::{SessionCodec, SessionSettings};
+use tessera_server::settings::DEV_SESSION_SECRET;
+
+use crate::helpers::workspace_root;
+
+const GOOD_KEY: &str = "cHJvZHVjdGlvbi1rZXktdGhhdC1pcy1sb25nLWVub3VnaCE=";
+const GOOD_SECRET: &str = "a-production-session-secret-of-forty-bytes";
+
+fn tessera(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1");
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("tessera runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A clear failure: non-zero exit, one line on stderr, no panic.
+fn assert_clear_failure(output: &Output, mentions: &str) {
+    let text = stderr(output);
+    assert!(!output.status.success(), "should fail: {text}");
+    assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(text.contains(mentions), "should mention {mentions:?}: {text}");
+}
+
+fn verifies_with(secret: &str, cookie: &str) -> Option<i64> {
+    let codec = SessionCodec::new(&SessionSettings {
+        cookie_name: "tessera_session".into(),
+        secret: SecretString::new(secret),
+    })
+    .expect("codec");
+    codec.verify(cookie.trim(), SystemClock.now()).ok().map(UserId::get)
+}
+
+#[test]
+fn session_mint_prints_a_cookie_signed_with_the_configured_secret() {
+    let output = run(tessera(&workspace_root()).args(["session", "mint", "--user", "42", "--ttl", "120"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(verifies_with(DEV_SESSION_SECRET, &stdout(&output)), Some(42));
+    assert_eq!(verifies_with("another secret", &stdout(&output)), None);
+
+    let bad = run(tessera(&workspace_root()).args(["session", "mint", "--user", "0"]));
+    assert_clear_failure(&bad, "--user");
+}
+
+#[test]
+fn configuration_layers_default_env_file_then_variables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).expect("config dir");
+    std::fs::copy(workspace_root().join("config/default.toml"), config.join("default.toml"))
+        .expect("copy default.toml");
+    std::fs::write(config.join("staging.toml"), "[session]\nsecret = \"from-staging-file\"\n")
+        .expect("staging.toml");
+    let extra = dir.path().join("extra.toml");
+    std::fs::write(&extra, "[session]\nsecret = \"from-config-flag\"\n").expect("extra.toml");
+    let mint = |command: &mut Command| {
+        let output = run(command.args(["session", "mint", "--user", "7"]));
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+
+    assert_eq!(verifies_with(DEV_SESSION_SECRET, &mint(&mut tessera(dir.path()))), Some(7));
+    let staged = mint(tessera(dir.path()).env("TESSERA_ENV", "staging"));
+    assert_eq!(verifies_with("from-staging-file", &staged), Some(7));
+    let flagged = mint(tessera(dir.path()).env("TESSERA_ENV", "staging").arg("--config").arg(&extra));
+    assert_eq!(verifies_with("from-config-flag", &flagged), Some(7));
+    let from_env = mint(
+        tessera(dir.path())
+            .env("TESSERA_ENV", "staging")
+            .env("TESSERA__SESSION__SECRET", "from-environment")
+            .arg("--config")
+            .arg(&extra),
+    );
+    assert_eq!(verifies_with("from-environment", &from_env), Some(7));
+    // A missing config/{TESSERA_ENV}.toml is not an error.
+    let missing = mint(tessera(dir.path()).env("TESSERA_ENV", "nowhere"));
+    assert_eq!(verifies_with(DEV_SESSION_SECRET, &missing), Some(7));
+}
+
+#[test]
+fn unknown_configuration_keys_are_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("typo.toml");
+    std::fs::write(&file, "[server]\nprot = 8081\n").expect("write");
+    let output = run(tessera(&workspace_root()).arg("--config").arg(&file).arg("migrate"));
+    assert_clear_failure(&output, "prot");
+
+    let missing = run(tessera(&workspace_root()).args(["--config", "/nonexistent/tessera.toml", "migrate"]));
+    assert_clear_failure(&missing, "/nonexistent/tessera.toml");
+}
+
+#[test]
+fn production_refuses_development_or_short_secrets() {
+    let root = workspace_root();
+    let dev = run(tessera(&root).env("TESSERA_ENV", "production").arg("migrate"));
+    assert_clear_failure(&dev, "session.secret");
+
+    let short_key = run(
+        tessera(&root)
+            .env("TESSERA_ENV", "production")
+            .env("TESSERA__SESSION__SECRET", GOOD_SECRET)
+            .env("TESSERA__SECURITY__SECRET_KEY", "c2hvcnQ=")
+            .arg("migrate"),
+    );
+    assert_clear_failure(&short_key, "security.secret_key");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ok = run(
+        tessera(&root)
+            .env("TESSERA_ENV", "production")
+            .env("TESSERA__SESSION__SECRET", GOOD_SECRET)
+            .env("TESSERA__SECURITY__SECRET_KEY", GOOD_KEY)
+            .env("TESSERA__DATABASE__URL", format!("sqlite://{}/p.db", dir.path().display()))
+            .arg("migrate"),
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+}
+
+#[test]
+fn migrate_applies_once_then_does_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/nested/m.db", dir.path().display());
+    let first = run(tessera(&workspace_root()).env("TESSERA__DATABASE__URL", &url).arg("migrate"));
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).contains("applied 1 migration"), "{}", stdout(&first));
+    let second = run(tessera(&workspace_root()).env("TESSERA__DATABASE__URL", &url).arg("migrate"));
+    assert!(stdout(&second).contains("applied 0 migration"), "{}", stdout(&second));
+}
+
+#[test]
+fn unreachable_database_is_one_clear_line() {
+    let output = run(
+        tessera(&workspace_root())
+            .env("TESSERA__DATABASE__URL", "postgres://nobody@127.0.0.1:1/none")
+            .arg("serve"),
+    );
+    assert_clear_failure(&output, "PostgreSQL");
+}
+
+#[test]
+fn serve_logs_its_port_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", format!("sqlite://{}/s.db", dir.path().display()))
+        .env("TESSERA__SERVER__PORT", "0")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("the log names the address before ending").expect("utf-8");
+        if let Some((_, rest)) = line.split_once("listening on http://127.0.0.1:") {
+            break rest
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .expect("a port");
+        }
+    };
+    assert_ne!(port, 0);
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // Drain the log so the child never blocks on a full pipe.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "exit status {status}; log tail: {rest:?}");
+}

@@ -1,0 +1,238 @@
+//! `spawn_app`: the application on port 0 against a fresh database, with
+//! typed helpers to call it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::Method;
+use serde_json::Value;
+use tessera_domain::{Clock, ManualClock, SystemClock, UserId};
+use tessera_http_adapter::SessionCodec;
+use tessera_oauth_clients::BuiltInClientConfig;
+use tessera_persistence::testing::TestDatabase;
+use tessera_persistence::Backend;
+use tessera_server::Application;
+use tessera_server::settings::{Settings, Sources};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn client(id: &str, name: &str, permissions: &[&str]) -> BuiltInClientConfig {
+    BuiltInClientConfig {
+        client_id: id.to_owned(),
+        name: name.to_owned(),
+        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        client_secret: None,
+        redirect_uri: None,
+        api_key_template: None,
+        api_key_filename: None,
+    }
+}
+
+/// The repository's own `config/default.toml`, pointed at `db`.
+pub fn settings_for(db: &TestDatabase) -> Settings {
+    let mut settings = Settings::load(&Sources {
+        config_dir: workspace_root().join("config"),
+        environment: None,
+        file: None,
+    })
+    .expect("config/default.toml loads");
+    settings.database = db.settings();
+    settings.server.host = "127.0.0.1".to_owned();
+    settings.server.port = 0;
+    settings.oauth.clients = vec![
+        client("CXFervidex", "Fervidex", &["submit_score"]),
+        client("CXKamai", "Kamai", &["customise_profile", "manage_rivals"]),
+    ];
+    settings
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDatabase,
+    pub clock: Arc<ManualClock>,
+    pub settings: Settings,
+    sessions: SessionCodec,
+    handle: ServerHandle,
+}
+
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp").field("address", &self.address).finish()
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
+    pub raw: String,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_on(TestDatabase::new(backend)).await
+}
+
+pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
+    let settings = settings_for(&db);
+    // Starts at the real time so the sessions' own `exp` make sense.
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let application =
+        Application::build_with_clock(&settings, clock.clone()).expect("application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let handle = application.handle();
+    actix_web::rt::spawn(application.run_until_stopped());
+    let sessions = SessionCodec::new(&settings.session).expect("session codec");
+    TestApp {
+        address,
+        db,
+        clock,
+        settings,
+        sessions,
+        handle,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and hands the database back.
+    pub async fn stop(self) -> TestDatabase {
+        self.handle.stop(true).await;
+        self.db
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A valid session cookie value for `user`.
+    pub fn session(&self, user: i64) -> String {
+        self.sessions
+            .mint(UserId::new(user).expect("positive"), 3600, self.now())
+            .expect("mint")
+            .expose()
+            .to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> awc::ClientRequest {
+        awc::Client::builder()
+            .disable_redirects()
+            .finish()
+            .request(method, self.url(path))
+    }
+
+    pub fn with_session(&self, method: Method, path: &str, user: i64) -> awc::ClientRequest {
+        self.request(method, path)
+            .insert_header(("Cookie", format!("tessera_session={}", self.session(user))))
+    }
+
+    pub fn with_bearer(&self, method: Method, path: &str, token: &str) -> awc::ClientRequest {
+        self.request(method, path)
+            .insert_header(("Authorization", format!("Bearer {token}")))
+    }
+
+    /// Creates a token for `user` from a permission list; returns its document.
+    pub async fn create_token(&self, user: i64, identifier: &str, permissions: &[&str]) -> Value {
+        let reply = send_json(
+            self.with_session(Method::POST, &format!("/api/v1/users/{user}/api-tokens/create"), user),
+            &serde_json::json!({"identifier": identifier, "permissions": permissions}),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.raw);
+        reply.body
+    }
+
+    pub async fn list(&self, user: i64) -> Vec<Value> {
+        let reply = send(self.with_session(Method::GET, &format!("/api/v1/users/{user}/api-tokens"), user)).await;
+        assert_eq!(reply.status, 200, "{}", reply.raw);
+        reply.body.as_array().expect("an array").clone()
+    }
+
+    pub async fn status_with(&self, token: &str) -> Reply {
+        send(self.with_bearer(Method::GET, "/api/v1/status", token)).await
+    }
+}
+
+pub async fn send(request: awc::ClientRequest) -> Reply {
+    finish(request.send().await.expect("request sent")).await
+}
+
+pub async fn send_json(request: awc::ClientRequest, body: &Value) -> Reply {
+    send_raw(request, "application/json", body.to_string()).await
+}
+
+pub async fn send_raw(request: awc::ClientRequest, content_type: &str, body: String) -> Reply {
+    let request = if content_type.is_empty() {
+        request
+    } else {
+        request.insert_header(("Content-Type", content_type))
+    };
+    finish(request.send_body(body).await.expect("request sent")).await
+}
+
+async fn finish<S>(mut response: awc::ClientResponse<S>) -> Reply
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let bytes = response.body().limit(1 << 20).await.expect("body");
+    let raw = String::from_utf8_lossy(&bytes).into_owned();
+    Reply {
+        status: response.status().as_u16(),
+        content_type: response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        headers: response.headers().clone(),
+        body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+        raw,
+    }
+}
+
+/// Asserts an RFC 9457 problem document with this status.
+pub fn assert_problem(reply: &Reply, status: u16) {
+    assert_eq!(reply.status, status, "{}", reply.raw);
+    assert_eq!(reply.content_type, "application/problem+json", "{}", reply.raw);
+    assert_eq!(reply.body["status"], status, "{}", reply.raw);
+    assert!(reply.body["title"].is_string(), "{}", reply.raw);
+    assert!(reply.body["type"].is_string(), "{}", reply.raw);
+    assert!(reply.body["detail"].is_string(), "{}", reply.raw);
+}
+
+pub fn token_of(document: &Value) -> String {
+    document["token"].as_str().expect("token is a string").to_owned()
+}
+
+/// Sends `head` (request line and headers, each ending in CRLF) and `body`
+/// on a raw socket; returns the status and Content-Type of the answer.
+pub fn raw_request(app: &TestApp, head: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let request = format!("{head}Connection: close\r\n\r\n{body}");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read");
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let content_type = text
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type").then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    (status, content_type)
+}
