@@ -18,8 +18,8 @@ impl UserId {
     /// has exactly one spelling (`01`, `+1` and `1.0` are refused).
     pub fn parse(text: &str) -> Result<Self, UserIdError> {
         let bytes = text.as_bytes();
-        let canonical = matches!(bytes.first(), Some(b'1'..=b'9'))
-            && bytes.iter().all(u8::is_ascii_digit);
+        let canonical =
+            matches!(bytes.first(), Some(b'1'..=b'9')) && bytes.iter().all(u8::is_ascii_digit);
         if !canonical {
             return Err(UserIdError::Malformed);
         }
@@ -83,7 +83,17 @@ mod tests {
     #[test]
     fn non_canonical_user_ids_are_refused() {
         for text in [
-            "", "0", "-1", "01", "+1", "abc", "1.0", " 1", "1 ", "9223372036854775808", "١",
+            "",
+            "0",
+            "-1",
+            "01",
+            "+1",
+            "abc",
+            "1.0",
+            " 1",
+            "1 ",
+            "9223372036854775808",
+            "١",
         ] {
             assert_eq!(UserId::parse(text), Err(UserIdError::Malformed), "{text:?}");
         }

@@ -23,8 +23,7 @@ pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
 pub use secret::SecretString;
 pub use service::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Principal, TokenService,
-    TokenSource,
-    VerifyError,
+    TokenSource, VerifyError,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{TokenFormat, TokenFormatError};

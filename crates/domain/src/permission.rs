@@ -170,7 +170,10 @@ mod tests {
         );
         assert_eq!(Identifier::parse("   "), Err(IdentifierError::Empty));
         let max = "é".repeat(120);
-        assert!(Identifier::parse(&max).is_ok(), "120 two-byte characters fit");
+        assert!(
+            Identifier::parse(&max).is_ok(),
+            "120 two-byte characters fit"
+        );
         assert_eq!(
             Identifier::parse(&"é".repeat(121)),
             Err(IdentifierError::TooLong)

@@ -63,7 +63,11 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// must come from the store's own constraints so concurrent inserts are
     /// settled there: of N racing inserts for one user and client exactly one
     /// succeeds.
-    fn insert(&self, token: NewTokenRecord, now: Timestamp) -> Result<TokenRecord, InsertTokenError>;
+    fn insert(
+        &self,
+        token: NewTokenRecord,
+        now: Timestamp,
+    ) -> Result<TokenRecord, InsertTokenError>;
 
     /// The user's tokens, expired ones included, by `created_at` then `id`.
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>>;

@@ -179,7 +179,11 @@ impl TokenService {
                     .clients
                     .find(&client_id)?
                     .ok_or(CreateTokenError::ClientNotFound(client_id))?;
-                (format!("{} Token", client.name), client.permissions, Some(client.id))
+                (
+                    format!("{} Token", client.name),
+                    client.permissions,
+                    Some(client.id),
+                )
             }
         };
 
@@ -291,7 +295,8 @@ mod tests {
     fn fixture() -> Fixture {
         let clock = Arc::new(ManualClock::new(NOW));
         let repository = Arc::new(InMemoryTokenRepository::default());
-        let clients = InMemoryClientDirectory::with_client("CXFervidex", "Fervidex", &["submit_score"]);
+        let clients =
+            InMemoryClientDirectory::with_client("CXFervidex", "Fervidex", &["submit_score"]);
         let service = TokenService::new(
             repository.clone(),
             Arc::new(clients),
@@ -333,14 +338,20 @@ mod tests {
         let f = fixture();
         let created = f
             .service
-            .create(user(1), by_permissions("  Mine ", &["submit_score", "submit_score"]))
+            .create(
+                user(1),
+                by_permissions("  Mine ", &["submit_score", "submit_score"]),
+            )
             .expect("created");
         assert_eq!(created.identifier, "Mine");
         assert_eq!(created.from_api_client, None);
         assert_eq!(created.created_at, NOW);
         let principal = f.service.verify(created.token.expose()).expect("valid");
         assert_eq!(principal.user_id, user(1));
-        assert_eq!(principal.permissions.iter().collect::<Vec<_>>(), ["submit_score"]);
+        assert_eq!(
+            principal.permissions.iter().collect::<Vec<_>>(),
+            ["submit_score"]
+        );
     }
 
     #[test]
@@ -353,10 +364,14 @@ mod tests {
         let stored = f.repository.snapshot();
         let dump = format!("{stored:?}");
         assert!(!dump.contains(created.token.expose()));
-        assert!(stored.iter().all(|r| !r
-            .sealed
-            .windows(10)
-            .any(|w| created.token.expose().as_bytes().windows(10).any(|t| t == w))));
+        assert!(stored.iter().all(|r| !r.sealed.windows(10).any(|w| {
+            created
+                .token
+                .expose()
+                .as_bytes()
+                .windows(10)
+                .any(|t| t == w)
+        })));
     }
 
     #[test]
@@ -385,7 +400,8 @@ mod tests {
             Err(CreateTokenError::Invalid(_))
         ));
         assert!(matches!(
-            f.service.create(user(1), by_permissions(&"x".repeat(121), &[])),
+            f.service
+                .create(user(1), by_permissions(&"x".repeat(121), &[])),
             Err(CreateTokenError::Invalid(_))
         ));
     }
@@ -399,7 +415,10 @@ mod tests {
             .expect("created");
         assert_eq!(created.identifier, "Fervidex Token");
         assert_eq!(created.from_api_client, Some(ClientId::new("CXFervidex")));
-        assert_eq!(created.permissions.iter().collect::<Vec<_>>(), ["submit_score"]);
+        assert_eq!(
+            created.permissions.iter().collect::<Vec<_>>(),
+            ["submit_score"]
+        );
     }
 
     #[test]
@@ -448,7 +467,10 @@ mod tests {
             let mut request = by_permissions("t", &[]);
             request.expires_at = Some(at);
             assert!(
-                matches!(f.service.create(user(1), request), Err(CreateTokenError::Invalid(_))),
+                matches!(
+                    f.service.create(user(1), request),
+                    Err(CreateTokenError::Invalid(_))
+                ),
                 "{at}"
             );
         }
@@ -473,11 +495,22 @@ mod tests {
     #[test]
     fn list_is_oldest_first_and_only_the_users_own() {
         let f = fixture();
-        let a = f.service.create(user(1), by_permissions("a", &[])).expect("a");
-        f.service.create(user(2), by_permissions("other", &[])).expect("other");
-        let b = f.service.create(user(1), by_permissions("b", &[])).expect("b");
+        let a = f
+            .service
+            .create(user(1), by_permissions("a", &[]))
+            .expect("a");
+        f.service
+            .create(user(2), by_permissions("other", &[]))
+            .expect("other");
+        let b = f
+            .service
+            .create(user(1), by_permissions("b", &[]))
+            .expect("b");
         f.clock.advance(5);
-        let c = f.service.create(user(1), by_permissions("c", &[])).expect("c");
+        let c = f
+            .service
+            .create(user(1), by_permissions("c", &[]))
+            .expect("c");
         let listed: Vec<_> = f
             .service
             .list(user(1))
@@ -491,13 +524,18 @@ mod tests {
     #[test]
     fn delete_removes_only_the_owners_token() {
         let f = fixture();
-        let created = f.service.create(user(1), by_permissions("t", &[])).expect("t");
+        let created = f
+            .service
+            .create(user(1), by_permissions("t", &[]))
+            .expect("t");
         assert!(matches!(
             f.service.delete(user(2), created.token.expose()),
             Err(DeleteTokenError::NotFound)
         ));
         assert!(f.service.verify(created.token.expose()).is_ok());
-        f.service.delete(user(1), created.token.expose()).expect("deleted");
+        f.service
+            .delete(user(1), created.token.expose())
+            .expect("deleted");
         assert!(matches!(
             f.service.verify(created.token.expose()),
             Err(VerifyError::Unknown)
@@ -512,7 +550,10 @@ mod tests {
     fn malformed_tokens_are_refused_without_touching_the_store() {
         let f = fixture();
         let before = f.repository.lookups();
-        assert!(matches!(f.service.verify("tsr_nope"), Err(VerifyError::Malformed)));
+        assert!(matches!(
+            f.service.verify("tsr_nope"),
+            Err(VerifyError::Malformed)
+        ));
         assert!(matches!(
             f.service.delete(user(1), "garbage"),
             Err(DeleteTokenError::NotFound)

@@ -35,12 +35,18 @@ impl InMemoryTokenRepository {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (i64, Vec<TokenRecord>)> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl TokenRepository for InMemoryTokenRepository {
-    fn insert(&self, token: NewTokenRecord, now: Timestamp) -> Result<TokenRecord, InsertTokenError> {
+    fn insert(
+        &self,
+        token: NewTokenRecord,
+        now: Timestamp,
+    ) -> Result<TokenRecord, InsertTokenError> {
         let mut guard = self.lock();
         let (next_id, rows) = &mut *guard;
         if rows.iter().any(|r| r.hash == token.hash) {

@@ -6,9 +6,9 @@ use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use tessera_domain::{Principal, UserId, VerifyError};
 
+use crate::body::blocking;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::body::blocking;
 
 #[derive(Debug)]
 pub enum Caller {

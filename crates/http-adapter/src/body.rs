@@ -50,8 +50,10 @@ pub async fn read_json<T: DeserializeOwned + 'static>(
         .await
         .map(web::Json::into_inner)
         .map_err(|e| {
-            e.as_error::<JsonPayloadError>()
-                .map_or_else(|| ApiError::BadRequest(format!("unreadable body: {e}")), json_error)
+            e.as_error::<JsonPayloadError>().map_or_else(
+                || ApiError::BadRequest(format!("unreadable body: {e}")),
+                json_error,
+            )
         })
 }
 

@@ -98,9 +98,7 @@ impl From<CreateTokenError> for ApiError {
 impl From<DeleteTokenError> for ApiError {
     fn from(error: DeleteTokenError) -> Self {
         match error {
-            DeleteTokenError::NotFound => {
-                Self::NotFound("this user has no such token".to_owned())
-            }
+            DeleteTokenError::NotFound => Self::NotFound("this user has no such token".to_owned()),
             DeleteTokenError::Unexpected(e) => Self::Unexpected(e),
         }
     }
@@ -121,7 +119,9 @@ pub fn problem_fallback<B>(
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value == HeaderValue::from_static(PROBLEM_JSON));
     if is_problem {
-        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
     }
     let status = response.status();
     let detail = match status {

@@ -101,7 +101,12 @@ impl SessionCodec {
     }
 
     /// A cookie value for `user`, valid for `ttl_secs` from `now`.
-    pub fn mint(&self, user: UserId, ttl_secs: u64, now: Timestamp) -> Result<SecretString, SessionError> {
+    pub fn mint(
+        &self,
+        user: UserId,
+        ttl_secs: u64,
+        now: Timestamp,
+    ) -> Result<SecretString, SessionError> {
         let now_secs = u64::try_from(now / 1000).unwrap_or(0);
         let claims = Claims {
             sub: user.to_string(),
@@ -161,12 +166,29 @@ mod tests {
         let now = (NOW / 1000) as u64;
         let token = |claims: serde_json::Value| raw("k", &claims, Algorithm::HS256);
         let ok = |claims| codec.verify(&token(claims), NOW).is_ok();
-        assert!(ok(serde_json::json!({"sub": "1", "exp": now - 30})), "exp within leeway");
-        assert!(!ok(serde_json::json!({"sub": "1", "exp": now - 61})), "expired");
-        assert!(!ok(serde_json::json!({"sub": "1", "exp": now + 600, "nbf": now + 61})), "future nbf");
-        assert!(ok(serde_json::json!({"sub": "1", "exp": now + 600, "nbf": now + 60})), "nbf in leeway");
-        assert!(!ok(serde_json::json!({"sub": "1", "exp": now + 600, "iat": now + 3600})), "future iat");
-        assert!(ok(serde_json::json!({"sub": "1", "exp": now + 600, "iat": now - 5})));
+        assert!(
+            ok(serde_json::json!({"sub": "1", "exp": now - 30})),
+            "exp within leeway"
+        );
+        assert!(
+            !ok(serde_json::json!({"sub": "1", "exp": now - 61})),
+            "expired"
+        );
+        assert!(
+            !ok(serde_json::json!({"sub": "1", "exp": now + 600, "nbf": now + 61})),
+            "future nbf"
+        );
+        assert!(
+            ok(serde_json::json!({"sub": "1", "exp": now + 600, "nbf": now + 60})),
+            "nbf in leeway"
+        );
+        assert!(
+            !ok(serde_json::json!({"sub": "1", "exp": now + 600, "iat": now + 3600})),
+            "future iat"
+        );
+        assert!(ok(
+            serde_json::json!({"sub": "1", "exp": now + 600, "iat": now - 5})
+        ));
     }
 
     #[test]
@@ -174,10 +196,24 @@ mod tests {
         let codec = codec("k");
         let exp = (NOW / 1000) as u64 + 600;
         let now = NOW;
-        let hs384 = raw("k", &serde_json::json!({"sub": "1", "exp": exp}), Algorithm::HS384);
+        let hs384 = raw(
+            "k",
+            &serde_json::json!({"sub": "1", "exp": exp}),
+            Algorithm::HS384,
+        );
         assert!(codec.verify(&hs384, now).is_err());
-        for sub in [serde_json::json!("0"), serde_json::json!("-1"), serde_json::json!("abc"), serde_json::json!(1), serde_json::json!("01")] {
-            let token = raw("k", &serde_json::json!({"sub": sub, "exp": exp}), Algorithm::HS256);
+        for sub in [
+            serde_json::json!("0"),
+            serde_json::json!("-1"),
+            serde_json::json!("abc"),
+            serde_json::json!(1),
+            serde_json::json!("01"),
+        ] {
+            let token = raw(
+                "k",
+                &serde_json::json!({"sub": sub, "exp": exp}),
+                Algorithm::HS256,
+            );
             assert!(codec.verify(&token, now).is_err(), "{sub}");
         }
         let no_exp = raw("k", &serde_json::json!({"sub": "1"}), Algorithm::HS256);

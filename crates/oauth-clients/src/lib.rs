@@ -64,12 +64,12 @@ impl StaticClientDirectory {
             if !(3..=80).contains(&name_len) {
                 return Err(ClientConfigError::BadName(id.clone()));
             }
-            let permissions = catalogue.resolve(&config.permissions).map_err(|permission| {
-                ClientConfigError::UnknownPermission {
+            let permissions = catalogue
+                .resolve(&config.permissions)
+                .map_err(|permission| ClientConfigError::UnknownPermission {
                     client: id.clone(),
                     permission,
-                }
-            })?;
+                })?;
             let client = OAuthClient {
                 id: ClientId::new(id.clone()),
                 name: config.name.trim().to_owned(),
@@ -111,12 +111,20 @@ mod tests {
 
     #[test]
     fn configured_clients_are_found_by_id() {
-        let directory =
-            StaticClientDirectory::new(&[config("CXFervidex", "Fervidex", &["submit_score"])], &catalogue())
-                .expect("valid");
-        let client = directory.find("CXFervidex").expect("lookup").expect("present");
+        let directory = StaticClientDirectory::new(
+            &[config("CXFervidex", "Fervidex", &["submit_score"])],
+            &catalogue(),
+        )
+        .expect("valid");
+        let client = directory
+            .find("CXFervidex")
+            .expect("lookup")
+            .expect("present");
         assert_eq!(client.name, "Fervidex");
-        assert_eq!(client.permissions.iter().collect::<Vec<_>>(), ["submit_score"]);
+        assert_eq!(
+            client.permissions.iter().collect::<Vec<_>>(),
+            ["submit_score"]
+        );
         assert_eq!(directory.find("CXOther").expect("lookup"), None);
     }
 

@@ -65,7 +65,9 @@ impl ConnectionManager {
     pub fn from_url(url: &str) -> Result<Self, DatabaseError> {
         let target = if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err(DatabaseError::UnsupportedUrl("sqlite:// without a path".into()));
+                return Err(DatabaseError::UnsupportedUrl(
+                    "sqlite:// without a path".into(),
+                ));
             }
             create_parent_folder(path)?;
             Target::Sqlite(path.to_owned())
@@ -93,7 +95,7 @@ impl ConnectionManager {
         match &self.target {
             Target::Postgres(url) => PgConnection::establish(url)
                 .map(AnyConnection::Postgresql)
-                                // libpq's messages span lines; the service reports one.
+                // libpq's messages span lines; the service reports one.
                 .map_err(|e| connect_error(one_line(&e.to_string()))),
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
@@ -112,11 +114,12 @@ fn one_line(text: &str) -> String {
 
 fn create_parent_folder(path: &str) -> Result<(), DatabaseError> {
     match Path::new(path).parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent)
-            .map_err(|source| DatabaseError::SqliteFolder {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            std::fs::create_dir_all(parent).map_err(|source| DatabaseError::SqliteFolder {
                 path: parent.display().to_string(),
                 source,
-            }),
+            })
+        }
         _ => Ok(()),
     }
 }

@@ -73,10 +73,10 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.postgres {
-            if let Ok(mut conn) = PgConnection::establish(admin) {
-                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+        if let Some((admin, name)) = &self.postgres
+            && let Ok(mut conn) = PgConnection::establish(admin)
+        {
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
@@ -108,7 +108,9 @@ fn unique_name() -> String {
 
 /// `postgres://u@h:p/old?x` → `postgres://u@h:p/name?x`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
     let path_start = base[authority_start..]
         .find('/')

@@ -74,7 +74,8 @@ pub struct DieselTokenRepository {
 
 impl std::fmt::Debug for DieselTokenRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DieselTokenRepository").finish_non_exhaustive()
+        f.debug_struct("DieselTokenRepository")
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,8 +95,7 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
     if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &error {
         let constraint = info.constraint_name().unwrap_or_default();
         let message = info.message();
-        if constraint == "api_tokens_token_hash_key" || message.contains("api_tokens.token_hash")
-        {
+        if constraint == "api_tokens_token_hash_key" || message.contains("api_tokens.token_hash") {
             return InsertTokenError::DuplicateHash;
         }
         if constraint == "api_tokens_user_client_uidx"

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about = "Tessera: API tokens for your users and their OAuth2 clients")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: API tokens for your users and their OAuth2 clients"
+)]
 pub struct Cli {
     /// A TOML file layered over config/default.toml and config/{TESSERA_ENV}.toml.
     #[arg(long, global = true, value_name = "FILE")]

@@ -29,7 +29,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let database = tessera_persistence::Database::connect(&settings.database)?;
             let applied = database.migrate()?;
-            println!("applied {applied} migration(s) to the {} database", database.backend());
+            println!(
+                "applied {applied} migration(s) to the {} database",
+                database.backend()
+            );
             Ok(())
         }
         Command::Session(SessionCommand::Mint { user, ttl }) => {

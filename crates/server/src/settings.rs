@@ -205,7 +205,8 @@ mod tests {
 
     #[test]
     fn default_toml_holds_the_development_secrets_production_refuses() {
-        let text = std::fs::read_to_string(repo_config().join("default.toml")).expect("default.toml");
+        let text =
+            std::fs::read_to_string(repo_config().join("default.toml")).expect("default.toml");
         assert!(text.contains(DEV_SESSION_SECRET));
         assert!(text.contains(DEV_SECRET_KEY));
     }

@@ -25,7 +25,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,7 +72,10 @@ impl Application {
         let state = build_state(settings, &database, clock)?;
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address).with_context(|| {
-            format!("cannot listen on {}:{}", settings.server.host, settings.server.port)
+            format!(
+                "cannot listen on {}:{}",
+                settings.server.host, settings.server.port
+            )
         })?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || app(state.clone()))

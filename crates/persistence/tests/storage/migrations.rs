@@ -33,7 +33,10 @@ fn sqlite_file_and_folder_are_created() {
         url: tessera_domain::SecretString::new(format!("sqlite://{path}")),
         pool_size: 2,
     };
-    Database::connect(&settings).expect("connect").migrate().expect("migrate");
+    Database::connect(&settings)
+        .expect("connect")
+        .migrate()
+        .expect("migrate");
     assert!(std::path::Path::new(&path).is_file());
     std::fs::remove_dir_all(dir).expect("cleanup");
 }

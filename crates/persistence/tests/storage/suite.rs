@@ -47,7 +47,10 @@ pub fn inserted_token_is_found_by_fingerprint_with_every_field(repo: Repo) {
     let mut new = record(7, Some("CXFervidex"));
     new.expires_at = Some(NOW + 60_000);
     let stored = repo.insert(new.clone(), NOW).expect("insert");
-    let found = repo.find_by_hash(&new.hash).expect("find").expect("present");
+    let found = repo
+        .find_by_hash(&new.hash)
+        .expect("find")
+        .expect("present");
     assert_eq!(found, stored);
     assert_eq!(found.user_id, new.user_id);
     assert_eq!(found.identifier, new.identifier);
@@ -94,10 +97,14 @@ pub fn expired_client_token_is_replaced_in_the_same_insert(repo: Repo) {
     old.expires_at = Some(NOW);
     repo.insert(old.clone(), NOW - 10).expect("old");
     let new = record(1, Some("CXA"));
-    repo.insert(new.clone(), NOW).expect("replaces the expired one");
+    repo.insert(new.clone(), NOW)
+        .expect("replaces the expired one");
     assert_eq!(repo.find_by_hash(&old.hash).expect("find"), None);
     let listed = repo.list_for_user(user(1)).expect("list");
-    assert_eq!(listed.iter().map(|r| r.hash).collect::<Vec<_>>(), vec![new.hash]);
+    assert_eq!(
+        listed.iter().map(|r| r.hash).collect::<Vec<_>>(),
+        vec![new.hash]
+    );
 }
 
 pub fn tokens_without_client_are_unlimited(repo: Repo) {
@@ -110,7 +117,8 @@ pub fn tokens_without_client_are_unlimited(repo: Repo) {
 pub fn same_client_for_different_users_is_fine(repo: Repo) {
     repo.insert(record(1, Some("CXA")), NOW).expect("user 1");
     repo.insert(record(2, Some("CXA")), NOW).expect("user 2");
-    repo.insert(record(1, Some("CXB")), NOW).expect("other client");
+    repo.insert(record(1, Some("CXB")), NOW)
+        .expect("other client");
 }
 
 pub fn list_is_the_users_own_ordered_by_creation(repo: Repo) {

@@ -44,7 +44,10 @@ fn assert_clear_failure(output: &Output, mentions: &str) {
     assert!(!output.status.success(), "should fail: {text}");
     assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
     assert!(!text.contains("panicked"), "{text}");
-    assert!(text.contains(mentions), "should mention {mentions:?}: {text}");
+    assert!(
+        text.contains(mentions),
+        "should mention {mentions:?}: {text}"
+    );
 }
 
 fn verifies_with(secret: &str, cookie: &str) -> Option<i64> {
@@ -53,14 +56,21 @@ fn verifies_with(secret: &str, cookie: &str) -> Option<i64> {
         secret: SecretString::new(secret),
     })
     .expect("codec");
-    codec.verify(cookie.trim(), SystemClock.now()).ok().map(UserId::get)
+    codec
+        .verify(cookie.trim(), SystemClock.now())
+        .ok()
+        .map(UserId::get)
 }
 
 #[test]
 fn session_mint_prints_a_cookie_signed_with_the_configured_secret() {
-    let output = run(tessera(&workspace_root()).args(["session", "mint", "--user", "42", "--ttl", "120"]));
+    let output =
+        run(tessera(&workspace_root()).args(["session", "mint", "--user", "42", "--ttl", "120"]));
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(verifies_with(DEV_SESSION_SECRET, &stdout(&output)), Some(42));
+    assert_eq!(
+        verifies_with(DEV_SESSION_SECRET, &stdout(&output)),
+        Some(42)
+    );
     assert_eq!(verifies_with("another secret", &stdout(&output)), None);
 
     let bad = run(tessera(&workspace_root()).args(["session", "mint", "--user", "0"]));
@@ -72,10 +82,16 @@ fn configuration_layers_default_env_file_then_variables() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("config");
     std::fs::create_dir(&config).expect("config dir");
-    std::fs::copy(workspace_root().join("config/default.toml"), config.join("default.toml"))
-        .expect("copy default.toml");
-    std::fs::write(config.join("staging.toml"), "[session]\nsecret = \"from-staging-file\"\n")
-        .expect("staging.toml");
+    std::fs::copy(
+        workspace_root().join("config/default.toml"),
+        config.join("default.toml"),
+    )
+    .expect("copy default.toml");
+    std::fs::write(
+        config.join("staging.toml"),
+        "[session]\nsecret = \"from-staging-file\"\n",
+    )
+    .expect("staging.toml");
     let extra = dir.path().join("extra.toml");
     std::fs::write(&extra, "[session]\nsecret = \"from-config-flag\"\n").expect("extra.toml");
     let mint = |command: &mut Command| {
@@ -84,10 +100,18 @@ fn configuration_layers_default_env_file_then_variables() {
         stdout(&output)
     };
 
-    assert_eq!(verifies_with(DEV_SESSION_SECRET, &mint(&mut tessera(dir.path()))), Some(7));
+    assert_eq!(
+        verifies_with(DEV_SESSION_SECRET, &mint(&mut tessera(dir.path()))),
+        Some(7)
+    );
     let staged = mint(tessera(dir.path()).env("TESSERA_ENV", "staging"));
     assert_eq!(verifies_with("from-staging-file", &staged), Some(7));
-    let flagged = mint(tessera(dir.path()).env("TESSERA_ENV", "staging").arg("--config").arg(&extra));
+    let flagged = mint(
+        tessera(dir.path())
+            .env("TESSERA_ENV", "staging")
+            .arg("--config")
+            .arg(&extra),
+    );
     assert_eq!(verifies_with("from-config-flag", &flagged), Some(7));
     let from_env = mint(
         tessera(dir.path())
@@ -107,37 +131,42 @@ fn unknown_configuration_keys_are_errors() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("typo.toml");
     std::fs::write(&file, "[server]\nprot = 8081\n").expect("write");
-    let output = run(tessera(&workspace_root()).arg("--config").arg(&file).arg("migrate"));
+    let output = run(tessera(&workspace_root())
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate"));
     assert_clear_failure(&output, "prot");
 
-    let missing = run(tessera(&workspace_root()).args(["--config", "/nonexistent/tessera.toml", "migrate"]));
+    let missing =
+        run(tessera(&workspace_root()).args(["--config", "/nonexistent/tessera.toml", "migrate"]));
     assert_clear_failure(&missing, "/nonexistent/tessera.toml");
 }
 
 #[test]
 fn production_refuses_development_or_short_secrets() {
     let root = workspace_root();
-    let dev = run(tessera(&root).env("TESSERA_ENV", "production").arg("migrate"));
+    let dev = run(tessera(&root)
+        .env("TESSERA_ENV", "production")
+        .arg("migrate"));
     assert_clear_failure(&dev, "session.secret");
 
-    let short_key = run(
-        tessera(&root)
-            .env("TESSERA_ENV", "production")
-            .env("TESSERA__SESSION__SECRET", GOOD_SECRET)
-            .env("TESSERA__SECURITY__SECRET_KEY", "c2hvcnQ=")
-            .arg("migrate"),
-    );
+    let short_key = run(tessera(&root)
+        .env("TESSERA_ENV", "production")
+        .env("TESSERA__SESSION__SECRET", GOOD_SECRET)
+        .env("TESSERA__SECURITY__SECRET_KEY", "c2hvcnQ=")
+        .arg("migrate"));
     assert_clear_failure(&short_key, "security.secret_key");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let ok = run(
-        tessera(&root)
-            .env("TESSERA_ENV", "production")
-            .env("TESSERA__SESSION__SECRET", GOOD_SECRET)
-            .env("TESSERA__SECURITY__SECRET_KEY", GOOD_KEY)
-            .env("TESSERA__DATABASE__URL", format!("sqlite://{}/p.db", dir.path().display()))
-            .arg("migrate"),
-    );
+    let ok = run(tessera(&root)
+        .env("TESSERA_ENV", "production")
+        .env("TESSERA__SESSION__SECRET", GOOD_SECRET)
+        .env("TESSERA__SECURITY__SECRET_KEY", GOOD_KEY)
+        .env(
+            "TESSERA__DATABASE__URL",
+            format!("sqlite://{}/p.db", dir.path().display()),
+        )
+        .arg("migrate"));
     assert!(ok.status.success(), "{}", stderr(&ok));
 }
 
@@ -145,36 +174,72 @@ fn production_refuses_development_or_short_secrets() {
 fn migrate_applies_once_then_does_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/nested/m.db", dir.path().display());
-    let first = run(tessera(&workspace_root()).env("TESSERA__DATABASE__URL", &url).arg("migrate"));
+    let first = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .arg("migrate"));
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stdout(&first).contains("applied 1 migration"), "{}", stdout(&first));
-    let second = run(tessera(&workspace_root()).env("TESSERA__DATABASE__URL", &url).arg("migrate"));
-    assert!(stdout(&second).contains("applied 0 migration"), "{}", stdout(&second));
+    assert!(
+        stdout(&first).contains("applied 1 migration"),
+        "{}",
+        stdout(&first)
+    );
+    let second = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .arg("migrate"));
+    assert!(
+        stdout(&second).contains("applied 0 migration"),
+        "{}",
+        stdout(&second)
+    );
 }
 
 #[test]
 fn unreachable_database_is_one_clear_line() {
-    let output = run(
-        tessera(&workspace_root())
-            .env("TESSERA__DATABASE__URL", "postgres://nobody@127.0.0.1:1/none")
-            .arg("serve"),
-    );
+    let output = run(tessera(&workspace_root())
+        .env(
+            "TESSERA__DATABASE__URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .arg("serve"));
     assert_clear_failure(&output, "PostgreSQL");
 }
 
-#[test]
-fn serve_logs_its_port_and_stops_gracefully_on_sigterm() {
+/// A running `tessera serve` on a free port with its log captured.
+struct Served {
+    child: std::process::Child,
+    port: u16,
+    log: std::sync::mpsc::Receiver<String>,
+    _dir: tempfile::TempDir,
+}
+
+fn serve(extra_env: &[(&str, &str)]) -> Served {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = tessera(&workspace_root())
-        .env("TESSERA__DATABASE__URL", format!("sqlite://{}/s.db", dir.path().display()))
-        .env("TESSERA__SERVER__PORT", "0")
+    let mut command = tessera(&workspace_root());
+    command
+        .env(
+            "TESSERA__DATABASE__URL",
+            format!("sqlite://{}/s.db", dir.path().display()),
+        )
+        .env("TESSERA__SERVER__PORT", "0");
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    let mut child = command
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let stderr = child.stderr.take().expect("stderr");
+    let (sender, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let port: u16 = loop {
-        let line = lines.next().expect("the log names the address before ending").expect("utf-8");
+        let line = log.recv().expect("the log names the address before ending");
         if let Some((_, rest)) = line.split_once("listening on http://127.0.0.1:") {
             break rest
                 .chars()
@@ -184,23 +249,109 @@ fn serve_logs_its_port_and_stops_gracefully_on_sigterm() {
                 .expect("a port");
         }
     };
-    assert_ne!(port, 0);
+    Served {
+        child,
+        port,
+        log,
+        _dir: dir,
+    }
+}
 
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+impl Served {
+    /// One HTTP/1.1 exchange; returns the status and the body.
+    fn http(&self, head: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let request = format!(
+            "{head}Host: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    // Drain the log so the child never blocks on a full pipe.
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().expect("wait");
-    assert!(status.success(), "exit status {status}; log tail: {rest:?}");
+    /// SIGTERM, then the exit status and every log line.
+    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let status = self.child.wait().expect("wait");
+        (status, self.log.iter().collect())
+    }
+}
+
+#[test]
+fn serve_logs_its_port_and_stops_gracefully_on_sigterm() {
+    let served = serve(&[]);
+    let (status, _) = served.http("GET /healthz HTTP/1.1\r\n", "");
+    assert_eq!(status, 200);
+    let (exit, log) = served.terminate();
+    assert!(exit.success(), "exit status {exit}; log: {log:?}");
+}
+
+#[test]
+fn logs_of_a_token_lifecycle_hold_no_token() {
+    for format in ["text", "json"] {
+        let served = serve(&[("RUST_LOG", "trace"), ("TESSERA__LOG__FORMAT", format)]);
+        let mint = run(tessera(&workspace_root()).args(["session", "mint", "--user", "3"]));
+        let cookie = format!("Cookie: tessera_session={}\r\n", stdout(&mint).trim());
+        let (status, body) = served.http(
+            &format!("POST /api/v1/users/3/api-tokens/create HTTP/1.1\r\nContent-Type: application/json\r\n{cookie}"),
+            r#"{"identifier":"logged","permissions":["submit_score"]}"#,
+        );
+        assert_eq!(status, 200, "{body}");
+        let document: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let token = document["token"].as_str().expect("token").to_owned();
+        let bearer = format!("Authorization: Bearer {token}\r\n");
+        assert_eq!(
+            served
+                .http(&format!("GET /api/v1/status HTTP/1.1\r\n{bearer}"), "")
+                .0,
+            200
+        );
+        assert_eq!(
+            served
+                .http(
+                    &format!("GET /api/v1/users/3/api-tokens HTTP/1.1\r\n{cookie}"),
+                    ""
+                )
+                .0,
+            200
+        );
+        let delete = format!("DELETE /api/v1/users/3/api-token/{token} HTTP/1.1\r\n{cookie}");
+        assert_eq!(served.http(&delete, "").0, 200);
+        assert_eq!(
+            served
+                .http(&format!("GET /api/v1/status HTTP/1.1\r\n{bearer}"), "")
+                .0,
+            401
+        );
+        assert_eq!(served.http(&delete, "").0, 404);
+
+        let (exit, log) = served.terminate();
+        assert!(exit.success());
+        let text = log.join("\n");
+        assert!(
+            text.contains("api-token/{token}"),
+            "the access log names the route template"
+        );
+        let secret_part = &token[4..token.len() - 4];
+        assert!(!text.contains(secret_part), "{format} log holds a token");
+        assert!(
+            !text.contains(stdout(&mint).trim()),
+            "{format} log holds a session"
+        );
+    }
 }

@@ -10,8 +10,8 @@ use serde_json::Value;
 use tessera_domain::{Clock, ManualClock, SystemClock, UserId};
 use tessera_http_adapter::SessionCodec;
 use tessera_oauth_clients::BuiltInClientConfig;
-use tessera_persistence::testing::TestDatabase;
 use tessera_persistence::Backend;
+use tessera_persistence::testing::TestDatabase;
 use tessera_server::Application;
 use tessera_server::settings::{Settings, Sources};
 
@@ -60,7 +60,9 @@ pub struct TestApp {
 
 impl std::fmt::Debug for TestApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestApp").field("address", &self.address).finish()
+        f.debug_struct("TestApp")
+            .field("address", &self.address)
+            .finish()
     }
 }
 
@@ -141,7 +143,11 @@ impl TestApp {
     /// Creates a token for `user` from a permission list; returns its document.
     pub async fn create_token(&self, user: i64, identifier: &str, permissions: &[&str]) -> Value {
         let reply = send_json(
-            self.with_session(Method::POST, &format!("/api/v1/users/{user}/api-tokens/create"), user),
+            self.with_session(
+                Method::POST,
+                &format!("/api/v1/users/{user}/api-tokens/create"),
+                user,
+            ),
             &serde_json::json!({"identifier": identifier, "permissions": permissions}),
         )
         .await;
@@ -150,7 +156,12 @@ impl TestApp {
     }
 
     pub async fn list(&self, user: i64) -> Vec<Value> {
-        let reply = send(self.with_session(Method::GET, &format!("/api/v1/users/{user}/api-tokens"), user)).await;
+        let reply = send(self.with_session(
+            Method::GET,
+            &format!("/api/v1/users/{user}/api-tokens"),
+            user,
+        ))
+        .await;
         assert_eq!(reply.status, 200, "{}", reply.raw);
         reply.body.as_array().expect("an array").clone()
     }
@@ -200,7 +211,11 @@ where
 /// Asserts an RFC 9457 problem document with this status.
 pub fn assert_problem(reply: &Reply, status: u16) {
     assert_eq!(reply.status, status, "{}", reply.raw);
-    assert_eq!(reply.content_type, "application/problem+json", "{}", reply.raw);
+    assert_eq!(
+        reply.content_type, "application/problem+json",
+        "{}",
+        reply.raw
+    );
     assert_eq!(reply.body["status"], status, "{}", reply.raw);
     assert!(reply.body["title"].is_string(), "{}", reply.raw);
     assert!(reply.body["type"].is_string(), "{}", reply.raw);
@@ -208,7 +223,10 @@ pub fn assert_problem(reply: &Reply, status: u16) {
 }
 
 pub fn token_of(document: &Value) -> String {
-    document["token"].as_str().expect("token is a string").to_owned()
+    document["token"]
+        .as_str()
+        .expect("token is a string")
+        .to_owned()
 }
 
 /// Sends `head` (request line and headers, each ending in CRLF) and `body`
@@ -231,7 +249,8 @@ pub fn raw_request(app: &TestApp, head: &str, body: &str) -> (u16, String) {
         .lines()
         .find_map(|line| {
             let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-type").then(|| value.trim().to_owned())
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_owned())
         })
         .unwrap_or_default();
     (status, content_type)

@@ -53,7 +53,10 @@ pub async fn a_database_dump_holds_no_token(backend: Backend) {
     for secret in &secrets {
         let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
         for needle in [secret.as_bytes(), hex.as_bytes()] {
-            assert!(!dump.windows(needle.len()).any(|w| w == needle), "a token is readable in the dump");
+            assert!(
+                !dump.windows(needle.len()).any(|w| w == needle),
+                "a token is readable in the dump"
+            );
         }
     }
 }

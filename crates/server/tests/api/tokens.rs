@@ -35,7 +35,12 @@ pub async fn create_list_use_delete_cycle(backend: Backend) {
     assert_eq!(status.body["whoami"], 1);
     assert_eq!(status.body["permissions"], json!(["submit_score"]));
 
-    let deleted = send(app.with_session(Method::DELETE, &format!("/api/v1/users/1/api-token/{token}"), 1)).await;
+    let deleted = send(app.with_session(
+        Method::DELETE,
+        &format!("/api/v1/users/1/api-token/{token}"),
+        1,
+    ))
+    .await;
     assert_eq!(deleted.status, 200);
     assert_eq!(deleted.body, json!({}));
     assert_eq!(app.status_with(&token).await.status, 401);
@@ -57,17 +62,32 @@ pub async fn created_document_has_the_contract_fields(backend: Backend) {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["createdAt", "expiresAt", "fromAPIClient", "identifier", "lastUsedAt", "permissions", "token", "userID"]
+        [
+            "createdAt",
+            "expiresAt",
+            "fromAPIClient",
+            "identifier",
+            "lastUsedAt",
+            "permissions",
+            "token",
+            "userID"
+        ]
     );
     assert_eq!(doc["identifier"], "Padded");
-    assert_eq!(doc["permissions"], json!({"manage_rivals": true, "submit_score": true}));
+    assert_eq!(
+        doc["permissions"],
+        json!({"manage_rivals": true, "submit_score": true})
+    );
     assert_eq!(doc["userID"], 5);
     assert_eq!(doc["fromAPIClient"], json!(null));
     assert_eq!(doc["createdAt"], app.now());
     assert_eq!(doc["expiresAt"], expires);
     assert_eq!(doc["lastUsedAt"], json!(null));
     let token = token_of(&reply.body);
-    assert!(token.starts_with("tsr_") && token.len() == 4 + 32 + 6, "{token}");
+    assert!(
+        token.starts_with("tsr_") && token.len() == 4 + 32 + 6,
+        "{token}"
+    );
 }
 
 pub async fn list_is_oldest_first_and_never_another_users(backend: Backend) {
@@ -87,11 +107,21 @@ pub async fn delete_works_on_both_paths_and_then_the_token_is_rejected(backend: 
     for path in ["api-token", "api-tokens"] {
         let token = token_of(&app.create_token(1, path, &[]).await);
         assert_eq!(app.status_with(&token).await.status, 200);
-        let reply = send(app.with_session(Method::DELETE, &format!("/api/v1/users/1/{path}/{token}"), 1)).await;
+        let reply = send(app.with_session(
+            Method::DELETE,
+            &format!("/api/v1/users/1/{path}/{token}"),
+            1,
+        ))
+        .await;
         assert_eq!(reply.status, 200, "{}", reply.raw);
         assert_eq!(reply.body, json!({}));
         assert_problem(&app.status_with(&token).await, 401);
-        let again = send(app.with_session(Method::DELETE, &format!("/api/v1/users/1/{path}/{token}"), 1)).await;
+        let again = send(app.with_session(
+            Method::DELETE,
+            &format!("/api/v1/users/1/{path}/{token}"),
+            1,
+        ))
+        .await;
         assert_problem(&again, 404);
     }
 }
@@ -99,10 +129,23 @@ pub async fn delete_works_on_both_paths_and_then_the_token_is_rejected(backend: 
 pub async fn deleting_another_users_token_is_404_and_it_keeps_working(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = token_of(&app.create_token(1, "mine", &[]).await);
-    let reply = send(app.with_session(Method::DELETE, &format!("/api/v1/users/2/api-token/{token}"), 2)).await;
+    let reply = send(app.with_session(
+        Method::DELETE,
+        &format!("/api/v1/users/2/api-token/{token}"),
+        2,
+    ))
+    .await;
     assert_problem(&reply, 404);
-    let unknown = send(app.with_session(Method::DELETE, "/api/v1/users/2/api-token/tsr_doesnotexist", 2)).await;
-    assert_eq!(unknown.body["detail"], reply.body["detail"], "indistinguishable");
+    let unknown = send(app.with_session(
+        Method::DELETE,
+        "/api/v1/users/2/api-token/tsr_doesnotexist",
+        2,
+    ))
+    .await;
+    assert_eq!(
+        unknown.body["detail"], reply.body["detail"],
+        "indistinguishable"
+    );
     assert_eq!(app.status_with(&token).await.status, 200);
     assert_eq!(app.list(1).await.len(), 1);
 }
@@ -117,7 +160,10 @@ pub async fn client_token_takes_the_clients_name_and_permissions(backend: Backen
     assert_eq!(reply.status, 200, "{}", reply.raw);
     assert_eq!(reply.body["identifier"], "Kamai Token");
     assert_eq!(reply.body["fromAPIClient"], "CXKamai");
-    assert_eq!(reply.body["permissions"], json!({"customise_profile": true, "manage_rivals": true}));
+    assert_eq!(
+        reply.body["permissions"],
+        json!({"customise_profile": true, "manage_rivals": true})
+    );
 
     let unknown = send_json(
         app.with_session(Method::POST, "/api/v1/users/1/api-tokens/create", 1),
@@ -130,13 +176,25 @@ pub async fn client_token_takes_the_clients_name_and_permissions(backend: Backen
 pub async fn second_client_token_is_409_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let body = json!({"clientID": "CXFervidex"});
-    let first = send_json(app.with_session(Method::POST, "/api/v1/users/1/api-tokens/create", 1), &body).await;
+    let first = send_json(
+        app.with_session(Method::POST, "/api/v1/users/1/api-tokens/create", 1),
+        &body,
+    )
+    .await;
     assert_eq!(first.status, 200);
-    let second = send_json(app.with_session(Method::POST, "/api/v1/users/1/api-tokens/create", 1), &body).await;
+    let second = send_json(
+        app.with_session(Method::POST, "/api/v1/users/1/api-tokens/create", 1),
+        &body,
+    )
+    .await;
     assert_problem(&second, 409);
     assert_eq!(app.list(1).await, vec![first.body.clone()]);
     // Another user may hold a token of the same client.
-    let other = send_json(app.with_session(Method::POST, "/api/v1/users/2/api-tokens/create", 2), &body).await;
+    let other = send_json(
+        app.with_session(Method::POST, "/api/v1/users/2/api-tokens/create", 2),
+        &body,
+    )
+    .await;
     assert_eq!(other.status, 200);
 }
 
@@ -144,12 +202,20 @@ pub async fn concurrent_client_creations_yield_exactly_one_200(backend: Backend)
     let app = spawn_app(backend).await;
     let body = json!({"clientID": "CXFervidex"});
     let replies = join_all((0..24).map(|_| {
-        send_json(app.with_session(Method::POST, "/api/v1/users/7/api-tokens/create", 7), &body)
+        send_json(
+            app.with_session(Method::POST, "/api/v1/users/7/api-tokens/create", 7),
+            &body,
+        )
     }))
     .await;
     let ok = replies.iter().filter(|r| r.status == 200).count();
     let conflicts = replies.iter().filter(|r| r.status == 409).count();
-    assert_eq!((ok, conflicts), (1, 23), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(
+        (ok, conflicts),
+        (1, 23),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     assert_eq!(app.list(7).await.len(), 1);
 }
 
@@ -180,7 +246,11 @@ pub async fn expired_client_token_is_replaced(backend: Backend) {
     .await;
     assert_eq!(first.status, 200);
     app.clock.advance(500);
-    let second = send_json(app.with_session(Method::POST, path, 1), &json!({"clientID": "CXFervidex"})).await;
+    let second = send_json(
+        app.with_session(Method::POST, path, 1),
+        &json!({"clientID": "CXFervidex"}),
+    )
+    .await;
     assert_eq!(second.status, 200, "{}", second.raw);
     assert_eq!(app.list(1).await, vec![second.body]);
 }
@@ -213,7 +283,12 @@ pub async fn bad_create_bodies_are_400_and_store_nothing(backend: Backend) {
         &json!({"identifier": "x", "permissions": ["submit_score", "launch_missiles"]}),
     )
     .await;
-    assert!(unknown.body["detail"].as_str().unwrap_or_default().contains("launch_missiles"));
+    assert!(
+        unknown.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("launch_missiles")
+    );
     assert!(app.list(1).await.is_empty());
 }
 
@@ -229,6 +304,11 @@ pub async fn me_is_the_session_user(backend: Backend) {
     let listed = send(app.with_session(Method::GET, "/api/v1/users/me/api-tokens", 3)).await;
     assert_eq!(listed.body, json!([reply.body]));
     let token = token_of(&reply.body);
-    let deleted = send(app.with_session(Method::DELETE, &format!("/api/v1/users/me/api-token/{token}"), 3)).await;
+    let deleted = send(app.with_session(
+        Method::DELETE,
+        &format!("/api/v1/users/me/api-token/{token}"),
+        3,
+    ))
+    .await;
     assert_eq!(deleted.status, 200);
 }
