@@ -1,15 +1,44 @@
-//! OAuth2 clients as the token service sees them, and the port through which
-//! it finds them (built-in clients today, stored ones later).
+//! OAuth2 clients: built-in ones from configuration and stored ones that
+//! users register, and the port through which the token service finds them.
 
-use crate::ids::ClientId;
+use crate::ids::{ClientId, UserId};
 use crate::permission::PermissionSet;
+use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthClient {
     pub id: ClientId,
     pub name: String,
+    /// The user who registered it; `None` for a built-in client.
+    pub author: Option<UserId>,
     /// The permissions a token issued for this client carries.
     pub permissions: PermissionSet,
+    pub redirect_uri: Option<String>,
+    pub webhook_uri: Option<String>,
+    pub api_key_template: Option<String>,
+    pub api_key_filename: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl OAuthClient {
+    /// A client with only the fields the token service needs.
+    pub fn minimal(id: &str, name: &str, permissions: PermissionSet) -> Self {
+        Self {
+            id: ClientId::new(id),
+            name: name.to_owned(),
+            author: None,
+            permissions,
+            redirect_uri: None,
+            webhook_uri: None,
+            api_key_template: None,
+            api_key_filename: None,
+            created_at: 0,
+        }
+    }
+
+    pub fn is_built_in(&self) -> bool {
+        self.author.is_none()
+    }
 }
 
 pub trait ClientDirectory: Send + Sync + 'static {

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod crypto;
 pub mod ids;
+pub mod oauth;
 pub mod permission;
 pub mod ports;
 pub mod secret;
@@ -18,6 +19,10 @@ pub mod testing;
 pub use client::{ClientDirectory, OAuthClient};
 pub use crypto::{Keyring, KeyringError, TokenHash};
 pub use ids::{ClientId, UserId, UserIdError};
+pub use oauth::{
+    AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
+    RedeemError, StoredClient,
+};
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
 pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
 pub use secret::SecretString;

@@ -79,6 +79,10 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// has none (another user's token is left alone).
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool>;
 
+    /// Deletes the token with this fingerprint if it was issued from
+    /// `client` (RFC 7009 revocation); `false` otherwise.
+    fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool>;
+
     /// Succeeds when the store answers (readiness).
     fn ping(&self) -> anyhow::Result<()>;
 }

@@ -1,14 +1,18 @@
 //! In-memory fakes of the ports, for unit tests of the code above them. The
-//! persistence crate runs its conformance suite against these too, so the
+//! persistence crate runs its conformance suites against these too, so the
 //! fakes cannot drift from the real adapters.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::client::{ClientDirectory, OAuthClient};
 use crate::crypto::TokenHash;
 use crate::ids::{ClientId, UserId};
+use crate::oauth::{
+    AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
+    RedeemError, StoredClient,
+};
 use crate::permission::PermissionSet;
 use crate::ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
 use crate::time::Timestamp;
@@ -17,53 +21,21 @@ use crate::time::Timestamp;
 pub const TEST_SECRET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 #[derive(Debug, Default)]
-pub struct InMemoryTokenRepository {
-    rows: Mutex<(i64, Vec<TokenRecord>)>,
-    lookups: AtomicUsize,
+struct State {
+    next_id: i64,
+    tokens: Vec<TokenRecord>,
+    clients: Vec<StoredClient>,
+    codes: Vec<AuthorizationCode>,
 }
 
-impl InMemoryTokenRepository {
-    pub fn snapshot(&self) -> Vec<TokenRecord> {
-        self.lock().1.clone()
-    }
-
-    /// How many times the store was asked anything: lets tests prove that
-    /// malformed input never reaches it.
-    pub fn lookups(&self) -> usize {
-        self.lookups.load(Ordering::SeqCst)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, (i64, Vec<TokenRecord>)> {
-        self.lookups.fetch_add(1, Ordering::SeqCst);
-        self.rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl TokenRepository for InMemoryTokenRepository {
-    fn insert(
-        &self,
-        token: NewTokenRecord,
-        now: Timestamp,
-    ) -> Result<TokenRecord, InsertTokenError> {
-        let mut guard = self.lock();
-        let (next_id, rows) = &mut *guard;
-        if rows.iter().any(|r| r.hash == token.hash) {
+impl State {
+    fn push_token(&mut self, token: NewTokenRecord) -> Result<TokenRecord, InsertTokenError> {
+        if self.tokens.iter().any(|r| r.hash == token.hash) {
             return Err(InsertTokenError::DuplicateHash);
         }
-        if let Some(client) = &token.from_api_client {
-            let same = |r: &TokenRecord| {
-                r.user_id == token.user_id && r.from_api_client.as_ref() == Some(client)
-            };
-            rows.retain(|r| !(same(r) && r.is_expired(now)));
-            if rows.iter().any(same) {
-                return Err(InsertTokenError::DuplicateClientToken);
-            }
-        }
-        *next_id += 1;
+        self.next_id += 1;
         let record = TokenRecord {
-            id: *next_id,
+            id: self.next_id,
             user_id: token.user_id,
             identifier: token.identifier,
             hash: token.hash,
@@ -74,14 +46,65 @@ impl TokenRepository for InMemoryTokenRepository {
             expires_at: token.expires_at,
             last_used_at: None,
         };
-        rows.push(record.clone());
+        self.tokens.push(record.clone());
         Ok(record)
+    }
+}
+
+/// All three stores in one lock, so cross-store operations (redeeming a
+/// code, deleting a client) are atomic like a database transaction.
+#[derive(Debug, Default)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+    lookups: AtomicUsize,
+}
+
+/// The name the token-only tests know the store by.
+pub type InMemoryTokenRepository = InMemoryStore;
+
+impl InMemoryStore {
+    pub fn snapshot(&self) -> Vec<TokenRecord> {
+        self.lock().tokens.clone()
+    }
+
+    /// How many times the store was asked anything: lets tests prove that
+    /// malformed input never reaches it.
+    pub fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl TokenRepository for InMemoryStore {
+    fn insert(
+        &self,
+        token: NewTokenRecord,
+        now: Timestamp,
+    ) -> Result<TokenRecord, InsertTokenError> {
+        let mut state = self.lock();
+        if state.tokens.iter().any(|r| r.hash == token.hash) {
+            return Err(InsertTokenError::DuplicateHash);
+        }
+        if let Some(client) = &token.from_api_client {
+            let same = |r: &TokenRecord| {
+                r.user_id == token.user_id && r.from_api_client.as_ref() == Some(client)
+            };
+            state.tokens.retain(|r| !(same(r) && r.is_expired(now)));
+            if state.tokens.iter().any(same) {
+                return Err(InsertTokenError::DuplicateClientToken);
+            }
+        }
+        state.push_token(token)
     }
 
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>> {
         let mut mine: Vec<_> = self
             .lock()
-            .1
+            .tokens
             .iter()
             .filter(|r| r.user_id == user)
             .cloned()
@@ -91,17 +114,194 @@ impl TokenRepository for InMemoryTokenRepository {
     }
 
     fn find_by_hash(&self, hash: &TokenHash) -> anyhow::Result<Option<TokenRecord>> {
-        Ok(self.lock().1.iter().find(|r| &r.hash == hash).cloned())
+        Ok(self.lock().tokens.iter().find(|r| &r.hash == hash).cloned())
     }
 
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
-        let mut guard = self.lock();
-        let before = guard.1.len();
-        guard.1.retain(|r| !(r.user_id == user && &r.hash == hash));
-        Ok(guard.1.len() != before)
+        let mut state = self.lock();
+        let before = state.tokens.len();
+        state
+            .tokens
+            .retain(|r| !(r.user_id == user && &r.hash == hash));
+        Ok(state.tokens.len() != before)
+    }
+
+    fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
+        let mut state = self.lock();
+        let before = state.tokens.len();
+        state
+            .tokens
+            .retain(|r| !(&r.hash == hash && r.from_api_client.as_ref() == Some(client)));
+        Ok(state.tokens.len() != before)
     }
 
     fn ping(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+impl ClientRepository for InMemoryStore {
+    fn insert(&self, client: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError> {
+        let mut state = self.lock();
+        let taken = state
+            .clients
+            .iter()
+            .any(|c| c.client.id == client.client.id || c.secret_hash == client.secret_hash);
+        if taken {
+            return Err(InsertClientError::Duplicate);
+        }
+        let owned = state
+            .clients
+            .iter()
+            .filter(|c| c.client.author == client.client.author)
+            .count();
+        if owned >= cap as usize {
+            return Err(InsertClientError::CapReached);
+        }
+        state.clients.push(client.clone());
+        Ok(client)
+    }
+
+    fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>> {
+        Ok(self
+            .lock()
+            .clients
+            .iter()
+            .find(|c| c.client.id.as_str() == id)
+            .cloned())
+    }
+
+    fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>> {
+        Ok(self
+            .lock()
+            .clients
+            .iter()
+            .filter(|c| c.client.author == Some(author))
+            .cloned()
+            .collect())
+    }
+
+    fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
+        let mut state = self.lock();
+        let Some(stored) = state
+            .clients
+            .iter_mut()
+            .find(|c| c.client.id.as_str() == id)
+        else {
+            return Ok(None);
+        };
+        let client = &mut stored.client;
+        if let Some(name) = &update.name {
+            client.name.clone_from(name);
+        }
+        for (field, change) in [
+            (&mut client.redirect_uri, &update.redirect_uri),
+            (&mut client.webhook_uri, &update.webhook_uri),
+            (&mut client.api_key_template, &update.api_key_template),
+            (&mut client.api_key_filename, &update.api_key_filename),
+        ] {
+            if let Some(value) = change {
+                field.clone_from(value);
+            }
+        }
+        Ok(Some(stored.clone()))
+    }
+
+    fn replace_secret(
+        &self,
+        id: &str,
+        secret_hash: TokenHash,
+        secret_sealed: Vec<u8>,
+    ) -> anyhow::Result<Option<StoredClient>> {
+        let mut state = self.lock();
+        let Some(stored) = state
+            .clients
+            .iter_mut()
+            .find(|c| c.client.id.as_str() == id)
+        else {
+            return Ok(None);
+        };
+        stored.secret_hash = secret_hash;
+        stored.secret_sealed = secret_sealed;
+        Ok(Some(stored.clone()))
+    }
+
+    fn delete(&self, id: &str) -> anyhow::Result<bool> {
+        let mut state = self.lock();
+        let before = state.clients.len();
+        state.clients.retain(|c| c.client.id.as_str() != id);
+        if state.clients.len() == before {
+            return Ok(false);
+        }
+        state
+            .tokens
+            .retain(|t| t.from_api_client.as_ref().map(ClientId::as_str) != Some(id));
+        state.codes.retain(|c| c.client_id.as_str() != id);
+        Ok(true)
+    }
+}
+
+impl CodeRepository for InMemoryStore {
+    fn insert(&self, code: AuthorizationCode) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        anyhow::ensure!(
+            !state.codes.iter().any(|c| c.hash == code.hash),
+            "duplicate authorization code"
+        );
+        state.codes.push(code);
+        Ok(())
+    }
+
+    fn purge_expired(&self, now: Timestamp) -> anyhow::Result<usize> {
+        let mut state = self.lock();
+        let before = state.codes.len();
+        state.codes.retain(|c| c.expires_at >= now);
+        Ok(before - state.codes.len())
+    }
+
+    fn find(&self, hash: &TokenHash) -> anyhow::Result<Option<AuthorizationCode>> {
+        Ok(self.lock().codes.iter().find(|c| &c.hash == hash).cloned())
+    }
+
+    fn redeem(
+        &self,
+        code: &TokenHash,
+        token: NewTokenRecord,
+        now: Timestamp,
+    ) -> Result<TokenRecord, RedeemError> {
+        let mut state = self.lock();
+        let Some(index) = state
+            .codes
+            .iter()
+            .position(|c| &c.hash == code && c.used_at.is_none())
+        else {
+            return Err(RedeemError::AlreadyUsed);
+        };
+        if state.tokens.iter().any(|r| r.hash == token.hash) {
+            return Err(RedeemError::DuplicateHash);
+        }
+        state.codes[index].used_at = Some(now);
+        state.codes[index].token_hash = Some(token.hash);
+        let (user, client) = (token.user_id, token.from_api_client.clone());
+        state
+            .tokens
+            .retain(|r| !(r.user_id == user && r.from_api_client == client));
+        state.push_token(token).map_err(|e| match e {
+            InsertTokenError::DuplicateHash => RedeemError::DuplicateHash,
+            other => RedeemError::Unexpected(anyhow::anyhow!("{other}")),
+        })
+    }
+
+    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        let issued = state
+            .codes
+            .iter()
+            .find(|c| &c.hash == code)
+            .and_then(|c| c.token_hash);
+        if let Some(hash) = issued {
+            state.tokens.retain(|t| t.hash != hash);
+        }
         Ok(())
     }
 }
@@ -114,13 +314,11 @@ impl InMemoryClientDirectory {
         let mut directory = Self::default();
         directory.0.insert(
             id.to_owned(),
-            OAuthClient {
-                id: ClientId::new(id),
-                name: name.to_owned(),
-                permissions: PermissionSet::from_trusted(
-                    permissions.iter().map(|p| (*p).to_owned()),
-                ),
-            },
+            OAuthClient::minimal(
+                id,
+                name,
+                PermissionSet::from_trusted(permissions.iter().map(|p| (*p).to_owned())),
+            ),
         );
         directory
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use tessera_domain::permission::PermissionCatalogue;
-use tessera_domain::{ClientDirectory, ClientId, OAuthClient, SecretString};
+use tessera_domain::{ClientDirectory, OAuthClient, SecretString};
 
 /// One `[[oauth.clients]]` entry.
 #[derive(Debug, Clone, Deserialize)]
@@ -71,9 +71,10 @@ impl StaticClientDirectory {
                     permission,
                 })?;
             let client = OAuthClient {
-                id: ClientId::new(id.clone()),
-                name: config.name.trim().to_owned(),
-                permissions,
+                redirect_uri: config.redirect_uri.clone(),
+                api_key_template: config.api_key_template.clone(),
+                api_key_filename: config.api_key_filename.clone(),
+                ..OAuthClient::minimal(id, config.name.trim(), permissions)
             };
             if clients.insert(id.clone(), client).is_some() {
                 return Err(ClientConfigError::DuplicateId(id.clone()));

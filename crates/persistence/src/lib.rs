@@ -3,6 +3,7 @@
 //! the backend is chosen from the URL scheme at startup.
 
 mod connection;
+mod oauth;
 mod schema;
 mod tokens;
 
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use tessera_domain::SecretString;
 
 pub use connection::{AnyConnection, Backend, ConnectionManager};
+pub use oauth::DieselOAuthRepository;
 pub use tokens::DieselTokenRepository;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -115,6 +117,10 @@ impl Database {
 
     pub fn token_repository(&self) -> DieselTokenRepository {
         DieselTokenRepository::new(self.pool.clone())
+    }
+
+    pub fn oauth_repository(&self) -> DieselOAuthRepository {
+        DieselOAuthRepository::new(self.pool.clone())
     }
 
     pub fn connection(

@@ -16,3 +16,41 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    oauth_clients (client_id) {
+        client_id -> Text,
+        author -> BigInt,
+        name -> Text,
+        permissions -> Text,
+        redirect_uri -> Nullable<Text>,
+        webhook_uri -> Nullable<Text>,
+        api_key_template -> Nullable<Text>,
+        api_key_filename -> Nullable<Text>,
+        secret_hash -> Binary,
+        secret_sealed -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    oauth_client_quota (user_id) {
+        user_id -> BigInt,
+        used -> BigInt,
+    }
+}
+
+diesel::table! {
+    oauth_codes (code_hash) {
+        code_hash -> Binary,
+        user_id -> BigInt,
+        client_id -> Text,
+        code_challenge -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        token_hash -> Nullable<Binary>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(api_tokens, oauth_clients, oauth_codes);

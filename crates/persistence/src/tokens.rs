@@ -11,12 +11,12 @@ use tessera_domain::{
     TokenRepository, UserId,
 };
 
-use crate::connection::ConnectionManager;
+use crate::connection::{AnyConnection, ConnectionManager};
 use crate::schema::api_tokens;
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
-struct TokenRow {
+pub(crate) struct TokenRow {
     id: i64,
     user_id: i64,
     identifier: String,
@@ -92,12 +92,12 @@ impl DieselTokenRepository {
 /// Which constraint a unique violation broke. PostgreSQL names it; SQLite
 /// only lists the columns in its message, so both are looked at.
 fn classify_insert_error(error: DieselError) -> InsertTokenError {
+    if is_duplicate_token_hash(&error) {
+        return InsertTokenError::DuplicateHash;
+    }
     if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &error {
         let constraint = info.constraint_name().unwrap_or_default();
         let message = info.message();
-        if constraint == "api_tokens_token_hash_key" || message.contains("api_tokens.token_hash") {
-            return InsertTokenError::DuplicateHash;
-        }
         if constraint == "api_tokens_user_client_uidx"
             || message.contains("api_tokens.from_api_client")
         {
@@ -107,39 +107,54 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
     InsertTokenError::Unexpected(anyhow::Error::new(error).context("inserting a token"))
 }
 
+/// Inserts one token row; callers own the transaction around it.
+pub(crate) fn insert_token_row(
+    conn: &mut AnyConnection,
+    token: &NewTokenRecord,
+) -> Result<TokenRow, DieselError> {
+    let permissions = serde_json::to_string(&token.permissions.iter().collect::<Vec<_>>())
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
+    let row = NewTokenRow {
+        user_id: token.user_id.get(),
+        identifier: &token.identifier,
+        token_hash: &token.hash.0,
+        token_sealed: &token.sealed,
+        permissions,
+        from_api_client: token.from_api_client.as_ref().map(ClientId::as_str),
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+    };
+    diesel::insert_into(api_tokens::table)
+        .values(&row)
+        .returning(api_tokens::all_columns)
+        .get_result::<TokenRow>(conn)
+}
+
+/// Whether a unique violation broke the token-fingerprint constraint.
+pub(crate) fn is_duplicate_token_hash(error: &DieselError) -> bool {
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+        if info.constraint_name() == Some("api_tokens_token_hash_key")
+            || info.message().contains("api_tokens.token_hash"))
+}
+
 impl TokenRepository for DieselTokenRepository {
     fn insert(&self, token: NewTokenRecord, now: i64) -> Result<TokenRecord, InsertTokenError> {
-        let permissions = serde_json::to_string(&token.permissions.iter().collect::<Vec<_>>())
-            .context("encoding permissions")?;
-        let row = NewTokenRow {
-            user_id: token.user_id.get(),
-            identifier: &token.identifier,
-            token_hash: &token.hash.0,
-            token_sealed: &token.sealed,
-            permissions,
-            from_api_client: token.from_api_client.as_ref().map(ClientId::as_str),
-            created_at: token.created_at,
-            expires_at: token.expires_at,
-        };
         let mut conn = self.conn()?;
         let inserted = conn
             .transaction::<TokenRow, DieselError, _>(|conn| {
-                if let Some(client) = row.from_api_client {
+                if let Some(client) = &token.from_api_client {
                     // An expired token from the same client is replaced, not
                     // a conflict; an unexpired one makes the insert fail on
                     // api_tokens_user_client_uidx.
                     diesel::delete(
                         api_tokens::table
-                            .filter(api_tokens::user_id.eq(row.user_id))
-                            .filter(api_tokens::from_api_client.eq(client))
+                            .filter(api_tokens::user_id.eq(token.user_id.get()))
+                            .filter(api_tokens::from_api_client.eq(client.as_str()))
                             .filter(api_tokens::expires_at.le(now)),
                     )
                     .execute(conn)?;
                 }
-                diesel::insert_into(api_tokens::table)
-                    .values(&row)
-                    .returning(api_tokens::all_columns)
-                    .get_result::<TokenRow>(conn)
+                insert_token_row(conn, &token)
             })
             .map_err(classify_insert_error)?;
         Ok(TokenRecord::try_from(inserted)?)
@@ -174,6 +189,17 @@ impl TokenRepository for DieselTokenRepository {
         )
         .execute(&mut self.conn()?)
         .context("deleting a token")?;
+        Ok(deleted > 0)
+    }
+
+    fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
+        let deleted = diesel::delete(
+            api_tokens::table
+                .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                .filter(api_tokens::from_api_client.eq(client.as_str())),
+        )
+        .execute(&mut self.conn()?)
+        .context("revoking a token")?;
         Ok(deleted > 0)
     }
 

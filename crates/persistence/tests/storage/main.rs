@@ -3,12 +3,13 @@
 //! backends cannot drift apart. Plus migration round trips per backend.
 
 mod migrations;
+mod oauth_suite;
 mod suite;
 
 use std::sync::Arc;
 
-use tessera_domain::TokenRepository;
-use tessera_domain::testing::InMemoryTokenRepository;
+use tessera_domain::testing::InMemoryStore;
+use tessera_domain::{ClientRepository, CodeRepository, TokenRepository};
 use tessera_persistence::testing::TestDatabase;
 use tessera_persistence::{Backend, Database};
 
@@ -16,6 +17,8 @@ use tessera_persistence::{Backend, Database};
 #[allow(missing_debug_implementations)]
 pub struct Fixture {
     pub repo: Arc<dyn TokenRepository>,
+    pub clients: Arc<dyn ClientRepository>,
+    pub codes: Arc<dyn CodeRepository>,
     _db: Option<TestDatabase>,
 }
 
@@ -23,8 +26,11 @@ fn real(backend: Backend) -> Fixture {
     let db = TestDatabase::new(backend);
     let database = Database::connect(&db.settings()).expect("connect");
     database.migrate().expect("migrate");
+    let oauth = Arc::new(database.oauth_repository());
     Fixture {
         repo: Arc::new(database.token_repository()),
+        clients: oauth.clone(),
+        codes: oauth,
         _db: Some(db),
     }
 }
@@ -38,8 +44,11 @@ pub fn postgres() -> Fixture {
 }
 
 pub fn in_memory() -> Fixture {
+    let store = Arc::new(InMemoryStore::default());
     Fixture {
-        repo: Arc::new(InMemoryTokenRepository::default()),
+        repo: store.clone(),
+        clients: store.clone(),
+        codes: store,
         _db: None,
     }
 }
@@ -58,7 +67,22 @@ macro_rules! conformance {
             delete_removes_only_the_owners_token,
             concurrent_client_inserts_yield_exactly_one_success,
             concurrent_plain_inserts_all_succeed,
-            ping_answers
+            ping_answers,
+            revocation_by_client_touches_only_that_clients_token
+        );
+        oauth_conformance!(@each $make;
+            client_round_trips_every_field,
+            client_ids_and_secrets_are_unique,
+            clients_are_capped_per_author,
+            concurrent_client_creation_stops_exactly_at_the_cap,
+            client_update_sets_and_clears_fields,
+            client_secret_is_replaced,
+            deleting_a_client_takes_its_tokens_and_codes_and_frees_a_slot,
+            code_is_stored_and_found,
+            redeeming_marks_the_code_and_replaces_the_clients_token,
+            a_code_is_redeemed_once_even_concurrently,
+            replay_revocation_deletes_the_issued_token,
+            expired_codes_are_purged
         );
     };
     (@each $make:path; $($name:ident),*) => {
@@ -67,6 +91,18 @@ macro_rules! conformance {
             fn $name() {
                 let fixture = $make();
                 crate::suite::$name(fixture.repo.clone());
+            }
+        )*
+    };
+}
+
+macro_rules! oauth_conformance {
+    (@each $make:path; $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                let fixture = $make();
+                crate::oauth_suite::$name(&fixture);
             }
         )*
     };

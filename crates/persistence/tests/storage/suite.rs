@@ -15,7 +15,7 @@ fn user(id: i64) -> UserId {
     UserId::new(id).expect("positive")
 }
 
-fn fresh_hash() -> TokenHash {
+pub fn fresh_hash() -> TokenHash {
     static NEXT: AtomicU8 = AtomicU8::new(1);
     let mut bytes = [0u8; 32];
     bytes[0] = NEXT.fetch_add(1, Ordering::SeqCst);
@@ -30,7 +30,7 @@ fn fresh_hash() -> TokenHash {
     TokenHash(bytes)
 }
 
-fn record(user_id: i64, client: Option<&str>) -> NewTokenRecord {
+pub fn record(user_id: i64, client: Option<&str>) -> NewTokenRecord {
     NewTokenRecord {
         user_id: user(user_id),
         identifier: "Ünïcode token ✓".to_owned(),
@@ -197,4 +197,27 @@ pub fn concurrent_plain_inserts_all_succeed(repo: Repo) {
 
 pub fn ping_answers(repo: Repo) {
     repo.ping().expect("ping");
+}
+
+pub fn revocation_by_client_touches_only_that_clients_token(repo: Repo) {
+    let from_a = repo.insert(record(1, Some("CXA")), NOW).expect("a");
+    let plain = repo.insert(record(1, None), NOW).expect("plain");
+    let client_b = ClientId::new("CXB");
+    assert!(
+        !repo
+            .delete_for_client(&from_a.hash, &client_b)
+            .expect("wrong client")
+    );
+    assert!(
+        !repo
+            .delete_for_client(&plain.hash, &ClientId::new("CXA"))
+            .expect("no client")
+    );
+    assert!(repo.find_by_hash(&from_a.hash).expect("find").is_some());
+    assert!(
+        repo.delete_for_client(&from_a.hash, &ClientId::new("CXA"))
+            .expect("revoke")
+    );
+    assert_eq!(repo.find_by_hash(&from_a.hash).expect("find"), None);
+    assert!(repo.find_by_hash(&plain.hash).expect("find").is_some());
 }

@@ -1,0 +1,126 @@
+//! Ports for what OAuth2 stores: registered clients (with their sealed
+//! secrets) and authorization codes. The rules live in the oauth-clients
+//! crate; adapters only keep the data and settle races in the database.
+
+use crate::client::OAuthClient;
+use crate::crypto::TokenHash;
+use crate::ids::{ClientId, UserId};
+use crate::ports::{NewTokenRecord, TokenRecord};
+use crate::time::Timestamp;
+
+/// A client a user registered, with its secret as stored: a fingerprint to
+/// verify it and a ciphertext to show it back to the owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredClient {
+    pub client: OAuthClient,
+    pub secret_hash: TokenHash,
+    pub secret_sealed: Vec<u8>,
+}
+
+impl StoredClient {
+    pub fn author(&self) -> Option<UserId> {
+        self.client.author
+    }
+}
+
+/// A change of a stored client: `None` leaves a field alone,
+/// `Some(None)` clears an optional one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub redirect_uri: Option<Option<String>>,
+    pub webhook_uri: Option<Option<String>>,
+    pub api_key_template: Option<Option<String>>,
+    pub api_key_filename: Option<Option<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertClientError {
+    #[error("the author already has the maximum number of clients")]
+    CapReached,
+    #[error("a client with this id or secret exists")]
+    Duplicate,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub trait ClientRepository: Send + Sync + 'static {
+    /// Stores a client unless its author already has `cap` clients.
+    ///
+    /// # Errors
+    /// `CapReached` decided inside the store's transaction, so that of
+    /// concurrent inserts at the cap only the allowed number succeed;
+    /// `Duplicate` when the id or secret fingerprint exists.
+    fn insert(&self, client: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError>;
+
+    fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>>;
+
+    /// The author's clients, oldest first.
+    fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>>;
+
+    /// Applies `update`; `None` when the client does not exist.
+    fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>>;
+
+    /// Replaces the secret; `None` when the client does not exist.
+    fn replace_secret(
+        &self,
+        id: &str,
+        secret_hash: TokenHash,
+        secret_sealed: Vec<u8>,
+    ) -> anyhow::Result<Option<StoredClient>>;
+
+    /// Deletes the client with every token issued from it and its codes, in
+    /// one transaction; `false` when it did not exist.
+    fn delete(&self, id: &str) -> anyhow::Result<bool>;
+}
+
+/// An authorization code as stored: only its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    pub hash: TokenHash,
+    pub user_id: UserId,
+    pub client_id: ClientId,
+    /// PKCE S256 challenge (base64url of SHA-256 of the verifier).
+    pub code_challenge: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+    /// The token issued from this code, revoked if the code is replayed.
+    pub token_hash: Option<TokenHash>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error("the code was used already")]
+    AlreadyUsed,
+    #[error("a token with this fingerprint exists")]
+    DuplicateHash,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub trait CodeRepository: Send + Sync + 'static {
+    fn insert(&self, code: AuthorizationCode) -> anyhow::Result<()>;
+
+    /// Deletes codes that expired before `now`; returns how many.
+    fn purge_expired(&self, now: Timestamp) -> anyhow::Result<usize>;
+
+    fn find(&self, hash: &TokenHash) -> anyhow::Result<Option<AuthorizationCode>>;
+
+    /// In one transaction: marks the code used (only if it still is not),
+    /// deletes the user's earlier token from the code's client, and stores
+    /// `token`.
+    ///
+    /// # Errors
+    /// `AlreadyUsed` when the code was used before or concurrently; nothing
+    /// changes then.
+    fn redeem(
+        &self,
+        code: &TokenHash,
+        token: NewTokenRecord,
+        now: Timestamp,
+    ) -> Result<TokenRecord, RedeemError>;
+
+    /// Deletes the token first issued from this code (replay, RFC 6749 §4.1.2).
+    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<()>;
+}

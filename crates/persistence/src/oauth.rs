@@ -1,0 +1,402 @@
+//! The OAuth2 storage ports on Diesel: registered clients (with the per-user
+//! cap settled by a locked quota row) and authorization codes (redeemed in
+//! one transaction with the token they yield).
+
+use anyhow::Context as _;
+use diesel::prelude::*;
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use tessera_domain::{
+    AuthorizationCode, ClientId, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
+    NewTokenRecord, OAuthClient, PermissionSet, RedeemError, StoredClient, TokenHash, TokenRecord,
+    UserId,
+};
+
+use crate::connection::ConnectionManager;
+use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
+use crate::tokens::{TokenRow, insert_token_row, is_duplicate_token_hash};
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oauth_clients)]
+struct ClientRow {
+    client_id: String,
+    author: i64,
+    name: String,
+    permissions: String,
+    redirect_uri: Option<String>,
+    webhook_uri: Option<String>,
+    api_key_template: Option<String>,
+    api_key_filename: Option<String>,
+    secret_hash: Vec<u8>,
+    secret_sealed: Vec<u8>,
+    created_at: i64,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oauth_codes)]
+struct CodeRow {
+    code_hash: Vec<u8>,
+    user_id: i64,
+    client_id: String,
+    code_challenge: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    token_hash: Option<Vec<u8>>,
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = oauth_clients)]
+struct ClientChanges<'a> {
+    name: Option<&'a str>,
+    redirect_uri: Option<Option<&'a str>>,
+    webhook_uri: Option<Option<&'a str>>,
+    api_key_template: Option<Option<&'a str>>,
+    api_key_filename: Option<Option<&'a str>>,
+}
+
+fn hash_of(bytes: Vec<u8>, what: &str) -> anyhow::Result<TokenHash> {
+    let array: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{what} fingerprint is not 32 bytes"))?;
+    Ok(TokenHash(array))
+}
+
+impl TryFrom<ClientRow> for StoredClient {
+    type Error = anyhow::Error;
+
+    fn try_from(row: ClientRow) -> anyhow::Result<Self> {
+        let permissions: Vec<String> =
+            serde_json::from_str(&row.permissions).with_context(|| {
+                format!("client {}: permissions are not a JSON array", row.client_id)
+            })?;
+        Ok(Self {
+            client: OAuthClient {
+                id: ClientId::new(row.client_id),
+                name: row.name,
+                author: Some(UserId::new(row.author)?),
+                permissions: PermissionSet::from_trusted(permissions),
+                redirect_uri: row.redirect_uri,
+                webhook_uri: row.webhook_uri,
+                api_key_template: row.api_key_template,
+                api_key_filename: row.api_key_filename,
+                created_at: row.created_at,
+            },
+            secret_hash: hash_of(row.secret_hash, "client secret")?,
+            secret_sealed: row.secret_sealed,
+        })
+    }
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = anyhow::Error;
+
+    fn try_from(row: CodeRow) -> anyhow::Result<Self> {
+        Ok(Self {
+            hash: hash_of(row.code_hash, "code")?,
+            user_id: UserId::new(row.user_id)?,
+            client_id: ClientId::new(row.client_id),
+            code_challenge: row.code_challenge,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            used_at: row.used_at,
+            token_hash: row.token_hash.map(|h| hash_of(h, "token")).transpose()?,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct DieselOAuthRepository {
+    pool: Pool<ConnectionManager>,
+}
+
+impl std::fmt::Debug for DieselOAuthRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselOAuthRepository")
+            .finish_non_exhaustive()
+    }
+}
+
+impl DieselOAuthRepository {
+    pub fn new(pool: Pool<ConnectionManager>) -> Self {
+        Self { pool }
+    }
+
+    fn conn(&self) -> anyhow::Result<PooledConnection<ConnectionManager>> {
+        self.pool.get().context("no database connection available")
+    }
+}
+
+/// Signals "over the cap" out of the transaction so it rolls back.
+#[derive(Debug)]
+enum InsertFailure {
+    CapReached,
+    Db(DieselError),
+}
+
+impl From<DieselError> for InsertFailure {
+    fn from(error: DieselError) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl ClientRepository for DieselOAuthRepository {
+    fn insert(&self, stored: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError> {
+        let client = &stored.client;
+        let author = client
+            .author
+            .ok_or_else(|| anyhow::anyhow!("a stored client needs an author"))?
+            .get();
+        let row = ClientRow {
+            client_id: client.id.as_str().to_owned(),
+            author,
+            name: client.name.clone(),
+            permissions: serde_json::to_string(&client.permissions.iter().collect::<Vec<_>>())
+                .context("encoding permissions")?,
+            redirect_uri: client.redirect_uri.clone(),
+            webhook_uri: client.webhook_uri.clone(),
+            api_key_template: client.api_key_template.clone(),
+            api_key_filename: client.api_key_filename.clone(),
+            secret_hash: stored.secret_hash.0.to_vec(),
+            secret_sealed: stored.secret_sealed.clone(),
+            created_at: client.created_at,
+        };
+        let mut conn = self.conn()?;
+        let outcome = conn.transaction::<(), InsertFailure, _>(|conn| {
+            // The quota row exists after this (a savepoint absorbs the
+            // unique violation when it already did) ...
+            let _ = conn.transaction::<_, DieselError, _>(|conn| {
+                diesel::insert_into(oauth_client_quota::table)
+                    .values((
+                        oauth_client_quota::user_id.eq(author),
+                        oauth_client_quota::used.eq(0_i64),
+                    ))
+                    .execute(conn)
+            });
+            // ... and this update locks it until commit, so concurrent
+            // creations for one user queue here and see each other's count.
+            diesel::update(oauth_client_quota::table.find(author))
+                .set(oauth_client_quota::used.eq(oauth_client_quota::used + 1_i64))
+                .execute(conn)?;
+            let used: i64 = oauth_client_quota::table
+                .find(author)
+                .select(oauth_client_quota::used)
+                .first(conn)?;
+            if used > i64::from(cap) {
+                return Err(InsertFailure::CapReached);
+            }
+            diesel::insert_into(oauth_clients::table)
+                .values(&row)
+                .execute(conn)?;
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => Ok(stored),
+            Err(InsertFailure::CapReached) => Err(InsertClientError::CapReached),
+            Err(InsertFailure::Db(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => Err(InsertClientError::Duplicate),
+            Err(InsertFailure::Db(e)) => {
+                Err(anyhow::Error::new(e).context("inserting a client").into())
+            }
+        }
+    }
+
+    fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>> {
+        oauth_clients::table
+            .find(id)
+            .select(ClientRow::as_select())
+            .first::<ClientRow>(&mut self.conn()?)
+            .optional()
+            .context("looking a client up")?
+            .map(StoredClient::try_from)
+            .transpose()
+    }
+
+    fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>> {
+        oauth_clients::table
+            .filter(oauth_clients::author.eq(author.get()))
+            .order((
+                oauth_clients::created_at.asc(),
+                oauth_clients::client_id.asc(),
+            ))
+            .select(ClientRow::as_select())
+            .load::<ClientRow>(&mut self.conn()?)
+            .context("listing clients")?
+            .into_iter()
+            .map(StoredClient::try_from)
+            .collect()
+    }
+
+    fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
+        let changes = ClientChanges {
+            name: update.name.as_deref(),
+            redirect_uri: update.redirect_uri.as_ref().map(Option::as_deref),
+            webhook_uri: update.webhook_uri.as_ref().map(Option::as_deref),
+            api_key_template: update.api_key_template.as_ref().map(Option::as_deref),
+            api_key_filename: update.api_key_filename.as_ref().map(Option::as_deref),
+        };
+        let mut conn = self.conn()?;
+        let empty = update == &ClientUpdate::default();
+        if !empty {
+            diesel::update(oauth_clients::table.find(id))
+                .set(&changes)
+                .execute(&mut conn)
+                .context("updating a client")?;
+        }
+        drop(conn);
+        ClientRepository::find(self, id)
+    }
+
+    fn replace_secret(
+        &self,
+        id: &str,
+        secret_hash: TokenHash,
+        secret_sealed: Vec<u8>,
+    ) -> anyhow::Result<Option<StoredClient>> {
+        let updated = diesel::update(oauth_clients::table.find(id))
+            .set((
+                oauth_clients::secret_hash.eq(&secret_hash.0[..]),
+                oauth_clients::secret_sealed.eq(&secret_sealed),
+            ))
+            .execute(&mut self.conn()?)
+            .context("replacing a client secret")?;
+        if updated == 0 {
+            return Ok(None);
+        }
+        ClientRepository::find(self, id)
+    }
+
+    fn delete(&self, id: &str) -> anyhow::Result<bool> {
+        let mut conn = self.conn()?;
+        conn.transaction::<bool, DieselError, _>(|conn| {
+            let author: Option<i64> = oauth_clients::table
+                .find(id)
+                .select(oauth_clients::author)
+                .first(conn)
+                .optional()?;
+            let Some(author) = author else {
+                return Ok(false);
+            };
+            diesel::delete(api_tokens::table.filter(api_tokens::from_api_client.eq(id)))
+                .execute(conn)?;
+            diesel::delete(oauth_codes::table.filter(oauth_codes::client_id.eq(id)))
+                .execute(conn)?;
+            diesel::delete(oauth_clients::table.find(id)).execute(conn)?;
+            diesel::update(oauth_client_quota::table.find(author))
+                .set(oauth_client_quota::used.eq(oauth_client_quota::used - 1_i64))
+                .execute(conn)?;
+            Ok(true)
+        })
+        .context("deleting a client")
+    }
+}
+
+#[derive(Debug)]
+enum RedeemFailure {
+    AlreadyUsed,
+    Db(DieselError),
+}
+
+impl From<DieselError> for RedeemFailure {
+    fn from(error: DieselError) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl CodeRepository for DieselOAuthRepository {
+    fn insert(&self, code: AuthorizationCode) -> anyhow::Result<()> {
+        let row = CodeRow {
+            code_hash: code.hash.0.to_vec(),
+            user_id: code.user_id.get(),
+            client_id: code.client_id.as_str().to_owned(),
+            code_challenge: code.code_challenge,
+            created_at: code.created_at,
+            expires_at: code.expires_at,
+            used_at: code.used_at,
+            token_hash: code.token_hash.map(|h| h.0.to_vec()),
+        };
+        diesel::insert_into(oauth_codes::table)
+            .values(&row)
+            .execute(&mut self.conn()?)
+            .context("storing an authorization code")?;
+        Ok(())
+    }
+
+    fn purge_expired(&self, now: i64) -> anyhow::Result<usize> {
+        diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now)))
+            .execute(&mut self.conn()?)
+            .context("purging expired codes")
+    }
+
+    fn find(&self, hash: &TokenHash) -> anyhow::Result<Option<AuthorizationCode>> {
+        oauth_codes::table
+            .find(&hash.0[..])
+            .select(CodeRow::as_select())
+            .first::<CodeRow>(&mut self.conn()?)
+            .optional()
+            .context("looking a code up")?
+            .map(AuthorizationCode::try_from)
+            .transpose()
+    }
+
+    fn redeem(
+        &self,
+        code: &TokenHash,
+        token: NewTokenRecord,
+        now: i64,
+    ) -> Result<TokenRecord, RedeemError> {
+        let mut conn = self.conn()?;
+        let outcome = conn.transaction::<TokenRow, RedeemFailure, _>(|conn| {
+            // Only one of concurrent redemptions flips `used_at`.
+            let marked = diesel::update(
+                oauth_codes::table
+                    .find(&code.0[..])
+                    .filter(oauth_codes::used_at.is_null()),
+            )
+            .set((
+                oauth_codes::used_at.eq(now),
+                oauth_codes::token_hash.eq(&token.hash.0[..]),
+            ))
+            .execute(conn)?;
+            if marked == 0 {
+                return Err(RedeemFailure::AlreadyUsed);
+            }
+            let client = token.from_api_client.as_ref().map(ClientId::as_str);
+            diesel::delete(
+                api_tokens::table
+                    .filter(api_tokens::user_id.eq(token.user_id.get()))
+                    .filter(api_tokens::from_api_client.eq(client.unwrap_or_default())),
+            )
+            .execute(conn)?;
+            Ok(insert_token_row(conn, &token)?)
+        });
+        match outcome {
+            Ok(row) => Ok(TokenRecord::try_from(row)?),
+            Err(RedeemFailure::AlreadyUsed) => Err(RedeemError::AlreadyUsed),
+            Err(RedeemFailure::Db(e)) if is_duplicate_token_hash(&e) => {
+                Err(RedeemError::DuplicateHash)
+            }
+            Err(RedeemFailure::Db(e)) => {
+                Err(anyhow::Error::new(e).context("redeeming a code").into())
+            }
+        }
+    }
+
+    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<()> {
+        let mut conn = self.conn()?;
+        let issued: Option<Option<Vec<u8>>> = oauth_codes::table
+            .find(&code.0[..])
+            .select(oauth_codes::token_hash)
+            .first(&mut conn)
+            .optional()
+            .context("looking a code up")?;
+        if let Some(Some(hash)) = issued {
+            diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(hash)))
+                .execute(&mut conn)
+                .context("revoking the token of a replayed code")?;
+        }
+        Ok(())
+    }
+}
