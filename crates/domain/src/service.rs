@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::client::ClientDirectory;
+use crate::client::{ClientDirectory, OAuthClient};
 use crate::crypto::{Keyring, TokenHash};
 use crate::ids::{ClientId, UserId};
 use crate::permission::{Identifier, PermissionCatalogue, PermissionSet};
@@ -138,6 +138,42 @@ impl TokenService {
         self.clock.now()
     }
 
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// A fresh token for `user` from `client`, not yet stored: the OAuth2
+    /// grant stores it in the same transaction that uses up its code.
+    pub fn new_client_token(
+        &self,
+        user: UserId,
+        client: &OAuthClient,
+    ) -> (SecretString, NewTokenRecord) {
+        let token = self.format.generate();
+        let hash = self.keyring.fingerprint(token.expose());
+        let record = NewTokenRecord {
+            user_id: user,
+            identifier: format!("{} Token", client.name),
+            hash,
+            sealed: self.keyring.seal(&token, &hash),
+            permissions: client.permissions.clone(),
+            from_api_client: Some(client.id.clone()),
+            created_at: self.clock.now(),
+            expires_at: None,
+        };
+        (token, record)
+    }
+
+    /// Revokes a token issued from `client` (RFC 7009); a token of the wrong
+    /// shape, unknown, or from another client is left alone.
+    pub fn revoke_for_client(&self, token: &str, client: &ClientId) -> anyhow::Result<bool> {
+        if self.format.check(token).is_err() {
+            return Ok(false);
+        }
+        let hash = self.keyring.fingerprint(token);
+        self.repository.delete_for_client(&hash, client)
+    }
+
     pub fn create(
         &self,
         user: UserId,
@@ -265,7 +301,8 @@ impl TokenService {
     }
 }
 
-fn to_document(record: TokenRecord, token: SecretString) -> ApiToken {
+/// The owner's view of a stored token.
+pub fn to_document(record: TokenRecord, token: SecretString) -> ApiToken {
     ApiToken {
         token,
         identifier: record.identifier,

@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use anyhow::Context as _;
 use tessera_domain::{Clock, Keyring, PermissionCatalogue, SystemClock, TokenFormat, TokenService};
 use tessera_http_adapter::{AppState, SessionCodec, app};
-use tessera_oauth_clients::StaticClientDirectory;
+use tessera_oauth_clients::{ClientService, StaticClientDirectory};
 use tessera_persistence::Database;
 
 use crate::settings::Settings;
@@ -45,9 +45,18 @@ pub fn build_state(
 ) -> anyhow::Result<AppState> {
     let catalogue =
         PermissionCatalogue::new(settings.permissions.clone()).context("permissions")?;
-    let clients = StaticClientDirectory::new(&settings.oauth.clients, &catalogue)?;
     let keyring = Keyring::from_base64(settings.security.secret_key.expose())
         .context("security.secret_key")?;
+    let built_in =
+        StaticClientDirectory::new(&settings.oauth.clients, &catalogue, &keyring, clock.now())?;
+    let clients = ClientService::new(
+        built_in,
+        Arc::new(database.oauth_repository()),
+        keyring.clone(),
+        catalogue.clone(),
+        clock.clone(),
+        settings.oauth.client_cap,
+    );
     let format = TokenFormat::new(settings.tokens.prefix.clone()).context("tokens.prefix")?;
     let tokens = TokenService::new(
         Arc::new(database.token_repository()),

@@ -1,0 +1,181 @@
+//! Built-in clients (`[[oauth.clients]]`, contract §8): they exist from
+//! configuration alone, have no author and cannot be changed through the API.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use tessera_domain::permission::PermissionCatalogue;
+use tessera_domain::{ClientDirectory, Keyring, OAuthClient, SecretString, Timestamp, TokenHash};
+
+/// One `[[oauth.clients]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltInClientConfig {
+    pub client_id: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    #[serde(default)]
+    pub api_key_template: Option<String>,
+    #[serde(default)]
+    pub api_key_filename: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientConfigError {
+    #[error("oauth.clients: client_id must be 1-64 ASCII letters, digits, '_' or '-' (got {0:?})")]
+    BadId(String),
+    #[error("oauth.clients: client_id {0:?} appears twice")]
+    DuplicateId(String),
+    #[error("oauth.clients: client {0:?} needs a name of 3-80 characters")]
+    BadName(String),
+    #[error("oauth.clients: client {client:?} asks for unknown permission {permission:?}")]
+    UnknownPermission { client: String, permission: String },
+}
+
+/// Built-in clients, validated against the permission catalogue at startup
+/// so a misconfigured client stops the service instead of failing later.
+#[derive(Debug, Default)]
+pub struct StaticClientDirectory {
+    clients: HashMap<String, BuiltIn>,
+}
+
+#[derive(Debug)]
+pub(crate) struct BuiltIn {
+    pub(crate) client: OAuthClient,
+    /// Fingerprint of the configured secret; `None` when it has none (it
+    /// then serves only `clientID` token creation).
+    pub(crate) secret_hash: Option<TokenHash>,
+}
+
+impl StaticClientDirectory {
+    /// `keyring` fingerprints the configured secrets once, at startup;
+    /// `created_at` is what the documents show (the service's start).
+    pub fn new(
+        configs: &[BuiltInClientConfig],
+        catalogue: &PermissionCatalogue,
+        keyring: &Keyring,
+        created_at: Timestamp,
+    ) -> Result<Self, ClientConfigError> {
+        let mut clients = HashMap::new();
+        for config in configs {
+            let id = &config.client_id;
+            let id_ok = !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !id_ok {
+                return Err(ClientConfigError::BadId(id.clone()));
+            }
+            let name_len = config.name.trim().chars().count();
+            if !(3..=80).contains(&name_len) {
+                return Err(ClientConfigError::BadName(id.clone()));
+            }
+            let permissions = catalogue
+                .resolve(&config.permissions)
+                .map_err(|permission| ClientConfigError::UnknownPermission {
+                    client: id.clone(),
+                    permission,
+                })?;
+            let client = OAuthClient {
+                redirect_uri: config.redirect_uri.clone(),
+                api_key_template: config.api_key_template.clone(),
+                api_key_filename: config.api_key_filename.clone(),
+                created_at,
+                ..OAuthClient::minimal(id, config.name.trim(), permissions)
+            };
+            let secret_hash = config
+                .client_secret
+                .as_ref()
+                .map(|secret| keyring.fingerprint(secret.expose()));
+            let built_in = BuiltIn {
+                client,
+                secret_hash,
+            };
+            if clients.insert(id.clone(), built_in).is_some() {
+                return Err(ClientConfigError::DuplicateId(id.clone()));
+            }
+        }
+        Ok(Self { clients })
+    }
+}
+
+impl StaticClientDirectory {
+    pub(crate) fn get(&self, id: &str) -> Option<&BuiltIn> {
+        self.clients.get(id)
+    }
+}
+
+impl ClientDirectory for StaticClientDirectory {
+    fn find(&self, id: &str) -> anyhow::Result<Option<OAuthClient>> {
+        Ok(self.clients.get(id).map(|b| b.client.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyring() -> Keyring {
+        Keyring::from_base64(tessera_domain::testing::TEST_SECRET_KEY).expect("key")
+    }
+
+    fn directory(
+        configs: &[BuiltInClientConfig],
+    ) -> Result<StaticClientDirectory, ClientConfigError> {
+        StaticClientDirectory::new(configs, &catalogue(), &keyring(), 0)
+    }
+
+    fn catalogue() -> PermissionCatalogue {
+        PermissionCatalogue::new(["submit_score", "manage_rivals"]).expect("catalogue")
+    }
+
+    fn config(id: &str, name: &str, permissions: &[&str]) -> BuiltInClientConfig {
+        BuiltInClientConfig {
+            client_id: id.to_owned(),
+            name: name.to_owned(),
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            client_secret: None,
+            redirect_uri: None,
+            api_key_template: None,
+            api_key_filename: None,
+        }
+    }
+
+    #[test]
+    fn configured_clients_are_found_by_id() {
+        let directory =
+            directory(&[config("CXFervidex", "Fervidex", &["submit_score"])]).expect("valid");
+        let client = directory
+            .find("CXFervidex")
+            .expect("lookup")
+            .expect("present");
+        assert_eq!(client.name, "Fervidex");
+        assert_eq!(
+            client.permissions.iter().collect::<Vec<_>>(),
+            ["submit_score"]
+        );
+        assert_eq!(directory.find("CXOther").expect("lookup"), None);
+    }
+
+    #[test]
+    fn unknown_permission_in_configuration_is_an_error() {
+        let error = directory(&[config("CXA", "Alpha", &["fly"])]).expect_err("unknown permission");
+        assert!(error.to_string().contains("fly"));
+    }
+
+    #[test]
+    fn duplicate_ids_and_bad_names_are_errors() {
+        let twice = [config("CXA", "Alpha", &[]), config("CXA", "Beta", &[])];
+        assert_eq!(
+            directory(&twice).map(|_| ()),
+            Err(ClientConfigError::DuplicateId("CXA".into()))
+        );
+        assert!(directory(&[config("CXA", "ab", &[])]).is_err());
+        assert!(directory(&[config("C X", "Alpha", &[])]).is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! The client registry (contract §10): built-in clients and the ones users
+//! register, with owner-only changes, a per-user cap and secrets sealed at
+//! rest like tokens.
+
+use std::sync::Arc;
+
+use rand::RngExt as _;
+use rand::distr::Alphanumeric;
+use subtle::ConstantTimeEq;
+use tessera_domain::{
+    ClientDirectory, ClientId, ClientRepository, ClientUpdate, Clock, InsertClientError, Keyring,
+    OAuthClient, PermissionCatalogue, SecretString, StoredClient, UserId,
+};
+
+use crate::built_in::StaticClientDirectory;
+use crate::validate;
+
+const ID_RANDOM_LEN: usize = 24;
+const SECRET_RANDOM_LEN: usize = 40;
+/// Fresh ids and secrets colliding is practically impossible; a retry or two
+/// makes it never surface.
+const INSERT_ATTEMPTS: usize = 3;
+
+/// What a user sends to register a client.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub redirect_uri: Option<String>,
+    pub webhook_uri: Option<String>,
+    pub api_key_template: Option<String>,
+    pub api_key_filename: Option<String>,
+}
+
+/// A change as sent: `None` leaves a field, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ClientPatch {
+    pub name: Option<String>,
+    pub redirect_uri: Option<Option<String>>,
+    pub webhook_uri: Option<Option<String>>,
+    pub api_key_template: Option<Option<String>>,
+    pub api_key_filename: Option<Option<String>>,
+}
+
+/// A client with its secret when the viewer may see it.
+#[derive(Debug, Clone)]
+pub struct ClientView {
+    pub client: OAuthClient,
+    pub secret: Option<SecretString>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no OAuth2 client has this id")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("a user may have at most {0} OAuth2 clients")]
+    CapReached(u32),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+pub struct ClientService {
+    built_in: StaticClientDirectory,
+    repository: Arc<dyn ClientRepository>,
+    keyring: Keyring,
+    catalogue: PermissionCatalogue,
+    clock: Arc<dyn Clock>,
+    cap: u32,
+}
+
+impl std::fmt::Debug for ClientService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientService")
+            .field("cap", &self.cap)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random(prefix: &str, len: usize) -> String {
+    let mut out = String::with_capacity(prefix.len() + len);
+    out.push_str(prefix);
+    out.extend(
+        rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(len)
+            .map(char::from),
+    );
+    out
+}
+
+fn optional(
+    value: Option<String>,
+    check: impl Fn(&str) -> Result<String, String>,
+) -> Result<Option<String>, ClientError> {
+    value
+        .map(|v| check(&v))
+        .transpose()
+        .map_err(ClientError::Invalid)
+}
+
+impl ClientService {
+    pub fn new(
+        built_in: StaticClientDirectory,
+        repository: Arc<dyn ClientRepository>,
+        keyring: Keyring,
+        catalogue: PermissionCatalogue,
+        clock: Arc<dyn Clock>,
+        cap: u32,
+    ) -> Self {
+        Self {
+            built_in,
+            repository,
+            keyring,
+            catalogue,
+            clock,
+            cap,
+        }
+    }
+
+    fn view(&self, stored: StoredClient) -> Result<ClientView, ClientError> {
+        let secret = self
+            .keyring
+            .open(&stored.secret_sealed, &stored.secret_hash)
+            .map_err(|e| anyhow::anyhow!("client {}: {e}", stored.client.id))?;
+        Ok(ClientView {
+            client: stored.client,
+            secret: Some(secret),
+        })
+    }
+
+    pub fn list_own(&self, user: UserId) -> Result<Vec<ClientView>, ClientError> {
+        self.repository
+            .list_by_author(user)?
+            .into_iter()
+            .map(|stored| self.view(stored))
+            .collect()
+    }
+
+    pub fn create(&self, user: UserId, new: NewClient) -> Result<ClientView, ClientError> {
+        let name = validate::name(&new.name).map_err(ClientError::Invalid)?;
+        if new.permissions.is_empty() {
+            return Err(ClientError::Invalid(
+                "permissions must name at least one permission".into(),
+            ));
+        }
+        let permissions = self
+            .catalogue
+            .resolve(&new.permissions)
+            .map_err(|p| ClientError::Invalid(format!("unknown permission {p:?}")))?;
+        let client = OAuthClient {
+            id: ClientId::new(String::new()),
+            name,
+            author: Some(user),
+            permissions,
+            redirect_uri: optional(new.redirect_uri, |v| validate::uri("redirectUri", v))?,
+            webhook_uri: optional(new.webhook_uri, |v| validate::uri("webhookUri", v))?,
+            api_key_template: optional(new.api_key_template, validate::api_key_template)?,
+            api_key_filename: optional(new.api_key_filename, validate::api_key_filename)?,
+            created_at: self.clock.now(),
+        };
+        for _ in 0..INSERT_ATTEMPTS {
+            let secret = SecretString::new(random("CS", SECRET_RANDOM_LEN));
+            let secret_hash = self.keyring.fingerprint(secret.expose());
+            let stored = StoredClient {
+                client: OAuthClient {
+                    id: ClientId::new(random("CI", ID_RANDOM_LEN)),
+                    ..client.clone()
+                },
+                secret_hash,
+                secret_sealed: self.keyring.seal(&secret, &secret_hash),
+            };
+            match self.repository.insert(stored, self.cap) {
+                Ok(stored) => {
+                    return Ok(ClientView {
+                        client: stored.client,
+                        secret: Some(secret),
+                    });
+                }
+                Err(InsertClientError::Duplicate) => continue,
+                Err(InsertClientError::CapReached) => {
+                    return Err(ClientError::CapReached(self.cap));
+                }
+                Err(InsertClientError::Unexpected(e)) => return Err(e.into()),
+            }
+        }
+        Err(anyhow::anyhow!("could not generate a unique client id").into())
+    }
+
+    /// The public view (no secret), built-in clients included.
+    pub fn get(&self, id: &str) -> Result<OAuthClient, ClientError> {
+        self.find(id)?.ok_or(ClientError::NotFound)
+    }
+
+    /// The stored client `id` if `user` owns it.
+    fn owned(&self, user: UserId, id: &str) -> Result<StoredClient, ClientError> {
+        if self.built_in.get(id).is_some() {
+            return Err(ClientError::Forbidden(
+                "built-in clients cannot be changed through the API",
+            ));
+        }
+        let stored = self.repository.find(id)?.ok_or(ClientError::NotFound)?;
+        if stored.author() != Some(user) {
+            return Err(ClientError::Forbidden(
+                "only the client's author may change it",
+            ));
+        }
+        Ok(stored)
+    }
+
+    pub fn update(
+        &self,
+        user: UserId,
+        id: &str,
+        patch: ClientPatch,
+    ) -> Result<ClientView, ClientError> {
+        self.owned(user, id)?;
+        let optional_change = |value: Option<Option<String>>,
+                               check: &dyn Fn(&str) -> Result<String, String>|
+         -> Result<Option<Option<String>>, ClientError> {
+            match value {
+                None => Ok(None),
+                Some(None) => Ok(Some(None)),
+                Some(Some(v)) => check(&v)
+                    .map(|v| Some(Some(v)))
+                    .map_err(ClientError::Invalid),
+            }
+        };
+        let update = ClientUpdate {
+            name: patch
+                .name
+                .map(|n| validate::name(&n))
+                .transpose()
+                .map_err(ClientError::Invalid)?,
+            redirect_uri: optional_change(patch.redirect_uri, &|v| {
+                validate::uri("redirectUri", v)
+            })?,
+            webhook_uri: optional_change(patch.webhook_uri, &|v| validate::uri("webhookUri", v))?,
+            api_key_template: optional_change(patch.api_key_template, &validate::api_key_template)?,
+            api_key_filename: optional_change(patch.api_key_filename, &validate::api_key_filename)?,
+        };
+        let stored = self
+            .repository
+            .update(id, &update)?
+            .ok_or(ClientError::NotFound)?;
+        self.view(stored)
+    }
+
+    pub fn reset_secret(&self, user: UserId, id: &str) -> Result<ClientView, ClientError> {
+        self.owned(user, id)?;
+        let secret = SecretString::new(random("CS", SECRET_RANDOM_LEN));
+        let hash = self.keyring.fingerprint(secret.expose());
+        let sealed = self.keyring.seal(&secret, &hash);
+        let stored = self
+            .repository
+            .replace_secret(id, hash, sealed)?
+            .ok_or(ClientError::NotFound)?;
+        Ok(ClientView {
+            client: stored.client,
+            secret: Some(secret),
+        })
+    }
+
+    /// Deletes the client and, in the same transaction, every token issued
+    /// from it.
+    pub fn delete(&self, user: UserId, id: &str) -> Result<(), ClientError> {
+        self.owned(user, id)?;
+        if self.repository.delete(id)? {
+            Ok(())
+        } else {
+            Err(ClientError::NotFound)
+        }
+    }
+
+    /// The client whose id and secret these are. Unknown clients, clients
+    /// without a secret and wrong secrets are the same `None`; secrets are
+    /// compared in constant time.
+    pub fn authenticate(&self, id: &str, secret: &str) -> anyhow::Result<Option<OAuthClient>> {
+        let presented = self.keyring.fingerprint(secret);
+        let (client, expected) = if let Some(built_in) = self.built_in.get(id) {
+            (Some(built_in.client.clone()), built_in.secret_hash)
+        } else {
+            match self.repository.find(id)? {
+                Some(stored) => (Some(stored.client), Some(stored.secret_hash)),
+                None => (None, None),
+            }
+        };
+        let matches = expected.is_some_and(|hash| bool::from(hash.0.ct_eq(&presented.0)));
+        Ok(client.filter(|_| matches))
+    }
+}
+
+impl ClientDirectory for ClientService {
+    fn find(&self, id: &str) -> anyhow::Result<Option<OAuthClient>> {
+        if let Some(built_in) = self.built_in.get(id) {
+            return Ok(Some(built_in.client.clone()));
+        }
+        Ok(self.repository.find(id)?.map(|stored| stored.client))
+    }
+}
