@@ -178,10 +178,10 @@ fn migrate_applies_once_then_does_nothing() {
         .env("TESSERA__DATABASE__URL", &url)
         .arg("migrate"));
     assert!(first.status.success(), "{}", stderr(&first));
+    let applied = stdout(&first);
     assert!(
-        stdout(&first).contains("applied 1 migration"),
-        "{}",
-        stdout(&first)
+        applied.starts_with("applied ") && !applied.starts_with("applied 0"),
+        "{applied}"
     );
     let second = run(tessera(&workspace_root())
         .env("TESSERA__DATABASE__URL", &url)
