@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 
 /// `application/json` (any parameters) and `application/*+json`.
-fn is_json(mime: &mime::Mime) -> bool {
+pub fn is_json(mime: &mime::Mime) -> bool {
     mime.type_() == mime::APPLICATION
         && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
 }

@@ -114,11 +114,15 @@ pub async fn unknown_route() -> Result<HttpResponse, ApiError> {
 pub fn problem_fallback<B>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value == HeaderValue::from_static(PROBLEM_JSON));
-    if is_problem {
+    let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+    let oauth_path = crate::oauth::is_oauth_error_path(response.request().path());
+    // The OAuth endpoints answer RFC 6749 JSON, every other one problem+json.
+    let already_shaped = if oauth_path {
+        content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+    } else {
+        content_type.is_some_and(|v| v == HeaderValue::from_static(PROBLEM_JSON))
+    };
+    if already_shaped {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));
@@ -131,7 +135,12 @@ pub fn problem_fallback<B>(
         _ => status.canonical_reason().unwrap_or("error"),
     };
     let (request, _) = response.into_parts();
-    let replaced = problem(status, detail).map_into_right_body::<B>();
+    let replaced = if oauth_path {
+        crate::oauth::oauth_error(status, "invalid_request", detail)
+    } else {
+        problem(status, detail)
+    }
+    .map_into_right_body::<B>();
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
         request, replaced,
     )))

@@ -4,9 +4,11 @@
 
 mod auth;
 mod body;
+mod clients;
 mod dto;
 mod error;
 mod health;
+mod oauth;
 mod session;
 mod state;
 mod status;
@@ -74,6 +76,33 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 "/api/v1/users/{userID}/api-tokens/{token}",
             ])
             .route(web::delete().to(tokens::delete::delete_token)),
+        )
+        .service(web::resource("/api/v1/clients").route(web::get().to(clients::list::list_clients)))
+        .service(
+            web::resource("/api/v1/clients/create")
+                .route(web::post().to(clients::create::create_client)),
+        )
+        .service(
+            web::resource("/api/v1/clients/{clientID}")
+                .route(web::get().to(clients::get::get_client))
+                .route(web::patch().to(clients::update::update_client))
+                .route(web::delete().to(clients::delete::delete_client)),
+        )
+        .service(
+            web::resource("/api/v1/clients/{clientID}/reset-secret")
+                .route(web::post().to(clients::reset_secret::reset_client_secret)),
+        )
+        .service(
+            web::resource("/api/v1/oauth/create-code")
+                .route(web::post().to(oauth::create_code::create_code)),
+        )
+        .service(
+            web::resource("/api/v1/oauth/token")
+                .route(web::post().to(oauth::token::exchange_token)),
+        )
+        .service(
+            web::resource("/api/v1/oauth/revoke")
+                .route(web::post().to(oauth::revoke::revoke_token)),
         );
 }
 

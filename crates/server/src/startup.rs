@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use anyhow::Context as _;
 use tessera_domain::{Clock, Keyring, PermissionCatalogue, SystemClock, TokenFormat, TokenService};
 use tessera_http_adapter::{AppState, SessionCodec, app};
-use tessera_oauth_clients::{ClientService, StaticClientDirectory};
+use tessera_oauth_clients::{AuthorizationService, ClientService, StaticClientDirectory};
 use tessera_persistence::Database;
 
 use crate::settings::Settings;
@@ -49,25 +49,33 @@ pub fn build_state(
         .context("security.secret_key")?;
     let built_in =
         StaticClientDirectory::new(&settings.oauth.clients, &catalogue, &keyring, clock.now())?;
-    let clients = ClientService::new(
+    let oauth_store = Arc::new(database.oauth_repository());
+    let clients = Arc::new(ClientService::new(
         built_in,
-        Arc::new(database.oauth_repository()),
+        oauth_store.clone(),
         keyring.clone(),
         catalogue.clone(),
         clock.clone(),
         settings.oauth.client_cap,
-    );
+    ));
     let format = TokenFormat::new(settings.tokens.prefix.clone()).context("tokens.prefix")?;
-    let tokens = TokenService::new(
+    let tokens = Arc::new(TokenService::new(
         Arc::new(database.token_repository()),
-        Arc::new(clients),
+        clients.clone(),
         keyring,
         format,
         catalogue,
+        clock.clone(),
+    ));
+    let oauth = Arc::new(AuthorizationService::new(
+        clients,
+        oauth_store,
+        tokens.clone(),
         clock,
-    );
+        settings.oauth.code_ttl_secs,
+    ));
     let sessions = SessionCodec::new(&settings.session).context("session")?;
-    Ok(AppState::new(Arc::new(tokens), sessions))
+    Ok(AppState::new(tokens, oauth, sessions))
 }
 
 impl Application {

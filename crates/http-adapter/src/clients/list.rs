@@ -1,0 +1,21 @@
+//! `GET /api/v1/clients`: the session user's own clients, with secrets.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::auth::{UserRef, require_self_key};
+use crate::body::blocking;
+use crate::clients::ClientDocument;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tokens::json_ok;
+
+pub async fn list_clients(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let user = require_self_key(&req, &state, UserRef::Me).await?;
+    let oauth = state.oauth.clone();
+    let views = blocking(move || oauth.clients().list_own(user)).await??;
+    let documents: Vec<_> = views.into_iter().map(ClientDocument::with_secret).collect();
+    Ok(json_ok(&documents))
+}

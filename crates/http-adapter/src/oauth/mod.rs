@@ -1,0 +1,244 @@
+//! The OAuth2 endpoints (contract §11). `create-code` is a Self-Key
+//! endpoint with problem+json errors; `token` and `revoke` speak RFC 6749
+//! §5.2 errors, since OAuth2 client libraries parse that shape.
+
+pub mod create_code;
+pub mod revoke;
+pub mod token;
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use tessera_domain::OAuthClient;
+use tessera_oauth_clients::OAuthError;
+
+use crate::body::blocking;
+use crate::state::AppState;
+
+/// Paths whose every error, framework-level ones included, is RFC 6749 shaped.
+pub fn is_oauth_error_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/oauth/token" | "/api/v1/oauth/revoke" | "/api/v1/oauth/introspect"
+    )
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+/// An RFC 6749 §5.2 error response.
+pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("application/json; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"tessera\""));
+    }
+    let body = ErrorBody {
+        error,
+        error_description: description,
+    };
+    response.body(serde_json::to_string(&body).unwrap_or_default())
+}
+
+/// An OAuth error on its way out, with the status RFC 6749 gives it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct OAuthFailure(#[from] pub OAuthError);
+
+impl OAuthFailure {
+    fn status(&self) -> StatusCode {
+        match &self.0 {
+            OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl ResponseError for OAuthFailure {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let OAuthError::Unexpected(cause) = &self.0 {
+            tracing::error!(error = format!("{cause:#}"), "OAuth request failed");
+        }
+        oauth_error(self.status(), self.0.code(), &self.0.to_string())
+    }
+}
+
+impl From<crate::error::ApiError> for OAuthFailure {
+    fn from(error: crate::error::ApiError) -> Self {
+        Self(OAuthError::Unexpected(anyhow::anyhow!("{error}")))
+    }
+}
+
+fn invalid_request(why: impl Into<String>) -> OAuthFailure {
+    OAuthFailure(OAuthError::InvalidRequest(why.into()))
+}
+
+/// A failure with a status of its own (413, 415): still `invalid_request`.
+#[derive(Debug, thiserror::Error)]
+#[error("{description}")]
+pub struct OAuthStatus {
+    status: StatusCode,
+    description: String,
+}
+
+impl ResponseError for OAuthStatus {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        oauth_error(self.status, "invalid_request", &self.description)
+    }
+}
+
+/// The request parameters, from a form or a JSON body (contract §11).
+/// A repeated parameter is an error (RFC 6749 §3.2).
+pub async fn read_params(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HashMap<String, String>, actix_web::Error> {
+    let mime = req.mime_type().ok().flatten();
+    let form = mime
+        .as_ref()
+        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
+    let json = mime.as_ref().is_some_and(crate::body::is_json);
+    if !form && !json {
+        return Err(OAuthStatus {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            description: "the body must be application/x-www-form-urlencoded or JSON".into(),
+        }
+        .into());
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| invalid_request(format!("unreadable body: {e}")))?;
+        if bytes.len() + chunk.len() > crate::BODY_LIMIT {
+            return Err(OAuthStatus {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                description: format!("the body is larger than {} bytes", crate::BODY_LIMIT),
+            }
+            .into());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let pairs: Vec<(String, String)> = if form {
+        serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| invalid_request(format!("malformed form body: {e}")))?
+    } else {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
+            .map_err(|e| invalid_request(format!("malformed JSON body: {e}")))?;
+        object
+            .into_iter()
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => Ok((key, text)),
+                _ => Err(invalid_request(format!("{key} must be a string"))),
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let mut params = HashMap::new();
+    for (key, value) in pairs {
+        if params.insert(key.clone(), value).is_some() {
+            return Err(invalid_request(format!("parameter {key} is repeated")).into());
+        }
+    }
+    Ok(params)
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component of HTTP Basic
+/// credentials (RFC 6749 §2.3.1).
+fn form_decode(text: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={text}"))
+        .ok()?
+        .pop()
+        .map(|(_, v)| v)
+}
+
+/// The client authenticated by HTTP Basic or by `client_id` +
+/// `client_secret` in the body; using both is an error (RFC 6749 §2.3).
+pub async fn authenticate_client(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+    state: &AppState,
+) -> Result<OAuthClient, OAuthFailure> {
+    let basic = req.headers().get(header::AUTHORIZATION).map(|value| {
+        let value = value.to_str().unwrap_or_default();
+        let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (id, secret) = text.split_once(':')?;
+        Some((form_decode(id)?, form_decode(secret)?))
+    });
+    let body_secret = params.get("client_secret");
+    let (id, secret) = match (basic, body_secret) {
+        (Some(_), Some(_)) => {
+            return Err(invalid_request(
+                "authenticate the client with HTTP Basic or the body, not both",
+            ));
+        }
+        (Some(None), None) => {
+            return Err(OAuthFailure(OAuthError::InvalidClient(
+                "malformed HTTP Basic credentials".into(),
+            )));
+        }
+        (Some(Some(credentials)), None) => credentials,
+        (None, Some(secret)) => {
+            let id = params.get("client_id").cloned().unwrap_or_default();
+            (id, secret.clone())
+        }
+        (None, None) => {
+            return Err(OAuthFailure(OAuthError::InvalidClient(
+                "client authentication is required".into(),
+            )));
+        }
+    };
+    if let Some(body_id) = params.get("client_id")
+        && body_id != &id
+    {
+        return Err(invalid_request(
+            "client_id differs from the authenticated client",
+        ));
+    }
+    let oauth = state.oauth.clone();
+    blocking(move || oauth.clients().authenticate(&id, &secret))
+        .await??
+        .ok_or_else(|| {
+            OAuthFailure(OAuthError::InvalidClient(
+                "unknown client or wrong secret".into(),
+            ))
+        })
+}
+
+/// Success responses of the token endpoints are never cached.
+pub fn no_store(mut response: HttpResponse) -> HttpResponse {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+impl From<anyhow::Error> for OAuthFailure {
+    fn from(error: anyhow::Error) -> Self {
+        Self(OAuthError::Unexpected(error))
+    }
+}
