@@ -15,6 +15,9 @@ use tessera_persistence::testing::TestDatabase;
 use tessera_server::Application;
 use tessera_server::settings::{Settings, Sources};
 
+/// The secret of the built-in client `CXBuiltIn` of the test settings.
+pub const BUILT_IN_SECRET: &str = "built-in-client-secret";
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -45,6 +48,11 @@ pub fn settings_for(db: &TestDatabase) -> Settings {
     settings.oauth.clients = vec![
         client("CXFervidex", "Fervidex", &["submit_score"]),
         client("CXKamai", "Kamai", &["customise_profile", "manage_rivals"]),
+        BuiltInClientConfig {
+            client_secret: Some(tessera_domain::SecretString::new(BUILT_IN_SECRET)),
+            redirect_uri: Some("https://builtin.example/callback".to_owned()),
+            ..client("CXBuiltIn", "Built In", &["submit_score"])
+        },
     ];
     settings
 }

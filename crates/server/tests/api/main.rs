@@ -4,8 +4,10 @@
 
 mod auth;
 mod cli;
+mod clients;
 mod errors;
 mod helpers;
+mod oauth;
 mod status;
 mod storage;
 mod tokens;
