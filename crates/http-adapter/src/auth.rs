@@ -3,7 +3,7 @@
 //! that user's tokens.
 
 use actix_web::HttpRequest;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{AUTHORIZATION, COOKIE};
 use tessera_domain::{Principal, UserId, VerifyError};
 
 use crate::body::blocking;
@@ -39,11 +39,27 @@ impl UserRef {
     }
 }
 
+/// The raw value of the named cookie. Read from the headers rather than
+/// through actix's cookie jar, which silently drops a value that is not
+/// valid percent-encoded UTF-8: such a cookie must count as present and
+/// invalid (401), not as absent.
+fn raw_cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
+    req.headers()
+        .get_all(COOKIE)
+        .flat_map(|header| header.as_bytes().split(|b| *b == b';'))
+        .find_map(|pair| {
+            let pair = pair.trim_ascii();
+            let at = pair.iter().position(|b| *b == b'=')?;
+            (pair[..at].trim_ascii() == name.as_bytes()).then(|| pair[at + 1..].trim_ascii())
+        })
+}
+
 pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
-    if let Some(cookie) = req.cookie(state.sessions.cookie_name()) {
+    if let Some(cookie) = raw_cookie(req, state.sessions.cookie_name()) {
+        let value = std::str::from_utf8(cookie).unwrap_or_default();
         return state
             .sessions
-            .verify(cookie.value(), state.tokens.now())
+            .verify(value, state.tokens.now())
             .map(Caller::Session)
             .map_err(|e| {
                 tracing::debug!(reason = %e, "session cookie refused");
