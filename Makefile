@@ -1,17 +1,30 @@
-# Everyday commands; `make help` lists them. `make test` is the one CI runs.
+# Everyday commands for Tessera; `make` (or `make help`) lists them.
+# `make test` is the README's test command, and the one CI runs.
 .DEFAULT_GOAL := help
 .PHONY: help run test lint fmt db-up db-down build
 
+# Extra arguments: `make run ARGS='migrate'`, `make test ARGS='-p tessera-domain'`.
+ARGS ?=
+
+# Compose v2 (`docker compose`) where installed, else the standalone v1.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+
+# docker-compose.yml requires the tessera service's secrets even when only
+# postgres starts (compose interpolates the whole file): placeholders here.
+db-up db-down: export TESSERA_SESSION_SECRET ?= unused-by-postgres
+db-up db-down: export TESSERA_SECRET_KEY ?= unused-by-postgres
+
 help: ## List the targets
+	@echo "Targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 run: ## Serve on http://127.0.0.1:8080 with embedded SQLite (data/tessera.db)
-	cargo run -p tessera-server
+	cargo run -p tessera-server $(if $(ARGS),-- $(ARGS))
 
 test: ## Every test of every crate (starts a PostgreSQL if none answers)
-	scripts/test.sh
+	scripts/test.sh $(ARGS)
 
-lint: ## Formatting and clippy, as CI checks them
+lint: ## Formatting check and clippy, as CI runs them
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
@@ -19,10 +32,10 @@ fmt: ## Format the code
 	cargo fmt --all
 
 db-up: ## PostgreSQL 15 from docker-compose on 127.0.0.1:5432
-	docker compose up -d --wait postgres || docker-compose up -d postgres
+	$(if $(findstring docker compose,$(COMPOSE)),docker compose up -d --wait postgres,docker-compose up -d postgres)
 
-db-down: ## Stop docker-compose's services
-	docker compose down || docker-compose down
+db-down: ## Stop and remove docker-compose's containers (the data volume stays)
+	$(COMPOSE) down
 
-build: ## Release build of the tessera binary
+build: ## Release build of the tessera binary (target/release/tessera)
 	cargo build --release -p tessera-server

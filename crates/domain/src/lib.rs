@@ -2,6 +2,7 @@
 //! service that enforces the contract's rules. Nothing here performs IO or
 //! knows about HTTP or SQL, so every rule can be unit-tested in isolation.
 
+pub mod cache;
 pub mod client;
 pub mod crypto;
 pub mod ids;
@@ -16,12 +17,13 @@ pub mod token;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use cache::{CacheSettings, TokenCache};
 pub use client::{ClientDirectory, OAuthClient};
 pub use crypto::{Keyring, KeyringError, TokenHash};
 pub use ids::{ClientId, UserId, UserIdError};
 pub use oauth::{
     AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
-    RedeemError, StoredClient,
+    RedeemError, Redeemed, StoredClient,
 };
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
 pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};

@@ -70,8 +70,9 @@ pub trait ClientRepository: Send + Sync + 'static {
     ) -> anyhow::Result<Option<StoredClient>>;
 
     /// Deletes the client with every token issued from it and its codes, in
-    /// one transaction; `false` when it did not exist.
-    fn delete(&self, id: &str) -> anyhow::Result<bool>;
+    /// one transaction; returns the deleted tokens' fingerprints, or `None`
+    /// when the client did not exist.
+    fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>>;
 }
 
 /// An authorization code as stored: only its fingerprint.
@@ -87,6 +88,13 @@ pub struct AuthorizationCode {
     pub used_at: Option<Timestamp>,
     /// The token issued from this code, revoked if the code is replayed.
     pub token_hash: Option<TokenHash>,
+}
+
+/// A redeemed code: the new token, and the earlier ones it replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redeemed {
+    pub token: TokenRecord,
+    pub replaced: Vec<TokenHash>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,8 +127,9 @@ pub trait CodeRepository: Send + Sync + 'static {
         code: &TokenHash,
         token: NewTokenRecord,
         now: Timestamp,
-    ) -> Result<TokenRecord, RedeemError>;
+    ) -> Result<Redeemed, RedeemError>;
 
-    /// Deletes the token first issued from this code (replay, RFC 6749 §4.1.2).
-    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<()>;
+    /// Deletes the token first issued from this code (replay, RFC 6749
+    /// §4.1.2); returns its fingerprint if it still existed.
+    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>>;
 }

@@ -26,7 +26,7 @@ pub struct TokenRecord {
 
 impl TokenRecord {
     pub fn is_expired(&self, now: Timestamp) -> bool {
-        self.expires_at.is_some_and(|at| at <= now)
+        crate::cache::expired(self.expires_at, now)
     }
 }
 
@@ -82,6 +82,10 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// Deletes the token with this fingerprint if it was issued from
     /// `client` (RFC 7009 revocation); `false` otherwise.
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool>;
+
+    /// Sets `last_used_at` of each token to the given time unless it holds a
+    /// later one already; unknown fingerprints are skipped.
+    fn record_usage(&self, uses: &[(TokenHash, Timestamp)]) -> anyhow::Result<()>;
 
     /// Succeeds when the store answers (readiness).
     fn ping(&self) -> anyhow::Result<()>;

@@ -2,8 +2,11 @@
 //! the ports. Methods are synchronous because the storage adapters are; the
 //! HTTP adapter runs them off the async executor.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::cache::{Cached, TokenCache, ValidEntry, expired};
 use crate::client::{ClientDirectory, OAuthClient};
 use crate::crypto::{Keyring, TokenHash};
 use crate::ids::{ClientId, UserId};
@@ -33,6 +36,8 @@ pub struct Principal {
     pub permissions: PermissionSet,
     pub from_api_client: Option<ClientId>,
     pub hash: TokenHash,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Where a new token's permissions come from (contract §4: exactly one).
@@ -89,6 +94,9 @@ pub enum VerifyError {
 /// times turns "practically" into "never surfaces to a caller".
 const INSERT_ATTEMPTS: usize = 3;
 
+/// `lastUsedAt` is written at most this often per token.
+pub const USAGE_RESOLUTION_MS: i64 = 60_000;
+
 pub struct TokenService {
     repository: Arc<dyn TokenRepository>,
     clients: Arc<dyn ClientDirectory>,
@@ -96,6 +104,9 @@ pub struct TokenService {
     format: TokenFormat,
     catalogue: PermissionCatalogue,
     clock: Arc<dyn Clock>,
+    cache: Arc<TokenCache>,
+    /// Uses not yet written: fingerprint → when.
+    usage: Mutex<HashMap<TokenHash, Timestamp>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -123,7 +134,26 @@ impl TokenService {
             format,
             catalogue,
             clock,
+            cache: Arc::new(TokenCache::default()),
+            usage: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shares `cache` with whatever else invalidates it (the client
+    /// registry, the cross-instance listener).
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<TokenCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    pub fn cache(&self) -> &Arc<TokenCache> {
+        &self.cache
+    }
+
+    /// Forgets deleted tokens in this instance's cache, at once.
+    pub fn forget(&self, hashes: &[TokenHash]) {
+        self.cache.invalidate(hashes);
     }
 
     pub fn catalogue(&self) -> &PermissionCatalogue {
@@ -171,7 +201,11 @@ impl TokenService {
             return Ok(false);
         }
         let hash = self.keyring.fingerprint(token);
-        self.repository.delete_for_client(&hash, client)
+        let deleted = self.repository.delete_for_client(&hash, client)?;
+        if deleted {
+            self.forget(&[hash]);
+        }
+        Ok(deleted)
     }
 
     pub fn create(
@@ -251,10 +285,15 @@ impl TokenService {
 
     /// The user's tokens, oldest first, each opened back to its plain text.
     pub fn list(&self, user: UserId) -> anyhow::Result<Vec<ApiToken>> {
+        let pending = self.lock_usage().clone();
         self.repository
             .list_for_user(user)?
             .into_iter()
-            .map(|record| {
+            .map(|mut record| {
+                // Uses not flushed yet still show.
+                if let Some(&at) = pending.get(&record.hash) {
+                    record.last_used_at = record.last_used_at.max(Some(at));
+                }
                 let token = self.keyring.open(&record.sealed, &record.hash)?;
                 Ok(to_document(record, token))
             })
@@ -269,31 +308,99 @@ impl TokenService {
         }
         let hash = self.keyring.fingerprint(token);
         if self.repository.delete(user, &hash)? {
+            self.forget(&[hash]);
             Ok(())
         } else {
             Err(DeleteTokenError::NotFound)
         }
     }
 
-    /// Whether `token` authenticates now, and as whom.
+    /// The answer for `token` without touching the store: `None` when
+    /// only the store can tell (a cache miss). Malformed tokens are always
+    /// answered here.
+    pub fn verify_cached(&self, token: &str) -> Option<Result<Principal, VerifyError>> {
+        if self.format.check(token).is_err() {
+            return Some(Err(VerifyError::Malformed));
+        }
+        let hash = self.keyring.fingerprint(token);
+        self.answer_from_cache(&hash)
+    }
+
+    fn answer_from_cache(&self, hash: &TokenHash) -> Option<Result<Principal, VerifyError>> {
+        match self.cache.get(hash)? {
+            Cached::Valid(entry) => Some(self.accept(&entry)),
+            Cached::Unknown => Some(Err(VerifyError::Unknown)),
+        }
+    }
+
+    /// Whether `token` authenticates now, and as whom: from the cache, or
+    /// from the store (which then fills the cache).
     pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
         self.format
             .check(token)
             .map_err(|_| VerifyError::Malformed)?;
         let hash = self.keyring.fingerprint(token);
-        let record = self
-            .repository
-            .find_by_hash(&hash)?
-            .ok_or(VerifyError::Unknown)?;
-        if record.is_expired(self.clock.now()) {
+        if let Some(answer) = self.answer_from_cache(&hash) {
+            return answer;
+        }
+        let epoch = self.cache.epoch();
+        let Some(record) = self.repository.find_by_hash(&hash)? else {
+            self.cache.fill(hash, Cached::Unknown, epoch);
+            return Err(VerifyError::Unknown);
+        };
+        let entry = Arc::new(ValidEntry {
+            last_recorded: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
+            principal: Principal {
+                user_id: record.user_id,
+                permissions: record.permissions,
+                from_api_client: record.from_api_client,
+                hash,
+                created_at: record.created_at,
+                expires_at: record.expires_at,
+            },
+        });
+        self.cache.fill(hash, Cached::Valid(entry.clone()), epoch);
+        self.accept(&entry)
+    }
+
+    /// A known token passes unless it expired; its use is noted.
+    fn accept(&self, entry: &ValidEntry) -> Result<Principal, VerifyError> {
+        let now = self.clock.now();
+        if expired(entry.principal.expires_at, now) {
             return Err(VerifyError::Expired);
         }
-        Ok(Principal {
-            user_id: record.user_id,
-            permissions: record.permissions,
-            from_api_client: record.from_api_client,
-            hash,
-        })
+        let last = entry.last_recorded.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= USAGE_RESOLUTION_MS
+            && entry
+                .last_recorded
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.lock_usage().insert(entry.principal.hash, now);
+        }
+        Ok(entry.principal.clone())
+    }
+
+    fn lock_usage(&self) -> MutexGuard<'_, HashMap<TokenHash, Timestamp>> {
+        self.usage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the noted uses (`lastUsedAt`) in one batch; called off the
+    /// request path, and once more at shutdown. Returns how many.
+    pub fn flush_usage(&self) -> anyhow::Result<usize> {
+        let batch: Vec<(TokenHash, Timestamp)> = self.lock_usage().drain().collect();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        if let Err(error) = self.repository.record_usage(&batch) {
+            // Put them back (unless newer ones came in) for the next flush.
+            let mut usage = self.lock_usage();
+            for (hash, at) in batch {
+                usage.entry(hash).or_insert(at);
+            }
+            return Err(error);
+        }
+        Ok(batch.len())
     }
 
     pub fn ping(&self) -> anyhow::Result<()> {

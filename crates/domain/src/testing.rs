@@ -11,7 +11,7 @@ use crate::crypto::TokenHash;
 use crate::ids::{ClientId, UserId};
 use crate::oauth::{
     AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
-    RedeemError, StoredClient,
+    RedeemError, Redeemed, StoredClient,
 };
 use crate::permission::PermissionSet;
 use crate::ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
@@ -135,6 +135,16 @@ impl TokenRepository for InMemoryStore {
         Ok(state.tokens.len() != before)
     }
 
+    fn record_usage(&self, uses: &[(TokenHash, Timestamp)]) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        for (hash, at) in uses {
+            if let Some(token) = state.tokens.iter_mut().find(|t| &t.hash == hash) {
+                token.last_used_at = token.last_used_at.max(Some(*at));
+            }
+        }
+        Ok(())
+    }
+
     fn ping(&self) -> anyhow::Result<()> {
         Ok(())
     }
@@ -226,18 +236,24 @@ impl ClientRepository for InMemoryStore {
         Ok(Some(stored.clone()))
     }
 
-    fn delete(&self, id: &str) -> anyhow::Result<bool> {
+    fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>> {
         let mut state = self.lock();
         let before = state.clients.len();
         state.clients.retain(|c| c.client.id.as_str() != id);
         if state.clients.len() == before {
-            return Ok(false);
+            return Ok(None);
         }
-        state
+        let from_client =
+            |t: &TokenRecord| t.from_api_client.as_ref().map(ClientId::as_str) == Some(id);
+        let deleted = state
             .tokens
-            .retain(|t| t.from_api_client.as_ref().map(ClientId::as_str) != Some(id));
+            .iter()
+            .filter(|t| from_client(t))
+            .map(|t| t.hash)
+            .collect();
+        state.tokens.retain(|t| !from_client(t));
         state.codes.retain(|c| c.client_id.as_str() != id);
-        Ok(true)
+        Ok(Some(deleted))
     }
 }
 
@@ -268,7 +284,7 @@ impl CodeRepository for InMemoryStore {
         code: &TokenHash,
         token: NewTokenRecord,
         now: Timestamp,
-    ) -> Result<TokenRecord, RedeemError> {
+    ) -> Result<Redeemed, RedeemError> {
         let mut state = self.lock();
         let Some(index) = state
             .codes
@@ -283,26 +299,34 @@ impl CodeRepository for InMemoryStore {
         state.codes[index].used_at = Some(now);
         state.codes[index].token_hash = Some(token.hash);
         let (user, client) = (token.user_id, token.from_api_client.clone());
-        state
+        let earlier = |r: &TokenRecord| r.user_id == user && r.from_api_client == client;
+        let replaced = state
             .tokens
-            .retain(|r| !(r.user_id == user && r.from_api_client == client));
-        state.push_token(token).map_err(|e| match e {
+            .iter()
+            .filter(|r| earlier(r))
+            .map(|r| r.hash)
+            .collect();
+        state.tokens.retain(|r| !earlier(r));
+        let token = state.push_token(token).map_err(|e| match e {
             InsertTokenError::DuplicateHash => RedeemError::DuplicateHash,
             other => RedeemError::Unexpected(anyhow::anyhow!("{other}")),
-        })
+        })?;
+        Ok(Redeemed { token, replaced })
     }
 
-    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<()> {
+    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>> {
         let mut state = self.lock();
         let issued = state
             .codes
             .iter()
             .find(|c| &c.hash == code)
             .and_then(|c| c.token_hash);
-        if let Some(hash) = issued {
-            state.tokens.retain(|t| t.hash != hash);
-        }
-        Ok(())
+        let Some(hash) = issued else {
+            return Ok(None);
+        };
+        let before = state.tokens.len();
+        state.tokens.retain(|t| t.hash != hash);
+        Ok((state.tokens.len() != before).then_some(hash))
     }
 }
 

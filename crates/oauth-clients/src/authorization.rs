@@ -216,7 +216,7 @@ impl AuthorizationService {
             return Err(invalid_grant("the code was issued to another client"));
         }
         if stored.used_at.is_some() {
-            self.codes.revoke_issued(&hash)?;
+            self.revoke_issued(&hash)?;
             tracing::warn!(client = %client.id, "authorization code replayed; its token is revoked");
             return Err(invalid_grant("the code was used already"));
         }
@@ -242,17 +242,27 @@ impl AuthorizationService {
         for _ in 0..REDEEM_ATTEMPTS {
             let (token, record) = self.tokens.new_client_token(stored.user_id, client);
             match self.codes.redeem(&hash, record, self.clock.now()) {
-                Ok(stored) => return Ok(to_document(stored, token)),
+                Ok(redeemed) => {
+                    self.tokens.forget(&redeemed.replaced);
+                    return Ok(to_document(redeemed.token, token));
+                }
                 Err(RedeemError::DuplicateHash) => continue,
                 Err(RedeemError::AlreadyUsed) => {
                     // Another exchange of the same code won the race: a replay.
-                    self.codes.revoke_issued(&hash)?;
+                    self.revoke_issued(&hash)?;
                     return Err(invalid_grant("the code was used already"));
                 }
                 Err(RedeemError::Unexpected(e)) => return Err(e.into()),
             }
         }
         Err(anyhow::anyhow!("could not generate a unique token").into())
+    }
+
+    fn revoke_issued(&self, code: &tessera_domain::TokenHash) -> anyhow::Result<()> {
+        if let Some(hash) = self.codes.revoke_issued(code)? {
+            self.tokens.forget(&[hash]);
+        }
+        Ok(())
     }
 
     /// RFC 7009: revokes `token` if `client` issued it; unknown tokens are

@@ -9,7 +9,7 @@ use rand::distr::Alphanumeric;
 use subtle::ConstantTimeEq;
 use tessera_domain::{
     ClientDirectory, ClientId, ClientRepository, ClientUpdate, Clock, InsertClientError, Keyring,
-    OAuthClient, PermissionCatalogue, SecretString, StoredClient, UserId,
+    OAuthClient, PermissionCatalogue, SecretString, StoredClient, TokenCache, UserId,
 };
 
 use crate::built_in::StaticClientDirectory;
@@ -70,6 +70,7 @@ pub struct ClientService {
     catalogue: PermissionCatalogue,
     clock: Arc<dyn Clock>,
     cap: u32,
+    cache: Arc<TokenCache>,
 }
 
 impl std::fmt::Debug for ClientService {
@@ -118,7 +119,16 @@ impl ClientService {
             catalogue,
             clock,
             cap,
+            cache: Arc::new(TokenCache::default()),
         }
+    }
+
+    /// The verification cache to purge of a deleted client's tokens: the
+    /// token service's own.
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<TokenCache>) -> Self {
+        self.cache = cache;
+        self
     }
 
     fn view(&self, stored: StoredClient) -> Result<ClientView, ClientError> {
@@ -268,11 +278,9 @@ impl ClientService {
     /// from it.
     pub fn delete(&self, user: UserId, id: &str) -> Result<(), ClientError> {
         self.owned(user, id)?;
-        if self.repository.delete(id)? {
-            Ok(())
-        } else {
-            Err(ClientError::NotFound)
-        }
+        let deleted = self.repository.delete(id)?.ok_or(ClientError::NotFound)?;
+        self.cache.invalidate(&deleted);
+        Ok(())
     }
 
     /// The client whose id and secret these are. Unknown clients, clients

@@ -6,7 +6,8 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use tessera_domain::testing::{InMemoryStore, TEST_SECRET_KEY};
 use tessera_domain::{
-    Keyring, ManualClock, PermissionCatalogue, TokenFormat, TokenRepository, TokenService, UserId,
+    Keyring, ManualClock, PermissionCatalogue, TokenCache, TokenFormat, TokenRepository,
+    TokenService, UserId,
 };
 
 use crate::{
@@ -47,22 +48,29 @@ fn fixture(cap: u32) -> Fixture {
         NOW,
     )
     .expect("built-ins");
-    let clients = Arc::new(ClientService::new(
-        built_in,
-        store.clone(),
-        keyring.clone(),
-        catalogue.clone(),
-        clock.clone(),
-        cap,
-    ));
-    let tokens = Arc::new(TokenService::new(
-        store.clone(),
-        clients.clone(),
-        keyring,
-        TokenFormat::new("tsr_").expect("prefix"),
-        catalogue,
-        clock.clone(),
-    ));
+    let cache = Arc::new(TokenCache::default());
+    let clients = Arc::new(
+        ClientService::new(
+            built_in,
+            store.clone(),
+            keyring.clone(),
+            catalogue.clone(),
+            clock.clone(),
+            cap,
+        )
+        .with_cache(cache.clone()),
+    );
+    let tokens = Arc::new(
+        TokenService::new(
+            store.clone(),
+            clients.clone(),
+            keyring,
+            TokenFormat::new("tsr_").expect("prefix"),
+            catalogue,
+            clock.clone(),
+        )
+        .with_cache(cache),
+    );
     let oauth =
         AuthorizationService::new(clients, store.clone(), tokens.clone(), clock.clone(), 600);
     Fixture {

@@ -8,8 +8,8 @@ use diesel::r2d2::{Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tessera_domain::{
     AuthorizationCode, ClientId, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
-    NewTokenRecord, OAuthClient, PermissionSet, RedeemError, StoredClient, TokenHash, TokenRecord,
-    UserId,
+    NewTokenRecord, OAuthClient, PermissionSet, RedeemError, Redeemed, StoredClient, TokenHash,
+    TokenRecord, UserId,
 };
 
 use crate::connection::ConnectionManager;
@@ -268,28 +268,39 @@ impl ClientRepository for DieselOAuthRepository {
         ClientRepository::find(self, id)
     }
 
-    fn delete(&self, id: &str) -> anyhow::Result<bool> {
+    fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>> {
         let mut conn = self.conn()?;
-        conn.transaction::<bool, DieselError, _>(|conn| {
-            let author: Option<i64> = oauth_clients::table
-                .find(id)
-                .select(oauth_clients::author)
-                .first(conn)
-                .optional()?;
-            let Some(author) = author else {
-                return Ok(false);
-            };
-            diesel::delete(api_tokens::table.filter(api_tokens::from_api_client.eq(id)))
-                .execute(conn)?;
-            diesel::delete(oauth_codes::table.filter(oauth_codes::client_id.eq(id)))
-                .execute(conn)?;
-            diesel::delete(oauth_clients::table.find(id)).execute(conn)?;
-            diesel::update(oauth_client_quota::table.find(author))
-                .set(oauth_client_quota::used.eq(oauth_client_quota::used - 1_i64))
-                .execute(conn)?;
-            Ok(true)
-        })
-        .context("deleting a client")
+        let deleted = conn
+            .transaction::<Option<Vec<Vec<u8>>>, DieselError, _>(|conn| {
+                let author: Option<i64> = oauth_clients::table
+                    .find(id)
+                    .select(oauth_clients::author)
+                    .first(conn)
+                    .optional()?;
+                let Some(author) = author else {
+                    return Ok(None);
+                };
+                let tokens =
+                    diesel::delete(api_tokens::table.filter(api_tokens::from_api_client.eq(id)))
+                        .returning(api_tokens::token_hash)
+                        .get_results::<Vec<u8>>(conn)?;
+                diesel::delete(oauth_codes::table.filter(oauth_codes::client_id.eq(id)))
+                    .execute(conn)?;
+                diesel::delete(oauth_clients::table.find(id)).execute(conn)?;
+                diesel::update(oauth_client_quota::table.find(author))
+                    .set(oauth_client_quota::used.eq(oauth_client_quota::used - 1_i64))
+                    .execute(conn)?;
+                Ok(Some(tokens))
+            })
+            .context("deleting a client")?;
+        deleted
+            .map(|hashes| {
+                hashes
+                    .into_iter()
+                    .map(|h| hash_of(h, "token"))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .transpose()
     }
 }
 
@@ -346,9 +357,9 @@ impl CodeRepository for DieselOAuthRepository {
         code: &TokenHash,
         token: NewTokenRecord,
         now: i64,
-    ) -> Result<TokenRecord, RedeemError> {
+    ) -> Result<Redeemed, RedeemError> {
         let mut conn = self.conn()?;
-        let outcome = conn.transaction::<TokenRow, RedeemFailure, _>(|conn| {
+        let outcome = conn.transaction::<(TokenRow, Vec<Vec<u8>>), RedeemFailure, _>(|conn| {
             // Only one of concurrent redemptions flips `used_at`.
             let marked = diesel::update(
                 oauth_codes::table
@@ -364,16 +375,23 @@ impl CodeRepository for DieselOAuthRepository {
                 return Err(RedeemFailure::AlreadyUsed);
             }
             let client = token.from_api_client.as_ref().map(ClientId::as_str);
-            diesel::delete(
+            let replaced = diesel::delete(
                 api_tokens::table
                     .filter(api_tokens::user_id.eq(token.user_id.get()))
                     .filter(api_tokens::from_api_client.eq(client.unwrap_or_default())),
             )
-            .execute(conn)?;
-            Ok(insert_token_row(conn, &token)?)
+            .returning(api_tokens::token_hash)
+            .get_results::<Vec<u8>>(conn)?;
+            Ok((insert_token_row(conn, &token)?, replaced))
         });
         match outcome {
-            Ok(row) => Ok(TokenRecord::try_from(row)?),
+            Ok((row, replaced)) => Ok(Redeemed {
+                token: TokenRecord::try_from(row)?,
+                replaced: replaced
+                    .into_iter()
+                    .map(|h| hash_of(h, "token"))
+                    .collect::<anyhow::Result<_>>()?,
+            }),
             Err(RedeemFailure::AlreadyUsed) => Err(RedeemError::AlreadyUsed),
             Err(RedeemFailure::Db(e)) if is_duplicate_token_hash(&e) => {
                 Err(RedeemError::DuplicateHash)
@@ -384,7 +402,7 @@ impl CodeRepository for DieselOAuthRepository {
         }
     }
 
-    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<()> {
+    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>> {
         let mut conn = self.conn()?;
         let issued: Option<Option<Vec<u8>>> = oauth_codes::table
             .find(&code.0[..])
@@ -392,11 +410,15 @@ impl CodeRepository for DieselOAuthRepository {
             .first(&mut conn)
             .optional()
             .context("looking a code up")?;
-        if let Some(Some(hash)) = issued {
-            diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(hash)))
-                .execute(&mut conn)
-                .context("revoking the token of a replayed code")?;
+        let Some(Some(hash)) = issued else {
+            return Ok(None);
+        };
+        let deleted = diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(&hash)))
+            .execute(&mut conn)
+            .context("revoking the token of a replayed code")?;
+        if deleted == 0 {
+            return Ok(None);
         }
-        Ok(())
+        hash_of(hash, "token").map(Some)
     }
 }

@@ -203,6 +203,27 @@ impl TokenRepository for DieselTokenRepository {
         Ok(deleted > 0)
     }
 
+    fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
+        let mut conn = self.conn()?;
+        conn.transaction::<(), DieselError, _>(|conn| {
+            for (hash, at) in uses {
+                diesel::update(
+                    api_tokens::table
+                        .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                        .filter(
+                            api_tokens::last_used_at
+                                .is_null()
+                                .or(api_tokens::last_used_at.lt(*at)),
+                        ),
+                )
+                .set(api_tokens::last_used_at.eq(*at))
+                .execute(conn)?;
+            }
+            Ok(())
+        })
+        .context("recording token use")
+    }
+
     fn ping(&self) -> anyhow::Result<()> {
         use diesel::r2d2::R2D2Connection;
         self.conn()?.ping().context("database ping")

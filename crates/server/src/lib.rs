@@ -2,6 +2,7 @@
 //! that the `tessera` binary and the end-to-end tests both start. This is the
 //! only crate where adapters meet.
 
+pub mod background;
 pub mod cli;
 pub mod settings;
 pub mod startup;

@@ -32,6 +32,53 @@ pub struct Settings {
     pub oauth: OAuthSettings,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub cache: CacheSection,
+}
+
+/// The `[cache]` section: the per-instance verification cache.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Verified tokens held; `0` disables the cache.
+    #[serde(default = "default_cache_entries")]
+    pub max_entries: u64,
+    #[serde(default = "default_positive_ttl")]
+    pub positive_ttl_secs: u64,
+    #[serde(default = "default_negative_ttl")]
+    pub negative_ttl_secs: u64,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        Self {
+            max_entries: default_cache_entries(),
+            positive_ttl_secs: default_positive_ttl(),
+            negative_ttl_secs: default_negative_ttl(),
+        }
+    }
+}
+
+impl From<CacheSection> for tessera_domain::CacheSettings {
+    fn from(section: CacheSection) -> Self {
+        Self {
+            max_entries: section.max_entries,
+            positive_ttl: std::time::Duration::from_secs(section.positive_ttl_secs),
+            negative_ttl: std::time::Duration::from_secs(section.negative_ttl_secs),
+        }
+    }
+}
+
+fn default_cache_entries() -> u64 {
+    100_000
+}
+
+fn default_positive_ttl() -> u64 {
+    60
+}
+
+fn default_negative_ttl() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +98,13 @@ pub struct SecuritySettings {
 #[serde(deny_unknown_fields)]
 pub struct TokenSettings {
     pub prefix: String,
+    /// How often noted uses are written to `lastUsedAt`.
+    #[serde(default = "default_usage_flush")]
+    pub usage_flush_secs: u64,
+}
+
+fn default_usage_flush() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]

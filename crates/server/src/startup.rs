@@ -1,26 +1,41 @@
 //! Builds the application from settings: chooses the adapters, wires them
-//! into the token service, binds the listener.
+//! into the services, binds the listener, and runs the background work
+//! (usage flushing) that stops with the server.
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;
 use anyhow::Context as _;
-use tessera_domain::{Clock, Keyring, PermissionCatalogue, SystemClock, TokenFormat, TokenService};
+use tessera_domain::{
+    Clock, Keyring, PermissionCatalogue, SystemClock, TokenCache, TokenFormat, TokenService,
+};
 use tessera_http_adapter::{AppState, SessionCodec, app};
 use tessera_oauth_clients::{AuthorizationService, ClientService, StaticClientDirectory};
 use tessera_persistence::Database;
 
+use crate::background::Periodic;
 use crate::settings::Settings;
 
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
 
+/// The services of one instance, as wired from settings.
+#[derive(Debug)]
+pub struct Services {
+    pub state: AppState,
+    pub tokens: Arc<TokenService>,
+    pub cache: Arc<TokenCache>,
+}
+
 pub struct Application {
     port: u16,
     host: String,
     server: Server,
+    tokens: Arc<TokenService>,
+    background: Vec<Periodic>,
 }
 
 impl std::fmt::Debug for Application {
@@ -38,35 +53,43 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     Ok(database)
 }
 
-pub fn build_state(
+pub fn build_services(
     settings: &Settings,
     database: &Database,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<AppState> {
+) -> anyhow::Result<Services> {
     let catalogue =
         PermissionCatalogue::new(settings.permissions.clone()).context("permissions")?;
     let keyring = Keyring::from_base64(settings.security.secret_key.expose())
         .context("security.secret_key")?;
     let built_in =
         StaticClientDirectory::new(&settings.oauth.clients, &catalogue, &keyring, clock.now())?;
+    // One cache per instance, shared by everything that deletes tokens.
+    let cache = Arc::new(TokenCache::new(settings.cache.into()));
     let oauth_store = Arc::new(database.oauth_repository());
-    let clients = Arc::new(ClientService::new(
-        built_in,
-        oauth_store.clone(),
-        keyring.clone(),
-        catalogue.clone(),
-        clock.clone(),
-        settings.oauth.client_cap,
-    ));
+    let clients = Arc::new(
+        ClientService::new(
+            built_in,
+            oauth_store.clone(),
+            keyring.clone(),
+            catalogue.clone(),
+            clock.clone(),
+            settings.oauth.client_cap,
+        )
+        .with_cache(cache.clone()),
+    );
     let format = TokenFormat::new(settings.tokens.prefix.clone()).context("tokens.prefix")?;
-    let tokens = Arc::new(TokenService::new(
-        Arc::new(database.token_repository()),
-        clients.clone(),
-        keyring,
-        format,
-        catalogue,
-        clock.clone(),
-    ));
+    let tokens = Arc::new(
+        TokenService::new(
+            Arc::new(database.token_repository()),
+            clients.clone(),
+            keyring,
+            format,
+            catalogue,
+            clock.clone(),
+        )
+        .with_cache(cache.clone()),
+    );
     let oauth = Arc::new(AuthorizationService::new(
         clients,
         oauth_store,
@@ -75,7 +98,20 @@ pub fn build_state(
         settings.oauth.code_ttl_secs,
     ));
     let sessions = SessionCodec::new(&settings.session).context("session")?;
-    Ok(AppState::new(tokens, oauth, sessions))
+    Ok(Services {
+        state: AppState::new(tokens.clone(), oauth, sessions),
+        tokens,
+        cache,
+    })
+}
+
+fn flush_usage(tokens: &TokenService) {
+    match tokens.flush_usage() {
+        Ok(0) => {}
+        Ok(written) => tracing::debug!(written, "lastUsedAt flushed"),
+        // Never fails a request: the uses stay queued for the next round.
+        Err(error) => tracing::warn!(error = format!("{error:#}"), "lastUsedAt flush failed"),
+    }
 }
 
 impl Application {
@@ -86,7 +122,7 @@ impl Application {
     /// Tests pass a manual clock to cross expiry without sleeping.
     pub fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let database = open_database(settings)?;
-        let state = build_state(settings, &database, clock)?;
+        let services = build_services(settings, &database, clock)?;
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address).with_context(|| {
             format!(
@@ -95,14 +131,25 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
+        let state = services.state.clone();
         let server = HttpServer::new(move || app(state.clone()))
             .listen(listener)?
             .shutdown_timeout(SHUTDOWN_GRACE_SECS)
             .run();
+        let flusher = {
+            let tokens = services.tokens.clone();
+            Periodic::spawn(
+                "usage-flush",
+                Duration::from_secs(settings.tokens.usage_flush_secs.max(1)),
+                move || flush_usage(&tokens),
+            )?
+        };
         Ok(Self {
             port,
             host: settings.server.host.clone(),
             server,
+            tokens: services.tokens,
+            background: vec![flusher],
         })
     }
 
@@ -119,8 +166,19 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM, letting in-flight requests finish.
+    /// Serves until SIGINT/SIGTERM, letting in-flight requests finish, then
+    /// stops the background work and writes the last noted uses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let tokens = self.tokens;
+        let background = self.background;
+        let _ = actix_web::rt::task::spawn_blocking(move || {
+            for worker in background {
+                worker.stop();
+            }
+            flush_usage(&tokens);
+        })
+        .await;
+        served
     }
 }

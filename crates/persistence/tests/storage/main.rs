@@ -68,7 +68,8 @@ macro_rules! conformance {
             concurrent_client_inserts_yield_exactly_one_success,
             concurrent_plain_inserts_all_succeed,
             ping_answers,
-            revocation_by_client_touches_only_that_clients_token
+            revocation_by_client_touches_only_that_clients_token,
+            usage_is_recorded_and_never_moves_back
         );
         oauth_conformance!(@each $make;
             client_round_trips_every_field,

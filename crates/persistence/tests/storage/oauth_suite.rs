@@ -183,12 +183,15 @@ pub fn deleting_a_client_takes_its_tokens_and_codes_and_frees_a_slot(f: &Fixture
         .expect("other token");
     let pending = code("CIdel", 2, NOW + 60_000);
     f.codes.insert(pending.clone()).expect("code");
-    assert!(f.clients.delete("CIdel").expect("delete"));
+    assert_eq!(
+        f.clients.delete("CIdel").expect("delete"),
+        Some(vec![issued.hash])
+    );
     assert_eq!(f.clients.find("CIdel").expect("find"), None);
     assert_eq!(f.repo.find_by_hash(&issued.hash).expect("find"), None);
     assert!(f.repo.find_by_hash(&other.hash).expect("find").is_some());
     assert_eq!(f.codes.find(&pending.hash).expect("find"), None);
-    assert!(!f.clients.delete("CIdel").expect("second delete"));
+    assert_eq!(f.clients.delete("CIdel").expect("second delete"), None);
     f.clients
         .insert(client("CIagain", 1), 1)
         .expect("the slot is free again");
@@ -207,11 +210,12 @@ pub fn redeeming_marks_the_code_and_replaces_the_clients_token(f: &Fixture) {
     let pending = code("CXA", 3, NOW + 600_000);
     f.codes.insert(pending.clone()).expect("code");
     let new = record(3, Some("CXA"));
-    let issued = f
+    let redeemed = f
         .codes
         .redeem(&pending.hash, new.clone(), NOW + 5)
         .expect("redeem");
-    assert_eq!(issued.hash, new.hash);
+    assert_eq!(redeemed.token.hash, new.hash);
+    assert_eq!(redeemed.replaced, vec![earlier.hash]);
     assert_eq!(
         f.repo.find_by_hash(&earlier.hash).expect("find"),
         None,
@@ -267,9 +271,14 @@ pub fn replay_revocation_deletes_the_issued_token(f: &Fixture) {
     let issued = f
         .codes
         .redeem(&pending.hash, record(6, Some("CXA")), NOW)
-        .expect("redeem");
+        .expect("redeem")
+        .token;
     let unrelated = f.repo.insert(record(6, None), NOW).expect("unrelated");
-    f.codes.revoke_issued(&pending.hash).expect("revoke");
+    assert_eq!(
+        f.codes.revoke_issued(&pending.hash).expect("revoke"),
+        Some(issued.hash)
+    );
+    assert_eq!(f.codes.revoke_issued(&pending.hash).expect("again"), None);
     assert_eq!(f.repo.find_by_hash(&issued.hash).expect("find"), None);
     assert!(
         f.repo

@@ -221,3 +221,31 @@ pub fn revocation_by_client_touches_only_that_clients_token(repo: Repo) {
     assert_eq!(repo.find_by_hash(&from_a.hash).expect("find"), None);
     assert!(repo.find_by_hash(&plain.hash).expect("find").is_some());
 }
+
+pub fn usage_is_recorded_and_never_moves_back(repo: Repo) {
+    let token = repo.insert(record(1, None), NOW).expect("insert");
+    let other = repo.insert(record(1, None), NOW).expect("other");
+    repo.record_usage(&[(token.hash, NOW + 100), (fresh_hash(), NOW)])
+        .expect("record");
+    let found = repo
+        .find_by_hash(&token.hash)
+        .expect("find")
+        .expect("present");
+    assert_eq!(found.last_used_at, Some(NOW + 100));
+    repo.record_usage(&[(token.hash, NOW + 50)])
+        .expect("older use");
+    let found = repo
+        .find_by_hash(&token.hash)
+        .expect("find")
+        .expect("present");
+    assert_eq!(
+        found.last_used_at,
+        Some(NOW + 100),
+        "an older use does not move it back"
+    );
+    let untouched = repo
+        .find_by_hash(&other.hash)
+        .expect("find")
+        .expect("present");
+    assert_eq!(untouched.last_used_at, None);
+}

@@ -64,6 +64,7 @@ pub struct TestApp {
     pub settings: Settings,
     sessions: SessionCodec,
     handle: ServerHandle,
+    running: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl std::fmt::Debug for TestApp {
@@ -95,7 +96,7 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
         Application::build_with_clock(&settings, clock.clone()).expect("application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let handle = application.handle();
-    actix_web::rt::spawn(application.run_until_stopped());
+    let running = actix_web::rt::spawn(application.run_until_stopped());
     let sessions = SessionCodec::new(&settings.session).expect("session codec");
     TestApp {
         address,
@@ -104,13 +105,19 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
         settings,
         sessions,
         handle,
+        running,
     }
 }
 
 impl TestApp {
-    /// Stops the server gracefully and hands the database back.
+    /// Stops the server gracefully, waits for its shutdown work (the last
+    /// `lastUsedAt` flush) and hands the database back.
     pub async fn stop(self) -> TestDatabase {
         self.handle.stop(true).await;
+        self.running
+            .await
+            .expect("server task")
+            .expect("server stopped cleanly");
         self.db
     }
 

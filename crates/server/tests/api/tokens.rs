@@ -5,7 +5,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 use tessera_persistence::Backend;
 
-use crate::helpers::{assert_problem, send, send_json, spawn_app, token_of};
+use crate::helpers::{assert_problem, send, send_json, spawn_app, spawn_app_on, token_of};
 
 crate::both_backends!(tokens:
     create_list_use_delete_cycle,
@@ -20,6 +20,7 @@ crate::both_backends!(tokens:
     expired_client_token_is_replaced,
     bad_create_bodies_are_400_and_store_nothing,
     me_is_the_session_user,
+    last_used_at_is_noted_once_a_minute_and_flushed_at_shutdown,
 );
 
 pub async fn create_list_use_delete_cycle(backend: Backend) {
@@ -311,4 +312,33 @@ pub async fn me_is_the_session_user(backend: Backend) {
     ))
     .await;
     assert_eq!(deleted.status, 200);
+}
+
+pub async fn last_used_at_is_noted_once_a_minute_and_flushed_at_shutdown(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = token_of(&app.create_token(1, "busy", &[]).await);
+    assert_eq!(app.list(1).await[0]["lastUsedAt"], json!(null));
+    let first_use = app.now();
+    assert_eq!(app.status_with(&token).await.status, 200);
+    assert_eq!(
+        app.list(1).await[0]["lastUsedAt"],
+        first_use,
+        "shown before it is written"
+    );
+    app.clock.advance(30_000);
+    assert_eq!(app.status_with(&token).await.status, 200);
+    assert_eq!(
+        app.list(1).await[0]["lastUsedAt"],
+        first_use,
+        "at most once a minute"
+    );
+
+    // Shutdown writes what was noted; a new instance reads it back.
+    let app = spawn_app_on(app.stop().await).await;
+    assert_eq!(app.list(1).await[0]["lastUsedAt"], first_use);
+    app.clock.advance(60_000);
+    let second_use = app.now();
+    assert_eq!(app.status_with(&token).await.status, 200);
+    let app = spawn_app_on(app.stop().await).await;
+    assert_eq!(app.list(1).await[0]["lastUsedAt"], second_use);
 }

@@ -1,0 +1,284 @@
+//! The per-instance verification cache: verified tokens (and unknown ones,
+//! briefly) by fingerprint, never by token. Deleting a token invalidates
+//! its entry before the deletion is acknowledged; an epoch counter makes
+//! sure a verification that read the store before an invalidation can never
+//! put a stale entry back.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use crate::crypto::TokenHash;
+use crate::service::Principal;
+use crate::time::Timestamp;
+
+/// Sizes and lives of the cache (`[cache]` configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// 0 disables the cache: every verification reads the store.
+    pub max_entries: u64,
+    pub positive_ttl: Duration,
+    pub negative_ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            positive_ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A verified token as cached.
+#[derive(Debug)]
+pub struct ValidEntry {
+    pub principal: Principal,
+    /// When `lastUsedAt` was last recorded for it, so a busy token is
+    /// written at most once a minute.
+    pub last_recorded: AtomicI64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Cached {
+    Valid(Arc<ValidEntry>),
+    Unknown,
+}
+
+type Observer = Box<dyn Fn() + Send + Sync>;
+
+pub struct TokenCache {
+    valid: Option<Cache<TokenHash, Arc<ValidEntry>>>,
+    unknown: Option<Cache<TokenHash, ()>>,
+    epoch: AtomicU64,
+    observers: RwLock<Vec<Observer>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("enabled", &self.valid.is_some())
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::new(CacheSettings::default())
+    }
+}
+
+impl TokenCache {
+    pub fn new(settings: CacheSettings) -> Self {
+        let enabled = settings.max_entries > 0;
+        Self {
+            valid: enabled.then(|| {
+                Cache::builder()
+                    .max_capacity(settings.max_entries)
+                    .time_to_live(settings.positive_ttl)
+                    .build()
+            }),
+            unknown: enabled.then(|| {
+                Cache::builder()
+                    .max_capacity(settings.max_entries / 4 + 1)
+                    .time_to_live(settings.negative_ttl)
+                    .build()
+            }),
+            epoch: AtomicU64::new(0),
+            observers: RwLock::new(Vec::new()),
+        }
+    }
+
+    pub fn disabled() -> Self {
+        Self::new(CacheSettings {
+            max_entries: 0,
+            ..CacheSettings::default()
+        })
+    }
+
+    pub fn get(&self, hash: &TokenHash) -> Option<Cached> {
+        if let Some(entry) = self.valid.as_ref().and_then(|c| c.get(hash)) {
+            return Some(Cached::Valid(entry));
+        }
+        self.unknown
+            .as_ref()
+            .and_then(|c| c.get(hash))
+            .map(|()| Cached::Unknown)
+    }
+
+    /// Read before asking the store; pass to [`Self::fill`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Caches what the store said, unless an invalidation happened since
+    /// `epoch_before` was read (the answer may then be stale). Checked again
+    /// after the insert, so an invalidation racing with it still wins.
+    pub fn fill(&self, hash: TokenHash, entry: Cached, epoch_before: u64) {
+        if self.epoch() != epoch_before {
+            return;
+        }
+        match entry {
+            Cached::Valid(valid) => {
+                if let Some(cache) = &self.valid {
+                    cache.insert(hash, valid);
+                }
+            }
+            Cached::Unknown => {
+                if let Some(cache) = &self.unknown {
+                    cache.insert(hash, ());
+                }
+            }
+        }
+        if self.epoch() != epoch_before {
+            self.remove(&hash);
+        }
+    }
+
+    fn remove(&self, hash: &TokenHash) {
+        if let Some(cache) = &self.valid {
+            cache.invalidate(hash);
+        }
+        if let Some(cache) = &self.unknown {
+            cache.invalidate(hash);
+        }
+    }
+
+    /// Forgets these tokens now (they were deleted) and tells observers.
+    pub fn invalidate(&self, hashes: &[TokenHash]) {
+        if hashes.is_empty() {
+            return;
+        }
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        for hash in hashes {
+            self.remove(hash);
+        }
+        self.notify();
+    }
+
+    /// Forgets everything: when revocations may have been missed (a lost
+    /// connection to the notification channel).
+    pub fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(cache) = &self.valid {
+            cache.invalidate_all();
+        }
+        if let Some(cache) = &self.unknown {
+            cache.invalidate_all();
+        }
+        self.notify();
+    }
+
+    /// Calls `observer` after every invalidation (e.g. to wake long polls).
+    pub fn subscribe(&self, observer: impl Fn() + Send + Sync + 'static) {
+        self.observers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::new(observer));
+    }
+
+    fn notify(&self) {
+        for observer in self
+            .observers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            observer();
+        }
+    }
+
+    /// Entries held now (approximate; for metrics and tests).
+    pub fn len(&self) -> u64 {
+        self.valid.as_ref().map_or(0, |c| {
+            c.run_pending_tasks();
+            c.entry_count()
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether `expires_at` has passed at `now`.
+pub fn expired(expires_at: Option<Timestamp>, now: Timestamp) -> bool {
+    expires_at.is_some_and(|at| at <= now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+    use crate::permission::PermissionSet;
+
+    fn entry() -> Cached {
+        Cached::Valid(Arc::new(ValidEntry {
+            principal: Principal {
+                user_id: UserId::new(1).expect("positive"),
+                permissions: PermissionSet::default(),
+                from_api_client: None,
+                hash: TokenHash([1; 32]),
+                created_at: 0,
+                expires_at: None,
+            },
+            last_recorded: AtomicI64::new(0),
+        }))
+    }
+
+    #[test]
+    fn filled_entries_are_found_until_invalidated() {
+        let cache = TokenCache::default();
+        let hash = TokenHash([1; 32]);
+        cache.fill(hash, entry(), cache.epoch());
+        assert!(matches!(cache.get(&hash), Some(Cached::Valid(_))));
+        cache.invalidate(&[hash]);
+        assert!(cache.get(&hash).is_none());
+    }
+
+    #[test]
+    fn a_read_that_raced_an_invalidation_is_not_cached() {
+        let cache = TokenCache::default();
+        let hash = TokenHash([2; 32]);
+        let before = cache.epoch();
+        cache.invalidate(&[TokenHash([3; 32])]);
+        cache.fill(hash, entry(), before);
+        assert!(cache.get(&hash).is_none());
+    }
+
+    #[test]
+    fn unknown_tokens_are_cached_negatively() {
+        let cache = TokenCache::default();
+        let hash = TokenHash([4; 32]);
+        cache.fill(hash, Cached::Unknown, cache.epoch());
+        assert!(matches!(cache.get(&hash), Some(Cached::Unknown)));
+        cache.invalidate_all();
+        assert!(cache.get(&hash).is_none());
+    }
+
+    #[test]
+    fn a_disabled_cache_holds_nothing() {
+        let cache = TokenCache::disabled();
+        let hash = TokenHash([5; 32]);
+        cache.fill(hash, entry(), cache.epoch());
+        assert!(cache.get(&hash).is_none());
+    }
+
+    #[test]
+    fn observers_hear_every_invalidation() {
+        let cache = TokenCache::default();
+        let heard = Arc::new(AtomicU64::new(0));
+        let counter = heard.clone();
+        cache.subscribe(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        cache.invalidate(&[TokenHash([6; 32])]);
+        cache.invalidate(&[]);
+        cache.invalidate_all();
+        assert_eq!(heard.load(Ordering::SeqCst), 2);
+    }
+}
