@@ -1,31 +1,44 @@
-# Multi-stage image of the tessera binary: build with the full Rust image,
-# run on a slim Debian as an unprivileged user.
-FROM rust:1.95-bookworm AS build
-WORKDIR /src
-# The bundled SQLite and libpq are compiled from C; libpq links OpenSSL.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl-dev pkg-config perl make \
- && rm -rf /var/lib/apt/lists/*
-COPY . .
-RUN cargo build --release --locked -p tessera-server \
- && cp target/release/tessera /usr/local/bin/tessera
+# Container image of the tessera binary (used by docker-compose.yml's
+# `tessera` service): built with the full Rust image, run on a slim Debian as
+# an unprivileged user. Configuration: config/ plus TESSERA__* variables; the
+# production secrets must come from the environment (see docker-compose.yml).
 
-FROM debian:bookworm-slim
+# ---- build ------------------------------------------------------------------
+FROM rust:1.95-bookworm AS build
+# diesel's bundled libsqlite3-sys and pq-sys compile SQLite and libpq from C
+# (gcc, make, perl); libpq links OpenSSL (libssl-dev, found with pkg-config).
+# The rust image ships them already; listed so the need is explicit.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 curl \
+ && apt-get install -y --no-install-recommends gcc make perl pkg-config libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cargo build --release -p tessera-server --locked \
+ && install -m 0755 target/release/tessera /usr/local/bin/tessera
+
+# ---- runtime ----------------------------------------------------------------
+FROM debian:bookworm-slim
+# The binary links libssl.so.3/libcrypto.so.3 (bundled libpq); ca-certificates
+# lets libpq verify a PostgreSQL server's certificate (sslmode=verify-full).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tessera \
- && mkdir -p /app/data \
- && chown tessera /app/data
+ && groupadd --system --gid 10001 tessera \
+ && useradd --system --uid 10001 --gid tessera --home-dir /app --no-create-home \
+      --shell /usr/sbin/nologin tessera
 WORKDIR /app
 COPY --from=build /usr/local/bin/tessera /usr/local/bin/tessera
-COPY config ./config
+COPY config/ /app/config/
+# The default database (sqlite://data/tessera.db) lives here; mount a volume
+# on /app/data to keep it, or set TESSERA__DATABASE__URL to a PostgreSQL.
+RUN mkdir -p /app/data && chown tessera:tessera /app/data
 ENV TESSERA_ENV=production \
-    TESSERA__SERVER__HOST=0.0.0.0 \
-    TESSERA__SERVER__PORT=8080
+    TESSERA__SERVER__HOST=0.0.0.0
 EXPOSE 8080
+# No HEALTHCHECK: it would need an HTTP client (curl, wget) in the image, and
+# this image installs nothing beyond what the binary needs. Health checking is
+# left to the orchestrator, which should probe GET /healthz (liveness) and
+# GET /readyz (readiness, 503 while the database does not answer).
 USER tessera
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1
 ENTRYPOINT ["tessera"]
 CMD ["serve"]

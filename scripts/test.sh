@@ -146,20 +146,11 @@ start_throwaway_cluster() {
         log "running as root, and there is no 'postgres' system user to own a throwaway cluster"
         return 1
     fi
-    local port=55432
-    while ! port_free "$port"; do
-        port=$((port + 1))
-        if ((port > 55532)); then
-            log "no free port in 55432-55532 for a throwaway cluster"
-            return 1
-        fi
-    done
-
     PG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tessera-pg.XXXXXX") || return 1
     trap stop_throwaway_cluster EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    log "no PostgreSQL answers at $TEST_DATABASE_URL; starting a throwaway cluster ($PG_BIN) in $PG_TMP on 127.0.0.1:$port"
+    log "no PostgreSQL answers at $TEST_DATABASE_URL; starting a throwaway cluster ($PG_BIN) in $PG_TMP"
     if [[ $(id -u) -eq 0 ]]; then
         chown postgres: "$PG_TMP" || return 1
     fi
@@ -175,17 +166,30 @@ start_throwaway_cluster() {
 
 # scripts/test.sh: a throwaway cluster for the tests
 listen_addresses = '127.0.0.1'
-port = $port
 unix_socket_directories = '$PG_TMP'
 max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
-    if ! as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" \
-        -w -t 60 start >/dev/null 2>&1; then
+    # A free port; another process may take it between the check and the
+    # bind, so on "Address already in use" move on to the next one.
+    local port=55432 started=""
+    while ((port <= 55532)); do
+        if port_free "$port"; then
+            rm -f "$PG_TMP/server.log"
+            if as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" \
+                -o "-p $port" -w -t 60 start >/dev/null 2>&1; then
+                started=yes
+                break
+            fi
+            grep -q 'already in use' "$PG_TMP/server.log" 2>/dev/null || break
+        fi
+        port=$((port + 1))
+    done
+    if [[ -z $started ]]; then
         log "the throwaway cluster did not start:"
-        cat "$PG_TMP/server.log" >&2 || true
+        tail -n 20 "$PG_TMP/server.log" >&2 2>/dev/null || true
         return 1
     fi
     local url="postgres://postgres@127.0.0.1:$port/postgres"
@@ -214,8 +218,9 @@ else
         cat >&2 <<EOF
 
 test.sh: no PostgreSQL answers at TEST_DATABASE_URL=$TEST_DATABASE_URL,
-and none could be started here (no running Docker engine with docker compose,
-no usable initdb/pg_ctl). The PostgreSQL tests need one. Do one of:
+and none could be started here (that takes a running Docker engine with docker
+compose, or PostgreSQL's initdb and pg_ctl). The PostgreSQL tests need one.
+Do one of:
   - install PostgreSQL:    apt-get install -y postgresql
     (then run \`make test\` again: it starts a throwaway cluster by itself)
   - install Docker, then:  make db-up

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod oauth;
 pub mod permission;
 pub mod ports;
+pub mod revocations;
 pub mod secret;
 pub mod service;
 pub mod time;
@@ -27,6 +28,7 @@ pub use oauth::{
 };
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
 pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
+pub use revocations::{Revocation, RevocationLog, RevocationPage};
 pub use secret::SecretString;
 pub use service::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Principal, TokenService,

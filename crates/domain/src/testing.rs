@@ -15,6 +15,7 @@ use crate::oauth::{
 };
 use crate::permission::PermissionSet;
 use crate::ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
+use crate::revocations::{Revocation, RevocationLog, RevocationPage};
 use crate::time::Timestamp;
 
 /// A valid base64 root key (32 bytes) for tests only.
@@ -26,9 +27,36 @@ struct State {
     tokens: Vec<TokenRecord>,
     clients: Vec<StoredClient>,
     codes: Vec<AuthorizationCode>,
+    revocations: Vec<Revocation>,
+    purged_through: i64,
 }
 
 impl State {
+    /// Deletes the tokens matching `doomed`, logging each as revoked (what
+    /// the database triggers do); returns their fingerprints.
+    fn delete_tokens(&mut self, doomed: impl Fn(&TokenRecord) -> bool) -> Vec<TokenHash> {
+        let hashes: Vec<TokenHash> = self
+            .tokens
+            .iter()
+            .filter(|t| doomed(t))
+            .map(|t| t.hash)
+            .collect();
+        self.tokens.retain(|t| !doomed(t));
+        for hash in &hashes {
+            let cursor = self
+                .revocations
+                .last()
+                .map_or(self.purged_through, |r| r.cursor)
+                + 1;
+            self.revocations.push(Revocation {
+                cursor,
+                hash: *hash,
+                revoked_at: 0,
+            });
+        }
+        hashes
+    }
+
     fn push_token(&mut self, token: NewTokenRecord) -> Result<TokenRecord, InsertTokenError> {
         if self.tokens.iter().any(|r| r.hash == token.hash) {
             return Err(InsertTokenError::DuplicateHash);
@@ -93,7 +121,7 @@ impl TokenRepository for InMemoryStore {
             let same = |r: &TokenRecord| {
                 r.user_id == token.user_id && r.from_api_client.as_ref() == Some(client)
             };
-            state.tokens.retain(|r| !(same(r) && r.is_expired(now)));
+            state.delete_tokens(|r| same(r) && r.is_expired(now));
             if state.tokens.iter().any(same) {
                 return Err(InsertTokenError::DuplicateClientToken);
             }
@@ -119,20 +147,16 @@ impl TokenRepository for InMemoryStore {
 
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
         let mut state = self.lock();
-        let before = state.tokens.len();
-        state
-            .tokens
-            .retain(|r| !(r.user_id == user && &r.hash == hash));
-        Ok(state.tokens.len() != before)
+        Ok(!state
+            .delete_tokens(|r| r.user_id == user && &r.hash == hash)
+            .is_empty())
     }
 
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
         let mut state = self.lock();
-        let before = state.tokens.len();
-        state
-            .tokens
-            .retain(|r| !(&r.hash == hash && r.from_api_client.as_ref() == Some(client)));
-        Ok(state.tokens.len() != before)
+        Ok(!state
+            .delete_tokens(|r| &r.hash == hash && r.from_api_client.as_ref() == Some(client))
+            .is_empty())
     }
 
     fn record_usage(&self, uses: &[(TokenHash, Timestamp)]) -> anyhow::Result<()> {
@@ -243,15 +267,8 @@ impl ClientRepository for InMemoryStore {
         if state.clients.len() == before {
             return Ok(None);
         }
-        let from_client =
-            |t: &TokenRecord| t.from_api_client.as_ref().map(ClientId::as_str) == Some(id);
-        let deleted = state
-            .tokens
-            .iter()
-            .filter(|t| from_client(t))
-            .map(|t| t.hash)
-            .collect();
-        state.tokens.retain(|t| !from_client(t));
+        let deleted =
+            state.delete_tokens(|t| t.from_api_client.as_ref().map(ClientId::as_str) == Some(id));
         state.codes.retain(|c| c.client_id.as_str() != id);
         Ok(Some(deleted))
     }
@@ -299,14 +316,7 @@ impl CodeRepository for InMemoryStore {
         state.codes[index].used_at = Some(now);
         state.codes[index].token_hash = Some(token.hash);
         let (user, client) = (token.user_id, token.from_api_client.clone());
-        let earlier = |r: &TokenRecord| r.user_id == user && r.from_api_client == client;
-        let replaced = state
-            .tokens
-            .iter()
-            .filter(|r| earlier(r))
-            .map(|r| r.hash)
-            .collect();
-        state.tokens.retain(|r| !earlier(r));
+        let replaced = state.delete_tokens(|r| r.user_id == user && r.from_api_client == client);
         let token = state.push_token(token).map_err(|e| match e {
             InsertTokenError::DuplicateHash => RedeemError::DuplicateHash,
             other => RedeemError::Unexpected(anyhow::anyhow!("{other}")),
@@ -324,9 +334,39 @@ impl CodeRepository for InMemoryStore {
         let Some(hash) = issued else {
             return Ok(None);
         };
-        let before = state.tokens.len();
-        state.tokens.retain(|t| t.hash != hash);
-        Ok((state.tokens.len() != before).then_some(hash))
+        let deleted = state.delete_tokens(|t| t.hash == hash);
+        Ok((!deleted.is_empty()).then_some(hash))
+    }
+}
+
+impl RevocationLog for InMemoryStore {
+    fn after(&self, after: i64, limit: usize) -> anyhow::Result<RevocationPage> {
+        let state = self.lock();
+        Ok(RevocationPage {
+            entries: state
+                .revocations
+                .iter()
+                .filter(|r| r.cursor > after)
+                .take(limit)
+                .cloned()
+                .collect(),
+            purged_through: state.purged_through,
+        })
+    }
+
+    fn purge_before(&self, cutoff: Timestamp) -> anyhow::Result<usize> {
+        let mut state = self.lock();
+        let doomed: Vec<i64> = state
+            .revocations
+            .iter()
+            .filter(|r| r.revoked_at < cutoff)
+            .map(|r| r.cursor)
+            .collect();
+        if let Some(&last) = doomed.iter().max() {
+            state.purged_through = state.purged_through.max(last);
+        }
+        state.revocations.retain(|r| r.revoked_at >= cutoff);
+        Ok(doomed.len())
     }
 }
 

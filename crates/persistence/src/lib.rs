@@ -4,6 +4,7 @@
 
 mod connection;
 mod oauth;
+mod revocations;
 mod schema;
 mod tokens;
 
@@ -19,6 +20,7 @@ use tessera_domain::SecretString;
 
 pub use connection::{AnyConnection, Backend, ConnectionManager};
 pub use oauth::DieselOAuthRepository;
+pub use revocations::{DieselRevocationLog, RevocationListener};
 pub use tokens::DieselTokenRepository;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -117,6 +119,20 @@ impl Database {
 
     pub fn token_repository(&self) -> DieselTokenRepository {
         DieselTokenRepository::new(self.pool.clone())
+    }
+
+    pub fn revocation_log(&self) -> DieselRevocationLog {
+        DieselRevocationLog::new(self.pool.clone())
+    }
+
+    /// A listener for other instances' revocations; PostgreSQL only (an
+    /// embedded SQLite file serves a single instance).
+    pub fn revocation_listener(
+        &self,
+        url: &str,
+        cache: std::sync::Arc<tessera_domain::TokenCache>,
+    ) -> Option<RevocationListener> {
+        (self.backend == Backend::Postgres).then(|| RevocationListener::new(url, cache))
     }
 
     pub fn oauth_repository(&self) -> DieselOAuthRepository {

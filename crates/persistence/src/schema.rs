@@ -54,3 +54,18 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(api_tokens, oauth_clients, oauth_codes);
+
+diesel::table! {
+    token_revocations (id) {
+        id -> BigInt,
+        token_hash -> Binary,
+        revoked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    token_revocation_purges (id) {
+        id -> SmallInt,
+        purged_through -> BigInt,
+    }
+}

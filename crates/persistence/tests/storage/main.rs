@@ -9,7 +9,7 @@ mod suite;
 use std::sync::Arc;
 
 use tessera_domain::testing::InMemoryStore;
-use tessera_domain::{ClientRepository, CodeRepository, TokenRepository};
+use tessera_domain::{ClientRepository, CodeRepository, RevocationLog, TokenRepository};
 use tessera_persistence::testing::TestDatabase;
 use tessera_persistence::{Backend, Database};
 
@@ -19,6 +19,7 @@ pub struct Fixture {
     pub repo: Arc<dyn TokenRepository>,
     pub clients: Arc<dyn ClientRepository>,
     pub codes: Arc<dyn CodeRepository>,
+    pub revocations: Arc<dyn RevocationLog>,
     _db: Option<TestDatabase>,
 }
 
@@ -31,6 +32,7 @@ fn real(backend: Backend) -> Fixture {
         repo: Arc::new(database.token_repository()),
         clients: oauth.clone(),
         codes: oauth,
+        revocations: Arc::new(database.revocation_log()),
         _db: Some(db),
     }
 }
@@ -48,7 +50,8 @@ pub fn in_memory() -> Fixture {
     Fixture {
         repo: store.clone(),
         clients: store.clone(),
-        codes: store,
+        codes: store.clone(),
+        revocations: store,
         _db: None,
     }
 }
@@ -83,7 +86,9 @@ macro_rules! conformance {
             redeeming_marks_the_code_and_replaces_the_clients_token,
             a_code_is_redeemed_once_even_concurrently,
             replay_revocation_deletes_the_issued_token,
-            expired_codes_are_purged
+            expired_codes_are_purged,
+            every_deletion_is_logged_in_order,
+            purged_revocations_leave_a_mark
         );
     };
     (@each $make:path; $($name:ident),*) => {

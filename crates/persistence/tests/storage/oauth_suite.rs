@@ -300,3 +300,52 @@ pub fn expired_codes_are_purged(f: &Fixture) {
     assert_eq!(f.codes.find(&old.hash).expect("find"), None);
     assert!(f.codes.find(&fresh.hash).expect("find").is_some());
 }
+
+pub fn every_deletion_is_logged_in_order(f: &Fixture) {
+    let before = f.revocations.after(0, 1000).expect("read").entries.len();
+    assert_eq!(before, 0);
+    let a = f.repo.insert(record(1, None), NOW).expect("a");
+    let b = f.repo.insert(record(1, Some("CIgone")), NOW).expect("b");
+    let c = f.repo.insert(record(2, Some("CXA")), NOW).expect("c");
+    f.clients.insert(client("CIgone", 9), 10).expect("client");
+    assert!(f.repo.delete(user(1), &a.hash).expect("delete"));
+    f.clients.delete("CIgone").expect("client delete");
+    assert!(
+        f.repo
+            .delete_for_client(&c.hash, &ClientId::new("CXA"))
+            .expect("revoke")
+    );
+    let page = f.revocations.after(0, 1000).expect("read");
+    let hashes: Vec<_> = page.entries.iter().map(|r| r.hash).collect();
+    assert_eq!(hashes, vec![a.hash, b.hash, c.hash]);
+    let cursors: Vec<_> = page.entries.iter().map(|r| r.cursor).collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+    let rest = f.revocations.after(cursors[0], 1000).expect("read");
+    assert_eq!(rest.entries.len(), 2);
+    let limited = f.revocations.after(0, 1).expect("read");
+    assert_eq!(limited.entries.len(), 1);
+    assert_eq!(page.purged_through, 0);
+}
+
+pub fn purged_revocations_leave_a_mark(f: &Fixture) {
+    let a = f.repo.insert(record(1, None), NOW).expect("a");
+    let b = f.repo.insert(record(1, None), NOW).expect("b");
+    f.repo.delete(user(1), &a.hash).expect("delete a");
+    f.repo.delete(user(1), &b.hash).expect("delete b");
+    assert_eq!(
+        f.revocations
+            .purge_before(i64::MIN)
+            .expect("nothing that old"),
+        0
+    );
+    let last = f.revocations.after(0, 10).expect("read").entries[1].cursor;
+    assert_eq!(f.revocations.purge_before(i64::MAX).expect("purge"), 2);
+    let page = f.revocations.after(0, 10).expect("read");
+    assert!(page.entries.is_empty());
+    assert_eq!(page.purged_through, last);
+    let c = f.repo.insert(record(1, None), NOW).expect("c");
+    f.repo.delete(user(1), &c.hash).expect("delete c");
+    let page = f.revocations.after(0, 10).expect("read");
+    assert_eq!(page.entries.len(), 1);
+    assert!(page.entries[0].cursor > last);
+}

@@ -1,0 +1,3 @@
+DROP TRIGGER api_tokens_revoked;
+DROP TABLE token_revocation_purges;
+DROP TABLE token_revocations;
