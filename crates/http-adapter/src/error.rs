@@ -18,6 +18,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
+    ClientUnauthorized(&'static str),
+    #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
@@ -62,7 +64,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::ClientUnauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -77,7 +79,14 @@ impl ResponseError for ApiError {
         if let Self::Unexpected(cause) = self {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
-        problem(self.status_code(), &self.to_string())
+        let mut response = problem(self.status_code(), &self.to_string());
+        if let Self::ClientUnauthorized(_) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tessera\""),
+            );
+        }
+        response
     }
 }
 

@@ -9,6 +9,7 @@ mod dto;
 mod error;
 mod health;
 mod oauth;
+mod revocations;
 mod session;
 mod state;
 mod status;
@@ -99,6 +100,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/api/v1/oauth/token")
                 .route(web::post().to(oauth::token::exchange_token)),
+        )
+        .service(
+            web::resource("/api/v1/oauth/introspect")
+                .route(web::post().to(oauth::introspect::introspect_token)),
+        )
+        .service(
+            web::resource("/api/v1/revocations").route(web::get().to(revocations::revocation_feed)),
         )
         .service(
             web::resource("/api/v1/oauth/revoke")

@@ -1,19 +1,34 @@
 //! What every handler shares: the token and OAuth2 services, the session
-//! codec and the facts `/api/v1/status` reports.
+//! codec, the revocation log, and the facts `/api/v1/status` reports.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tessera_domain::{Timestamp, TokenService};
+use tessera_domain::{RevocationLog, Timestamp, TokenService};
 use tessera_oauth_clients::AuthorizationService;
+use tokio::sync::Notify;
 
 use crate::session::SessionCodec;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub(crate) tokens: Arc<TokenService>,
     pub(crate) oauth: Arc<AuthorizationService>,
     pub(crate) sessions: Arc<SessionCodec>,
+    pub(crate) revocations: Arc<dyn RevocationLog>,
+    /// Woken by every invalidation of the cache (local or from another
+    /// instance): what long polls of the revocation feed wait on.
+    pub(crate) revoked: Arc<Notify>,
+    pub(crate) long_poll: Duration,
     pub(crate) start_time: Timestamp,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("start_time", &self.start_time)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
@@ -21,12 +36,20 @@ impl AppState {
         tokens: Arc<TokenService>,
         oauth: Arc<AuthorizationService>,
         sessions: SessionCodec,
+        revocations: Arc<dyn RevocationLog>,
+        long_poll: Duration,
     ) -> Self {
         let start_time = tokens.now();
+        let revoked = Arc::new(Notify::new());
+        let waker = revoked.clone();
+        tokens.cache().subscribe(move || waker.notify_waiters());
         Self {
             tokens,
             oauth,
             sessions: Arc::new(sessions),
+            revocations,
+            revoked,
+            long_poll,
             start_time,
         }
     }

@@ -113,6 +113,7 @@ async fn harness() -> Harness {
         clock.clone(),
         10,
     ));
+    let oauth_store_for_log = oauth_store.clone();
     let oauth = Arc::new(AuthorizationService::new(
         clients,
         oauth_store,
@@ -120,7 +121,13 @@ async fn harness() -> Harness {
         clock.clone(),
         600,
     ));
-    let state = AppState::new(service.clone(), oauth, codec(SESSION_SECRET));
+    let state = AppState::new(
+        service.clone(),
+        oauth,
+        codec(SESSION_SECRET),
+        oauth_store_for_log,
+        std::time::Duration::from_secs(1),
+    );
     let app = Rc::new(init_service(crate::app(state)).await);
     let send = move |req: TestRequest| -> LocalBoxFuture<'static, Reply> {
         let app = Rc::clone(&app);

@@ -22,6 +22,10 @@ pub struct BuiltInClientConfig {
     pub api_key_template: Option<String>,
     #[serde(default)]
     pub api_key_filename: Option<String>,
+    /// A resource server may introspect tokens and read the revocation feed
+    /// (it then needs a `client_secret`).
+    #[serde(default)]
+    pub resource_server: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +36,8 @@ pub enum ClientConfigError {
     DuplicateId(String),
     #[error("oauth.clients: client {0:?} needs a name of 3-80 characters")]
     BadName(String),
+    #[error("oauth.clients: resource server {0:?} needs a client_secret")]
+    ResourceServerWithoutSecret(String),
     #[error("oauth.clients: client {client:?} asks for unknown permission {permission:?}")]
     UnknownPermission { client: String, permission: String },
 }
@@ -49,6 +55,7 @@ pub(crate) struct BuiltIn {
     /// Fingerprint of the configured secret; `None` when it has none (it
     /// then serves only `clientID` token creation).
     pub(crate) secret_hash: Option<TokenHash>,
+    pub(crate) resource_server: bool,
 }
 
 impl StaticClientDirectory {
@@ -92,9 +99,13 @@ impl StaticClientDirectory {
                 .client_secret
                 .as_ref()
                 .map(|secret| keyring.fingerprint(secret.expose()));
+            if config.resource_server && secret_hash.is_none() {
+                return Err(ClientConfigError::ResourceServerWithoutSecret(id.clone()));
+            }
             let built_in = BuiltIn {
                 client,
                 secret_hash,
+                resource_server: config.resource_server,
             };
             if clients.insert(id.clone(), built_in).is_some() {
                 return Err(ClientConfigError::DuplicateId(id.clone()));
@@ -143,6 +154,7 @@ mod tests {
             redirect_uri: None,
             api_key_template: None,
             api_key_filename: None,
+            resource_server: false,
         }
     }
 

@@ -42,6 +42,7 @@ fn fixture(cap: u32) -> Fixture {
             redirect_uri: Some("https://built.in/cb".into()),
             api_key_template: None,
             api_key_filename: None,
+            resource_server: false,
         }],
         &catalogue,
         &keyring,

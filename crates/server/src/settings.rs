@@ -34,6 +34,37 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub cache: CacheSection,
+    #[serde(default)]
+    pub revocations: RevocationSettings,
+}
+
+/// The `[revocations]` section: the feed for relying services.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationSettings {
+    /// How long revoked fingerprints stay in the feed.
+    #[serde(default = "default_retention")]
+    pub retention_secs: u64,
+    /// The longest a feed request waits for something new.
+    #[serde(default = "default_long_poll")]
+    pub long_poll_secs: u64,
+}
+
+impl Default for RevocationSettings {
+    fn default() -> Self {
+        Self {
+            retention_secs: default_retention(),
+            long_poll_secs: default_long_poll(),
+        }
+    }
+}
+
+fn default_retention() -> u64 {
+    7 * 24 * 3600
+}
+
+fn default_long_poll() -> u64 {
+    20
 }
 
 /// The `[cache]` section: the per-instance verification cache.

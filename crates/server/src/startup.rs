@@ -10,7 +10,8 @@ use actix_web::HttpServer;
 use actix_web::dev::Server;
 use anyhow::Context as _;
 use tessera_domain::{
-    Clock, Keyring, PermissionCatalogue, SystemClock, TokenCache, TokenFormat, TokenService,
+    Clock, Keyring, PermissionCatalogue, RevocationLog, SystemClock, TokenCache, TokenFormat,
+    TokenService,
 };
 use tessera_http_adapter::{AppState, SessionCodec, app};
 use tessera_oauth_clients::{AuthorizationService, ClientService, StaticClientDirectory};
@@ -21,6 +22,10 @@ use crate::settings::Settings;
 
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
+/// How often the listener reads revocations other instances made: the
+/// bound on how long they take to reach this instance's cache.
+const REVOCATION_POLL: Duration = Duration::from_millis(50);
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// The services of one instance, as wired from settings.
 #[derive(Debug)]
@@ -98,8 +103,15 @@ pub fn build_services(
         settings.oauth.code_ttl_secs,
     ));
     let sessions = SessionCodec::new(&settings.session).context("session")?;
+    let state = AppState::new(
+        tokens.clone(),
+        oauth,
+        sessions,
+        Arc::new(database.revocation_log()),
+        Duration::from_secs(settings.revocations.long_poll_secs),
+    );
     Ok(Services {
-        state: AppState::new(tokens.clone(), oauth, sessions),
+        state,
         tokens,
         cache,
     })
@@ -136,20 +148,47 @@ impl Application {
             .listen(listener)?
             .shutdown_timeout(SHUTDOWN_GRACE_SECS)
             .run();
-        let flusher = {
-            let tokens = services.tokens.clone();
-            Periodic::spawn(
-                "usage-flush",
-                Duration::from_secs(settings.tokens.usage_flush_secs.max(1)),
-                move || flush_usage(&tokens),
-            )?
-        };
+        let mut background = Vec::new();
+        let tokens = services.tokens.clone();
+        background.push(Periodic::spawn(
+            "usage-flush",
+            Duration::from_secs(settings.tokens.usage_flush_secs.max(1)),
+            move || flush_usage(&tokens),
+        )?);
+        // Other instances' revocations reach this cache within one poll.
+        if let Some(mut listener) =
+            database.revocation_listener(settings.database.url.expose(), services.cache.clone())
+        {
+            listener.poll();
+            background.push(Periodic::spawn(
+                "revocation-listener",
+                REVOCATION_POLL,
+                move || listener.poll(),
+            )?);
+        }
+        let log = database.revocation_log();
+        let retention_ms = i64::try_from(settings.revocations.retention_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX);
+        let clock_for_purge = services.tokens.clone();
+        background.push(Periodic::spawn(
+            "revocation-purge",
+            PURGE_EVERY,
+            move || {
+                let cutoff = clock_for_purge.now().saturating_sub(retention_ms);
+                if let Err(error) = log.purge_before(cutoff) {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "purging old revocations failed"
+                    );
+                }
+            },
+        )?);
         Ok(Self {
             port,
             host: settings.server.host.clone(),
             server,
             tokens: services.tokens,
-            background: vec![flusher],
+            background,
         })
     }
 

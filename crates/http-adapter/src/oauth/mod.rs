@@ -3,6 +3,7 @@
 //! §5.2 errors, since OAuth2 client libraries parse that shape.
 
 pub mod create_code;
+pub mod introspect;
 pub mod revoke;
 pub mod token;
 
@@ -227,6 +228,72 @@ pub async fn authenticate_client(
                 "unknown client or wrong secret".into(),
             ))
         })
+}
+
+/// HTTP Basic credentials, form-decoded: `None` without a Basic header,
+/// `Some(None)` for a malformed one.
+fn basic_credentials(req: &HttpRequest) -> Option<Option<(String, String)>> {
+    req.headers().get(header::AUTHORIZATION).map(|value| {
+        let value = value.to_str().unwrap_or_default();
+        let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (id, secret) = text.split_once(':')?;
+        Some((form_decode(id)?, form_decode(secret)?))
+    })
+}
+
+/// The resource server authenticated by HTTP Basic (or `client_id` and
+/// `client_secret` in the body), for introspection.
+pub fn resource_server_of(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+    state: &AppState,
+) -> Result<OAuthClient, OAuthFailure> {
+    let credentials = match basic_credentials(req) {
+        Some(Some(credentials)) => Some(credentials),
+        Some(None) => None,
+        None => params
+            .get("client_id")
+            .cloned()
+            .zip(params.get("client_secret").cloned()),
+    };
+    credentials
+        .and_then(|(id, secret)| {
+            state
+                .oauth
+                .clients()
+                .authenticate_resource_server(&id, &secret)
+        })
+        .ok_or_else(|| {
+            OAuthFailure(OAuthError::InvalidClient(
+                "introspection needs a resource server's credentials".into(),
+            ))
+        })
+}
+
+/// The resource server of a non-OAuth endpoint (the revocation feed):
+/// HTTP Basic only, errors as problem+json.
+pub fn resource_server(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<OAuthClient, crate::error::ApiError> {
+    basic_credentials(req)
+        .flatten()
+        .and_then(|(id, secret)| {
+            state
+                .oauth
+                .clients()
+                .authenticate_resource_server(&id, &secret)
+        })
+        .ok_or(crate::error::ApiError::ClientUnauthorized(
+            "this endpoint needs a resource server's HTTP Basic credentials",
+        ))
 }
 
 /// Success responses of the token endpoints are never cached.

@@ -17,6 +17,8 @@ use tessera_server::settings::{Settings, Sources};
 
 /// The secret of the built-in client `CXBuiltIn` of the test settings.
 pub const BUILT_IN_SECRET: &str = "built-in-client-secret";
+/// The secret of `CXResource`, the test settings' resource server.
+pub const RESOURCE_SERVER_SECRET: &str = "resource-server-secret";
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -31,6 +33,7 @@ fn client(id: &str, name: &str, permissions: &[&str]) -> BuiltInClientConfig {
         redirect_uri: None,
         api_key_template: None,
         api_key_filename: None,
+        resource_server: false,
     }
 }
 
@@ -53,13 +56,19 @@ pub fn settings_for(db: &TestDatabase) -> Settings {
             redirect_uri: Some("https://builtin.example/callback".to_owned()),
             ..client("CXBuiltIn", "Built In", &["submit_score"])
         },
+        BuiltInClientConfig {
+            client_secret: Some(tessera_domain::SecretString::new(RESOURCE_SERVER_SECRET)),
+            resource_server: true,
+            ..client("CXResource", "Resource Server", &[])
+        },
     ];
     settings
 }
 
 pub struct TestApp {
     pub address: String,
-    pub db: TestDatabase,
+    /// `None` for a peer, which shares another app's database.
+    pub db: Option<TestDatabase>,
     pub clock: Arc<ManualClock>,
     pub settings: Settings,
     sessions: SessionCodec,
@@ -90,6 +99,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     let settings = settings_for(&db);
+    start(settings, Some(db))
+}
+
+fn start(settings: Settings, db: Option<TestDatabase>) -> TestApp {
     // Starts at the real time so the sessions' own `exp` make sense.
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let application =
@@ -118,7 +131,12 @@ impl TestApp {
             .await
             .expect("server task")
             .expect("server stopped cleanly");
-        self.db
+        self.db.expect("a peer does not own the database")
+    }
+
+    /// A second instance on the same database, as behind a load balancer.
+    pub fn spawn_peer(&self) -> TestApp {
+        start(self.settings.clone(), None)
     }
 
     pub fn now(&self) -> i64 {

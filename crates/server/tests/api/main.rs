@@ -11,6 +11,7 @@ mod oauth;
 mod status;
 mod storage;
 mod tokens;
+mod verification;
 
 /// Generates one `#[actix_web::test]` per backend for each listed test
 /// function `module::name(backend)`.

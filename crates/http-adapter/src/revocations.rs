@@ -1,0 +1,99 @@
+//! `GET /api/v1/revocations?after=<cursor>`: revoked token fingerprints for
+//! relying services that cache verifications themselves. When nothing is
+//! new it waits (long poll) until something is, or the time runs out, so a
+//! reader learns of a revocation within a second without polling hard.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use tessera_domain::Timestamp;
+
+use crate::body::blocking;
+use crate::error::ApiError;
+use crate::oauth::resource_server;
+use crate::state::AppState;
+use crate::tokens::json_ok;
+
+/// Entries per answer; a reader asks again with the new cursor.
+const PAGE: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct FeedQuery {
+    after: Option<i64>,
+    /// Seconds to wait when nothing is new; at most `revocations.long_poll_secs`.
+    wait: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Entry {
+    cursor: i64,
+    fingerprint: String,
+    #[serde(rename = "revokedAt")]
+    revoked_at: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+struct Feed {
+    revocations: Vec<Entry>,
+    /// Pass as `after` next time.
+    cursor: i64,
+    /// `false` when entries after the given cursor were already purged: the
+    /// reader missed some and must drop everything it cached.
+    complete: bool,
+    /// `true` when more entries wait: ask again at once.
+    more: bool,
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub async fn revocation_feed(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    resource_server(&req, &state)?;
+    let query = web::Query::<FeedQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?;
+    let after = query.after.unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::BadRequest("after must not be negative".into()));
+    }
+    let wait = query
+        .wait
+        .map_or(state.long_poll, Duration::from_secs)
+        .min(state.long_poll);
+
+    // Registered before reading, so a revocation landing in between still
+    // wakes this request.
+    let mut woken = pin!(state.revoked.notified());
+    woken.as_mut().enable();
+    let mut page = read(&state, after).await?;
+    if page.entries.is_empty() && !wait.is_zero() {
+        let _ = actix_web::rt::time::timeout(wait, woken).await;
+        page = read(&state, after).await?;
+    }
+    let cursor = page.entries.last().map_or(after, |e| e.cursor);
+    let more = page.entries.len() == PAGE;
+    Ok(json_ok(&Feed {
+        complete: after >= page.purged_through,
+        revocations: page
+            .entries
+            .into_iter()
+            .map(|e| Entry {
+                cursor: e.cursor,
+                fingerprint: hex(&e.hash.0),
+                revoked_at: e.revoked_at,
+            })
+            .collect(),
+        cursor,
+        more,
+    }))
+}
+
+async fn read(state: &AppState, after: i64) -> Result<tessera_domain::RevocationPage, ApiError> {
+    let log = state.revocations.clone();
+    Ok(blocking(move || log.after(after, PAGE)).await??)
+}
