@@ -4,8 +4,12 @@
 use std::fmt;
 use std::path::Path;
 
-use diesel::connection::SimpleConnection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::r2d2::R2D2Connection;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 use crate::DatabaseError;
@@ -41,10 +45,41 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON;";
 
+/// Watches each connection's queries: counts them (per pool, so tests can
+/// prove a request never reached the database) and marks the connection
+/// broken when the server went away. The pool then drops it on return,
+/// which lets it skip a `SELECT 1` round trip on every checkout.
+struct ConnectionHealth {
+    broken: bool,
+    queries: Arc<AtomicU64>,
+}
+
+impl Instrumentation for ConnectionHealth {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.queries.fetch_add(1, Ordering::Relaxed);
+            }
+            InstrumentationEvent::FinishQuery {
+                error: Some(DieselError::DatabaseError(kind, _)),
+                ..
+            } if matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+            ) =>
+            {
+                self.broken = true;
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Opens connections by URL scheme itself: Diesel's derived `establish`
 /// tries every backend and loses the real error.
 pub struct ConnectionManager {
     target: Target,
+    queries: Arc<AtomicU64>,
 }
 
 enum Target {
@@ -77,7 +112,15 @@ impl ConnectionManager {
             let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
             return Err(DatabaseError::UnsupportedUrl(scheme.to_owned()));
         };
-        Ok(Self { target })
+        Ok(Self {
+            target,
+            queries: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Queries run on this pool's connections so far.
+    pub fn queries(&self) -> Arc<AtomicU64> {
+        self.queries.clone()
     }
 
     pub fn backend(&self) -> Backend {
@@ -133,7 +176,12 @@ impl diesel::r2d2::ManageConnection for ConnectionManager {
     type Error = ManagerError;
 
     fn connect(&self) -> Result<AnyConnection, ManagerError> {
-        self.open().map_err(|e| ManagerError(e.to_string()))
+        let mut conn = self.open().map_err(|e| ManagerError(e.to_string()))?;
+        conn.set_instrumentation(ConnectionHealth {
+            broken: false,
+            queries: self.queries.clone(),
+        });
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ManagerError> {
@@ -141,6 +189,10 @@ impl diesel::r2d2::ManageConnection for ConnectionManager {
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
+        let lost = conn
+            .instrumentation()
+            .downcast_mut::<ConnectionHealth>()
+            .is_some_and(|health| health.broken);
+        lost || conn.is_broken()
     }
 }

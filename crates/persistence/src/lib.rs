@@ -11,6 +11,8 @@ mod tokens;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::r2d2::{Pool, PooledConnection};
@@ -66,6 +68,7 @@ pub type DbPool = Pool<ConnectionManager>;
 pub struct Database {
     pool: DbPool,
     backend: Backend,
+    queries: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Database {
@@ -86,17 +89,31 @@ impl Database {
         }
         let manager = ConnectionManager::from_url(settings.url.expose())?;
         let backend = manager.backend();
+        let queries = manager.queries();
         drop(manager.open()?);
         let pool = Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(5))
+            // No `SELECT 1` per checkout (a round trip on the hot path): a
+            // connection whose server went away is marked broken by the
+            // query that found out, and dropped when it comes back.
+            .test_on_check_out(false)
             .build(manager)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            queries,
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Queries run through this pool so far.
+    pub fn queries_run(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
     }
 
     /// Applies pending migrations; returns how many ran.

@@ -40,6 +40,7 @@ pub struct Application {
     host: String,
     server: Server,
     tokens: Arc<TokenService>,
+    database: Database,
     background: Vec<Periodic>,
 }
 
@@ -188,6 +189,7 @@ impl Application {
             host: settings.server.host.clone(),
             server,
             tokens: services.tokens,
+            database,
             background,
         })
     }
@@ -198,6 +200,11 @@ impl Application {
 
     pub fn address(&self) -> String {
         format!("http://{}:{}", self.host, self.port)
+    }
+
+    /// The database this instance uses (tests count its queries).
+    pub fn database(&self) -> Database {
+        self.database.clone()
     }
 
     /// A handle that stops the server gracefully (tests use it).

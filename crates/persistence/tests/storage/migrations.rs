@@ -75,3 +75,38 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+#[test]
+fn a_connection_whose_server_went_away_is_replaced_after_one_failure() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    use tessera_domain::TokenRepository;
+
+    let db = TestDatabase::postgres();
+    let mut settings = db.settings();
+    settings.pool_size = 1;
+    let database = Database::connect(&settings).expect("connect");
+    database.migrate().expect("migrate");
+    let repo = database.token_repository();
+    repo.ping().expect("alive");
+    let name = db
+        .url()
+        .rsplit('/')
+        .next()
+        .expect("database name")
+        .to_owned();
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| tessera_persistence::testing::DEFAULT_TEST_DATABASE_URL.to_owned());
+    let mut conn = PgConnection::establish(&admin).expect("admin");
+    conn.batch_execute(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ))
+    .expect("terminate");
+    // The pool does not test connections on checkout: the first use finds
+    // the connection dead, and the pool replaces it for the next one.
+    let first = repo.ping();
+    let second = repo.ping();
+    assert!(second.is_ok(), "first: {first:?}, second: {second:?}");
+    assert!(database.queries_run() > 0);
+}

@@ -71,6 +71,8 @@ pub struct TestApp {
     pub db: Option<TestDatabase>,
     pub clock: Arc<ManualClock>,
     pub settings: Settings,
+    /// The instance's database handle: counts the queries it ran.
+    pub database: tessera_persistence::Database,
     sessions: SessionCodec,
     handle: ServerHandle,
     running: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
@@ -109,6 +111,7 @@ fn start(settings: Settings, db: Option<TestDatabase>) -> TestApp {
         Application::build_with_clock(&settings, clock.clone()).expect("application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let handle = application.handle();
+    let database = application.database();
     let running = actix_web::rt::spawn(application.run_until_stopped());
     let sessions = SessionCodec::new(&settings.session).expect("session codec");
     TestApp {
@@ -116,6 +119,7 @@ fn start(settings: Settings, db: Option<TestDatabase>) -> TestApp {
         db,
         clock,
         settings,
+        database,
         sessions,
         handle,
         running,

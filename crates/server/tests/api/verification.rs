@@ -22,6 +22,7 @@ crate::both_backends!(verification:
     the_feed_lists_revocations_in_order_with_a_cursor,
     a_waiting_feed_request_returns_the_revocation,
     the_feed_needs_a_resource_server,
+    malformed_tokens_never_reach_the_database,
 );
 
 /// The deadline of issue 4 for another instance to stop accepting a token.
@@ -323,4 +324,43 @@ async fn a_feed_request_on_another_instance_wakes_for_a_revocation() {
     })
     .await;
     assert_eq!(fingerprints(&waited).len(), 1, "{}", waited.raw);
+}
+
+pub async fn malformed_tokens_never_reach_the_database(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let valid = token_of(&app.create_token(1, "real", &[]).await);
+    let mut malformed = vec![
+        "tsr_short".to_owned(),
+        "nope_0000000000000000000000000000000000000A".to_owned(),
+        format!("{}x", &valid[..valid.len() - 1]),
+        valid.replacen("tsr_", "tsr-", 1),
+        format!("{valid}0"),
+    ];
+    // Every single-character typo of a real token fails its checksum.
+    for position in [4, 10, 20, 30, 36, 40] {
+        let mut bytes = valid.clone().into_bytes();
+        bytes[position] = if bytes[position] == b'a' { b'b' } else { b'a' };
+        malformed.push(String::from_utf8(bytes).expect("ascii"));
+    }
+    let before = app.database.queries_run();
+    for token in &malformed {
+        assert_problem(&app.status_with(token).await, 401);
+        assert_eq!(introspect(&app, token).await.body, json!({"active": false}));
+    }
+    assert_eq!(
+        app.database.queries_run(),
+        before,
+        "no query for a malformed token"
+    );
+    // A well-formed unknown token does reach the database: the count moves.
+    let unknown = send_json(
+        app.with_session(Method::POST, "/api/v1/users/1/api-tokens/create", 1),
+        &json!({"identifier": "x", "permissions": []}),
+    )
+    .await;
+    let deleted = token_of(&unknown.body);
+    delete_token(&app, 1, &deleted).await;
+    let before = app.database.queries_run();
+    assert_problem(&app.status_with(&deleted).await, 401);
+    assert!(app.database.queries_run() > before);
 }
