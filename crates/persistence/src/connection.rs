@@ -61,15 +61,14 @@ impl Instrumentation for ConnectionHealth {
                 self.queries.fetch_add(1, Ordering::Relaxed);
             }
             InstrumentationEvent::FinishQuery {
-                error: Some(DieselError::DatabaseError(kind, _)),
+                error:
+                    Some(DieselError::DatabaseError(
+                        DatabaseErrorKind::ClosedConnection
+                        | DatabaseErrorKind::UnableToSendCommand,
+                        _,
+                    )),
                 ..
-            } if matches!(
-                kind,
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
-            ) =>
-            {
-                self.broken = true;
-            }
+            } => self.broken = true,
             _ => {}
         }
     }
