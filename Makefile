@@ -1,7 +1,7 @@
 # Everyday commands for Tessera; `make` (or `make help`) lists them.
 # `make test` is the README's test command, and the one CI runs.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt db-up db-down build
+.PHONY: help run test lint fmt db-up db-down build bench
 
 # Extra arguments: `make run ARGS='migrate'`, `make test ARGS='-p tessera-domain'`.
 ARGS ?=
@@ -39,3 +39,6 @@ db-down: ## Stop and remove docker-compose's containers (the data volume stays)
 
 build: ## Release build of the tessera binary (target/release/tessera)
 	cargo build --release -p tessera-server
+
+bench: ## Load benchmark on PostgreSQL and SQLite; table in bench/results/<date>.md
+	python3 bench/run.py

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::path::Path;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::r2d2::R2D2Connection;
@@ -193,5 +193,24 @@ impl diesel::r2d2::ManageConnection for ConnectionManager {
             .downcast_mut::<ConnectionHealth>()
             .is_some_and(|health| health.broken);
         lost || conn.is_broken()
+    }
+}
+
+/// Serialises this process's writes to an SQLite file. SQLite admits one
+/// writer at a time and makes the others retry with sleeps (its busy
+/// handler), which under load turns into second-long tails; waiting on a
+/// mutex instead hands the lock over at once. PostgreSQL needs none.
+#[derive(Clone, Debug, Default)]
+pub struct WriteGate(Option<Arc<Mutex<()>>>);
+
+impl WriteGate {
+    pub fn for_backend(backend: Backend) -> Self {
+        Self((backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))))
+    }
+
+    pub fn enter(&self) -> Option<MutexGuard<'_, ()>> {
+        self.0
+            .as_ref()
+            .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }

@@ -20,7 +20,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde::Deserialize;
 use tessera_domain::SecretString;
 
-pub use connection::{AnyConnection, Backend, ConnectionManager};
+pub use connection::{AnyConnection, Backend, ConnectionManager, WriteGate};
 pub use oauth::DieselOAuthRepository;
 pub use revocations::{DieselRevocationLog, RevocationListener};
 pub use tokens::DieselTokenRepository;
@@ -69,6 +69,7 @@ pub struct Database {
     pool: DbPool,
     backend: Backend,
     queries: Arc<AtomicU64>,
+    gate: WriteGate,
 }
 
 impl std::fmt::Debug for Database {
@@ -104,6 +105,7 @@ impl Database {
             pool,
             backend,
             queries,
+            gate: WriteGate::for_backend(backend),
         })
     }
 
@@ -135,11 +137,11 @@ impl Database {
     }
 
     pub fn token_repository(&self) -> DieselTokenRepository {
-        DieselTokenRepository::new(self.pool.clone())
+        DieselTokenRepository::new(self.pool.clone(), self.gate.clone())
     }
 
     pub fn revocation_log(&self) -> DieselRevocationLog {
-        DieselRevocationLog::new(self.pool.clone())
+        DieselRevocationLog::new(self.pool.clone(), self.gate.clone())
     }
 
     /// A listener for other instances' revocations; PostgreSQL only (an
@@ -153,7 +155,7 @@ impl Database {
     }
 
     pub fn oauth_repository(&self) -> DieselOAuthRepository {
-        DieselOAuthRepository::new(self.pool.clone())
+        DieselOAuthRepository::new(self.pool.clone(), self.gate.clone())
     }
 
     pub fn connection(

@@ -12,7 +12,7 @@ use tessera_domain::{
     TokenRecord, UserId,
 };
 
-use crate::connection::ConnectionManager;
+use crate::connection::{ConnectionManager, WriteGate};
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
 use crate::tokens::{TokenRow, insert_token_row, is_duplicate_token_hash};
 
@@ -108,6 +108,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
 #[derive(Clone)]
 pub struct DieselOAuthRepository {
     pool: Pool<ConnectionManager>,
+    gate: WriteGate,
 }
 
 impl std::fmt::Debug for DieselOAuthRepository {
@@ -118,8 +119,8 @@ impl std::fmt::Debug for DieselOAuthRepository {
 }
 
 impl DieselOAuthRepository {
-    pub fn new(pool: Pool<ConnectionManager>) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool<ConnectionManager>, gate: WriteGate) -> Self {
+        Self { pool, gate }
     }
 
     fn conn(&self) -> anyhow::Result<PooledConnection<ConnectionManager>> {
@@ -142,6 +143,7 @@ impl From<DieselError> for InsertFailure {
 
 impl ClientRepository for DieselOAuthRepository {
     fn insert(&self, stored: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError> {
+        let _writing = self.gate.enter();
         let client = &stored.client;
         let author = client
             .author
@@ -230,6 +232,7 @@ impl ClientRepository for DieselOAuthRepository {
     }
 
     fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
+        let _writing = self.gate.enter();
         let changes = ClientChanges {
             name: update.name.as_deref(),
             redirect_uri: update.redirect_uri.as_ref().map(Option::as_deref),
@@ -255,6 +258,7 @@ impl ClientRepository for DieselOAuthRepository {
         secret_hash: TokenHash,
         secret_sealed: Vec<u8>,
     ) -> anyhow::Result<Option<StoredClient>> {
+        let _writing = self.gate.enter();
         let updated = diesel::update(oauth_clients::table.find(id))
             .set((
                 oauth_clients::secret_hash.eq(&secret_hash.0[..]),
@@ -269,6 +273,7 @@ impl ClientRepository for DieselOAuthRepository {
     }
 
     fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>> {
+        let _writing = self.gate.enter();
         let mut conn = self.conn()?;
         let deleted = conn
             .transaction::<Option<Vec<Vec<u8>>>, DieselError, _>(|conn| {
@@ -318,6 +323,7 @@ impl From<DieselError> for RedeemFailure {
 
 impl CodeRepository for DieselOAuthRepository {
     fn insert(&self, code: AuthorizationCode) -> anyhow::Result<()> {
+        let _writing = self.gate.enter();
         let row = CodeRow {
             code_hash: code.hash.0.to_vec(),
             user_id: code.user_id.get(),
@@ -336,6 +342,7 @@ impl CodeRepository for DieselOAuthRepository {
     }
 
     fn purge_expired(&self, now: i64) -> anyhow::Result<usize> {
+        let _writing = self.gate.enter();
         diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now)))
             .execute(&mut self.conn()?)
             .context("purging expired codes")
@@ -358,6 +365,7 @@ impl CodeRepository for DieselOAuthRepository {
         token: NewTokenRecord,
         now: i64,
     ) -> Result<Redeemed, RedeemError> {
+        let _writing = self.gate.enter();
         let mut conn = self.conn()?;
         let outcome = conn.transaction::<(TokenRow, Vec<Vec<u8>>), RedeemFailure, _>(|conn| {
             // Only one of concurrent redemptions flips `used_at`.
@@ -403,6 +411,7 @@ impl CodeRepository for DieselOAuthRepository {
     }
 
     fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>> {
+        let _writing = self.gate.enter();
         let mut conn = self.conn()?;
         let issued: Option<Option<Vec<u8>>> = oauth_codes::table
             .find(&code.0[..])

@@ -11,7 +11,7 @@ use diesel::r2d2::Pool;
 use diesel::result::Error as DieselError;
 use tessera_domain::{Revocation, RevocationLog, RevocationPage, TokenCache, TokenHash};
 
-use crate::connection::ConnectionManager;
+use crate::connection::{ConnectionManager, WriteGate};
 use crate::schema::{token_revocation_purges, token_revocations};
 
 /// The channel the `api_tokens_revoked` trigger notifies.
@@ -20,6 +20,7 @@ pub const CHANNEL: &str = "tessera_revocations";
 #[derive(Clone)]
 pub struct DieselRevocationLog {
     pool: Pool<ConnectionManager>,
+    gate: WriteGate,
 }
 
 impl std::fmt::Debug for DieselRevocationLog {
@@ -30,8 +31,8 @@ impl std::fmt::Debug for DieselRevocationLog {
 }
 
 impl DieselRevocationLog {
-    pub fn new(pool: Pool<ConnectionManager>) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool<ConnectionManager>, gate: WriteGate) -> Self {
+        Self { pool, gate }
     }
 }
 
@@ -79,6 +80,7 @@ impl RevocationLog for DieselRevocationLog {
     }
 
     fn purge_before(&self, cutoff: i64) -> anyhow::Result<usize> {
+        let _writing = self.gate.enter();
         let mut conn = self
             .pool
             .get()

@@ -11,7 +11,7 @@ use tessera_domain::{
     TokenRepository, UserId,
 };
 
-use crate::connection::{AnyConnection, ConnectionManager};
+use crate::connection::{AnyConnection, ConnectionManager, WriteGate};
 use crate::schema::api_tokens;
 
 #[derive(Debug, Queryable, Selectable)]
@@ -70,6 +70,7 @@ impl TryFrom<TokenRow> for TokenRecord {
 #[derive(Clone)]
 pub struct DieselTokenRepository {
     pool: Pool<ConnectionManager>,
+    gate: WriteGate,
 }
 
 impl std::fmt::Debug for DieselTokenRepository {
@@ -80,8 +81,8 @@ impl std::fmt::Debug for DieselTokenRepository {
 }
 
 impl DieselTokenRepository {
-    pub fn new(pool: Pool<ConnectionManager>) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool<ConnectionManager>, gate: WriteGate) -> Self {
+        Self { pool, gate }
     }
 
     fn conn(&self) -> anyhow::Result<PooledConnection<ConnectionManager>> {
@@ -91,6 +92,7 @@ impl DieselTokenRepository {
     /// Stores many tokens at once, a thousand per transaction: for seeding
     /// benchmarks, not for the service (which goes through the port).
     pub fn insert_many(&self, tokens: &[NewTokenRecord]) -> anyhow::Result<()> {
+        let _writing = self.gate.enter();
         let mut conn = self.conn()?;
         for chunk in tokens.chunks(1000) {
             conn.transaction::<(), DieselError, _>(|conn| {
@@ -155,6 +157,7 @@ pub(crate) fn is_duplicate_token_hash(error: &DieselError) -> bool {
 
 impl TokenRepository for DieselTokenRepository {
     fn insert(&self, token: NewTokenRecord, now: i64) -> Result<TokenRecord, InsertTokenError> {
+        let _writing = self.gate.enter();
         let mut conn = self.conn()?;
         let inserted = conn
             .transaction::<TokenRow, DieselError, _>(|conn| {
@@ -198,6 +201,7 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
+        let _writing = self.gate.enter();
         let deleted = diesel::delete(
             api_tokens::table
                 .filter(api_tokens::user_id.eq(user.get()))
@@ -209,6 +213,7 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
+        let _writing = self.gate.enter();
         let deleted = diesel::delete(
             api_tokens::table
                 .filter(api_tokens::token_hash.eq(&hash.0[..]))
@@ -220,6 +225,7 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
+        let _writing = self.gate.enter();
         let mut conn = self.conn()?;
         conn.transaction::<(), DieselError, _>(|conn| {
             for (hash, at) in uses {
