@@ -221,7 +221,7 @@ def bench_backend(name, url, work):
     try:
         rows.append((name, "GET /healthz (ceiling)", wrk(PORT, "/healthz")))
         log(f"{name}: warming the cache")
-        warm = wrk(PORT, "/", "status.lua", [str(tokens)], seconds=5)
+        warm = wrk(PORT, "/", "status.lua", [str(tokens)], seconds=10)
         verified = warm["total"]
         status = wrk(PORT, "/", "status.lua", [str(tokens)])
         verified += status["total"]

@@ -4,13 +4,15 @@
 //! sure a verification that read the store before an invalidation can never
 //! put a stale entry back.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use moka::sync::Cache;
 
 use crate::crypto::TokenHash;
+use crate::permission::PermissionSet;
 use crate::service::Principal;
 use crate::time::Timestamp;
 
@@ -26,7 +28,7 @@ pub struct CacheSettings {
 impl Default for CacheSettings {
     fn default() -> Self {
         Self {
-            max_entries: 100_000,
+            max_entries: 200_000,
             positive_ttl: Duration::from_secs(60),
             negative_ttl: Duration::from_secs(5),
         }
@@ -55,7 +57,13 @@ pub struct TokenCache {
     unknown: Option<Cache<TokenHash, ()>>,
     epoch: AtomicU64,
     observers: RwLock<Vec<Observer>>,
+    /// Most tokens share one of a few permission sets: one copy each
+    /// keeps a cached entry small.
+    sets: Mutex<HashMap<PermissionSet, Arc<PermissionSet>>>,
 }
+
+/// Distinct permission sets kept for sharing; past it sets are not shared.
+const MAX_SHARED_SETS: usize = 10_000;
 
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +98,21 @@ impl TokenCache {
             }),
             epoch: AtomicU64::new(0),
             observers: RwLock::new(Vec::new()),
+            sets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The shared copy of `set`.
+    pub fn intern(&self, set: PermissionSet) -> Arc<PermissionSet> {
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(shared) = sets.get(&set) {
+            return shared.clone();
+        }
+        let shared = Arc::new(set);
+        if sets.len() < MAX_SHARED_SETS {
+            sets.insert((*shared).clone(), shared.clone());
+        }
+        shared
     }
 
     pub fn disabled() -> Self {
@@ -214,13 +236,12 @@ pub fn expired(expires_at: Option<Timestamp>, now: Timestamp) -> bool {
 mod tests {
     use super::*;
     use crate::ids::UserId;
-    use crate::permission::PermissionSet;
 
     fn entry() -> Cached {
         Cached::Valid(Arc::new(ValidEntry {
             principal: Principal {
                 user_id: UserId::new(1).expect("positive"),
-                permissions: PermissionSet::default(),
+                permissions: Arc::new(PermissionSet::default()),
                 from_api_client: None,
                 hash: TokenHash([1; 32]),
                 created_at: 0,

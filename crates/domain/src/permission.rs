@@ -64,7 +64,7 @@ impl PermissionCatalogue {
 }
 
 /// A set of permission names, sorted so documents are stable.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct PermissionSet(BTreeSet<String>);
 
 impl PermissionSet {

@@ -33,7 +33,8 @@ pub struct ApiToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: UserId,
-    pub permissions: PermissionSet,
+    /// Shared between the cached tokens that have the same set.
+    pub permissions: Arc<PermissionSet>,
     pub from_api_client: Option<ClientId>,
     pub hash: TokenHash,
     pub created_at: Timestamp,
@@ -352,7 +353,7 @@ impl TokenService {
             last_recorded: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
             principal: Principal {
                 user_id: record.user_id,
-                permissions: record.permissions,
+                permissions: self.cache.intern(record.permissions),
                 from_api_client: record.from_api_client,
                 hash,
                 created_at: record.created_at,

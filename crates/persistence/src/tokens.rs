@@ -11,7 +11,7 @@ use tessera_domain::{
     TokenRepository, UserId,
 };
 
-use crate::connection::{AnyConnection, ConnectionManager, WriteGate};
+use crate::connection::{AnyConnection, Backend, ConnectionManager, MultiBackend, WriteGate};
 use crate::schema::api_tokens;
 
 #[derive(Debug, Queryable, Selectable)]
@@ -125,6 +125,27 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
     InsertTokenError::Unexpected(anyhow::Error::new(error).context("inserting a token"))
 }
 
+/// Uses per `UPDATE`: two binds each, far below both backends' limits.
+const USAGE_CHUNK: usize = 500;
+
+/// `lastUsedAt` for `rows` tokens in one statement, never moving it back.
+/// The one place where the two dialects differ: placeholders.
+fn usage_update_sql(backend: Backend, rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| match backend {
+            Backend::Postgres => format!("(${}::bytea, ${}::bigint)", 2 * i + 1, 2 * i + 2),
+            Backend::Sqlite => "(?, ?)".to_owned(),
+        })
+        .collect();
+    format!(
+        "WITH used(hash, at) AS (VALUES {}) \
+         UPDATE api_tokens SET last_used_at = used.at FROM used \
+         WHERE api_tokens.token_hash = used.hash \
+         AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at < used.at)",
+        values.join(", ")
+    )
+}
+
 /// Inserts one token row; callers own the transaction around it.
 pub(crate) fn insert_token_row(
     conn: &mut AnyConnection,
@@ -227,23 +248,23 @@ impl TokenRepository for DieselTokenRepository {
     fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
         let _writing = self.gate.enter();
         let mut conn = self.conn()?;
-        conn.transaction::<(), DieselError, _>(|conn| {
-            for (hash, at) in uses {
-                diesel::update(
-                    api_tokens::table
-                        .filter(api_tokens::token_hash.eq(&hash.0[..]))
-                        .filter(
-                            api_tokens::last_used_at
-                                .is_null()
-                                .or(api_tokens::last_used_at.lt(*at)),
-                        ),
-                )
-                .set(api_tokens::last_used_at.eq(*at))
-                .execute(conn)?;
+        let backend = match &*conn {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        };
+        // One statement per chunk rather than one per token: a busy
+        // instance writes tens of thousands of uses a minute.
+        for chunk in uses.chunks(USAGE_CHUNK) {
+            let mut query = diesel::sql_query(usage_update_sql(backend, chunk.len()))
+                .into_boxed::<MultiBackend>();
+            for (hash, at) in chunk {
+                query = query
+                    .bind::<diesel::sql_types::Binary, _>(hash.0.to_vec())
+                    .bind::<diesel::sql_types::BigInt, _>(*at);
             }
-            Ok(())
-        })
-        .context("recording token use")
+            query.execute(&mut conn).context("recording token use")?;
+        }
+        Ok(())
     }
 
     fn ping(&self) -> anyhow::Result<()> {

@@ -101,7 +101,7 @@ impl From<CacheSection> for tessera_domain::CacheSettings {
 }
 
 fn default_cache_entries() -> u64 {
-    100_000
+    200_000
 }
 
 fn default_positive_ttl() -> u64 {

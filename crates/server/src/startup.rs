@@ -146,6 +146,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = services.state.clone();
         let server = HttpServer::new(move || app(state.clone()))
+            // More blocking threads than pooled connections would only
+            // queue on the pool, each with its own stack and allocator arena.
+            .worker_max_blocking_threads(settings.database.pool_size.max(2) as usize)
             .listen(listener)?
             .shutdown_timeout(SHUTDOWN_GRACE_SECS)
             .run();

@@ -249,3 +249,21 @@ pub fn usage_is_recorded_and_never_moves_back(repo: Repo) {
         .expect("present");
     assert_eq!(untouched.last_used_at, None);
 }
+
+pub fn usage_of_many_tokens_is_recorded_in_one_call(repo: Repo) {
+    // More than one statement's worth (the adapter writes 500 per UPDATE).
+    let tokens: Vec<_> = (0..520)
+        .map(|_| repo.insert(record(2, None), NOW).expect("insert").hash)
+        .collect();
+    let uses: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (*h, NOW + i as i64))
+        .collect();
+    repo.record_usage(&uses).expect("record");
+    let listed = repo.list_for_user(user(2)).expect("list");
+    for (hash, at) in &uses {
+        let found = listed.iter().find(|r| &r.hash == hash).expect("listed");
+        assert_eq!(found.last_used_at, Some(*at));
+    }
+}
