@@ -177,19 +177,7 @@ pub async fn authenticate_client(
     params: &HashMap<String, String>,
     state: &AppState,
 ) -> Result<OAuthClient, OAuthFailure> {
-    let basic = req.headers().get(header::AUTHORIZATION).map(|value| {
-        let value = value.to_str().unwrap_or_default();
-        let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (id, secret) = text.split_once(':')?;
-        Some((form_decode(id)?, form_decode(secret)?))
-    });
+    let basic = basic_credentials(req);
     let body_secret = params.get("client_secret");
     let (id, secret) = match (basic, body_secret) {
         (Some(_), Some(_)) => {
@@ -283,17 +271,11 @@ pub fn resource_server(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<OAuthClient, crate::error::ApiError> {
-    basic_credentials(req)
-        .flatten()
-        .and_then(|(id, secret)| {
-            state
-                .oauth
-                .clients()
-                .authenticate_resource_server(&id, &secret)
-        })
-        .ok_or(crate::error::ApiError::ClientUnauthorized(
+    resource_server_of(req, &HashMap::new(), state).map_err(|_| {
+        crate::error::ApiError::ClientUnauthorized(
             "this endpoint needs a resource server's HTTP Basic credentials",
-        ))
+        )
+    })
 }
 
 /// Success responses of the token endpoints are never cached.
