@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use moka::sync::Cache;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::RwLockReadGuard;
+use std::time::Instant;
 
 use crate::crypto::TokenHash;
 use crate::permission::PermissionSet;
@@ -52,9 +54,111 @@ pub enum Cached {
 
 type Observer = Box<dyn Fn() + Send + Sync>;
 
+/// Hashes a fingerprint by its first eight bytes: an HMAC output is already
+/// uniformly random, so hashing it again (SipHash) would only cost time.
+#[derive(Default)]
+struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(head) = bytes.first_chunk::<8>() {
+            self.0 = u64::from_le_bytes(*head);
+        }
+    }
+
+    fn write_usize(&mut self, _length: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Shard<V> = HashMap<TokenHash, (V, Instant), BuildHasherDefault<FingerprintHasher>>;
+
+const SHARDS: usize = 64;
+
+/// A bounded map whose entries expire: sharded read-write locks, so a hit
+/// costs a shared lock and one lookup. When a shard is full it first drops
+/// what expired, then an arbitrary entry: a cache of verifications needs no
+/// recency bookkeeping on every read.
+struct ExpiringMap<V> {
+    shards: Vec<RwLock<Shard<V>>>,
+    per_shard: usize,
+    ttl: Duration,
+}
+
+impl<V: Clone> ExpiringMap<V> {
+    fn new(capacity: u64, ttl: Duration) -> Self {
+        let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX);
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            per_shard: per_shard.max(1),
+            ttl,
+        }
+    }
+
+    fn shard(&self, key: &TokenHash) -> &RwLock<Shard<V>> {
+        // Byte 8 is independent of the eight bytes the shard's map hashes.
+        &self.shards[usize::from(key.0[8]) % SHARDS]
+    }
+
+    fn read(lock: &RwLock<Shard<V>>) -> RwLockReadGuard<'_, Shard<V>> {
+        lock.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &TokenHash) -> Option<V> {
+        let shard = Self::read(self.shard(key));
+        let (value, inserted) = shard.get(key)?;
+        (inserted.elapsed() < self.ttl).then(|| value.clone())
+    }
+
+    fn insert(&self, key: TokenHash, value: V) {
+        let mut shard = self
+            .shard(&key)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+            let ttl = self.ttl;
+            shard.retain(|_, (_, inserted)| inserted.elapsed() < ttl);
+            if shard.len() >= self.per_shard {
+                // An eighth at once, so the scan above stays rare.
+                let victims: Vec<TokenHash> =
+                    shard.keys().take(self.per_shard / 8 + 1).copied().collect();
+                for victim in victims {
+                    shard.remove(&victim);
+                }
+            }
+        }
+        shard.insert(key, (value, Instant::now()));
+    }
+
+    fn invalidate(&self, key: &TokenHash) {
+        self.shard(key)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    fn invalidate_all(&self) {
+        for shard in &self.shards {
+            shard
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        }
+    }
+
+    fn entry_count(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| Self::read(shard).len() as u64)
+            .sum()
+    }
+}
+
 pub struct TokenCache {
-    valid: Option<Cache<TokenHash, Arc<ValidEntry>>>,
-    unknown: Option<Cache<TokenHash, ()>>,
+    valid: Option<ExpiringMap<Arc<ValidEntry>>>,
+    unknown: Option<ExpiringMap<()>>,
     epoch: AtomicU64,
     observers: RwLock<Vec<Observer>>,
     /// Most tokens share one of a few permission sets: one copy each
@@ -84,18 +188,9 @@ impl TokenCache {
     pub fn new(settings: CacheSettings) -> Self {
         let enabled = settings.max_entries > 0;
         Self {
-            valid: enabled.then(|| {
-                Cache::builder()
-                    .max_capacity(settings.max_entries)
-                    .time_to_live(settings.positive_ttl)
-                    .build()
-            }),
-            unknown: enabled.then(|| {
-                Cache::builder()
-                    .max_capacity(settings.max_entries / 4 + 1)
-                    .time_to_live(settings.negative_ttl)
-                    .build()
-            }),
+            valid: enabled.then(|| ExpiringMap::new(settings.max_entries, settings.positive_ttl)),
+            unknown: enabled
+                .then(|| ExpiringMap::new(settings.max_entries / 4 + 1, settings.negative_ttl)),
             epoch: AtomicU64::new(0),
             observers: RwLock::new(Vec::new()),
             sets: Mutex::new(HashMap::new()),
@@ -216,10 +311,7 @@ impl TokenCache {
 
     /// Entries held now (approximate; for metrics and tests).
     pub fn len(&self) -> u64 {
-        self.valid.as_ref().map_or(0, |c| {
-            c.run_pending_tasks();
-            c.entry_count()
-        })
+        self.valid.as_ref().map_or(0, ExpiringMap::entry_count)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -279,6 +371,28 @@ mod tests {
         assert!(matches!(cache.get(&hash), Some(Cached::Unknown)));
         cache.invalidate_all();
         assert!(cache.get(&hash).is_none());
+    }
+
+    #[test]
+    fn entries_expire_and_the_size_stays_bounded() {
+        let map = ExpiringMap::new(SHARDS as u64 * 2, Duration::from_secs(60));
+        for i in 0..=255u8 {
+            let mut key = [i; 32];
+            key[8] = 0; // all in one shard
+            map.insert(TokenHash(key), i);
+        }
+        assert!(map.entry_count() <= 2, "a shard holds its share only");
+        assert!(
+            map.get(&TokenHash([
+                255, 255, 255, 255, 255, 255, 255, 255, 0, 255, 255, 255, 255, 255, 255, 255, 255,
+                255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255
+            ]))
+            .is_some(),
+            "the newest stays"
+        );
+        let expiring = ExpiringMap::new(10, Duration::ZERO);
+        expiring.insert(TokenHash([1; 32]), 1);
+        assert_eq!(expiring.get(&TokenHash([1; 32])), None, "expired at once");
     }
 
     #[test]
