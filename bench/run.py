@@ -32,7 +32,13 @@ BENCH = ROOT / "bench"
 RELEASE = ROOT / "target" / "release"
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
-THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+# On a machine of 2+ cores the service runs on one core and the load
+# generator on another, so neither steals the other's time slices (which
+# otherwise dominates p99). PostgreSQL itself is not pinned.
+PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+SERVICE_CPUS = os.environ.get("BENCH_SERVICE_CPUS", "1")
+LOAD_CPUS = os.environ.get("BENCH_LOAD_CPUS", "0")
+THREADS = int(os.environ.get("BENCH_THREADS", "1" if PIN else "2"))
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 SEED = int(os.environ.get("BENCH_TOKENS", "100000"))
 PORT = 18080
@@ -91,8 +97,9 @@ class Service:
         })
         env.update(extra_env or {})
         self.env = env
+        pin = ["taskset", "-c", SERVICE_CPUS] if PIN else []
         self.process = subprocess.Popen(
-            [str(RELEASE / "tessera"), "--config", str(BENCH / "bench.toml"), "serve"],
+            [*pin, str(RELEASE / "tessera"), "--config", str(BENCH / "bench.toml"), "serve"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -144,7 +151,8 @@ def parse_latency(text):
 
 
 def wrk(port, path, script=None, args=(), seconds=DURATION):
-    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    pin = ["taskset", "-c", LOAD_CPUS] if PIN else []
+    cmd = [*pin, "wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
     if script:
         cmd += ["-s", str(BENCH / script)]
     cmd.append(f"http://127.0.0.1:{port}{path}")
@@ -165,7 +173,8 @@ def wrk(port, path, script=None, args=(), seconds=DURATION):
 
 def pgbench(url):
     run(["pgbench", "-q", "-i", "-s", "10", url])
-    out = run(["pgbench", "-S", "-M", "prepared", "-c", str(CONNECTIONS), "-j", str(THREADS),
+    pin = ["taskset", "-c", LOAD_CPUS] if PIN else []
+    out = run([*pin, "pgbench", "-S", "-M", "prepared", "-c", str(CONNECTIONS), "-j", str(THREADS),
                "-T", str(DURATION), url]).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
@@ -309,7 +318,9 @@ def main():
         f"# Tessera benchmark, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
         "",
         f"`make bench` on {os.cpu_count()} cores; wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s on "
-        f"loopback; {SEED} seeded tokens; release build.",
+        f"loopback; {SEED} seeded tokens; release build; "
+        + (f"service pinned to CPU {SERVICE_CPUS}, wrk and pgbench to CPU {LOAD_CPUS}, PostgreSQL unpinned."
+           if PIN else "nothing pinned."),
         "",
         "| backend | load | req/s | p50 ms | p99 ms | non-2xx |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
