@@ -1,1 +1,2 @@
+-- Reverts up.sql of this migration.
 DROP TABLE api_tokens;

@@ -1,3 +1,4 @@
+-- Reverts up.sql of this migration.
 DROP TRIGGER api_tokens_revoked;
 DROP TABLE token_revocation_purges;
 DROP TABLE token_revocations;
