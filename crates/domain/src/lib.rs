@@ -31,8 +31,8 @@ pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
 pub use revocations::{Revocation, RevocationLog, RevocationPage};
 pub use secret::SecretString;
 pub use service::{
-    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Principal, TokenService,
-    TokenSource, VerifyError,
+    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, Principal,
+    TokenService, TokenSource, VerifyError,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{TokenFormat, TokenFormatError};

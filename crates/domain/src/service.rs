@@ -41,6 +41,14 @@ pub struct Principal {
     pub expires_at: Option<Timestamp>,
 }
 
+/// What [`TokenService::lookup`] could tell without the store.
+#[derive(Debug)]
+pub enum Lookup {
+    Answered(Result<Principal, VerifyError>),
+    /// Only the store can tell: pass to [`TokenService::verify_stored`].
+    Miss(TokenHash),
+}
+
 /// Where a new token's permissions come from (contract §4: exactly one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
@@ -316,34 +324,24 @@ impl TokenService {
         }
     }
 
-    /// The answer for `token` without touching the store: `None` when
-    /// only the store can tell (a cache miss). Malformed tokens are always
-    /// answered here.
-    pub fn verify_cached(&self, token: &str) -> Option<Result<Principal, VerifyError>> {
+    /// The answer for `token` without touching the store, or the
+    /// fingerprint to look up when only the store can tell (a cache miss).
+    /// Malformed tokens are always answered here.
+    pub fn lookup(&self, token: &str) -> Lookup {
         if self.format.check(token).is_err() {
-            return Some(Err(VerifyError::Malformed));
+            return Lookup::Answered(Err(VerifyError::Malformed));
         }
         let hash = self.keyring.fingerprint(token);
-        self.answer_from_cache(&hash)
-    }
-
-    fn answer_from_cache(&self, hash: &TokenHash) -> Option<Result<Principal, VerifyError>> {
-        match self.cache.get(hash)? {
-            Cached::Valid(entry) => Some(self.accept(&entry)),
-            Cached::Unknown => Some(Err(VerifyError::Unknown)),
+        match self.cache.get(&hash) {
+            Some(Cached::Valid(entry)) => Lookup::Answered(self.accept(&entry)),
+            Some(Cached::Unknown) => Lookup::Answered(Err(VerifyError::Unknown)),
+            None => Lookup::Miss(hash),
         }
     }
 
-    /// Whether `token` authenticates now, and as whom: from the cache, or
-    /// from the store (which then fills the cache).
-    pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
-        self.format
-            .check(token)
-            .map_err(|_| VerifyError::Malformed)?;
-        let hash = self.keyring.fingerprint(token);
-        if let Some(answer) = self.answer_from_cache(&hash) {
-            return answer;
-        }
+    /// The store's answer for a fingerprint [`Self::lookup`] missed; fills
+    /// the cache. Blocking: callers run it off the async executor.
+    pub fn verify_stored(&self, hash: TokenHash) -> Result<Principal, VerifyError> {
         let epoch = self.cache.epoch();
         let Some(record) = self.repository.find_by_hash(&hash)? else {
             self.cache.fill(hash, Cached::Unknown, epoch);
@@ -362,6 +360,15 @@ impl TokenService {
         });
         self.cache.fill(hash, Cached::Valid(entry.clone()), epoch);
         self.accept(&entry)
+    }
+
+    /// Whether `token` authenticates now, and as whom: from the cache, or
+    /// from the store.
+    pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
+        match self.lookup(token) {
+            Lookup::Answered(answer) => answer,
+            Lookup::Miss(hash) => self.verify_stored(hash),
+        }
     }
 
     /// A known token passes unless it expired; its use is noted.

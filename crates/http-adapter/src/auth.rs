@@ -4,7 +4,7 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, COOKIE};
-use tessera_domain::{Principal, UserId, VerifyError};
+use tessera_domain::{Lookup, Principal, UserId, VerifyError};
 
 use crate::body::blocking;
 use crate::error::ApiError;
@@ -77,20 +77,26 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
         .ok_or(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <token>`",
         ))?;
-    // Malformed tokens and cache hits are answered here, on the worker:
-    // only a cache miss costs a trip to the blocking pool and the store.
-    let answer = match state.tokens.verify_cached(token) {
-        Some(answer) => answer,
-        None => {
-            let tokens = state.tokens.clone();
-            let token = token.to_owned();
-            blocking(move || tokens.verify(&token)).await?
-        }
-    };
-    match answer {
+    match verify_token(state, token).await? {
         Ok(principal) => Ok(Caller::Token(principal)),
         Err(VerifyError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
         Err(_) => Err(invalid),
+    }
+}
+
+/// Verifies a token as cheaply as it can: malformed tokens and cache hits
+/// are answered on the worker; only a cache miss costs a trip to the
+/// blocking pool and the store. The outer error is the pool's.
+pub async fn verify_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<Principal, VerifyError>, ApiError> {
+    match state.tokens.lookup(token) {
+        Lookup::Answered(answer) => Ok(answer),
+        Lookup::Miss(hash) => {
+            let tokens = state.tokens.clone();
+            blocking(move || tokens.verify_stored(hash)).await
+        }
     }
 }
 

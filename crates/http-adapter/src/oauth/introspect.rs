@@ -7,7 +7,7 @@ use serde::Serialize;
 use tessera_domain::{Principal, VerifyError};
 use tessera_oauth_clients::OAuthError;
 
-use crate::body::blocking;
+use crate::auth::verify_token;
 use crate::oauth::{OAuthFailure, no_store, read_params, resource_server_of};
 use crate::revocations::hex;
 use crate::state::AppState;
@@ -72,16 +72,9 @@ pub async fn introspect_token(
         .get("token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| OAuthFailure(OAuthError::InvalidRequest("token is required".into())))?;
-    let answer = match state.tokens.verify_cached(token) {
-        Some(answer) => answer,
-        None => {
-            let tokens = state.tokens.clone();
-            let token = token.clone();
-            blocking(move || tokens.verify(&token))
-                .await
-                .map_err(OAuthFailure::from)?
-        }
-    };
+    let answer = verify_token(&state, token)
+        .await
+        .map_err(OAuthFailure::from)?;
     let document = match answer {
         Ok(principal) => Introspection::of(principal),
         Err(VerifyError::Unexpected(e)) => return Err(OAuthFailure::from(e).into()),
