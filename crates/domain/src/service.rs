@@ -188,17 +188,29 @@ impl TokenService {
         user: UserId,
         client: &OAuthClient,
     ) -> (SecretString, NewTokenRecord) {
-        let token = self.format.generate();
-        let hash = self.keyring.fingerprint(token.expose());
-        let record = NewTokenRecord {
-            user_id: user,
-            identifier: format!("{} Token", client.name),
-            hash,
-            sealed: self.keyring.seal(&token, &hash),
+        self.mint(&Draft {
+            user,
+            identifier: client_token_identifier(client),
             permissions: client.permissions.clone(),
             from_api_client: Some(client.id.clone()),
             created_at: self.clock.now(),
             expires_at: None,
+        })
+    }
+
+    /// A fresh token and the record that stores it (fingerprint, sealed).
+    fn mint(&self, draft: &Draft) -> (SecretString, NewTokenRecord) {
+        let token = self.format.generate();
+        let hash = self.keyring.fingerprint(token.expose());
+        let record = NewTokenRecord {
+            user_id: draft.user,
+            identifier: draft.identifier.clone(),
+            hash,
+            sealed: self.keyring.seal(&token, &hash),
+            permissions: draft.permissions.clone(),
+            from_api_client: draft.from_api_client.clone(),
+            created_at: draft.created_at,
+            expires_at: draft.expires_at,
         };
         (token, record)
     }
@@ -259,32 +271,29 @@ impl TokenService {
                     .find(&client_id)?
                     .ok_or(CreateTokenError::ClientNotFound(client_id))?;
                 (
-                    format!("{} Token", client.name),
+                    client_token_identifier(&client),
                     client.permissions,
                     Some(client.id),
                 )
             }
         };
 
+        let draft = Draft {
+            user,
+            identifier,
+            permissions,
+            from_api_client,
+            created_at: now,
+            expires_at: request.expires_at,
+        };
         for _ in 0..INSERT_ATTEMPTS {
-            let token = self.format.generate();
-            let hash = self.keyring.fingerprint(token.expose());
-            let record = NewTokenRecord {
-                user_id: user,
-                identifier: identifier.clone(),
-                hash,
-                sealed: self.keyring.seal(&token, &hash),
-                permissions: permissions.clone(),
-                from_api_client: from_api_client.clone(),
-                created_at: now,
-                expires_at: request.expires_at,
-            };
+            let (token, record) = self.mint(&draft);
             match self.repository.insert(record, now) {
                 Ok(stored) => return Ok(to_document(stored, token)),
                 Err(InsertTokenError::DuplicateHash) => continue,
                 Err(InsertTokenError::DuplicateClientToken) => {
-                    let client = from_api_client.map(|c| c.to_string()).unwrap_or_default();
-                    return Err(CreateTokenError::Conflict(client));
+                    let client = draft.from_api_client.map(|c| c.to_string());
+                    return Err(CreateTokenError::Conflict(client.unwrap_or_default()));
                 }
                 Err(InsertTokenError::Unexpected(e)) => return Err(e.into()),
             }
@@ -294,15 +303,19 @@ impl TokenService {
 
     /// The user's tokens, oldest first, each opened back to its plain text.
     pub fn list(&self, user: UserId) -> anyhow::Result<Vec<ApiToken>> {
-        let pending = self.lock_usage().clone();
-        self.repository
-            .list_for_user(user)?
-            .into_iter()
-            .map(|mut record| {
-                // Uses not flushed yet still show.
+        let mut records = self.repository.list_for_user(user)?;
+        {
+            // Uses not flushed yet still show.
+            let pending = self.lock_usage();
+            for record in &mut records {
                 if let Some(&at) = pending.get(&record.hash) {
                     record.last_used_at = record.last_used_at.max(Some(at));
                 }
+            }
+        }
+        records
+            .into_iter()
+            .map(|record| {
                 let token = self.keyring.open(&record.sealed, &record.hash)?;
                 Ok(to_document(record, token))
             })
@@ -414,6 +427,22 @@ impl TokenService {
     pub fn ping(&self) -> anyhow::Result<()> {
         self.repository.ping()
     }
+}
+
+/// A token to be minted: everything but its secret parts.
+#[derive(Debug)]
+struct Draft {
+    user: UserId,
+    identifier: String,
+    permissions: PermissionSet,
+    from_api_client: Option<ClientId>,
+    created_at: Timestamp,
+    expires_at: Option<Timestamp>,
+}
+
+/// `"<client name> Token"` (contract §4 and §11).
+fn client_token_identifier(client: &OAuthClient) -> String {
+    format!("{} Token", client.name)
 }
 
 /// The owner's view of a stored token.
