@@ -148,6 +148,7 @@ impl<V: Clone> ExpiringMap<V> {
         }
     }
 
+    #[cfg(test)]
     fn entry_count(&self) -> u64 {
         self.shards
             .iter()
@@ -208,13 +209,6 @@ impl TokenCache {
             sets.insert((*shared).clone(), shared.clone());
         }
         shared
-    }
-
-    pub fn disabled() -> Self {
-        Self::new(CacheSettings {
-            max_entries: 0,
-            ..CacheSettings::default()
-        })
     }
 
     pub fn get(&self, hash: &TokenHash) -> Option<Cached> {
@@ -308,15 +302,6 @@ impl TokenCache {
             observer();
         }
     }
-
-    /// Entries held now (approximate; for metrics and tests).
-    pub fn len(&self) -> u64 {
-        self.valid.as_ref().map_or(0, ExpiringMap::entry_count)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Whether `expires_at` has passed at `now`.
@@ -397,7 +382,10 @@ mod tests {
 
     #[test]
     fn a_disabled_cache_holds_nothing() {
-        let cache = TokenCache::disabled();
+        let cache = TokenCache::new(CacheSettings {
+            max_entries: 0,
+            ..CacheSettings::default()
+        });
         let hash = TokenHash([5; 32]);
         cache.fill(hash, entry(), cache.epoch());
         assert!(cache.get(&hash).is_none());

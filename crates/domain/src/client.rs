@@ -35,10 +35,6 @@ impl OAuthClient {
             created_at: 0,
         }
     }
-
-    pub fn is_built_in(&self) -> bool {
-        self.author.is_none()
-    }
 }
 
 pub trait ClientDirectory: Send + Sync + 'static {

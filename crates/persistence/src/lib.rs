@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use diesel::r2d2::{Pool, PooledConnection};
+use diesel::r2d2::Pool;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde::Deserialize;
 use tessera_domain::SecretString;
@@ -156,12 +156,6 @@ impl Database {
 
     pub fn oauth_repository(&self) -> DieselOAuthRepository {
         DieselOAuthRepository::new(self.pool.clone(), self.gate.clone())
-    }
-
-    pub fn connection(
-        &self,
-    ) -> Result<PooledConnection<ConnectionManager>, diesel::r2d2::PoolError> {
-        self.pool.get()
     }
 
     fn migrations(&self) -> EmbeddedMigrations {
