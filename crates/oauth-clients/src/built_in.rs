@@ -28,6 +28,23 @@ pub struct BuiltInClientConfig {
     pub resource_server: bool,
 }
 
+impl BuiltInClientConfig {
+    /// A client with only an id, a name and permissions (no secret, no
+    /// URIs), as configuration gives at the least.
+    pub fn new(client_id: &str, name: &str, permissions: &[&str]) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            name: name.to_owned(),
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            client_secret: None,
+            redirect_uri: None,
+            api_key_template: None,
+            api_key_filename: None,
+            resource_server: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientConfigError {
     #[error("oauth.clients: client_id must be 1-64 ASCII letters, digits, '_' or '-' (got {0:?})")]
@@ -145,23 +162,14 @@ mod tests {
         PermissionCatalogue::new(["submit_score", "manage_rivals"]).expect("catalogue")
     }
 
-    fn config(id: &str, name: &str, permissions: &[&str]) -> BuiltInClientConfig {
-        BuiltInClientConfig {
-            client_id: id.to_owned(),
-            name: name.to_owned(),
-            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
-            client_secret: None,
-            redirect_uri: None,
-            api_key_template: None,
-            api_key_filename: None,
-            resource_server: false,
-        }
-    }
-
     #[test]
     fn configured_clients_are_found_by_id() {
-        let directory =
-            directory(&[config("CXFervidex", "Fervidex", &["submit_score"])]).expect("valid");
+        let directory = directory(&[BuiltInClientConfig::new(
+            "CXFervidex",
+            "Fervidex",
+            &["submit_score"],
+        )])
+        .expect("valid");
         let client = directory
             .find("CXFervidex")
             .expect("lookup")
@@ -176,18 +184,22 @@ mod tests {
 
     #[test]
     fn unknown_permission_in_configuration_is_an_error() {
-        let error = directory(&[config("CXA", "Alpha", &["fly"])]).expect_err("unknown permission");
+        let error = directory(&[BuiltInClientConfig::new("CXA", "Alpha", &["fly"])])
+            .expect_err("unknown permission");
         assert!(error.to_string().contains("fly"));
     }
 
     #[test]
     fn duplicate_ids_and_bad_names_are_errors() {
-        let twice = [config("CXA", "Alpha", &[]), config("CXA", "Beta", &[])];
+        let twice = [
+            BuiltInClientConfig::new("CXA", "Alpha", &[]),
+            BuiltInClientConfig::new("CXA", "Beta", &[]),
+        ];
         assert_eq!(
             directory(&twice).map(|_| ()),
             Err(ClientConfigError::DuplicateId("CXA".into()))
         );
-        assert!(directory(&[config("CXA", "ab", &[])]).is_err());
-        assert!(directory(&[config("C X", "Alpha", &[])]).is_err());
+        assert!(directory(&[BuiltInClientConfig::new("CXA", "ab", &[])]).is_err());
+        assert!(directory(&[BuiltInClientConfig::new("C X", "Alpha", &[])]).is_err());
     }
 }

@@ -35,14 +35,9 @@ fn fixture(cap: u32) -> Fixture {
     let catalogue = PermissionCatalogue::new(["submit_score", "manage_rivals"]).expect("catalogue");
     let built_in = StaticClientDirectory::new(
         &[BuiltInClientConfig {
-            client_id: "CXBuiltIn".into(),
-            name: "Built In".into(),
-            permissions: vec!["submit_score".into()],
             client_secret: Some(tessera_domain::SecretString::new("built-in-secret")),
             redirect_uri: Some("https://built.in/cb".into()),
-            api_key_template: None,
-            api_key_filename: None,
-            resource_server: false,
+            ..BuiltInClientConfig::new("CXBuiltIn", "Built In", &["submit_score"])
         }],
         &catalogue,
         &keyring,

@@ -24,19 +24,6 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn client(id: &str, name: &str, permissions: &[&str]) -> BuiltInClientConfig {
-    BuiltInClientConfig {
-        client_id: id.to_owned(),
-        name: name.to_owned(),
-        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
-        client_secret: None,
-        redirect_uri: None,
-        api_key_template: None,
-        api_key_filename: None,
-        resource_server: false,
-    }
-}
-
 /// The repository's own `config/default.toml`, pointed at `db`.
 pub fn settings_for(db: &TestDatabase) -> Settings {
     let mut settings = Settings::load(&Sources {
@@ -49,17 +36,17 @@ pub fn settings_for(db: &TestDatabase) -> Settings {
     settings.server.host = "127.0.0.1".to_owned();
     settings.server.port = 0;
     settings.oauth.clients = vec![
-        client("CXFervidex", "Fervidex", &["submit_score"]),
-        client("CXKamai", "Kamai", &["customise_profile", "manage_rivals"]),
+        BuiltInClientConfig::new("CXFervidex", "Fervidex", &["submit_score"]),
+        BuiltInClientConfig::new("CXKamai", "Kamai", &["customise_profile", "manage_rivals"]),
         BuiltInClientConfig {
             client_secret: Some(tessera_domain::SecretString::new(BUILT_IN_SECRET)),
             redirect_uri: Some("https://builtin.example/callback".to_owned()),
-            ..client("CXBuiltIn", "Built In", &["submit_score"])
+            ..BuiltInClientConfig::new("CXBuiltIn", "Built In", &["submit_score"])
         },
         BuiltInClientConfig {
             client_secret: Some(tessera_domain::SecretString::new(RESOURCE_SERVER_SECRET)),
             resource_server: true,
-            ..client("CXResource", "Resource Server", &[])
+            ..BuiltInClientConfig::new("CXResource", "Resource Server", &[])
         },
     ];
     settings
