@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use tessera_domain::SecretString;
@@ -261,10 +260,8 @@ impl Settings {
             );
         }
         let key = self.security.secret_key.expose();
-        let decoded_len = base64::engine::general_purpose::STANDARD
-            .decode(key.trim())
-            .map_or(0, |bytes| bytes.len());
-        if key.trim() == DEV_SECRET_KEY || decoded_len < 32 {
+        // The keyring's own check: base64 of at least 32 bytes.
+        if key.trim() == DEV_SECRET_KEY || tessera_domain::Keyring::from_base64(key).is_err() {
             anyhow::bail!(
                 "refusing to start in production: security.secret_key is the development value \
                  or not base64 of at least 32 bytes; set TESSERA__SECURITY__SECRET_KEY"
