@@ -228,7 +228,13 @@ def bench_backend(name, url, work):
 
     service = Service(url, PORT)
     try:
-        rows.append((name, "GET /healthz (ceiling)", wrk(PORT, "/healthz")))
+        rows.append((name, "GET /healthz, plain wrk", wrk(PORT, "/healthz")))
+        # The ceiling: the very requests of the status runs (random Bearer
+        # tokens, same Lua generator) sent to /healthz, so the ratio measures
+        # what verification costs the service rather than what the scripted
+        # generator costs wrk.
+        rows.append((name, "GET /healthz, status requests (ceiling)",
+                     wrk(PORT, "/", "status.lua", [str(tokens), "/healthz"])))
         log(f"{name}: warming the cache")
         wrk(PORT, "/", "status.lua", [str(tokens)], seconds=10)
         status = wrk(PORT, "/", "status.lua", [str(tokens)])
@@ -334,9 +340,12 @@ def main():
     lines += ["", "| target | measured | met |", "| --- | --- | --- |"]
     for backend in ("PostgreSQL", "SQLite"):
         warm = by(backend, "GET /api/v1/status, Bearer, warm")
-        ceiling = by(backend, "GET /healthz")
+        ceiling = by(backend, "GET /healthz, status requests")
+        plain = by(backend, "GET /healthz, plain")
         ratio = warm["rps"] / ceiling["rps"]
-        lines.append(f"| {backend}: warm verification ≥ 0.8 × /healthz | {ratio:.2f} × | {'yes' if ratio >= 0.8 else 'no'} |")
+        lines.append(f"| {backend}: warm verification ≥ 0.8 × /healthz | {ratio:.2f} × "
+                     f"({warm['rps']:.0f} / {ceiling['rps']:.0f}; {warm['rps'] / plain['rps']:.2f} × plain wrk) "
+                     f"| {'yes' if ratio >= 0.8 else 'no'} |")
         lines.append(f"| {backend}: warm p99 ≤ 5 ms at {CONNECTIONS} connections | {warm['p99']:.2f} ms | {'yes' if warm['p99'] <= 5 else 'no'} |")
     cold = by("PostgreSQL", "GET /api/v1/status, Bearer, cache disabled")
     ratio = cold["rps"] / pgb["rps"]

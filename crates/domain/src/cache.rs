@@ -73,6 +73,7 @@ impl Hasher for FingerprintHasher {
     }
 }
 
+/// Each entry with the instant it stops being served.
 type Shard<V> = HashMap<TokenHash, (V, Instant), BuildHasherDefault<FingerprintHasher>>;
 
 const SHARDS: usize = 64;
@@ -108,8 +109,21 @@ impl<V: Clone> ExpiringMap<V> {
 
     fn get(&self, key: &TokenHash) -> Option<V> {
         let shard = Self::read(self.shard(key));
-        let (value, inserted) = shard.get(key)?;
-        (inserted.elapsed() < self.ttl).then(|| value.clone())
+        let (value, until) = shard.get(key)?;
+        (Instant::now() < *until).then(|| value.clone())
+    }
+
+    /// An entry lives between three quarters of the TTL and all of it,
+    /// spread by its fingerprint: entries filled together (a deploy, a
+    /// burst of new callers) must not all expire together and send every
+    /// verification of that moment to the database at once.
+    fn lifetime(&self, key: &TokenHash) -> Duration {
+        let spread = self.ttl / 4;
+        let Some(spread_nanos) = u64::try_from(spread.as_nanos()).ok().filter(|n| *n > 0) else {
+            return self.ttl;
+        };
+        let bytes = key.0[16..24].try_into().unwrap_or([0; 8]);
+        self.ttl - Duration::from_nanos(u64::from_le_bytes(bytes) % spread_nanos)
     }
 
     fn insert(&self, key: TokenHash, value: V) {
@@ -117,9 +131,9 @@ impl<V: Clone> ExpiringMap<V> {
             .shard(&key)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
         if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            let ttl = self.ttl;
-            shard.retain(|_, (_, inserted)| inserted.elapsed() < ttl);
+            shard.retain(|_, (_, until)| now < *until);
             if shard.len() >= self.per_shard {
                 // An eighth at once, so the scan above stays rare.
                 let victims: Vec<TokenHash> =
@@ -129,7 +143,8 @@ impl<V: Clone> ExpiringMap<V> {
                 }
             }
         }
-        shard.insert(key, (value, Instant::now()));
+        let until = now + self.lifetime(&key);
+        shard.insert(key, (value, until));
     }
 
     fn invalidate(&self, key: &TokenHash) {
@@ -378,6 +393,22 @@ mod tests {
         let expiring = ExpiringMap::new(10, Duration::ZERO);
         expiring.insert(TokenHash([1; 32]), 1);
         assert_eq!(expiring.get(&TokenHash([1; 32])), None, "expired at once");
+    }
+
+    #[test]
+    fn lifetimes_spread_over_the_last_quarter_of_the_ttl() {
+        let ttl = Duration::from_secs(60);
+        let map = ExpiringMap::<u8>::new(10, ttl);
+        let lifetimes: Vec<Duration> = (0..=255u8)
+            .map(|i| map.lifetime(&TokenHash([i; 32])))
+            .collect();
+        assert!(lifetimes.iter().all(|l| *l > ttl * 3 / 4 && *l <= ttl));
+        let shortest = lifetimes.iter().min().expect("not empty");
+        let longest = lifetimes.iter().max().expect("not empty");
+        assert!(
+            *longest - *shortest > ttl / 8,
+            "spread {shortest:?}..{longest:?}"
+        );
     }
 
     #[test]

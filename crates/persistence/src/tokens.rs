@@ -125,17 +125,14 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
     InsertTokenError::Unexpected(anyhow::Error::new(error).context("inserting a token"))
 }
 
-/// Uses per `UPDATE`: two binds each, far below both backends' limits.
+/// Uses written per statement (PostgreSQL) or per transaction (SQLite).
 const USAGE_CHUNK: usize = 500;
 
-/// `lastUsedAt` for `rows` tokens in one statement, never moving it back.
-/// The one place where the two dialects differ: placeholders.
-fn usage_update_sql(backend: Backend, rows: usize) -> String {
+/// `lastUsedAt` for `rows` tokens in one PostgreSQL statement, never moving
+/// it back: one round trip per chunk instead of one per token.
+fn postgres_usage_update_sql(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
-        .map(|i| match backend {
-            Backend::Postgres => format!("(${}::bytea, ${}::bigint)", 2 * i + 1, 2 * i + 2),
-            Backend::Sqlite => "(?, ?)".to_owned(),
-        })
+        .map(|i| format!("(${}::bytea, ${}::bigint)", 2 * i + 1, 2 * i + 2))
         .collect();
     format!(
         "WITH used(hash, at) AS (VALUES {}) \
@@ -246,23 +243,49 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
-        let _writing = self.gate.enter();
-        let mut conn = self.conn()?;
-        let backend = match &*conn {
-            AnyConnection::Postgresql(_) => Backend::Postgres,
-            AnyConnection::Sqlite(_) => Backend::Sqlite,
-        };
-        // One statement per chunk rather than one per token: a busy
-        // instance writes tens of thousands of uses a minute.
         for chunk in uses.chunks(USAGE_CHUNK) {
-            let mut query = diesel::sql_query(usage_update_sql(backend, chunk.len()))
-                .into_boxed::<MultiBackend>();
-            for (hash, at) in chunk {
-                query = query
-                    .bind::<diesel::sql_types::Binary, _>(hash.0.to_vec())
-                    .bind::<diesel::sql_types::BigInt, _>(*at);
+            // Gate before connection, as every writer does.
+            let _writing = self.gate.enter();
+            let mut conn = self.conn()?;
+            let backend = match &*conn {
+                AnyConnection::Postgresql(_) => Backend::Postgres,
+                AnyConnection::Sqlite(_) => Backend::Sqlite,
+            };
+            match backend {
+                // Round trips dominate: one set-based statement per chunk.
+                Backend::Postgres => {
+                    let mut query = diesel::sql_query(postgres_usage_update_sql(chunk.len()))
+                        .into_boxed::<MultiBackend>();
+                    for (hash, at) in chunk {
+                        query = query
+                            .bind::<diesel::sql_types::Binary, _>(hash.0.to_vec())
+                            .bind::<diesel::sql_types::BigInt, _>(*at);
+                    }
+                    query.execute(&mut conn).context("recording token use")?;
+                }
+                // In process there are no round trips, and SQLite plans a
+                // joined UPDATE ... FROM far worse than one cached
+                // statement per row; a transaction per chunk keeps the
+                // write gate free for token creation in between.
+                Backend::Sqlite => conn
+                    .transaction(|conn| {
+                        for (hash, at) in chunk {
+                            diesel::update(
+                                api_tokens::table
+                                    .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                                    .filter(
+                                        api_tokens::last_used_at
+                                            .is_null()
+                                            .or(api_tokens::last_used_at.lt(*at)),
+                                    ),
+                            )
+                            .set(api_tokens::last_used_at.eq(*at))
+                            .execute(conn)?;
+                        }
+                        Ok::<_, DieselError>(())
+                    })
+                    .context("recording token use")?,
             }
-            query.execute(&mut conn).context("recording token use")?;
         }
         Ok(())
     }
