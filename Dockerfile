@@ -3,6 +3,13 @@
 # an unprivileged user. Configuration: config/ plus TESSERA__* variables; the
 # production secrets must come from the environment (see docker-compose.yml).
 
+# Build and run (where a Docker engine runs):
+#   make docker                      # docker build -t tessera:latest .
+#   docker run --rm -p 127.0.0.1:8080:8080 \
+#     -e TESSERA__SESSION__SECRET="$(openssl rand -base64 48)" \
+#     -e TESSERA__SECURITY__SECRET_KEY="$(openssl rand -base64 32)" \
+#     -v tessera-data:/app/data tessera:latest
+
 # ---- build ------------------------------------------------------------------
 FROM rust:1.95-bookworm AS build
 # diesel's bundled libsqlite3-sys and pq-sys compile SQLite and libpq from C
@@ -35,10 +42,10 @@ RUN mkdir -p /app/data && chown tessera:tessera /app/data
 ENV TESSERA_ENV=production \
     TESSERA__SERVER__HOST=0.0.0.0
 EXPOSE 8080
-# No HEALTHCHECK: it would need an HTTP client (curl, wget) in the image, and
-# this image installs nothing beyond what the binary needs. Health checking is
-# left to the orchestrator, which should probe GET /healthz (liveness) and
-# GET /readyz (readiness, 503 while the database does not answer).
+# The binary probes itself (GET /readyz on its own port): no HTTP client is
+# installed for it. Readiness fails with 503 while the database is away.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["tessera", "healthcheck"]
 USER tessera
 ENTRYPOINT ["tessera"]
 CMD ["serve"]

@@ -1,7 +1,7 @@
 # Everyday commands for Tessera; `make` (or `make help`) lists them.
 # `make test` is the README's test command, and the one CI runs.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt db-up db-down build bench
+.PHONY: help run test lint fmt db-up db-down build bench docker up openapi
 
 # Extra arguments: `make run ARGS='migrate'`, `make test ARGS='-p tessera-domain'`.
 ARGS ?=
@@ -42,3 +42,14 @@ build: ## Release build of the tessera binary (target/release/tessera)
 
 bench: ## Load benchmark on PostgreSQL and SQLite; table in bench/results/<date>.md
 	python3 bench/run.py
+
+docker: ## Build the container image tessera:latest (needs a Docker engine)
+	docker build -t tessera:latest .
+
+up: ## The whole stack in containers: PostgreSQL + Tessera on 127.0.0.1:8080 (needs TESSERA_SESSION_SECRET, TESSERA_SECRET_KEY)
+	$(if $(findstring docker compose,$(COMPOSE)),docker compose up --build -d --wait,$(COMPOSE) up --build -d)
+
+OPENAPI ?= openapi.json
+openapi: ## Write the OpenAPI document to $(OPENAPI) (default openapi.json)
+	cargo run -q -p tessera-server -- openapi > $(OPENAPI)
+	@echo "wrote $(OPENAPI)"

@@ -28,7 +28,7 @@ pub use oauth::{
 };
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
 pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
-pub use revocations::{Revocation, RevocationLog, RevocationPage};
+pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage};
 pub use secret::SecretString;
 pub use service::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, Principal,

@@ -55,6 +55,9 @@ pub trait ClientRepository: Send + Sync + 'static {
 
     fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>>;
 
+    /// Every registered client, oldest first (operators' listing).
+    fn list_all(&self) -> anyhow::Result<Vec<StoredClient>>;
+
     /// The author's clients, oldest first.
     fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>>;
 

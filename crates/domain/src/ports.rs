@@ -83,6 +83,15 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// `client` (RFC 7009 revocation); `false` otherwise.
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool>;
 
+    /// Deletes every token of `user`, or only those issued from `client`,
+    /// in one statement (an operator's response to a compromised account);
+    /// returns the deleted fingerprints.
+    fn delete_all_for_user(
+        &self,
+        user: UserId,
+        client: Option<&ClientId>,
+    ) -> anyhow::Result<Vec<TokenHash>>;
+
     /// Sets `last_used_at` of each token to the given time unless it holds a
     /// later one already; unknown fingerprints are skipped.
     fn record_usage(&self, uses: &[(TokenHash, Timestamp)]) -> anyhow::Result<()>;

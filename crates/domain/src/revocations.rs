@@ -27,3 +27,139 @@ pub trait RevocationLog: Send + Sync + 'static {
     /// Drops entries revoked before `cutoff`; returns how many.
     fn purge_before(&self, cutoff: Timestamp) -> anyhow::Result<usize>;
 }
+
+/// Follows the log from where it stood when created and drops what it
+/// lists from a cache: how a single instance on an embedded database learns
+/// of revocations made by another process on the same file (an operator's
+/// `tessera tokens revoke`), where PostgreSQL would notify.
+pub struct LogFollower {
+    log: std::sync::Arc<dyn RevocationLog>,
+    cache: std::sync::Arc<crate::cache::TokenCache>,
+    cursor: Option<i64>,
+}
+
+impl std::fmt::Debug for LogFollower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogFollower")
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Entries read per round; a longer backlog is read over the next rounds.
+const FOLLOW_PAGE: usize = 1000;
+
+impl LogFollower {
+    pub fn new(
+        log: std::sync::Arc<dyn RevocationLog>,
+        cache: std::sync::Arc<crate::cache::TokenCache>,
+    ) -> Self {
+        Self {
+            log,
+            cache,
+            cursor: None,
+        }
+    }
+
+    /// Reads what was logged since the last round and drops it. The first
+    /// round only finds where the log ends: nothing older can be cached.
+    pub fn poll(&mut self) -> anyhow::Result<usize> {
+        let Some(cursor) = self.cursor else {
+            let mut end = 0;
+            loop {
+                let page = self.log.after(end, FOLLOW_PAGE)?;
+                match page.entries.last() {
+                    Some(last) => end = last.cursor,
+                    None => break,
+                }
+            }
+            self.cursor = Some(end);
+            return Ok(0);
+        };
+        let page = self.log.after(cursor, FOLLOW_PAGE)?;
+        if page.purged_through > cursor {
+            // Entries this follower never saw are gone: forget everything.
+            self.cache.invalidate_all();
+        }
+        let hashes: Vec<TokenHash> = page.entries.iter().map(|r| r.hash).collect();
+        if let Some(last) = page.entries.last() {
+            self.cursor = Some(last.cursor);
+        }
+        self.cache.invalidate(&hashes);
+        Ok(hashes.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::NewTokenRecord;
+    use crate::cache::{Cached, TokenCache};
+    use crate::ids::UserId;
+    use crate::ports::TokenRepository;
+    use crate::testing::InMemoryStore;
+
+    fn insert(store: &InMemoryStore, byte: u8) -> TokenHash {
+        let hash = TokenHash([byte; 32]);
+        store
+            .insert(
+                NewTokenRecord {
+                    user_id: UserId::new(1).expect("positive"),
+                    identifier: "followed".into(),
+                    hash,
+                    sealed: vec![1],
+                    permissions: crate::PermissionSet::default(),
+                    from_api_client: None,
+                    created_at: 0,
+                    expires_at: None,
+                },
+                0,
+            )
+            .expect("insert");
+        hash
+    }
+
+    #[test]
+    fn the_follower_drops_what_is_logged_after_it_started() {
+        let store = Arc::new(InMemoryStore::default());
+        let cache = Arc::new(TokenCache::default());
+        let before = insert(&store, 1);
+        let after = insert(&store, 2);
+        let kept = insert(&store, 3);
+        store
+            .delete(UserId::new(1).expect("positive"), &before)
+            .expect("delete");
+        let mut follower = LogFollower::new(store.clone(), cache.clone());
+        assert_eq!(follower.poll().expect("poll"), 0, "history is skipped");
+
+        for hash in [after, kept] {
+            cache.fill(hash, Cached::Unknown, cache.epoch());
+        }
+        store
+            .delete(UserId::new(1).expect("positive"), &after)
+            .expect("delete");
+        assert_eq!(follower.poll().expect("poll"), 1);
+        assert!(cache.get(&after).is_none(), "dropped");
+        assert!(cache.get(&kept).is_some(), "others stay");
+        assert_eq!(follower.poll().expect("poll"), 0, "read once");
+    }
+
+    #[test]
+    fn a_follower_that_fell_behind_the_purge_empties_the_cache() {
+        let store = Arc::new(InMemoryStore::default());
+        let cache = Arc::new(TokenCache::default());
+        let mut follower = LogFollower::new(store.clone(), cache.clone());
+        follower.poll().expect("poll");
+        let gone = insert(&store, 4);
+        let cached = insert(&store, 5);
+        cache.fill(cached, Cached::Unknown, cache.epoch());
+        store
+            .delete(UserId::new(1).expect("positive"), &gone)
+            .expect("delete");
+        store.purge_before(i64::MAX).expect("purge");
+        follower.poll().expect("poll");
+        assert!(cache.get(&cached).is_none(), "everything forgotten");
+    }
+}

@@ -337,6 +337,14 @@ impl TokenService {
         }
     }
 
+    /// Revokes every token of `user` (or only those from `client`) at once;
+    /// returns how many there were.
+    pub fn revoke_all(&self, user: UserId, client: Option<&ClientId>) -> anyhow::Result<usize> {
+        let deleted = self.repository.delete_all_for_user(user, client)?;
+        self.forget(&deleted);
+        Ok(deleted.len())
+    }
+
     /// The answer for `token` without touching the store, or the
     /// fingerprint to look up when only the store can tell (a cache miss).
     /// Malformed tokens are always answered here.

@@ -159,6 +159,16 @@ impl TokenRepository for InMemoryStore {
             .is_empty())
     }
 
+    fn delete_all_for_user(
+        &self,
+        user: UserId,
+        client: Option<&ClientId>,
+    ) -> anyhow::Result<Vec<TokenHash>> {
+        Ok(self.lock().delete_tokens(|r| {
+            r.user_id == user && client.is_none_or(|c| r.from_api_client.as_ref() == Some(c))
+        }))
+    }
+
     fn record_usage(&self, uses: &[(TokenHash, Timestamp)]) -> anyhow::Result<()> {
         let mut state = self.lock();
         for (hash, at) in uses {
@@ -203,6 +213,15 @@ impl ClientRepository for InMemoryStore {
             .iter()
             .find(|c| c.client.id.as_str() == id)
             .cloned())
+    }
+
+    fn list_all(&self) -> anyhow::Result<Vec<StoredClient>> {
+        let mut clients = self.lock().clients.clone();
+        clients.sort_by(|a, b| {
+            (a.client.created_at, a.client.id.as_str())
+                .cmp(&(b.client.created_at, b.client.id.as_str()))
+        });
+        Ok(clients)
     }
 
     fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>> {

@@ -91,13 +91,15 @@ pub async fn verify_token(
     state: &AppState,
     token: &str,
 ) -> Result<Result<Principal, VerifyError>, ApiError> {
-    match state.tokens.lookup(token) {
-        Lookup::Answered(answer) => Ok(answer),
+    let outcome = match state.tokens.lookup(token) {
+        Lookup::Answered(answer) => answer,
         Lookup::Miss(hash) => {
             let tokens = state.tokens.clone();
-            blocking(move || tokens.verify_stored(hash)).await
+            blocking(move || tokens.verify_stored(hash)).await?
         }
-    }
+    };
+    crate::metrics::record_verification(&outcome);
+    Ok(outcome)
 }
 
 /// `Bearer <token>`, scheme case-insensitive (RFC 7235), token non-empty.

@@ -8,6 +8,7 @@ mod clients;
 mod dto;
 mod error;
 mod health;
+pub mod metrics;
 mod oauth;
 mod revocations;
 mod session;
@@ -18,11 +19,12 @@ mod tokens;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::ErrorHandlers;
+use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, web};
 use tracing_actix_web::TracingLogger;
 
 pub use error::ApiError;
+pub use metrics::MetricsRenderer;
 pub use session::{SessionCodec, SessionError, SessionSettings};
 pub use state::AppState;
 pub use telemetry::RedactedRootSpan;
@@ -46,6 +48,8 @@ pub fn app(
         // Inner: anything the framework answers by itself (405, a 404 of an
         // unknown route, a payload error) still leaves as problem+json.
         .wrap(ErrorHandlers::new().default_handler(error::problem_fallback))
+        // Between: the request id returned, the request counted.
+        .wrap(from_fn(telemetry::observe))
         // Outer: one access-log line per request, with the final status.
         .wrap(TracingLogger::<RedactedRootSpan>::new())
         .app_data(web::Data::new(state))
@@ -58,6 +62,7 @@ pub fn app(
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+        .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
         .service(
             web::resource("/api/v1/status")
                 .route(web::get().to(status::get_status))

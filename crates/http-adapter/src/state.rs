@@ -8,6 +8,7 @@ use tessera_domain::{RevocationLog, Timestamp, TokenService};
 use tessera_oauth_clients::AuthorizationService;
 use tokio::sync::Notify;
 
+use crate::metrics::MetricsRenderer;
 use crate::session::SessionCodec;
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub(crate) revoked: Arc<Notify>,
     pub(crate) long_poll: Duration,
     pub(crate) start_time: Timestamp,
+    /// `None`: `/metrics` answers an empty document (no recorder installed).
+    pub(crate) metrics: Option<MetricsRenderer>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -51,6 +54,13 @@ impl AppState {
             revoked,
             long_poll,
             start_time,
+            metrics: None,
         }
+    }
+
+    /// Serves `/metrics` from `render`.
+    pub fn with_metrics(mut self, render: MetricsRenderer) -> Self {
+        self.metrics = Some(render);
+        self
     }
 }

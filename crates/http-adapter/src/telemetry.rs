@@ -1,38 +1,80 @@
-//! The access log: one line per request with method, route template,
-//! status, latency and request id. The route *template* is logged, never the
-//! raw path, because the DELETE URL carries a token.
+//! The access log and per-request observation: one line per request with
+//! method, route template, status, latency and request id, the
+//! `X-Request-Id` echoed back, and the request metrics. The route
+//! *template* is logged and labelled, never the raw path, because the DELETE
+//! URL carries a token.
 
 use std::time::Instant;
 
-use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 
-#[derive(Debug)]
-pub struct RedactedRootSpan;
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest caller-supplied request id kept; longer ones are replaced, as
+/// are ids with characters that do not belong in a log line or a header.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The id this request is known by in logs and in its response.
+#[derive(Debug, Clone)]
+struct CorrelationId(HeaderValue);
 
 #[derive(Clone, Copy)]
 struct Started(Instant);
+
+/// The caller's `X-Request-Id` when it is a sane token (so a trace can
+/// follow one request across services), else a fresh UUID.
+fn correlation_id(request: &ServiceRequest) -> HeaderValue {
+    request
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .filter(|value| {
+            let bytes = value.as_bytes();
+            !bytes.is_empty()
+                && bytes.len() <= MAX_REQUEST_ID
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(b))
+        })
+        .cloned()
+        .or_else(|| {
+            let generated = request.extensions().get::<RequestId>()?.to_string();
+            HeaderValue::from_str(&generated).ok()
+        })
+        .unwrap_or(HeaderValue::from_static("-"))
+}
+
+/// The route template for logs and metric labels.
+fn route_of(request: &HttpRequest) -> String {
+    request
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_owned())
+}
+
+#[derive(Debug)]
+pub struct RedactedRootSpan;
 
 impl RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "(unmatched)".to_owned());
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        request.extensions_mut().insert(Started(Instant::now()));
-        tracing::info_span!(
+        let id = correlation_id(request);
+        let span = tracing::info_span!(
             "http_request",
             method = %request.method(),
             route = %route,
-            request_id = %request_id,
-        )
+            request_id = %id.to_str().unwrap_or("-"),
+        );
+        let mut extensions = request.extensions_mut();
+        extensions.insert(CorrelationId(id));
+        extensions.insert(Started(Instant::now()));
+        span
     }
 
     fn on_request_end<B: MessageBody>(
@@ -60,4 +102,30 @@ impl RootSpanBuilder for RedactedRootSpan {
             }
         }
     }
+}
+
+/// Inside the access log: returns the request id and records the request
+/// count and latency per method, route template and status.
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let mut response = next.call(request).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let id = response
+        .request()
+        .extensions()
+        .get::<CorrelationId>()
+        .map(|id| id.0.clone());
+    if let Some(id) = id {
+        response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+    crate::metrics::record_request(
+        response.request().method().as_str(),
+        route_of(response.request()),
+        response.status().as_u16(),
+        seconds,
+    );
+    Ok(response)
 }

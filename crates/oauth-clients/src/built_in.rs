@@ -136,6 +136,13 @@ impl StaticClientDirectory {
     pub(crate) fn get(&self, id: &str) -> Option<&BuiltIn> {
         self.clients.get(id)
     }
+
+    /// The built-in clients by id (configuration order is not kept).
+    pub(crate) fn clients(&self) -> impl Iterator<Item = &OAuthClient> {
+        let mut clients: Vec<&OAuthClient> = self.clients.values().map(|b| &b.client).collect();
+        clients.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        clients.into_iter()
+    }
 }
 
 impl ClientDirectory for StaticClientDirectory {

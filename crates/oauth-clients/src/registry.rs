@@ -150,6 +150,14 @@ impl ClientService {
             .collect()
     }
 
+    /// Every client an operator should know of: the built-in ones from
+    /// configuration, then the registered ones, oldest first. No secrets.
+    pub fn list_all(&self) -> anyhow::Result<Vec<OAuthClient>> {
+        let mut clients: Vec<OAuthClient> = self.built_in.clients().cloned().collect();
+        clients.extend(self.repository.list_all()?.into_iter().map(|s| s.client));
+        Ok(clients)
+    }
+
     pub fn create(&self, user: UserId, new: NewClient) -> Result<ClientView, ClientError> {
         let name = validate::name(&new.name).map_err(ClientError::Invalid)?;
         if new.permissions.is_empty() {

@@ -63,6 +63,14 @@ pub enum DatabaseError {
 
 pub type DbPool = Pool<ConnectionManager>;
 
+/// A snapshot of the pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub max_size: u32,
+}
+
 /// A pool of connections to one database, and what can be done with it.
 #[derive(Clone)]
 pub struct Database {
@@ -111,6 +119,16 @@ impl Database {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Connections open, of them idle, and the most the pool opens.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size: self.pool.max_size(),
+        }
     }
 
     /// Queries run through this pool so far.

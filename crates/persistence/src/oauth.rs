@@ -55,7 +55,7 @@ struct ClientChanges<'a> {
     api_key_filename: Option<Option<&'a str>>,
 }
 
-fn hash_of(bytes: Vec<u8>, what: &str) -> anyhow::Result<TokenHash> {
+pub(crate) fn hash_of(bytes: Vec<u8>, what: &str) -> anyhow::Result<TokenHash> {
     let array: [u8; 32] = bytes
         .try_into()
         .map_err(|_| anyhow::anyhow!("{what} fingerprint is not 32 bytes"))?;
@@ -214,6 +214,20 @@ impl ClientRepository for DieselOAuthRepository {
             .context("looking a client up")?
             .map(StoredClient::try_from)
             .transpose()
+    }
+
+    fn list_all(&self) -> anyhow::Result<Vec<StoredClient>> {
+        oauth_clients::table
+            .order((
+                oauth_clients::created_at.asc(),
+                oauth_clients::client_id.asc(),
+            ))
+            .select(ClientRow::as_select())
+            .load::<ClientRow>(&mut self.conn()?)
+            .context("listing clients")?
+            .into_iter()
+            .map(StoredClient::try_from)
+            .collect()
     }
 
     fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>> {

@@ -242,6 +242,27 @@ impl TokenRepository for DieselTokenRepository {
         Ok(deleted > 0)
     }
 
+    fn delete_all_for_user(
+        &self,
+        user: UserId,
+        client: Option<&ClientId>,
+    ) -> anyhow::Result<Vec<TokenHash>> {
+        let _writing = self.gate.enter();
+        let mut query = diesel::delete(api_tokens::table)
+            .filter(api_tokens::user_id.eq(user.get()))
+            .into_boxed();
+        if let Some(client) = client {
+            query = query.filter(api_tokens::from_api_client.eq(client.as_str()));
+        }
+        query
+            .returning(api_tokens::token_hash)
+            .get_results::<Vec<u8>>(&mut self.conn()?)
+            .context("revoking a user's tokens")?
+            .into_iter()
+            .map(|bytes| crate::oauth::hash_of(bytes, "token"))
+            .collect()
+    }
+
     fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
         for chunk in uses.chunks(USAGE_CHUNK) {
             // Gate before connection, as every writer does.

@@ -28,6 +28,41 @@ pub enum Command {
     /// Development sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// OAuth2 clients, for operators.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Users' tokens, for operators.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Print the OpenAPI document (what `GET /api/v1/openapi.json` serves).
+    Openapi,
+    /// Exit 0 when the local instance answers `GET /readyz` with 200: the
+    /// container health check, which needs no HTTP client in the image.
+    Healthcheck {
+        /// The URL to probe; defaults to /readyz on 127.0.0.1 and server.port.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// List every OAuth2 client: built-in ones, then registered ones.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Revoke all of a user's tokens at once (e.g. after an account
+    /// compromise), or only those issued from one client.
+    Revoke {
+        /// The user id (a positive integer).
+        #[arg(long)]
+        user: String,
+        /// Only the tokens issued from this client.
+        #[arg(long)]
+        client: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,8 @@
 
 pub mod background;
 pub mod cli;
+pub mod metrics;
+pub mod operators;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

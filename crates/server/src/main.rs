@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use tessera_domain::{Clock as _, SystemClock, UserId};
 use tessera_http_adapter::SessionCodec;
-use tessera_server::cli::{Cli, Command, SessionCommand};
+use tessera_server::cli::{Cli, ClientsCommand, Command, SessionCommand, TokensCommand};
 use tessera_server::settings::{Settings, Sources};
-use tessera_server::{Application, telemetry};
+use tessera_server::{Application, operators, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,8 +23,29 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // The document is the code's, whatever the configuration.
+    if let Command::Openapi = command {
+        anyhow::bail!("OPENAPI-PENDING");
+    }
     let settings = Settings::load(&Sources::from_process(cli.config))?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
+        Command::Openapi => Ok(()),
+        Command::Clients(ClientsCommand::List) => {
+            print!("{}", operators::list_clients(&settings)?);
+            Ok(())
+        }
+        Command::Tokens(TokensCommand::Revoke { user, client }) => {
+            print!(
+                "{}",
+                operators::revoke_tokens(&settings, &user, client.as_deref())?
+            );
+            Ok(())
+        }
+        Command::Healthcheck { url } => {
+            print!("{}", operators::healthcheck(&settings, url.as_deref())?);
+            Ok(())
+        }
         Command::Serve => serve(&settings),
         Command::Migrate => {
             let database = tessera_persistence::Database::connect(&settings.database)?;

@@ -10,12 +10,12 @@ use actix_web::HttpServer;
 use actix_web::dev::Server;
 use anyhow::Context as _;
 use tessera_domain::{
-    Clock, Keyring, PermissionCatalogue, RevocationLog, SystemClock, TokenCache, TokenFormat,
-    TokenService,
+    Clock, Keyring, LogFollower, PermissionCatalogue, RevocationLog, SystemClock, TokenCache,
+    TokenFormat, TokenService,
 };
 use tessera_http_adapter::{AppState, SessionCodec, app};
 use tessera_oauth_clients::{AuthorizationService, ClientService, StaticClientDirectory};
-use tessera_persistence::Database;
+use tessera_persistence::{Database, DatabaseSettings};
 
 use crate::background::Periodic;
 use crate::settings::Settings;
@@ -32,6 +32,7 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 pub struct Services {
     pub state: AppState,
     pub tokens: Arc<TokenService>,
+    pub clients: Arc<ClientService>,
     pub cache: Arc<TokenCache>,
 }
 
@@ -97,25 +98,53 @@ pub fn build_services(
         .with_cache(cache.clone()),
     );
     let oauth = Arc::new(AuthorizationService::new(
-        clients,
+        clients.clone(),
         oauth_store,
         tokens.clone(),
         clock,
         settings.oauth.code_ttl_secs,
     ));
     let sessions = SessionCodec::new(&settings.session).context("session")?;
-    let state = AppState::new(
+    let mut state = AppState::new(
         tokens.clone(),
         oauth,
         sessions,
         Arc::new(database.revocation_log()),
         Duration::from_secs(settings.revocations.long_poll_secs),
     );
+    if let Some(handle) = crate::metrics::handle() {
+        state = state.with_metrics(crate::metrics::renderer(handle, database.clone()));
+    }
     Ok(Services {
         state,
         tokens,
+        clients,
         cache,
     })
+}
+
+/// On SQLite, revocations made by another process on the same file (the
+/// operators' `tessera tokens revoke`) are read from the log. Its own
+/// one-connection pool keeps these reads apart from the requests' pool.
+fn follow_revocations(settings: &Settings, cache: Arc<TokenCache>) -> anyhow::Result<Periodic> {
+    let own = Database::connect(&DatabaseSettings {
+        pool_size: 1,
+        ..settings.database.clone()
+    })?;
+    let mut follower = LogFollower::new(Arc::new(own.revocation_log()), cache);
+    follower.poll()?;
+    Ok(Periodic::spawn(
+        "revocation-follower",
+        REVOCATION_POLL,
+        move || {
+            if let Err(error) = follower.poll() {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "reading the revocation log failed"
+                );
+            }
+        },
+    )?)
 }
 
 fn flush_usage(tokens: &TokenService) {
@@ -159,6 +188,13 @@ impl Application {
             Duration::from_secs(settings.tokens.usage_flush_secs.max(1)),
             move || flush_usage(&tokens),
         )?);
+        if let Some(handle) = crate::metrics::handle() {
+            background.push(Periodic::spawn(
+                "metrics-upkeep",
+                crate::metrics::UPKEEP_EVERY,
+                move || handle.run_upkeep(),
+            )?);
+        }
         // Other instances' revocations reach this cache within one poll.
         if let Some(mut listener) =
             database.revocation_listener(settings.database.url.expose(), services.cache.clone())
@@ -169,6 +205,8 @@ impl Application {
                 REVOCATION_POLL,
                 move || listener.poll(),
             )?);
+        } else {
+            background.push(follow_revocations(settings, services.cache.clone())?);
         }
         let log = database.revocation_log();
         let retention_ms = i64::try_from(settings.revocations.retention_secs.saturating_mul(1000))

@@ -40,6 +40,7 @@ pub async fn exchange_token(
         object.insert("token_type".into(), "Bearer".into());
         object.insert("scope".into(), scope.into());
     }
+    crate::metrics::token_created();
     tracing::info!(user = user.get(), client = %client_for_log, "token issued by grant");
     Ok(no_store(json_ok(&document)))
 }

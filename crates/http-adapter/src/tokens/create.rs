@@ -21,6 +21,7 @@ pub async fn create_token(
     let request = CreateTokenRequest::try_from(body)?;
     let tokens = state.tokens.clone();
     let created = blocking(move || tokens.create(user, request)).await??;
+    crate::metrics::token_created();
     tracing::info!(
         user = user.get(),
         token = %created.token.redacted(state.tokens.format().prefix().len()),

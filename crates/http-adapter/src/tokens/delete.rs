@@ -19,6 +19,7 @@ pub async fn delete_token(
     let shown = redact(&token, state.tokens.format().prefix().len());
     let tokens = state.tokens.clone();
     blocking(move || tokens.delete(user, &token)).await??;
+    crate::metrics::tokens_deleted(1);
     tracing::info!(user = user.get(), token = %shown, "token deleted");
     Ok(json_ok(&serde_json::json!({})))
 }

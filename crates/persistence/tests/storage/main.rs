@@ -89,7 +89,9 @@ macro_rules! conformance {
             replay_revocation_deletes_the_issued_token,
             expired_codes_are_purged,
             every_deletion_is_logged_in_order,
-            purged_revocations_leave_a_mark
+            purged_revocations_leave_a_mark,
+            all_clients_are_listed_oldest_first,
+            revoking_all_of_a_users_tokens_is_logged_and_spares_others
         );
     };
     (@each $make:path; $($name:ident),*) => {

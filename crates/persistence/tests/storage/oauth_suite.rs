@@ -327,6 +327,66 @@ pub fn every_deletion_is_logged_in_order(f: &Fixture) {
     assert_eq!(page.purged_through, 0);
 }
 
+pub fn all_clients_are_listed_oldest_first(f: &Fixture) {
+    assert!(f.clients.list_all().expect("list").is_empty());
+    let mut first = client("CIfirst", 1);
+    first.client.created_at = NOW - 1000;
+    let second = client("CIsecond", 2);
+    let second = f.clients.insert(second, 10).expect("second");
+    let first = f.clients.insert(first, 10).expect("first");
+    assert_eq!(f.clients.list_all().expect("list"), vec![first, second]);
+}
+
+pub fn revoking_all_of_a_users_tokens_is_logged_and_spares_others(f: &Fixture) {
+    let own = f.repo.insert(record(5, None), NOW).expect("own");
+    let from_client = f.repo.insert(record(5, Some("CXA")), NOW).expect("client");
+    let from_other_client = f.repo.insert(record(5, Some("CXB")), NOW).expect("other");
+    let someone_elses = f
+        .repo
+        .insert(record(6, Some("CXA")), NOW)
+        .expect("other user");
+
+    let only_client = f
+        .repo
+        .delete_all_for_user(user(5), Some(&ClientId::new("CXA")))
+        .expect("revoke one client's");
+    assert_eq!(only_client, vec![from_client.hash]);
+
+    let mut rest = f
+        .repo
+        .delete_all_for_user(user(5), None)
+        .expect("revoke all");
+    rest.sort_by_key(|h| h.0);
+    let mut expected = vec![own.hash, from_other_client.hash];
+    expected.sort_by_key(|h| h.0);
+    assert_eq!(rest, expected);
+    assert!(f.repo.list_for_user(user(5)).expect("list").is_empty());
+    assert_eq!(
+        f.repo.list_for_user(user(6)).expect("list"),
+        vec![someone_elses]
+    );
+    assert!(
+        f.repo
+            .delete_all_for_user(user(5), None)
+            .expect("again")
+            .is_empty()
+    );
+
+    // Every one of them reaches the revocation feed and other instances.
+    let logged: Vec<_> = f
+        .revocations
+        .after(0, 1000)
+        .expect("read")
+        .entries
+        .iter()
+        .map(|r| r.hash)
+        .collect();
+    assert_eq!(logged.len(), 3);
+    for hash in [own.hash, from_client.hash, from_other_client.hash] {
+        assert!(logged.contains(&hash));
+    }
+}
+
 pub fn purged_revocations_leave_a_mark(f: &Fixture) {
     let a = f.repo.insert(record(1, None), NOW).expect("a");
     let b = f.repo.insert(record(1, None), NOW).expect("b");

@@ -194,6 +194,70 @@ fn migrate_applies_once_then_does_nothing() {
 }
 
 #[test]
+fn operators_commands_print_results_and_fail_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/ops.db", dir.path().display());
+    let listed = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .args(["clients", "list"]));
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(
+        stdout(&listed).starts_with("CLIENT ID"),
+        "{}",
+        stdout(&listed)
+    );
+    assert!(
+        stdout(&listed).ends_with("0 client(s)\n"),
+        "{}",
+        stdout(&listed)
+    );
+
+    let revoked = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .args(["tokens", "revoke", "--user", "9"]));
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert_eq!(stdout(&revoked), "revoked 0 token(s) of user 9\n");
+
+    let bad_user = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .args(["tokens", "revoke", "--user", "0"]));
+    assert_clear_failure(&bad_user, "--user");
+    let unknown_client = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .args(["tokens", "revoke", "--user", "9", "--client", "CXNope"]));
+    assert_clear_failure(&unknown_client, "CXNope");
+    let unreachable = run(tessera(&workspace_root())
+        .env(
+            "TESSERA__DATABASE__URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .args(["clients", "list"]));
+    assert_clear_failure(&unreachable, "PostgreSQL");
+}
+
+#[test]
+fn healthcheck_probes_readiness() {
+    let served = serve(&[]);
+    let port = served.port.to_string();
+    let ok = run(tessera(&workspace_root())
+        .env("TESSERA__SERVER__PORT", &port)
+        .arg("healthcheck"));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let wrong = run(tessera(&workspace_root()).args([
+        "healthcheck",
+        "--url",
+        &format!("http://127.0.0.1:{port}/no-such-route"),
+    ]));
+    assert_clear_failure(&wrong, "404");
+    let (exit, _) = served.terminate();
+    assert!(exit.success());
+    let down = run(tessera(&workspace_root())
+        .env("TESSERA__SERVER__PORT", &port)
+        .arg("healthcheck"));
+    assert_clear_failure(&down, "connecting");
+}
+
+#[test]
 fn unreachable_database_is_one_clear_line() {
     let output = run(tessera(&workspace_root())
         .env(
@@ -340,9 +404,41 @@ fn logs_of_a_token_lifecycle_hold_no_token() {
         );
         assert_eq!(served.http(&delete, "").0, 404);
 
+        let traced = served.http(
+            &format!(
+                "GET /api/v1/status HTTP/1.1\r\nX-Request-Id: lifecycle-{format}-42\r\n{bearer}"
+            ),
+            "",
+        );
+        assert_eq!(traced.0, 401);
+
         let (exit, log) = served.terminate();
         assert!(exit.success());
         let text = log.join("\n");
+        let access_line = log
+            .iter()
+            .find(|line| {
+                line.contains(&format!("lifecycle-{format}-42"))
+                    && line.contains("request finished")
+            })
+            .unwrap_or_else(|| panic!("one line for the traced request: {text}"));
+        if format == "json" {
+            let line: serde_json::Value = serde_json::from_str(access_line).expect("a JSON line");
+            let span = &line["span"];
+            assert_eq!(span["method"], "GET", "{line}");
+            assert_eq!(span["route"], "/api/v1/status", "{line}");
+            assert_eq!(
+                span["request_id"],
+                format!("lifecycle-{format}-42"),
+                "{line}"
+            );
+            assert_eq!(line["fields"]["status"], 401, "{line}");
+            assert!(line["fields"]["latency_ms"].as_f64().is_some(), "{line}");
+        } else {
+            for field in ["GET", "/api/v1/status", "status=401", "latency_ms="] {
+                assert!(access_line.contains(field), "{field}: {access_line}");
+            }
+        }
         assert!(
             text.contains("api-token/{token}"),
             "the access log names the route template"

@@ -8,6 +8,7 @@ mod clients;
 mod errors;
 mod helpers;
 mod oauth;
+mod operations;
 mod status;
 mod storage;
 mod tokens;

@@ -1,0 +1,81 @@
+//! `GET /metrics` (contract §7) and what the adapter records: requests per
+//! route template, verifications by outcome, tokens created and deleted.
+//! The adapter records through the `metrics` facade and serves what the
+//! server's recorder renders; which exporter collects is the server's
+//! choice, and with none installed recording costs next to nothing.
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use metrics::{counter, histogram};
+use tessera_domain::VerifyError;
+
+use crate::state::AppState;
+
+/// Renders the current metrics as Prometheus text; refreshes gauges (pool
+/// state) first, so a scrape sees the present, not the last sample.
+pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
+
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+pub const VERIFICATIONS: &str = "tessera_token_verifications_total";
+pub const TOKENS_CREATED: &str = "tessera_tokens_created_total";
+pub const TOKENS_DELETED: &str = "tessera_tokens_deleted_total";
+
+/// Help texts, once per process, before anything is recorded.
+pub fn describe() {
+    metrics::describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by method, route template and status"
+    );
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "HTTP request latency by method and route template"
+    );
+    metrics::describe_counter!(
+        VERIFICATIONS,
+        "Token verifications by outcome: valid, unknown, expired, malformed, error"
+    );
+    metrics::describe_counter!(TOKENS_CREATED, "Tokens created (API and OAuth2 grants)");
+    metrics::describe_counter!(
+        TOKENS_DELETED,
+        "Tokens deleted by their owners through this instance (DELETE)"
+    );
+}
+
+pub fn record_request(method: &str, route: String, status: u16, seconds: f64) {
+    counter!(HTTP_REQUESTS, "method" => method.to_owned(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    histogram!(HTTP_DURATION, "method" => method.to_owned(), "route" => route).record(seconds);
+}
+
+pub fn record_verification<T>(outcome: &Result<T, VerifyError>) {
+    let label = match outcome {
+        Ok(_) => "valid",
+        Err(VerifyError::Unknown) => "unknown",
+        Err(VerifyError::Expired) => "expired",
+        Err(VerifyError::Malformed) => "malformed",
+        Err(VerifyError::Unexpected(_)) => "error",
+    };
+    counter!(VERIFICATIONS, "outcome" => label).increment(1);
+}
+
+pub fn token_created() {
+    counter!(TOKENS_CREATED).increment(1);
+}
+
+pub fn tokens_deleted(count: u64) {
+    counter!(TOKENS_DELETED).increment(count);
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|render| render())
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body)
+}

@@ -1,0 +1,61 @@
+//! The process's Prometheus recorder: installed once (a recorder is
+//! process-wide), with histogram buckets for request latency, the build
+//! info, and the database pool gauges refreshed at every scrape.
+
+use std::sync::{Arc, OnceLock};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tessera_http_adapter::MetricsRenderer;
+use tessera_http_adapter::metrics::HTTP_DURATION;
+use tessera_persistence::Database;
+
+/// Request latency buckets, seconds: a cached verification answers in well
+/// under a millisecond, a token creation in tens of them.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Samples waiting in a histogram are folded into it this often even when
+/// nobody scrapes, so memory does not grow with the request count.
+pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The recorder, installed on first use; `None` if another recorder was
+/// installed first (the process then exports nothing of ours).
+pub fn handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.to_owned()), LATENCY_BUCKETS)
+                .and_then(PrometheusBuilder::install_recorder)
+                .map_err(|error| tracing::warn!(%error, "metrics recorder not installed"))
+                .ok()?;
+            tessera_http_adapter::metrics::describe();
+            metrics::describe_gauge!("tessera_build_info", "Version of the running binary");
+            metrics::gauge!("tessera_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            metrics::describe_gauge!(
+                "tessera_db_pool_connections",
+                "Database connections open, by state (idle, in_use)"
+            );
+            metrics::describe_gauge!(
+                "tessera_db_pool_max_connections",
+                "Most connections the pool opens"
+            );
+            Some(handle)
+        })
+        .clone()
+}
+
+/// What `/metrics` serves for an instance on `database`.
+pub fn renderer(handle: PrometheusHandle, database: Database) -> MetricsRenderer {
+    Arc::new(move || {
+        let pool = database.pool_state();
+        let idle = pool.idle.min(pool.connections);
+        metrics::gauge!("tessera_db_pool_connections", "state" => "idle").set(f64::from(idle));
+        metrics::gauge!("tessera_db_pool_connections", "state" => "in_use")
+            .set(f64::from(pool.connections - idle));
+        metrics::gauge!("tessera_db_pool_max_connections").set(f64::from(pool.max_size));
+        handle.render()
+    })
+}

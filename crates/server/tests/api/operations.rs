@@ -1,0 +1,297 @@
+//! Running it as a production service (issue 5): `/metrics` after a token
+//! lifecycle, the request id, and the operators' commands against a live
+//! instance.
+
+use actix_web::http::Method;
+use serde_json::json;
+use tessera_persistence::Backend;
+use tessera_server::operators;
+
+use crate::helpers::{TestApp, send, send_json, spawn_app, token_of};
+
+crate::both_backends!(operations:
+    metrics_cover_a_token_lifecycle,
+    operators_revoke_all_of_a_users_tokens,
+    operators_revoke_only_one_clients_tokens,
+    operators_list_every_client,
+);
+
+async fn metrics_text(app: &TestApp) -> String {
+    let reply = send(app.request(Method::GET, "/metrics")).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.content_type.starts_with("text/plain"),
+        "{}",
+        reply.content_type
+    );
+    reply.raw
+}
+
+/// The value of the sample `name{labels}` (labels in the exporter's order),
+/// or 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+async fn metrics_cover_a_token_lifecycle(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let before = metrics_text(&app).await;
+    let created = app.create_token(41, "metered", &["submit_score"]).await;
+    let token = token_of(&created);
+    assert_eq!(app.status_with(&token).await.status, 200);
+    assert_eq!(app.status_with("tst_not-a-token").await.status, 401);
+    let path = format!("/api/v1/users/41/api-token/{token}");
+    assert_eq!(
+        send(app.with_session(Method::DELETE, &path, 41))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.status_with(&token).await.status, 401);
+    let after = metrics_text(&app).await;
+
+    // The recorder is the process's, shared with tests running alongside:
+    // counters are compared before and after, never to absolute values.
+    let grew = |series: &str| sample(&after, series) - sample(&before, series);
+    let create_route = r#"route="/api/v1/users/{userID}/api-tokens/create""#;
+    assert!(
+        grew(&format!(
+            r#"http_requests_total{{method="POST",{create_route},status="200"}}"#
+        )) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        grew(r#"http_request_duration_seconds_count{method="GET",route="/api/v1/status"}"#) >= 3.0
+    );
+    assert!(after.contains(
+        r#"http_request_duration_seconds_bucket{method="GET",route="/api/v1/status",le="0.001"}"#
+    ));
+    for outcome in ["valid", "unknown", "malformed"] {
+        assert!(
+            grew(&format!(
+                r#"tessera_token_verifications_total{{outcome="{outcome}"}}"#
+            )) >= 1.0,
+            "{outcome}: {after}"
+        );
+    }
+    assert!(after.contains("# TYPE tessera_token_verifications_total counter"));
+    assert!(grew("tessera_tokens_created_total") >= 1.0);
+    assert!(grew("tessera_tokens_deleted_total") >= 1.0);
+    assert!(sample(&after, "tessera_db_pool_max_connections") >= 1.0);
+    assert!(after.contains(r#"tessera_db_pool_connections{state="idle"}"#));
+    assert!(after.contains(r#"tessera_db_pool_connections{state="in_use"}"#));
+    assert_eq!(
+        sample(
+            &after,
+            &format!(
+                r#"tessera_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        1.0
+    );
+    // The DELETE URL carried the token: labels hold its template only.
+    assert!(after.contains(r#"route="/api/v1/users/{userID}/api-token/{token}""#));
+    assert!(
+        !after.contains(&token[4..token.len() - 4]),
+        "a token became a label"
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn the_request_id_is_propagated_or_made_up() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let given = send(
+        app.request(Method::GET, "/healthz")
+            .insert_header(("X-Request-Id", "trace-7f3a:42")),
+    )
+    .await;
+    assert_eq!(
+        given.headers.get("x-request-id").map(|v| v.to_str().ok()),
+        Some(Some("trace-7f3a:42"))
+    );
+
+    let made_up = send(app.request(Method::GET, "/api/v1/status")).await;
+    let id = made_up
+        .headers
+        .get("x-request-id")
+        .expect("an id")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let another = send(app.request(Method::GET, "/api/v1/status")).await;
+    assert_ne!(
+        another
+            .headers
+            .get("x-request-id")
+            .expect("an id")
+            .to_str()
+            .ok(),
+        Some(id.as_str())
+    );
+
+    // What cannot be a sane log field is replaced rather than echoed.
+    for bad in [
+        "x".repeat(129),
+        "has space".to_owned(),
+        "quote\"d".to_owned(),
+    ] {
+        let reply = send(
+            app.request(Method::GET, "/healthz")
+                .insert_header(("X-Request-Id", bad.as_str())),
+        )
+        .await;
+        let returned = reply
+            .headers
+            .get("x-request-id")
+            .expect("an id")
+            .to_str()
+            .expect("ascii");
+        assert_ne!(returned, bad);
+        assert_eq!(returned.len(), 36);
+    }
+    app.stop().await;
+}
+
+async fn operators_revoke_all_of_a_users_tokens(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = token_of(&app.create_token(51, "one", &["submit_score"]).await);
+    let second = token_of(&app.create_token(51, "two", &[]).await);
+    let others = token_of(&app.create_token(52, "other user", &[]).await);
+    for token in [&first, &second, &others] {
+        assert_eq!(app.status_with(token).await.status, 200, "cached as valid");
+    }
+
+    let settings = app.settings.clone();
+    let printed = actix_web::rt::task::spawn_blocking(move || {
+        operators::revoke_tokens(&settings, "51", None)
+    })
+    .await
+    .expect("joins")
+    .expect("revokes");
+    assert_eq!(printed, "revoked 2 token(s) of user 51\n");
+    assert!(app.list(51).await.is_empty());
+    assert_eq!(app.list(52).await.len(), 1, "another user's token stays");
+    // The command ran on its own pool, like another process: this instance
+    // hears of it through the database (PostgreSQL's notifications, or
+    // SQLite's revocation log), within the deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    for token in [&first, &second] {
+        while app.status_with(token).await.status != 401 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still accepted after 1 s"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    assert_eq!(app.status_with(&others).await.status, 200);
+
+    let settings = app.settings.clone();
+    let again = actix_web::rt::task::spawn_blocking(move || {
+        operators::revoke_tokens(&settings, "51", None)
+    })
+    .await
+    .expect("joins")
+    .expect("revokes");
+    assert_eq!(again, "revoked 0 token(s) of user 51\n");
+    app.stop().await;
+}
+
+async fn operators_revoke_only_one_clients_tokens(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let by_hand = token_of(&app.create_token(61, "by hand", &[]).await);
+    let reply = send_json(
+        app.with_session(Method::POST, "/api/v1/users/61/api-tokens/create", 61),
+        &json!({"clientID": "CXFervidex"}),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+
+    let settings = app.settings.clone();
+    let printed = actix_web::rt::task::spawn_blocking(move || {
+        operators::revoke_tokens(&settings, "61", Some("CXFervidex"))
+    })
+    .await
+    .expect("joins")
+    .expect("revokes");
+    assert_eq!(
+        printed,
+        "revoked 1 token(s) of user 61 issued from client CXFervidex\n"
+    );
+    let left = app.list(61).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(token_of(&left[0]), by_hand);
+
+    let settings = app.settings.clone();
+    let (unknown, bad_user) = actix_web::rt::task::spawn_blocking(move || {
+        (
+            operators::revoke_tokens(&settings, "61", Some("CXNoSuchClient")),
+            operators::revoke_tokens(&settings, "zero", None),
+        )
+    })
+    .await
+    .expect("joins");
+    assert!(format!("{:#}", unknown.expect_err("unknown client")).contains("CXNoSuchClient"));
+    assert!(format!("{:#}", bad_user.expect_err("bad user")).contains("--user"));
+    assert_eq!(
+        app.list(61).await.len(),
+        1,
+        "a failed command changes nothing"
+    );
+    app.stop().await;
+}
+
+async fn operators_list_every_client(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reply = send_json(
+        app.with_session(Method::POST, "/api/v1/clients/create", 71),
+        &json!({"name": "Registered App", "permissions": ["submit_score"], "redirectUri": "https://app.example/cb"}),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+    let registered = reply.body["clientID"].as_str().expect("id").to_owned();
+    let secret = reply.body["clientSecret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+
+    let settings = app.settings.clone();
+    let listing = actix_web::rt::task::spawn_blocking(move || operators::list_clients(&settings))
+        .await
+        .expect("joins")
+        .expect("lists");
+    let lines: Vec<&str> = listing.lines().collect();
+    assert!(lines[0].starts_with("CLIENT ID"), "{listing}");
+    for built_in in ["CXBuiltIn", "CXFervidex", "CXKamai", "CXResource"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(built_in) && l.contains("built-in")),
+            "{built_in}: {listing}"
+        );
+    }
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with(&registered))
+        .expect("the registered client");
+    assert!(
+        row.contains("Registered App")
+            && row.contains("71")
+            && row.contains("https://app.example/cb"),
+        "{row}"
+    );
+    assert!(!listing.contains(&secret), "the listing shows no secret");
+    assert_eq!(lines.last(), Some(&"5 client(s)"));
+    app.stop().await;
+}
