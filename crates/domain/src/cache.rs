@@ -46,9 +46,18 @@ pub struct ValidEntry {
     pub last_recorded: AtomicI64,
 }
 
-#[derive(Debug, Clone)]
+/// What the store said of a fingerprint, to be cached.
+#[derive(Debug)]
 pub enum Cached {
-    Valid(Arc<ValidEntry>),
+    Valid(ValidEntry),
+    Unknown,
+}
+
+/// What the cache knows of a fingerprint.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Hit<R> {
+    /// Valid: what the caller's function made of the entry.
+    Valid(R),
     Unknown,
 }
 
@@ -88,7 +97,7 @@ struct ExpiringMap<V> {
     ttl: Duration,
 }
 
-impl<V: Clone> ExpiringMap<V> {
+impl<V> ExpiringMap<V> {
     fn new(capacity: u64, ttl: Duration) -> Self {
         let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX);
         Self {
@@ -107,10 +116,12 @@ impl<V: Clone> ExpiringMap<V> {
         lock.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(&self, key: &TokenHash) -> Option<V> {
+    /// `f` of the live entry, under the shard's read lock: entries are kept
+    /// inline (no pointer to chase, no reference count to touch per hit).
+    fn read_with<R>(&self, key: &TokenHash, f: impl FnOnce(&V) -> R) -> Option<R> {
         let shard = Self::read(self.shard(key));
         let (value, until) = shard.get(key)?;
-        (Instant::now() < *until).then(|| value.clone())
+        (Instant::now() < *until).then(|| f(value))
     }
 
     /// An entry lives between three quarters of the TTL and all of it,
@@ -173,7 +184,7 @@ impl<V: Clone> ExpiringMap<V> {
 }
 
 pub struct TokenCache {
-    valid: Option<ExpiringMap<Arc<ValidEntry>>>,
+    valid: Option<ExpiringMap<ValidEntry>>,
     unknown: Option<ExpiringMap<()>>,
     epoch: AtomicU64,
     observers: RwLock<Vec<Observer>>,
@@ -226,14 +237,23 @@ impl TokenCache {
         shared
     }
 
-    pub fn get(&self, hash: &TokenHash) -> Option<Cached> {
-        if let Some(entry) = self.valid.as_ref().and_then(|c| c.get(hash)) {
-            return Some(Cached::Valid(entry));
+    /// `None` on a miss; `on_valid` sees a valid entry in place.
+    pub fn get<R>(
+        &self,
+        hash: &TokenHash,
+        on_valid: impl FnOnce(&ValidEntry) -> R,
+    ) -> Option<Hit<R>> {
+        if let Some(answer) = self
+            .valid
+            .as_ref()
+            .and_then(|c| c.read_with(hash, on_valid))
+        {
+            return Some(Hit::Valid(answer));
         }
         self.unknown
             .as_ref()
-            .and_then(|c| c.get(hash))
-            .map(|()| Cached::Unknown)
+            .and_then(|c| c.read_with(hash, |()| ()))
+            .map(|()| Hit::Unknown)
     }
 
     /// Read before asking the store; pass to [`Self::fill`].
@@ -329,8 +349,13 @@ mod tests {
     use super::*;
     use crate::ids::UserId;
 
+    /// What the cache knows of `hash`, without looking into the entry.
+    fn probe(cache: &TokenCache, hash: &TokenHash) -> Option<Hit<()>> {
+        cache.get(hash, |_| ())
+    }
+
     fn entry() -> Cached {
-        Cached::Valid(Arc::new(ValidEntry {
+        Cached::Valid(ValidEntry {
             principal: Principal {
                 user_id: UserId::new(1).expect("positive"),
                 permissions: Arc::new(PermissionSet::default()),
@@ -340,7 +365,7 @@ mod tests {
                 expires_at: None,
             },
             last_recorded: AtomicI64::new(0),
-        }))
+        })
     }
 
     #[test]
@@ -348,9 +373,9 @@ mod tests {
         let cache = TokenCache::default();
         let hash = TokenHash([1; 32]);
         cache.fill(hash, entry(), cache.epoch());
-        assert!(matches!(cache.get(&hash), Some(Cached::Valid(_))));
+        assert!(probe(&cache, &hash) == Some(Hit::Valid(())));
         cache.invalidate(&[hash]);
-        assert!(cache.get(&hash).is_none());
+        assert!(probe(&cache, &hash).is_none());
     }
 
     #[test]
@@ -360,7 +385,7 @@ mod tests {
         let before = cache.epoch();
         cache.invalidate(&[TokenHash([3; 32])]);
         cache.fill(hash, entry(), before);
-        assert!(cache.get(&hash).is_none());
+        assert!(probe(&cache, &hash).is_none());
     }
 
     #[test]
@@ -368,9 +393,9 @@ mod tests {
         let cache = TokenCache::default();
         let hash = TokenHash([4; 32]);
         cache.fill(hash, Cached::Unknown, cache.epoch());
-        assert!(matches!(cache.get(&hash), Some(Cached::Unknown)));
+        assert!(probe(&cache, &hash) == Some(Hit::Unknown));
         cache.invalidate_all();
-        assert!(cache.get(&hash).is_none());
+        assert!(probe(&cache, &hash).is_none());
     }
 
     #[test]
@@ -383,16 +408,23 @@ mod tests {
         }
         assert!(map.entry_count() <= 2, "a shard holds its share only");
         assert!(
-            map.get(&TokenHash([
-                255, 255, 255, 255, 255, 255, 255, 255, 0, 255, 255, 255, 255, 255, 255, 255, 255,
-                255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255
-            ]))
+            map.read_with(
+                &TokenHash([
+                    255, 255, 255, 255, 255, 255, 255, 255, 0, 255, 255, 255, 255, 255, 255, 255,
+                    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255
+                ]),
+                |v| *v
+            )
             .is_some(),
             "the newest stays"
         );
         let expiring = ExpiringMap::new(10, Duration::ZERO);
         expiring.insert(TokenHash([1; 32]), 1);
-        assert_eq!(expiring.get(&TokenHash([1; 32])), None, "expired at once");
+        assert_eq!(
+            expiring.read_with(&TokenHash([1; 32]), |v| *v),
+            None,
+            "expired at once"
+        );
     }
 
     #[test]
@@ -419,7 +451,7 @@ mod tests {
         });
         let hash = TokenHash([5; 32]);
         cache.fill(hash, entry(), cache.epoch());
-        assert!(cache.get(&hash).is_none());
+        assert!(probe(&cache, &hash).is_none());
     }
 
     #[test]

@@ -141,8 +141,8 @@ mod tests {
             .delete(UserId::new(1).expect("positive"), &after)
             .expect("delete");
         assert_eq!(follower.poll().expect("poll"), 1);
-        assert!(cache.get(&after).is_none(), "dropped");
-        assert!(cache.get(&kept).is_some(), "others stay");
+        assert!(cache.get(&after, |_| ()).is_none(), "dropped");
+        assert!(cache.get(&kept, |_| ()).is_some(), "others stay");
         assert_eq!(follower.poll().expect("poll"), 0, "read once");
     }
 
@@ -160,6 +160,6 @@ mod tests {
             .expect("delete");
         store.purge_before(i64::MAX).expect("purge");
         follower.poll().expect("poll");
-        assert!(cache.get(&cached).is_none(), "everything forgotten");
+        assert!(cache.get(&cached, |_| ()).is_none(), "everything forgotten");
     }
 }

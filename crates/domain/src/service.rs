@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::cache::{Cached, TokenCache, ValidEntry, expired};
+use crate::cache::{Cached, Hit, TokenCache, ValidEntry, expired};
 use crate::client::{ClientDirectory, OAuthClient};
 use crate::crypto::{Keyring, TokenHash};
 use crate::ids::{ClientId, UserId};
@@ -353,9 +353,9 @@ impl TokenService {
             return Lookup::Answered(Err(VerifyError::Malformed));
         }
         let hash = self.keyring.fingerprint(token);
-        match self.cache.get(&hash) {
-            Some(Cached::Valid(entry)) => Lookup::Answered(self.accept(&entry)),
-            Some(Cached::Unknown) => Lookup::Answered(Err(VerifyError::Unknown)),
+        match self.cache.get(&hash, |entry| self.accept(entry)) {
+            Some(Hit::Valid(answer)) => Lookup::Answered(answer),
+            Some(Hit::Unknown) => Lookup::Answered(Err(VerifyError::Unknown)),
             None => Lookup::Miss(hash),
         }
     }
@@ -368,7 +368,7 @@ impl TokenService {
             self.cache.fill(hash, Cached::Unknown, epoch);
             return Err(VerifyError::Unknown);
         };
-        let entry = Arc::new(ValidEntry {
+        let entry = ValidEntry {
             last_recorded: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
             principal: Principal {
                 user_id: record.user_id,
@@ -378,9 +378,11 @@ impl TokenService {
                 created_at: record.created_at,
                 expires_at: record.expires_at,
             },
-        });
-        self.cache.fill(hash, Cached::Valid(entry.clone()), epoch);
-        self.accept(&entry)
+        };
+        // Accepted first: the use it notes travels into the cache with it.
+        let answer = self.accept(&entry);
+        self.cache.fill(hash, Cached::Valid(entry), epoch);
+        answer
     }
 
     /// Whether `token` authenticates now, and as whom: from the cache, or

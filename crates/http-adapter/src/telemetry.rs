@@ -27,6 +27,9 @@ struct CorrelationId(HeaderValue);
 #[derive(Clone, Copy)]
 struct Started(Instant);
 
+/// The route template, found once per request for the log and the metrics.
+struct RouteTemplate(String);
+
 /// The caller's `X-Request-Id` when it is a sane token (so a trace can
 /// follow one request across services), else a fresh UUID.
 fn correlation_id(request: &ServiceRequest) -> HeaderValue {
@@ -74,6 +77,7 @@ impl RootSpanBuilder for RedactedRootSpan {
         let mut extensions = request.extensions_mut();
         extensions.insert(CorrelationId(id));
         extensions.insert(Started(Instant::now()));
+        extensions.insert(RouteTemplate(route));
         span
     }
 
@@ -121,9 +125,14 @@ pub async fn observe(
     if let Some(id) = id {
         response.headers_mut().insert(REQUEST_ID_HEADER, id);
     }
+    let route = response
+        .request()
+        .extensions_mut()
+        .remove::<RouteTemplate>()
+        .map_or_else(|| route_of(response.request()), |route| route.0);
     crate::metrics::record_request(
-        response.request().method().as_str(),
-        route_of(response.request()),
+        response.request().method(),
+        route,
         response.status().as_u16(),
         seconds,
     );
