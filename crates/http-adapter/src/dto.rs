@@ -10,20 +10,35 @@ use tessera_domain::{ApiToken, PermissionSet, Timestamp};
 use crate::error::ApiError;
 
 /// `APITokenDocument`: the seed's five fields, then the additive ones.
-#[derive(Debug, Serialize)]
+/// Times are Unix milliseconds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = APITokenDocument)]
 pub struct TokenDocument {
+    #[schema(example = "Fervidex Token")]
     identifier: String,
+    /// The token itself, shown back in full to its owner.
+    #[schema(example = "tsr_0123456789ABCDEFGHIJKLMNOPQRSTUV10Oa8F")]
     token: String,
+    /// Permission names as keys, every value `true`.
+    #[schema(example = json!({"submit_score": true}))]
     permissions: BTreeMap<String, bool>,
     #[serde(rename = "userID")]
+    #[schema(example = 1)]
     user_id: i64,
+    /// The OAuth2 client the token was issued from; `null` for a token made
+    /// from a permission list.
     #[serde(rename = "fromAPIClient")]
+    #[schema(required = true, example = "CXFervidex")]
     from_api_client: Option<String>,
     #[serde(rename = "createdAt")]
+    #[schema(value_type = i64, example = 1_764_337_200_000_i64)]
     created_at: Timestamp,
+    /// `null`: never expires. An expired token stays listed until deleted.
     #[serde(rename = "expiresAt")]
+    #[schema(value_type = Option<i64>, required = true)]
     expires_at: Option<Timestamp>,
     #[serde(rename = "lastUsedAt")]
+    #[schema(value_type = Option<i64>, required = true)]
     last_used_at: Option<Timestamp>,
 }
 
@@ -46,15 +61,23 @@ impl From<ApiToken> for TokenDocument {
     }
 }
 
-/// Body of `POST …/api-tokens/create`. `null` counts as absent.
-#[derive(Debug, Deserialize)]
+/// Body of `POST …/api-tokens/create`: exactly one of `permissions` (with
+/// `identifier`) or `clientID`. `null` counts as absent.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"identifier": "My script", "permissions": ["submit_score"]}))]
 pub struct CreateTokenBody {
+    /// Names from the configured catalogue; may be empty, duplicates collapse.
     permissions: Option<Vec<String>>,
+    /// Make the token from this OAuth2 client: its permissions, its name.
     #[serde(rename = "clientID")]
     client_id: Option<String>,
+    /// Required with `permissions`: 1–120 characters after trimming.
+    /// Ignored with `clientID`.
     identifier: Option<String>,
+    /// Unix milliseconds, in the future.
     #[serde(rename = "expiresAt")]
+    #[schema(value_type = Option<i64>)]
     expires_at: Option<Timestamp>,
 }
 

@@ -35,12 +35,22 @@ pub enum ApiError {
     Unexpected(#[from] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem document: every error outside the OAuth endpoints.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "about:blank",
+    "title": "Unauthorized",
+    "status": 401,
+    "detail": "this endpoint needs the user's session cookie"
+}))]
+pub struct Problem<'a> {
+    /// `about:blank`: the status says it all.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// The status's reason phrase.
     title: &'a str,
     status: u16,
+    /// What went wrong, for a person.
     detail: &'a str,
 }
 

@@ -47,11 +47,14 @@ pub fn describe() {
     );
 }
 
+/// Method, route template, status.
+type RequestLabels = (Method, String, u16);
+
 thread_local! {
     /// Each worker's handles per method, route template and status: a
     /// request then costs two atomic updates, not building and hashing a
     /// label set in the registry. Bounded by the routes the app declares.
-    static REQUEST_HANDLES: RefCell<HashMap<(Method, String, u16), (Counter, Histogram)>> =
+    static REQUEST_HANDLES: RefCell<HashMap<RequestLabels, (Counter, Histogram)>> =
         RefCell::new(HashMap::new());
     /// Likewise per verification outcome.
     static VERIFICATION_HANDLES: RefCell<HashMap<&'static str, Counter>> =

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tessera_domain::Timestamp;
 
 use crate::body::blocking;
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::oauth::resource_server;
 use crate::state::AppState;
 use crate::tokens::json_ok;
@@ -19,23 +19,32 @@ use crate::tokens::json_ok;
 /// Entries per answer; a reader asks again with the new cursor.
 const PAGE: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
+    /// The `cursor` of the previous answer; `0` (the default) for the start.
+    #[param(nullable = false, minimum = 0)]
     after: Option<i64>,
     /// Seconds to wait when nothing is new; at most `revocations.long_poll_secs`.
+    #[param(nullable = false)]
     wait: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
-struct Entry {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Entry {
     cursor: i64,
+    /// The revoked token's keyed fingerprint (hex), as introspection names it.
     fingerprint: String,
+    /// Unix milliseconds.
     #[serde(rename = "revokedAt")]
+    #[schema(value_type = i64)]
     revoked_at: Timestamp,
 }
 
-#[derive(Debug, Serialize)]
-struct Feed {
+/// Revocations after a cursor, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RevocationFeed)]
+pub struct Feed {
     revocations: Vec<Entry>,
     /// Pass as `after` next time.
     cursor: i64,
@@ -50,6 +59,26 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Revoked token fingerprints
+///
+/// For resource servers that cache verifications themselves: a built-in
+/// client marked `resource_server`, by HTTP Basic only. When nothing is new
+/// after the cursor, the request waits (long poll) until something is or
+/// `wait` runs out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/revocations",
+    tag = "oauth",
+    params(FeedQuery),
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "Revocations after the cursor", body = Feed),
+        (status = 400, description = "Malformed query string, or a negative `after`",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, response = crate::openapi::ClientUnauthorized),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn revocation_feed(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -17,8 +17,11 @@ pub struct SessionSettings {
     pub secret: SecretString,
 }
 
+/// `session.cookie_name` when the configuration names none.
+pub const DEFAULT_COOKIE_NAME: &str = "tessera_session";
+
 fn default_cookie_name() -> String {
-    "tessera_session".to_owned()
+    DEFAULT_COOKIE_NAME.to_owned()
 }
 
 #[derive(Debug, Serialize, Deserialize)]

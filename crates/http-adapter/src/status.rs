@@ -7,34 +7,68 @@ use tessera_domain::Timestamp;
 
 use crate::auth::{Caller, identify};
 use crate::body::read_json;
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
-#[derive(Debug, Serialize)]
-struct StatusDocument<'a> {
+/// Whom the request's credential speaks for. Times are Unix milliseconds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusDocument<'a> {
     #[serde(rename = "serverTime")]
+    #[schema(value_type = i64)]
     server_time: Timestamp,
     #[serde(rename = "startTime")]
+    #[schema(value_type = i64)]
     start_time: Timestamp,
+    /// The user id of the session or Bearer token; `null` without credentials.
+    #[schema(required = true, example = 1)]
     whoami: Option<i64>,
+    #[schema(example = "0.1.0")]
     version: &'static str,
+    /// The token's permission names; every permission for a session, none
+    /// without credentials.
+    #[schema(example = json!(["submit_score"]))]
     permissions: Vec<&'a str>,
+    /// The `echo` given, absent when none was.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     echo: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
+    /// Repeated as `echo` in the answer.
+    #[param(nullable = false)]
     echo: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
+    /// Repeated as `echo` in the answer.
     echo: Option<String>,
 }
 
+/// Whom a credential speaks for
+///
+/// Other services check a token in one call. Credentials follow the §3
+/// precedence: a session cookie first, then `Authorization: Bearer`; none
+/// at all is an anonymous `200`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    tag = "status",
+    params(StatusQuery),
+    security((), ("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Who the credential speaks for", body = StatusDocument),
+        (status = 400, description = "Malformed query string", body = Problem,
+            content_type = PROBLEM_JSON),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn get_status(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -45,6 +79,25 @@ pub async fn get_status(
     Ok(respond(&state, &caller, query.into_inner().echo))
 }
 
+/// Whom a credential speaks for, `echo` from the body
+///
+/// As `GET`, with `echo` taken from a JSON body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/status",
+    tag = "status",
+    request_body = StatusBody,
+    security((), ("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Who the credential speaks for", body = StatusDocument),
+        (status = 400, description = "Malformed JSON, a wrong type or an unknown member",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn post_status(
     req: HttpRequest,
     payload: web::Payload,

@@ -26,7 +26,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     // The document is the code's, whatever the configuration.
     if let Command::Openapi = command {
-        anyhow::bail!("OPENAPI-PENDING");
+        println!("{}", tessera_http_adapter::openapi_json());
+        return Ok(());
     }
     let settings = Settings::load(&Sources::from_process(cli.config))?;
     match command {

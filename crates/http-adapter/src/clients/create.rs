@@ -7,21 +7,53 @@ use tessera_oauth_clients::NewClient;
 use crate::auth::{UserRef, require_self_key};
 use crate::body::{blocking, read_json};
 use crate::clients::ClientDocument;
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({
+    "name": "My Client",
+    "permissions": ["customise_profile"],
+    "redirectUri": "https://example.com/callback"
+}))]
 pub struct CreateClientBody {
+    /// 3–80 characters.
     name: String,
+    /// At least one, from the configured catalogue.
     permissions: Vec<String>,
+    /// An absolute `http`/`https` URL; `create-code` needs one.
     redirect_uri: Option<String>,
+    /// An absolute `http`/`https` URL.
     webhook_uri: Option<String>,
+    /// Must contain `%%TOKEN%%`.
     api_key_template: Option<String>,
     api_key_filename: Option<String>,
 }
 
+/// Register an OAuth2 client
+///
+/// Owned by the session's user, who may hold at most `oauth.client_cap`
+/// clients.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clients/create",
+    tag = "clients",
+    request_body = CreateClientBody,
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The new client, with its secret", body = ClientDocument),
+        (status = 400, description = "Malformed JSON, a wrong type or an unknown member; an invalid \
+            name, permission, URL or key template; the user already has `oauth.client_cap` clients",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn create_client(
     req: HttpRequest,
     payload: web::Payload,

@@ -6,10 +6,29 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{UserRef, require_self_key};
 use crate::body::blocking;
 use crate::clients::client_id;
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
-use crate::tokens::json_ok;
+use crate::tokens::{Empty, json_ok};
 
+/// Delete a client
+///
+/// Owner only. Every token issued from it is deleted with it, in the same
+/// transaction.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/clients/{clientID}",
+    tag = "clients",
+    params(("clientID" = String, Path, description = "The client's id", example = "CXFervidex")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Deleted, with its tokens", body = Empty),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotOwner),
+        (status = 404, description = "No client has this id", body = Problem,
+            content_type = PROBLEM_JSON),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn delete_client(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -20,5 +39,5 @@ pub async fn delete_client(
     let shown = id.clone();
     blocking(move || oauth.clients().delete(user, &id)).await??;
     tracing::info!(user = user.get(), client = %shown, "client deleted");
-    Ok(json_ok(&serde_json::json!({})))
+    Ok(json_ok(&Empty {}))
 }

@@ -5,10 +5,26 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::body::blocking;
 use crate::clients::{ClientDocument, client_id};
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
+/// A client, without its secret
+///
+/// Needs no credentials, so a consent screen can show whom it is about to
+/// authorise; built-in clients too.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clients/{clientID}",
+    tag = "clients",
+    params(("clientID" = String, Path, description = "The client's id", example = "CXFervidex")),
+    responses(
+        (status = 200, description = "The client, without `clientSecret`", body = ClientDocument),
+        (status = 404, description = "No client has this id", body = Problem,
+            content_type = PROBLEM_JSON),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn get_client(
     req: HttpRequest,
     state: web::Data<AppState>,

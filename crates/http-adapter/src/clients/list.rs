@@ -9,6 +9,21 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
+/// The session user's OAuth2 clients
+///
+/// With their secrets: only their owner sees this list.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clients",
+    tag = "clients",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The user's own clients", body = Vec<ClientDocument>),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn list_clients(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -14,25 +14,41 @@ use tessera_oauth_clients::{ClientError, ClientView};
 use crate::error::ApiError;
 
 /// `ClientDocument`; `clientSecret` only for the owner's views.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClientDocument {
     #[serde(rename = "clientID")]
+    #[schema(example = "CI0123456789abcdef")]
     client_id: String,
+    /// Only in the owner's views (list, create, update, reset-secret), and
+    /// only for a client that has a secret.
     #[serde(rename = "clientSecret", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     client_secret: Option<String>,
+    #[schema(example = "My Client")]
     name: String,
+    /// The user who registered it; `null` for a built-in client.
+    #[schema(required = true, example = 1)]
     author: Option<i64>,
+    /// The permissions a token from this client gets.
     #[serde(rename = "requestedPermissions")]
+    #[schema(example = json!(["customise_profile"]))]
     requested_permissions: Vec<String>,
     #[serde(rename = "redirectUri")]
+    #[schema(required = true, example = "https://example.com/callback")]
     redirect_uri: Option<String>,
     #[serde(rename = "webhookUri")]
+    #[schema(required = true)]
     webhook_uri: Option<String>,
+    /// Contains `%%TOKEN%%`, where a client shows its token.
     #[serde(rename = "apiKeyTemplate")]
+    #[schema(required = true)]
     api_key_template: Option<String>,
     #[serde(rename = "apiKeyFilename")]
+    #[schema(required = true)]
     api_key_filename: Option<String>,
+    /// Unix milliseconds.
     #[serde(rename = "createdAt")]
+    #[schema(value_type = i64, example = 1_764_337_200_000_i64)]
     created_at: Timestamp,
 }
 

@@ -6,10 +6,28 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{UserRef, require_self_key};
 use crate::body::blocking;
 use crate::clients::{ClientDocument, client_id};
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
+/// Give a client a new secret
+///
+/// Owner only. The old secret stops working at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clients/{clientID}/reset-secret",
+    tag = "clients",
+    params(("clientID" = String, Path, description = "The client's id", example = "CXFervidex")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The client with its new secret", body = ClientDocument),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotOwner),
+        (status = 404, description = "No client has this id", body = Problem,
+            content_type = PROBLEM_JSON),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn reset_client_secret(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -7,7 +7,7 @@ use tessera_oauth_clients::ClientPatch;
 use crate::auth::{UserRef, require_self_key};
 use crate::body::{blocking, read_json};
 use crate::clients::{ClientDocument, client_id};
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
@@ -20,23 +20,59 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+/// The members to change; an absent one stays as it is, `null` clears an
+/// optional one.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"name": "Renamed", "webhookUri": null}))]
 pub struct PatchClientBody {
+    /// 3–80 characters; cannot be cleared.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = false)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     redirect_uri: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     webhook_uri: Option<Option<String>>,
+    /// Must contain `%%TOKEN%%`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     api_key_template: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     api_key_filename: Option<Option<String>>,
+    /// Read only to refuse it with a clear `400`: permissions cannot change.
     #[serde(default, deserialize_with = "present")]
+    #[schema(ignore)]
     permissions: Option<Option<serde_json::Value>>,
 }
 
+/// Change a client
+///
+/// Owner only. `permissions` cannot be changed: register a new client.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/clients/{clientID}",
+    tag = "clients",
+    params(("clientID" = String, Path, description = "The client's id", example = "CXFervidex")),
+    request_body = PatchClientBody,
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The changed client, in full", body = ClientDocument),
+        (status = 400, description = "Malformed JSON, a wrong type or an unknown member; \
+            `permissions` given; `name` cleared; an invalid name, URL or key template",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::NotOwner),
+        (status = 404, description = "No client has this id", body = Problem,
+            content_type = PROBLEM_JSON),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn update_client(
     req: HttpRequest,
     payload: web::Payload,

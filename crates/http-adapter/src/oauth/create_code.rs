@@ -8,29 +8,37 @@ use tessera_oauth_clients::{CodeError, CreateCodeRequest};
 
 use crate::auth::{UserRef, require_self_key};
 use crate::body::{blocking, read_json};
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"clientID": "CI0123456789abcdef"}))]
 pub struct CreateCodeBody {
     #[serde(rename = "clientID")]
     client_id: String,
+    /// PKCE (RFC 7636): the S256 challenge of the verifier the client will
+    /// send to the token endpoint.
     code_challenge: Option<String>,
+    /// `S256`, the only method accepted; required with `codeChallenge`.
     code_challenge_method: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct CodeDocument {
+/// A single-use authorization code, bound to the user and the client.
+/// Times are Unix milliseconds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CodeDocument {
     code: String,
     #[serde(rename = "userID")]
     user_id: i64,
     #[serde(rename = "clientID")]
     client_id: String,
     #[serde(rename = "createdOn")]
+    #[schema(value_type = i64)]
     created_on: Timestamp,
     #[serde(rename = "expiresAt")]
+    #[schema(value_type = i64)]
     expires_at: Timestamp,
 }
 
@@ -44,6 +52,32 @@ impl From<CodeError> for ApiError {
     }
 }
 
+/// Issue an authorization code
+///
+/// The consent step: the session's user authorises the client. The code
+/// lives `oauth.code_ttl_secs` and is exchanged at `/api/v1/oauth/token`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/create-code",
+    tag = "oauth",
+    request_body = CreateCodeBody,
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The code", body = CodeDocument,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "Malformed JSON, a wrong type or an unknown member; a client \
+            without a `redirectUri`; a `codeChallenge` that is not a base64url SHA-256, or without \
+            `codeChallengeMethod` `S256`",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "No client has this `clientID`", body = Problem,
+            content_type = PROBLEM_JSON),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn create_code(
     req: HttpRequest,
     payload: web::Payload,

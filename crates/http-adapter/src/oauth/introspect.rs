@@ -13,24 +13,63 @@ use crate::revocations::hex;
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
-#[derive(Debug, Serialize)]
-struct Introspection {
+/// RFC 7662 §2.2: `{"active": false}` alone for an unknown, expired,
+/// revoked or malformed token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "active": true, "scope": "submit_score", "client_id": "CXFervidex", "sub": "1",
+    "iat": 1_764_337_200, "token_type": "Bearer",
+    "fingerprint": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+}))]
+pub struct Introspection {
     active: bool,
+    /// The token's permissions, space-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     scope: Option<String>,
+    /// The OAuth2 client the token was issued from, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     client_id: Option<String>,
+    /// The user id, as a string.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     sub: Option<String>,
+    /// Expiry in Unix seconds; absent for a token that never expires.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     exp: Option<i64>,
+    /// Creation in Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     iat: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = String, example = "Bearer")]
     token_type: Option<&'static str>,
     /// The token's keyed fingerprint, as the revocation feed names it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     fingerprint: Option<String>,
+}
+
+/// The parameters of an introspection (RFC 7662 §2.1), as a form or as a
+/// JSON object of strings.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes for OpenAPI what `read_params` reads; never built"
+)]
+pub struct IntrospectParams {
+    /// The token to look at.
+    token: String,
+    /// Accepted and ignored: there is one kind of token.
+    #[schema(required = false, example = "access_token")]
+    token_type_hint: String,
+    /// A resource server's id, with `client_secret`, instead of HTTP Basic.
+    #[schema(required = false)]
+    client_id: String,
+    #[schema(required = false)]
+    client_secret: String,
 }
 
 impl Introspection {
@@ -61,6 +100,34 @@ impl Introspection {
     }
 }
 
+/// Introspect a token
+///
+/// RFC 7662, for resource servers: a built-in client marked
+/// `resource_server`, authenticated by HTTP Basic or by `client_id` and
+/// `client_secret` in the body. Errors are RFC 6749 §5.2 documents.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/introspect",
+    tag = "oauth",
+    request_body(
+        description = "Form or JSON; the resource server's credentials may be in it instead of \
+            HTTP Basic",
+        content(
+            (IntrospectParams = "application/x-www-form-urlencoded"),
+            (IntrospectParams = "application/json"),
+        ),
+    ),
+    security(("clientBasic" = []), ()),
+    responses(
+        (status = 200, description = "Whether the token is active, and for whom",
+            body = Introspection, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = crate::openapi::OAuthBadRequest),
+        (status = 401, response = crate::openapi::OAuthInvalidClient),
+        (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
+        (status = 415, response = crate::openapi::OAuthUnsupportedMediaType),
+        (status = 500, response = crate::openapi::OAuthServerError),
+    )
+)]
 pub async fn introspect_token(
     req: HttpRequest,
     payload: web::Payload,

@@ -29,10 +29,32 @@ pub fn is_oauth_error_path(path: &str) -> bool {
     )
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// An RFC 6749 §5.2 error: every error of the token, revocation and
+/// introspection endpoints, since OAuth2 client libraries parse this shape.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthError, example = json!({
+    "error": "invalid_grant",
+    "error_description": "the code expired"
+}))]
+pub struct ErrorBody<'a> {
+    #[schema(schema_with = error_codes)]
     error: &'a str,
+    /// What went wrong, for a person.
     error_description: &'a str,
+}
+
+/// The `error` codes this service answers (`OAuthError::code`).
+fn error_codes() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some([
+            "invalid_request",
+            "invalid_client",
+            "invalid_grant",
+            "unsupported_grant_type",
+            "server_error",
+        ]))
+        .build()
 }
 
 /// An RFC 6749 §5.2 error response.

@@ -6,8 +6,56 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::body::blocking;
 use crate::oauth::{OAuthFailure, authenticate_client, no_store, read_params};
 use crate::state::AppState;
-use crate::tokens::json_ok;
+use crate::tokens::{Empty, json_ok};
 
+/// The parameters of a revocation (RFC 7009 §2.1), as a form or as a JSON
+/// object of strings.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes for OpenAPI what `read_params` reads; never built"
+)]
+pub struct RevokeParams {
+    /// The token to revoke; only tokens issued to this client are.
+    token: String,
+    /// Accepted and ignored: there is one kind of token.
+    #[schema(required = false, example = "access_token")]
+    token_type_hint: String,
+    /// With `client_secret`, instead of HTTP Basic.
+    #[schema(required = false)]
+    client_id: String,
+    /// With `client_id`, instead of HTTP Basic (never both).
+    #[schema(required = false)]
+    client_secret: String,
+}
+
+/// Revoke a token
+///
+/// RFC 7009: the client authenticates as at the token endpoint and revokes
+/// a token it was issued. `200` whether or not the token existed. Errors
+/// are RFC 6749 §5.2 documents.
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/revoke",
+    tag = "oauth",
+    request_body(
+        description = "Form or JSON; the client's credentials may be in it instead of HTTP Basic",
+        content(
+            (RevokeParams = "application/x-www-form-urlencoded"),
+            (RevokeParams = "application/json"),
+        ),
+    ),
+    security(("clientBasic" = []), ()),
+    responses(
+        (status = 200, description = "Revoked, or there was no such token of this client",
+            body = Empty, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = crate::openapi::OAuthBadRequest),
+        (status = 401, response = crate::openapi::OAuthInvalidClient),
+        (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
+        (status = 415, response = crate::openapi::OAuthUnsupportedMediaType),
+        (status = 500, response = crate::openapi::OAuthServerError),
+    )
+)]
 pub async fn revoke_token(
     req: HttpRequest,
     payload: web::Payload,
@@ -21,5 +69,5 @@ pub async fn revoke_token(
         .await
         .map_err(OAuthFailure::from)?
         .map_err(OAuthFailure::from)?;
-    Ok(no_store(json_ok(&serde_json::json!({}))))
+    Ok(no_store(json_ok(&Empty {})))
 }

@@ -6,10 +6,40 @@ use tessera_domain::CreateTokenRequest;
 use crate::auth::{UserRef, require_self_key};
 use crate::body::{blocking, read_json};
 use crate::dto::{CreateTokenBody, TokenDocument};
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
+/// Create a token
+///
+/// From `permissions` (with `identifier`), or from an OAuth2 client's
+/// `clientID` (its permissions, identifier `"<client name> Token"`). A user
+/// holds at most one unexpired token per client.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{userID}/api-tokens/create",
+    tag = "tokens",
+    params(("userID" = String, Path, description = "A positive integer in canonical form, or `me` for the session's user",
+            pattern = "^(me|[1-9][0-9]*)$", example = "me")),
+    request_body = CreateTokenBody,
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The new token", body = TokenDocument),
+        (status = 400, description = "Malformed `userID`; malformed JSON, a wrong type or an unknown \
+            member; both or neither of `permissions` and `clientID`; an unknown permission (named in \
+            `detail`); a missing or over-long `identifier`; `expiresAt` not in the future",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "No OAuth2 client has this `clientID`", body = Problem,
+            content_type = PROBLEM_JSON),
+        (status = 409, description = "The user already has an unexpired token from this client; \
+            nothing changed", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn create_token(
     req: HttpRequest,
     payload: web::Payload,

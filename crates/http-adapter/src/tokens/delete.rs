@@ -5,10 +5,34 @@ use tessera_domain::secret::redact;
 
 use crate::auth::{UserRef, require_self_key};
 use crate::body::blocking;
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
-use crate::tokens::json_ok;
+use crate::tokens::{Empty, json_ok};
 
+/// Delete a token
+///
+/// From the `200` on, the token authenticates nowhere. Also served at
+/// `/api/v1/users/{userID}/api-tokens/{token}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{userID}/api-token/{token}",
+    tag = "tokens",
+    params(
+        ("userID" = String, Path, description = "A positive integer in canonical form, or `me` for the session's user",
+            pattern = "^(me|[1-9][0-9]*)$", example = "me"),
+        ("token" = String, Path, description = "The token to delete"),
+    ),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = Empty),
+        (status = 400, response = crate::openapi::BadUserId),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, description = "The user has no such token (unknown, or another user's)",
+            body = Problem, content_type = PROBLEM_JSON),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn delete_token(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -21,5 +45,5 @@ pub async fn delete_token(
     blocking(move || tokens.delete(user, &token)).await??;
     crate::metrics::tokens_deleted(1);
     tracing::info!(user = user.get(), token = %shown, "token deleted");
-    Ok(json_ok(&serde_json::json!({})))
+    Ok(json_ok(&Empty {}))
 }

@@ -9,6 +9,25 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
+/// A user's tokens
+///
+/// Oldest first (by `createdAt`, ties by creation order); expired tokens
+/// stay listed until deleted. Never another user's tokens.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{userID}/api-tokens",
+    tag = "tokens",
+    params(("userID" = String, Path, description = "A positive integer in canonical form, or `me` for the session's user",
+            pattern = "^(me|[1-9][0-9]*)$", example = "me")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The user's tokens, oldest first", body = Vec<TokenDocument>),
+        (status = 400, response = crate::openapi::BadUserId),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 500, response = crate::openapi::InternalError),
+    )
+)]
 pub async fn list_tokens(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -7,6 +7,11 @@ pub mod list;
 use actix_web::HttpResponse;
 use serde::Serialize;
 
+/// `{}`: the answer of a deletion, which has nothing else to say.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({}))]
+pub struct Empty {}
+
 /// A `200` with a bare JSON document (contract §1: no envelope).
 pub fn json_ok<T: Serialize + ?Sized>(document: &T) -> HttpResponse {
     HttpResponse::Ok()

@@ -1,0 +1,336 @@
+//! The OpenAPI document of the HTTP API (contract §7), generated from the
+//! handlers' `#[utoipa::path]` annotations and the DTOs' schemas so it
+//! cannot drift from the code, served at `/api/v1/openapi.json`, and the
+//! interactive page at `/docs` (Swagger UI, compiled into the binary: the
+//! page loads nothing from the internet).
+//!
+//! `tests.rs` checks that every route `crate::routes` registers is in the
+//! document and every operation of the document is registered.
+
+use std::sync::LazyLock;
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::error::{PROBLEM_JSON, Problem};
+use crate::oauth::ErrorBody;
+
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+pub const DOCS_PATH: &str = "/docs";
+/// Swagger UI's page (`/docs/`) and its assets.
+pub const SWAGGER_UI_PATH: &str = "/docs/{_:.*}";
+
+/// Registered routes the document leaves out: the page that shows the
+/// document is not part of the API it describes.
+#[cfg(test)]
+pub const NOT_IN_DOCUMENT: [&str; 2] = [DOCS_PATH, SWAGGER_UI_PATH];
+
+/// The contract serves token deletion at two spellings; the singular one
+/// is annotated and the plural one copied from it, so they cannot differ.
+const DELETE_TOKEN: &str = "/api/v1/users/{userID}/api-token/{token}";
+const DELETE_TOKEN_ALIAS: &str = "/api/v1/users/{userID}/api-tokens/{token}";
+
+const DESCRIPTION: &str = "\
+Tessera issues API tokens for users and checks them for other services.
+
+Errors are RFC 9457 problem documents (`application/problem+json`), except \
+on `/api/v1/oauth/token`, `/revoke` and `/introspect`, which answer RFC 6749 \
+§5.2 errors (`{\"error\", \"error_description\"}`) as OAuth2 client \
+libraries expect. Times are Unix milliseconds unless a field says \
+otherwise. Request bodies are at most 16 KiB.
+
+Self-Key endpoints need the user's own session cookie: an API token there \
+is `403`.";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tessera",
+        version = env!("CARGO_PKG_VERSION"),
+        description = DESCRIPTION,
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    paths(
+        crate::health::healthz,
+        crate::health::readyz,
+        metrics,
+        get_openapi,
+        crate::status::get_status,
+        crate::status::post_status,
+        crate::tokens::list::list_tokens,
+        crate::tokens::create::create_token,
+        crate::tokens::delete::delete_token,
+        crate::clients::list::list_clients,
+        crate::clients::create::create_client,
+        crate::clients::get::get_client,
+        crate::clients::update::update_client,
+        crate::clients::delete::delete_client,
+        crate::clients::reset_secret::reset_client_secret,
+        crate::oauth::create_code::create_code,
+        crate::oauth::token::exchange_token,
+        crate::oauth::revoke::revoke_token,
+        crate::oauth::introspect::introspect_token,
+        crate::revocations::revocation_feed,
+    ),
+    components(
+        schemas(Problem, ErrorBody),
+        responses(
+            BadUserId,
+            Unauthorized,
+            Forbidden,
+            NotOwner,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            InternalError,
+            ClientUnauthorized,
+            OAuthBadRequest,
+            OAuthInvalidClient,
+            OAuthPayloadTooLarge,
+            OAuthUnsupportedMediaType,
+            OAuthServerError,
+        ),
+    ),
+    modifiers(&SecuritySchemes, &DeleteTokenAlias),
+    tags(
+        (name = "tokens", description = "A user's API tokens (contract §4), Self-Key"),
+        (name = "status", description = "Whom a credential speaks for (contract §6)"),
+        (name = "clients", description = "OAuth2 clients (contract §10)"),
+        (name = "oauth", description = "The OAuth2 authorization-code flow, revocation, \
+            introspection and the revocation feed (contract §11)"),
+        (name = "operations", description = "Probes, metrics and this document (contract §7)"),
+    ),
+)]
+struct ApiDoc;
+
+/// The document, as the running service serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as pretty-printed JSON (`tessera openapi` prints it).
+pub fn openapi_json() -> String {
+    openapi_document()
+        .to_pretty_json()
+        .expect("an OpenAPI document always serialises")
+}
+
+/// Built once: the document never changes while the process runs.
+static DOCUMENT: LazyLock<String> = LazyLock::new(openapi_json);
+
+/// This document
+///
+/// The OpenAPI 3.1 document of every endpoint.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", body = Object,
+        content_type = "application/json"))
+)]
+pub async fn get_openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .body(DOCUMENT.as_str())
+}
+
+/// Swagger UI's page links its assets relatively (`./swagger-ui.css`), so
+/// it must be read at `/docs/`. The relative target keeps working behind a
+/// proxy that mounts the service under a prefix.
+pub async fn redirect_to_docs() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "docs/"))
+        .finish()
+}
+
+/// The interactive page, reading this service's own document.
+pub fn swagger_ui() -> SwaggerUi {
+    SwaggerUi::new(SWAGGER_UI_PATH).config(
+        Config::from(OPENAPI_PATH)
+            // Swagger UI's default sends the document to a public validator
+            // for a badge; nothing may leave for the internet.
+            .validator_url("none")
+            .try_it_out_enabled(true),
+    )
+}
+
+/// Prometheus metrics
+///
+/// Prometheus text format (0.0.4): requests per route template,
+/// verifications by outcome, tokens created and deleted, pool state.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "The current metrics", body = String,
+        content_type = "text/plain"))
+)]
+#[expect(
+    dead_code,
+    reason = "documents `crate::metrics::metrics`, whose module keeps no OpenAPI annotations"
+)]
+fn metrics() {}
+
+/// Adds the security schemes the operations name.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::session::DEFAULT_COOKIE_NAME,
+                "The user's own session (Self-Key): an HS256 JWT whose `sub` is the user id, \
+                 minted by the login service or `tessera session mint`. The cookie's name is \
+                 `session.cookie_name`. Looked at before any `Authorization` header.",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tsr_ API token")
+                    .description(Some(
+                        "An API token this service issued. Not accepted where the user's \
+                         session is needed (`403`).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "clientBasic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "An OAuth2 client's id and secret (RFC 6749 §2.3.1, each \
+                         form-encoded). The OAuth endpoints also take `client_id` and \
+                         `client_secret` in the body instead; the revocation feed takes \
+                         only this.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Documents the plural DELETE spelling as a copy of the singular one.
+struct DeleteTokenAlias;
+
+impl Modify for DeleteTokenAlias {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let paths = &mut openapi.paths.paths;
+        let Some(mut item) = paths.get(DELETE_TOKEN).cloned() else {
+            return;
+        };
+        if let Some(operation) = item.delete.as_mut() {
+            operation.operation_id = Some("delete_token_alias".to_owned());
+            operation.summary = Some("Delete a token (the `api-tokens` spelling)".to_owned());
+        }
+        paths.insert(DELETE_TOKEN_ALIAS.to_owned(), item);
+    }
+}
+
+// Reusable error responses. They only describe bodies that `ApiError`,
+// `problem_fallback` and `OAuthFailure` build, so they are never built.
+
+/// Malformed `userID` (not a positive integer in canonical form, nor `me`)
+#[derive(ToResponse)]
+#[response(content_type = PROBLEM_JSON)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct BadUserId(Problem<'static>);
+
+/// No credentials, or a session cookie or Bearer token that is malformed,
+/// tampered, expired, revoked or signed with another secret
+#[derive(ToResponse)]
+#[response(
+    content_type = PROBLEM_JSON,
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tessera\"`"))
+)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct Unauthorized(Problem<'static>);
+
+/// An API token where the user's session is needed, or a session of
+/// another user than `userID`
+#[derive(ToResponse)]
+#[response(content_type = PROBLEM_JSON)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct Forbidden(Problem<'static>);
+
+/// Not the client's owner, a built-in client (which cannot be changed), or
+/// an API token where the user's session is needed
+#[derive(ToResponse)]
+#[response(content_type = PROBLEM_JSON)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct NotOwner(Problem<'static>);
+
+/// The request body is larger than 16 KiB
+#[derive(ToResponse)]
+#[response(content_type = PROBLEM_JSON)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct PayloadTooLarge(Problem<'static>);
+
+/// The body is not JSON: `Content-Type` must be `application/json` (any
+/// charset) or `application/*+json`
+#[derive(ToResponse)]
+#[response(content_type = PROBLEM_JSON)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct UnsupportedMediaType(Problem<'static>);
+
+/// An internal error; its cause is logged, never sent
+#[derive(ToResponse)]
+#[response(content_type = PROBLEM_JSON)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct InternalError(Problem<'static>);
+
+/// Missing or wrong resource-server credentials (HTTP Basic)
+#[derive(ToResponse)]
+#[response(
+    content_type = PROBLEM_JSON,
+    headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tessera\"`"))
+)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct ClientUnauthorized(Problem<'static>);
+
+/// `invalid_request`: a missing, repeated or non-string parameter, a
+/// malformed body, HTTP Basic and body credentials both. At the token
+/// endpoint also `invalid_grant` (a code unknown, expired, replayed or
+/// issued to another client, a wrong or missing `code_verifier`, a
+/// different `redirect_uri`) and `unsupported_grant_type`
+#[derive(ToResponse)]
+#[response(headers(("Cache-Control" = String, description = "`no-store`")))]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct OAuthBadRequest(ErrorBody<'static>);
+
+/// `invalid_client`: no client credentials, or an unknown client or a wrong
+/// secret
+#[derive(ToResponse)]
+#[response(headers(
+    ("WWW-Authenticate" = String, description = "`Basic realm=\"tessera\"`"),
+    ("Cache-Control" = String, description = "`no-store`"),
+))]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct OAuthInvalidClient(ErrorBody<'static>);
+
+/// `invalid_request`: the body is larger than 16 KiB
+#[derive(ToResponse)]
+#[response(headers(("Cache-Control" = String, description = "`no-store`")))]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct OAuthPayloadTooLarge(ErrorBody<'static>);
+
+/// `invalid_request`: the body is neither a form
+/// (`application/x-www-form-urlencoded`) nor JSON
+#[derive(ToResponse)]
+#[response(headers(("Cache-Control" = String, description = "`no-store`")))]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct OAuthUnsupportedMediaType(ErrorBody<'static>);
+
+/// `server_error`: an internal error; its cause is logged, never sent
+#[derive(ToResponse)]
+#[response(headers(("Cache-Control" = String, description = "`no-store`")))]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct OAuthServerError(ErrorBody<'static>);
