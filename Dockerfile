@@ -20,7 +20,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release -p tessera-server --locked \
+RUN cargo build --release -p tessera-server --bin tessera --locked \
  && install -m 0755 target/release/tessera /usr/local/bin/tessera
 
 # ---- runtime ----------------------------------------------------------------

@@ -119,6 +119,26 @@ impl std::fmt::Debug for DieselOAuthRepository {
 }
 
 impl DieselOAuthRepository {
+    /// Clients oldest first; only `author`'s when given.
+    fn list(&self, author: Option<UserId>) -> anyhow::Result<Vec<StoredClient>> {
+        let mut query = oauth_clients::table
+            .order((
+                oauth_clients::created_at.asc(),
+                oauth_clients::client_id.asc(),
+            ))
+            .select(ClientRow::as_select())
+            .into_boxed();
+        if let Some(author) = author {
+            query = query.filter(oauth_clients::author.eq(author.get()));
+        }
+        query
+            .load::<ClientRow>(&mut self.conn()?)
+            .context("listing clients")?
+            .into_iter()
+            .map(StoredClient::try_from)
+            .collect()
+    }
+
     pub fn new(pool: Pool<ConnectionManager>, gate: WriteGate) -> Self {
         Self { pool, gate }
     }
@@ -217,32 +237,11 @@ impl ClientRepository for DieselOAuthRepository {
     }
 
     fn list_all(&self) -> anyhow::Result<Vec<StoredClient>> {
-        oauth_clients::table
-            .order((
-                oauth_clients::created_at.asc(),
-                oauth_clients::client_id.asc(),
-            ))
-            .select(ClientRow::as_select())
-            .load::<ClientRow>(&mut self.conn()?)
-            .context("listing clients")?
-            .into_iter()
-            .map(StoredClient::try_from)
-            .collect()
+        self.list(None)
     }
 
     fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>> {
-        oauth_clients::table
-            .filter(oauth_clients::author.eq(author.get()))
-            .order((
-                oauth_clients::created_at.asc(),
-                oauth_clients::client_id.asc(),
-            ))
-            .select(ClientRow::as_select())
-            .load::<ClientRow>(&mut self.conn()?)
-            .context("listing clients")?
-            .into_iter()
-            .map(StoredClient::try_from)
-            .collect()
+        self.list(Some(author))
     }
 
     fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {

@@ -5,7 +5,7 @@
 use actix_web::http::Method;
 use serde_json::json;
 use tessera_persistence::Backend;
-use tessera_server::operators;
+use tessera_server::{Settings, operators};
 
 use crate::helpers::{TestApp, send, send_json, spawn_app, token_of};
 
@@ -15,6 +15,18 @@ crate::both_backends!(operations:
     operators_revoke_only_one_clients_tokens,
     operators_list_every_client,
 );
+
+/// Runs an operator's command on its own pool, as the binary would, off
+/// the test's async runtime.
+async fn operator<T: Send + 'static>(
+    app: &TestApp,
+    command: impl FnOnce(&Settings) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let settings = app.settings.clone();
+    actix_web::rt::task::spawn_blocking(move || command(&settings))
+        .await
+        .expect("the command's thread joins")
+}
 
 async fn metrics_text(app: &TestApp) -> String {
     let reply = send(app.request(Method::GET, "/metrics")).await;
@@ -172,13 +184,9 @@ async fn operators_revoke_all_of_a_users_tokens(backend: Backend) {
         assert_eq!(app.status_with(token).await.status, 200, "cached as valid");
     }
 
-    let settings = app.settings.clone();
-    let printed = actix_web::rt::task::spawn_blocking(move || {
-        operators::revoke_tokens(&settings, "51", None)
-    })
-    .await
-    .expect("joins")
-    .expect("revokes");
+    let printed = operator(&app, |s| operators::revoke_tokens(s, "51", None))
+        .await
+        .expect("revokes");
     assert_eq!(printed, "revoked 2 token(s) of user 51\n");
     assert!(app.list(51).await.is_empty());
     assert_eq!(app.list(52).await.len(), 1, "another user's token stays");
@@ -197,13 +205,9 @@ async fn operators_revoke_all_of_a_users_tokens(backend: Backend) {
     }
     assert_eq!(app.status_with(&others).await.status, 200);
 
-    let settings = app.settings.clone();
-    let again = actix_web::rt::task::spawn_blocking(move || {
-        operators::revoke_tokens(&settings, "51", None)
-    })
-    .await
-    .expect("joins")
-    .expect("revokes");
+    let again = operator(&app, |s| operators::revoke_tokens(s, "51", None))
+        .await
+        .expect("revokes");
     assert_eq!(again, "revoked 0 token(s) of user 51\n");
     app.stop().await;
 }
@@ -218,12 +222,10 @@ async fn operators_revoke_only_one_clients_tokens(backend: Backend) {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.raw);
 
-    let settings = app.settings.clone();
-    let printed = actix_web::rt::task::spawn_blocking(move || {
-        operators::revoke_tokens(&settings, "61", Some("CXFervidex"))
+    let printed = operator(&app, |s| {
+        operators::revoke_tokens(s, "61", Some("CXFervidex"))
     })
     .await
-    .expect("joins")
     .expect("revokes");
     assert_eq!(
         printed,
@@ -233,15 +235,11 @@ async fn operators_revoke_only_one_clients_tokens(backend: Backend) {
     assert_eq!(left.len(), 1);
     assert_eq!(token_of(&left[0]), by_hand);
 
-    let settings = app.settings.clone();
-    let (unknown, bad_user) = actix_web::rt::task::spawn_blocking(move || {
-        (
-            operators::revoke_tokens(&settings, "61", Some("CXNoSuchClient")),
-            operators::revoke_tokens(&settings, "zero", None),
-        )
+    let unknown = operator(&app, |s| {
+        operators::revoke_tokens(s, "61", Some("CXNoSuchClient"))
     })
-    .await
-    .expect("joins");
+    .await;
+    let bad_user = operator(&app, |s| operators::revoke_tokens(s, "zero", None)).await;
     assert!(format!("{:#}", unknown.expect_err("unknown client")).contains("CXNoSuchClient"));
     assert!(format!("{:#}", bad_user.expect_err("bad user")).contains("--user"));
     assert_eq!(
@@ -266,10 +264,8 @@ async fn operators_list_every_client(backend: Backend) {
         .expect("secret")
         .to_owned();
 
-    let settings = app.settings.clone();
-    let listing = actix_web::rt::task::spawn_blocking(move || operators::list_clients(&settings))
+    let listing = operator(&app, operators::list_clients)
         .await
-        .expect("joins")
         .expect("lists");
     let lines: Vec<&str> = listing.lines().collect();
     assert!(lines[0].starts_with("CLIENT ID"), "{listing}");
