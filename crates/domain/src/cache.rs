@@ -5,7 +5,7 @@
 //! put a stale entry back.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -44,6 +44,19 @@ pub struct ValidEntry {
     /// When `lastUsedAt` was last recorded for it, so a busy token is
     /// written at most once a minute.
     pub last_recorded: AtomicI64,
+    /// Served since it was filled: only entries in use are refreshed
+    /// before they expire.
+    pub touched: AtomicBool,
+}
+
+impl ValidEntry {
+    pub fn new(principal: Principal, last_recorded: Timestamp) -> Self {
+        Self {
+            principal,
+            last_recorded: AtomicI64::new(last_recorded),
+            touched: AtomicBool::new(false),
+        }
+    }
 }
 
 /// What the store said of a fingerprint, to be cached.
@@ -158,6 +171,29 @@ impl<V> ExpiringMap<V> {
         shard.insert(key, (value, until));
     }
 
+    /// Keys whose entries stop being served before `horizon` and pass
+    /// `wanted`, at most `limit` of them.
+    fn expiring(
+        &self,
+        horizon: Instant,
+        limit: usize,
+        wanted: impl Fn(&V) -> bool,
+    ) -> Vec<TokenHash> {
+        let mut keys = Vec::new();
+        for shard in &self.shards {
+            let shard = Self::read(shard);
+            for (key, (value, until)) in shard.iter() {
+                if keys.len() >= limit {
+                    return keys;
+                }
+                if *until <= horizon && wanted(value) {
+                    keys.push(*key);
+                }
+            }
+        }
+        keys
+    }
+
     fn invalidate(&self, key: &TokenHash) {
         self.shard(key)
             .write()
@@ -243,17 +279,47 @@ impl TokenCache {
         hash: &TokenHash,
         on_valid: impl FnOnce(&ValidEntry) -> R,
     ) -> Option<Hit<R>> {
-        if let Some(answer) = self
-            .valid
-            .as_ref()
-            .and_then(|c| c.read_with(hash, on_valid))
-        {
+        let serve = |entry: &ValidEntry| {
+            // Read first: an entry is written once per life, not per hit.
+            if !entry.touched.load(Ordering::Relaxed) {
+                entry.touched.store(true, Ordering::Relaxed);
+            }
+            on_valid(entry)
+        };
+        if let Some(answer) = self.valid.as_ref().and_then(|c| c.read_with(hash, serve)) {
             return Some(Hit::Valid(answer));
         }
         self.unknown
             .as_ref()
             .and_then(|c| c.read_with(hash, |()| ()))
             .map(|()| Hit::Unknown)
+    }
+
+    /// When `lastUsedAt` was last recorded for a cached token, without
+    /// counting as a use of it.
+    pub fn last_recorded(&self, hash: &TokenHash) -> Option<Timestamp> {
+        self.valid
+            .as_ref()?
+            .read_with(hash, |entry| entry.last_recorded.load(Ordering::Relaxed))
+    }
+
+    /// Valid entries served since they were filled whose life ends within
+    /// `ahead` (or has ended), at most `limit`: what to refresh so busy
+    /// tokens never miss the cache.
+    pub fn due_for_refresh(&self, ahead: Duration, limit: usize) -> Vec<TokenHash> {
+        self.valid.as_ref().map_or_else(Vec::new, |valid| {
+            valid.expiring(Instant::now() + ahead, limit, |entry| {
+                entry.touched.load(Ordering::Relaxed)
+            })
+        })
+    }
+
+    /// How long before its end an entry in use is refreshed: a quarter of
+    /// the positive lifetime, the part the spread of lifetimes leaves out.
+    pub fn refresh_ahead(&self) -> Duration {
+        self.valid
+            .as_ref()
+            .map_or(Duration::ZERO, |valid| valid.ttl / 4)
     }
 
     /// Read before asking the store; pass to [`Self::fill`].
@@ -355,8 +421,8 @@ mod tests {
     }
 
     fn entry() -> Cached {
-        Cached::Valid(ValidEntry {
-            principal: Principal {
+        Cached::Valid(ValidEntry::new(
+            Principal {
                 user_id: UserId::new(1).expect("positive"),
                 permissions: Arc::new(PermissionSet::default()),
                 from_api_client: None,
@@ -364,8 +430,8 @@ mod tests {
                 created_at: 0,
                 expires_at: None,
             },
-            last_recorded: AtomicI64::new(0),
-        })
+            0,
+        ))
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// The token with this fingerprint, expired or not.
     fn find_by_hash(&self, hash: &TokenHash) -> anyhow::Result<Option<TokenRecord>>;
 
+    /// The tokens with these fingerprints that exist, expired or not, in no
+    /// particular order: a few statements for many tokens (the cache
+    /// refreshing what is about to expire).
+    fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>>;
+
     /// Deletes the user's token with this fingerprint; `false` when the user
     /// has none (another user's token is left alone).
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool>;

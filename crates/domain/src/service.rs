@@ -3,8 +3,9 @@
 //! HTTP adapter runs them off the async executor.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::cache::{Cached, Hit, TokenCache, ValidEntry, expired};
 use crate::client::{ClientDirectory, OAuthClient};
@@ -368,21 +369,57 @@ impl TokenService {
             self.cache.fill(hash, Cached::Unknown, epoch);
             return Err(VerifyError::Unknown);
         };
-        let entry = ValidEntry {
-            last_recorded: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
-            principal: Principal {
-                user_id: record.user_id,
-                permissions: self.cache.intern(record.permissions),
-                from_api_client: record.from_api_client,
-                hash,
-                created_at: record.created_at,
-                expires_at: record.expires_at,
-            },
-        };
+        let entry = self.entry_for(record, None);
         // Accepted first: the use it notes travels into the cache with it.
         let answer = self.accept(&entry);
         self.cache.fill(hash, Cached::Valid(entry), epoch);
         answer
+    }
+
+    /// What the cache holds for a stored token; `noted` is a use this
+    /// instance noted that the store may not have yet.
+    fn entry_for(&self, record: TokenRecord, noted: Option<Timestamp>) -> ValidEntry {
+        let recorded = record.last_used_at.unwrap_or(i64::MIN);
+        ValidEntry::new(
+            Principal {
+                user_id: record.user_id,
+                permissions: self.cache.intern(record.permissions),
+                from_api_client: record.from_api_client,
+                hash: record.hash,
+                created_at: record.created_at,
+                expires_at: record.expires_at,
+            },
+            noted.map_or(recorded, |noted| noted.max(recorded)),
+        )
+    }
+
+    /// Re-reads, a few statements for all of them, the cached tokens in use
+    /// whose cache life ends within `ahead`, so that a busy token does not
+    /// miss the cache once a minute (a query on the request path each, and
+    /// a wave of them when many tokens were first seen together). Called
+    /// off the request path; returns how many entries were renewed.
+    pub fn refresh_cache(&self, ahead: Duration, limit: usize) -> anyhow::Result<usize> {
+        let due = self.cache.due_for_refresh(ahead, limit);
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let epoch = self.cache.epoch();
+        let records = self.repository.find_many_by_hash(&due)?;
+        let now = self.clock.now();
+        let mut renewed = 0;
+        for record in records {
+            // An expired token's entry just runs out.
+            if expired(record.expires_at, now) {
+                continue;
+            }
+            let hash = record.hash;
+            let noted = self.cache.last_recorded(&hash);
+            // A deletion since `epoch` voids the whole batch: `fill` checks.
+            self.cache
+                .fill(hash, Cached::Valid(self.entry_for(record, noted)), epoch);
+            renewed += 1;
+        }
+        Ok(renewed)
     }
 
     /// Whether `token` authenticates now, and as whom: from the cache, or
@@ -750,5 +787,70 @@ mod tests {
             Err(DeleteTokenError::NotFound)
         ));
         assert_eq!(f.repository.lookups(), before);
+    }
+
+    #[test]
+    fn entries_in_use_are_refreshed_in_one_batch_before_they_expire() {
+        let f = fixture();
+        let busy = f
+            .service
+            .create(user(1), by_permissions("busy", &[]))
+            .expect("create");
+        let idle = f
+            .service
+            .create(user(1), by_permissions("idle", &[]))
+            .expect("create");
+        let deleted = f
+            .service
+            .create(user(2), by_permissions("gone", &[]))
+            .expect("create");
+        for token in [&busy, &idle, &deleted] {
+            f.service
+                .verify(token.token.expose())
+                .expect("fills the cache");
+        }
+        // Served from the cache since: in use.
+        f.service.verify(busy.token.expose()).expect("hit");
+        f.service.verify(deleted.token.expose()).expect("hit");
+        f.service
+            .delete(user(2), deleted.token.expose())
+            .expect("delete");
+
+        // Every entry is due within an hour: only the busy one is renewed.
+        let before = f.repository.lookups();
+        let renewed = f
+            .service
+            .refresh_cache(Duration::from_secs(3600), 100)
+            .expect("refresh");
+        assert_eq!(renewed, 1);
+        assert_eq!(f.repository.lookups(), before + 1, "one batch for all");
+        let cached = f.repository.lookups();
+        f.service.verify(busy.token.expose()).expect("still cached");
+        assert_eq!(f.repository.lookups(), cached, "a hit, no lookup");
+        assert!(matches!(
+            f.service.verify(deleted.token.expose()),
+            Err(VerifyError::Unknown)
+        ));
+        // A renewed entry starts unused: without a hit it is not renewed again.
+        assert_eq!(
+            f.service
+                .refresh_cache(Duration::from_secs(3600), 100)
+                .expect("refresh"),
+            1,
+            "the hit above used it"
+        );
+        assert_eq!(
+            f.service
+                .refresh_cache(Duration::from_secs(3600), 100)
+                .expect("refresh"),
+            0
+        );
+        assert_eq!(
+            f.service
+                .refresh_cache(Duration::ZERO, 100)
+                .expect("refresh"),
+            0,
+            "nothing ends now"
+        );
     }
 }

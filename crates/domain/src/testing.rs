@@ -159,6 +159,16 @@ impl TokenRepository for InMemoryStore {
             .is_empty())
     }
 
+    fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>> {
+        Ok(self
+            .lock()
+            .tokens
+            .iter()
+            .filter(|t| hashes.contains(&t.hash))
+            .cloned()
+            .collect())
+    }
+
     fn delete_all_for_user(
         &self,
         user: UserId,

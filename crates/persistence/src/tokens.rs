@@ -125,7 +125,8 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
     InsertTokenError::Unexpected(anyhow::Error::new(error).context("inserting a token"))
 }
 
-/// Uses written per statement (PostgreSQL) or per transaction (SQLite).
+/// Uses written per statement (PostgreSQL) or per transaction (SQLite);
+/// fingerprints looked up per statement.
 const USAGE_CHUNK: usize = 500;
 
 /// `lastUsedAt` for `rows` tokens in one PostgreSQL statement, never moving
@@ -216,6 +217,23 @@ impl TokenRepository for DieselTokenRepository {
             .context("looking a token up")?
             .map(TokenRecord::try_from)
             .transpose()
+    }
+
+    fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>> {
+        let mut conn = self.conn()?;
+        let mut found = Vec::new();
+        for chunk in hashes.chunks(USAGE_CHUNK) {
+            let wanted: Vec<&[u8]> = chunk.iter().map(|hash| &hash.0[..]).collect();
+            let rows = api_tokens::table
+                .filter(api_tokens::token_hash.eq_any(wanted))
+                .select(TokenRow::as_select())
+                .load::<TokenRow>(&mut conn)
+                .context("looking tokens up")?;
+            for row in rows {
+                found.push(TokenRecord::try_from(row)?);
+            }
+        }
+        Ok(found)
     }
 
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {

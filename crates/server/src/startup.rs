@@ -26,6 +26,10 @@ const SHUTDOWN_GRACE_SECS: u64 = 30;
 /// bound on how long they take to reach this instance's cache.
 const REVOCATION_POLL: Duration = Duration::from_millis(50);
 const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// How often cached entries in use are renewed before they expire, and
+/// how many at most per round (a few statements of 500 each).
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+const REFRESH_LIMIT: usize = 10_000;
 
 /// The services of one instance, as wired from settings.
 #[derive(Debug)]
@@ -187,6 +191,18 @@ impl Application {
             "usage-flush",
             Duration::from_secs(settings.tokens.usage_flush_secs.max(1)),
             move || flush_usage(&tokens),
+        )?);
+        let tokens = services.tokens.clone();
+        let ahead = services.cache.refresh_ahead();
+        background.push(Periodic::spawn(
+            "cache-refresh",
+            REFRESH_EVERY,
+            move || {
+                if let Err(error) = tokens.refresh_cache(ahead, REFRESH_LIMIT) {
+                    // Entries then expire and are read again on demand.
+                    tracing::warn!(error = format!("{error:#}"), "refreshing the cache failed");
+                }
+            },
         )?);
         if let Some(handle) = crate::metrics::handle() {
             background.push(Periodic::spawn(

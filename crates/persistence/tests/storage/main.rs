@@ -73,7 +73,8 @@ macro_rules! conformance {
             ping_answers,
             revocation_by_client_touches_only_that_clients_token,
             usage_is_recorded_and_never_moves_back,
-            usage_of_many_tokens_is_recorded_in_one_call
+            usage_of_many_tokens_is_recorded_in_one_call,
+            many_tokens_are_found_at_once
         );
         oauth_conformance!(@each $make;
             client_round_trips_every_field,

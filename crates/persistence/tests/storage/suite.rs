@@ -267,3 +267,17 @@ pub fn usage_of_many_tokens_is_recorded_in_one_call(repo: Repo) {
         assert_eq!(found.last_used_at, Some(*at));
     }
 }
+
+pub fn many_tokens_are_found_at_once(repo: Repo) {
+    assert!(repo.find_many_by_hash(&[]).expect("none").is_empty());
+    let stored: Vec<_> = (0..3)
+        .map(|i| repo.insert(record(20 + i, None), NOW).expect("insert"))
+        .collect();
+    // More fingerprints than one statement takes, most of them unknown.
+    let mut wanted: Vec<TokenHash> = (0..1200).map(|_| fresh_hash()).collect();
+    wanted.insert(0, stored[0].hash);
+    wanted.insert(700, stored[2].hash);
+    let mut found = repo.find_many_by_hash(&wanted).expect("find");
+    found.sort_by_key(|r| r.user_id.get());
+    assert_eq!(found, vec![stored[0].clone(), stored[2].clone()]);
+}
