@@ -129,6 +129,13 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
 /// fingerprints looked up per statement.
 const USAGE_CHUNK: usize = 500;
 
+/// Uses written per SQLite transaction. Every page a commit touches goes to
+/// the WAL once per commit, and uses are spread over the whole table: 100k
+/// uses in transactions of 500 wrote about 200 × 500 pages, in
+/// transactions of 10k each page about once per commit. 10k still holds the
+/// write gate (and so token creation) for only tens of milliseconds.
+const SQLITE_USAGE_TRANSACTION: usize = 10_000;
+
 /// `lastUsedAt` for `rows` tokens in one PostgreSQL statement, never moving
 /// it back: one round trip per chunk instead of one per token.
 fn postgres_usage_update_sql(rows: usize) -> String {
@@ -282,7 +289,11 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
-        for chunk in uses.chunks(USAGE_CHUNK) {
+        let per_round = match &*self.conn()? {
+            AnyConnection::Postgresql(_) => USAGE_CHUNK,
+            AnyConnection::Sqlite(_) => SQLITE_USAGE_TRANSACTION,
+        };
+        for chunk in uses.chunks(per_round) {
             // Gate before connection, as every writer does.
             let _writing = self.gate.enter();
             let mut conn = self.conn()?;
@@ -304,8 +315,8 @@ impl TokenRepository for DieselTokenRepository {
                 }
                 // In process there are no round trips, and SQLite plans a
                 // joined UPDATE ... FROM far worse than one cached
-                // statement per row; a transaction per chunk keeps the
-                // write gate free for token creation in between.
+                // statement per row; the gate is free for token creation
+                // between transactions.
                 Backend::Sqlite => conn
                     .transaction(|conn| {
                         for (hash, at) in chunk {
