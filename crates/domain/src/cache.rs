@@ -100,6 +100,9 @@ type Shard<V> = HashMap<TokenHash, (V, Instant), BuildHasherDefault<FingerprintH
 
 const SHARDS: usize = 64;
 
+/// The longest an entry may live, whatever the configuration says.
+const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// A bounded map whose entries expire: sharded read-write locks, so a hit
 /// costs a shared lock and one lookup. When a shard is full it first drops
 /// what expired, then an arbitrary entry: a cache of verifications needs no
@@ -112,6 +115,8 @@ struct ExpiringMap<V> {
 
 impl<V> ExpiringMap<V> {
     fn new(capacity: u64, ttl: Duration) -> Self {
+        // Deadlines are `Instant`s: a lifetime of centuries would overflow.
+        let ttl = ttl.min(MAX_TTL);
         let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX);
         Self {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
@@ -308,7 +313,7 @@ impl TokenCache {
     /// tokens never miss the cache.
     pub fn due_for_refresh(&self, ahead: Duration, limit: usize) -> Vec<TokenHash> {
         self.valid.as_ref().map_or_else(Vec::new, |valid| {
-            valid.expiring(Instant::now() + ahead, limit, |entry| {
+            valid.expiring(Instant::now() + ahead.min(MAX_TTL), limit, |entry| {
                 entry.touched.load(Ordering::Relaxed)
             })
         })
@@ -330,9 +335,10 @@ impl TokenCache {
     /// Caches what the store said, unless an invalidation happened since
     /// `epoch_before` was read (the answer may then be stale). Checked again
     /// after the insert, so an invalidation racing with it still wins.
-    pub fn fill(&self, hash: TokenHash, entry: Cached, epoch_before: u64) {
+    /// Returns whether the entry stayed.
+    pub fn fill(&self, hash: TokenHash, entry: Cached, epoch_before: u64) -> bool {
         if self.epoch() != epoch_before {
-            return;
+            return false;
         }
         match entry {
             Cached::Valid(valid) => {
@@ -348,6 +354,16 @@ impl TokenCache {
         }
         if self.epoch() != epoch_before {
             self.remove(&hash);
+            return false;
+        }
+        true
+    }
+
+    /// Drops entries without telling anyone: tokens the store no longer
+    /// has, whose deletion is (or will be) announced by its own path.
+    pub fn discard(&self, hashes: &[TokenHash]) {
+        for hash in hashes {
+            self.remove(hash);
         }
     }
 

@@ -65,7 +65,8 @@ impl LogFollower {
     /// round only finds where the log ends: nothing older can be cached.
     pub fn poll(&mut self) -> anyhow::Result<usize> {
         let Some(cursor) = self.cursor else {
-            let mut end = 0;
+            // Nothing before a purge can be read back: start past it.
+            let mut end = self.log.after(i64::MAX, 1)?.purged_through;
             loop {
                 let page = self.log.after(end, FOLLOW_PAGE)?;
                 match page.entries.last() {
@@ -77,14 +78,18 @@ impl LogFollower {
             return Ok(0);
         };
         let page = self.log.after(cursor, FOLLOW_PAGE)?;
+        let mut next = cursor;
         if page.purged_through > cursor {
-            // Entries this follower never saw are gone: forget everything.
+            // Entries this follower never saw are gone: forget everything,
+            // once, and go on from past the purge.
             self.cache.invalidate_all();
+            next = page.purged_through;
         }
         let hashes: Vec<TokenHash> = page.entries.iter().map(|r| r.hash).collect();
         if let Some(last) = page.entries.last() {
-            self.cursor = Some(last.cursor);
+            next = next.max(last.cursor);
         }
+        self.cursor = Some(next);
         self.cache.invalidate(&hashes);
         Ok(hashes.len())
     }
@@ -161,5 +166,14 @@ mod tests {
         store.purge_before(i64::MAX).expect("purge");
         follower.poll().expect("poll");
         assert!(cache.get(&cached, |_| ()).is_none(), "everything forgotten");
+
+        // Once: the purge is behind it now, and so is a restart's follower.
+        cache.fill(cached, Cached::Unknown, cache.epoch());
+        follower.poll().expect("poll");
+        assert!(cache.get(&cached, |_| ()).is_some(), "kept after the purge");
+        let mut restarted = LogFollower::new(store.clone(), cache.clone());
+        restarted.poll().expect("poll");
+        restarted.poll().expect("poll");
+        assert!(cache.get(&cached, |_| ()).is_some(), "kept after a restart");
     }
 }

@@ -2,7 +2,7 @@
 //! the ports. Methods are synchronous because the storage adapters are; the
 //! HTTP adapter runs them off the async executor.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -405,6 +405,10 @@ impl TokenService {
         }
         let epoch = self.cache.epoch();
         let records = self.repository.find_many_by_hash(&due)?;
+        let found: HashSet<TokenHash> = records.iter().map(|r| r.hash).collect();
+        // Gone from the store: its deletion's notice may be late or lost.
+        let gone: Vec<TokenHash> = due.into_iter().filter(|h| !found.contains(h)).collect();
+        self.cache.discard(&gone);
         let now = self.clock.now();
         let mut renewed = 0;
         for record in records {
@@ -415,9 +419,12 @@ impl TokenService {
             let hash = record.hash;
             let noted = self.cache.last_recorded(&hash);
             // A deletion since `epoch` voids the whole batch: `fill` checks.
-            self.cache
-                .fill(hash, Cached::Valid(self.entry_for(record, noted)), epoch);
-            renewed += 1;
+            if self
+                .cache
+                .fill(hash, Cached::Valid(self.entry_for(record, noted)), epoch)
+            {
+                renewed += 1;
+            }
         }
         Ok(renewed)
     }
@@ -456,7 +463,13 @@ impl TokenService {
     /// Writes the noted uses (`lastUsedAt`) in one batch; called off the
     /// request path, and once more at shutdown. Returns how many.
     pub fn flush_usage(&self) -> anyhow::Result<usize> {
-        let batch: Vec<(TokenHash, Timestamp)> = self.lock_usage().drain().collect();
+        // Taken whole, so verifications noting uses never wait on the copy;
+        // sorted, so instances writing the same tokens lock rows in one
+        // order.
+        let mut batch: Vec<(TokenHash, Timestamp)> = std::mem::take(&mut *self.lock_usage())
+            .into_iter()
+            .collect();
+        batch.sort_unstable_by_key(|(hash, _)| hash.0);
         if batch.is_empty() {
             return Ok(0);
         }
@@ -845,12 +858,42 @@ mod tests {
                 .expect("refresh"),
             0
         );
+        f.service.verify(busy.token.expose()).expect("hit");
         assert_eq!(
             f.service
                 .refresh_cache(Duration::ZERO, 100)
                 .expect("refresh"),
             0,
-            "nothing ends now"
+            "in use, but its life does not end now"
         );
+    }
+
+    #[test]
+    fn a_refresh_drops_what_the_store_no_longer_has() {
+        let f = fixture();
+        let token = f
+            .service
+            .create(user(3), by_permissions("lost", &[]))
+            .expect("create");
+        f.service.verify(token.token.expose()).expect("fills");
+        f.service.verify(token.token.expose()).expect("hit");
+        // Deleted behind the cache's back, as if the notice were lost.
+        f.repository
+            .delete_all_for_user(user(3), None)
+            .expect("delete");
+        assert!(
+            f.service.verify(token.token.expose()).is_ok(),
+            "still cached"
+        );
+        assert_eq!(
+            f.service
+                .refresh_cache(Duration::from_secs(3600), 100)
+                .expect("refresh"),
+            0
+        );
+        assert!(matches!(
+            f.service.verify(token.token.expose()),
+            Err(VerifyError::Unknown)
+        ));
     }
 }

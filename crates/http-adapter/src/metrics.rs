@@ -48,12 +48,30 @@ pub fn describe() {
 }
 
 /// Method, route template, status.
-type RequestLabels = (Method, String, u16);
+type RequestLabels = (&'static str, String, u16);
+
+/// The method as a label: any token is a valid HTTP method, so anything
+/// but the standard ones shares one label and callers cannot grow the
+/// number of series (routes are templates, statuses a short list).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
 
 thread_local! {
     /// Each worker's handles per method, route template and status: a
     /// request then costs two atomic updates, not building and hashing a
     /// label set in the registry. Bounded by the routes the app declares.
+    /// (A thread that recorded before a recorder was installed would keep
+    /// no-op handles: the server installs it before any worker starts.)
     static REQUEST_HANDLES: RefCell<HashMap<RequestLabels, (Counter, Histogram)>> =
         RefCell::new(HashMap::new());
     /// Likewise per verification outcome.
@@ -64,11 +82,10 @@ thread_local! {
 pub fn record_request(method: &Method, route: String, status: u16, seconds: f64) {
     REQUEST_HANDLES.with_borrow_mut(|handles| {
         let (count, latency) = handles
-            .entry((method.clone(), route, status))
-            .or_insert_with_key(|(method, route, status)| {
-                let method = method.as_str().to_owned();
+            .entry((method_label(method), route, status))
+            .or_insert_with_key(|&(method, ref route, status)| {
                 (
-                    counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()),
+                    counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string()),
                     histogram!(HTTP_DURATION, "method" => method, "route" => route.clone()),
                 )
             });

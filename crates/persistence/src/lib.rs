@@ -145,6 +145,14 @@ impl Database {
             .map_err(|e| DatabaseError::Migration(e.to_string()))
     }
 
+    /// Whether migrations this binary carries are not applied yet.
+    pub fn has_pending_migrations(&self) -> Result<bool, DatabaseError> {
+        let mut conn = self.pool.get()?;
+        let migrations = self.migrations();
+        conn.has_pending_migration(migrations)
+            .map_err(|e| DatabaseError::Migration(e.to_string()))
+    }
+
     /// Reverts every migration (tests of the down scripts).
     pub fn revert_all(&self) -> Result<usize, DatabaseError> {
         let mut conn = self.pool.get()?;

@@ -13,10 +13,20 @@ use tessera_domain::{ClientId, SystemClock, UserId};
 use tessera_oauth_clients::ClientError;
 
 use crate::settings::Settings;
-use crate::startup::{Services, build_services, open_database};
+use tessera_persistence::Database;
 
+use crate::startup::{Services, build_services};
+
+/// The services over the configured database, which must be migrated
+/// already: an operator's command never changes the schema under running
+/// instances (`tessera migrate` does, on purpose).
 fn services(settings: &Settings) -> anyhow::Result<Services> {
-    let database = open_database(settings)?;
+    let database = Database::connect(&settings.database)?;
+    if database.has_pending_migrations()? {
+        bail!(
+            "the database has migrations pending: run `tessera migrate` (or start the service) first"
+        );
+    }
     build_services(settings, &database, Arc::new(SystemClock))
 }
 
@@ -106,12 +116,20 @@ pub fn healthcheck(settings: &Settings, url: Option<&str>) -> anyhow::Result<Str
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
     let timeout = Duration::from_secs(3);
-    let address = authority
+    let target = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    let addresses: Vec<_> = target
         .to_socket_addrs()
-        .with_context(|| format!("{authority}: not a host:port"))?
-        .next()
-        .with_context(|| format!("{authority}: no address"))?;
-    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .with_context(|| format!("{authority}: not a host[:port]"))?
+        .collect();
+    // `localhost` may resolve to ::1 first while the service listens on
+    // 127.0.0.1: try each address.
+    let mut stream = addresses
+        .iter()
+        .find_map(|address| TcpStream::connect_timeout(address, timeout).ok())
         .with_context(|| format!("connecting to {authority}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
@@ -119,13 +137,18 @@ pub fn healthcheck(settings: &Settings, url: Option<&str>) -> anyhow::Result<Str
         stream,
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
     )?;
-    let mut head = [0u8; 64];
-    let read = stream.read(&mut head).context("reading the answer")?;
-    let status_line = String::from_utf8_lossy(&head[..read]);
-    let status = status_line
-        .lines()
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
+    // Up to the end of the status line, however the bytes arrive.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n") && head.len() < 256 {
+        match stream.read(&mut byte).context("reading the answer")? {
+            0 => break,
+            _ => head.push(byte[0]),
+        }
+    }
+    let status = String::from_utf8_lossy(&head)
+        .split_whitespace()
+        .nth(1)
         .unwrap_or("?")
         .to_owned();
     if status != "200" {

@@ -137,18 +137,25 @@ fn follow_revocations(settings: &Settings, cache: Arc<TokenCache>) -> anyhow::Re
     })?;
     let mut follower = LogFollower::new(Arc::new(own.revocation_log()), cache);
     follower.poll()?;
-    Ok(Periodic::spawn(
-        "revocation-follower",
-        REVOCATION_POLL,
-        move || {
-            if let Err(error) = follower.poll() {
+    Ok(Periodic::spawn("revocation-follower", REVOCATION_POLL, {
+        // Warned once per outage, not twenty times a second.
+        let mut failing = false;
+        move || match follower.poll() {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("reading the revocation log again");
+            }
+            Ok(_) => {}
+            Err(error) if !failing => {
+                failing = true;
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "reading the revocation log failed"
                 );
             }
-        },
-    )?)
+            Err(_) => {}
+        }
+    })?)
 }
 
 fn flush_usage(tokens: &TokenService) {

@@ -197,6 +197,16 @@ fn migrate_applies_once_then_does_nothing() {
 fn operators_commands_print_results_and_fail_clearly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/ops.db", dir.path().display());
+    // An operator's command never migrates the schema under running
+    // instances: it asks for `tessera migrate` first.
+    let unmigrated = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .args(["tokens", "revoke", "--user", "9"]));
+    assert_clear_failure(&unmigrated, "tessera migrate");
+    let migrated = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .arg("migrate"));
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
     let listed = run(tessera(&workspace_root())
         .env("TESSERA__DATABASE__URL", &url)
         .args(["clients", "list"]));

@@ -68,7 +68,17 @@ async fn metrics_cover_a_token_lifecycle(backend: Backend) {
         200
     );
     assert_eq!(app.status_with(&token).await.status, 401);
+    // Any token is a method: made-up ones share one label.
+    for made_up in ["FOO1", "FOO2"] {
+        let method = Method::from_bytes(made_up.as_bytes()).expect("a method token");
+        assert!(send(app.request(method, "/healthz")).await.status >= 400);
+    }
     let after = metrics_text(&app).await;
+    assert!(!after.contains("FOO"), "a caller's method became a label");
+    assert!(
+        after.contains(r#"method="OTHER",route="/healthz""#),
+        "{after}"
+    );
 
     // The recorder is the process's, shared with tests running alongside:
     // counters are compared before and after, never to absolute values.
