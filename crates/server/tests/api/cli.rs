@@ -261,8 +261,10 @@ fn healthcheck_probes_readiness() {
     assert_clear_failure(&wrong, "404");
     let (exit, _) = served.terminate();
     assert!(exit.success());
+    // Nothing listens on port 1 (the stopped instance's port could be
+    // taken again by a test running alongside).
     let down = run(tessera(&workspace_root())
-        .env("TESSERA__SERVER__PORT", &port)
+        .env("TESSERA__SERVER__PORT", "1")
         .arg("healthcheck"));
     assert_clear_failure(&down, "connecting");
 }
