@@ -19,8 +19,7 @@ use crate::tokens::json_ok;
     post,
     path = "/api/v1/users/{userID}/api-tokens/create",
     tag = "tokens",
-    params(("userID" = String, Path, description = "A positive integer in canonical form, or `me` for the session's user",
-            pattern = "^(me|[1-9][0-9]*)$", example = "me")),
+    params(crate::tokens::UserPath),
     request_body = CreateTokenBody,
     security(("session" = [])),
     responses(

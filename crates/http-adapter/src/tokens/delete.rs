@@ -18,8 +18,7 @@ use crate::tokens::{Empty, json_ok};
     path = "/api/v1/users/{userID}/api-token/{token}",
     tag = "tokens",
     params(
-        ("userID" = String, Path, description = "A positive integer in canonical form, or `me` for the session's user",
-            pattern = "^(me|[1-9][0-9]*)$", example = "me"),
+        crate::tokens::UserPath,
         ("token" = String, Path, description = "The token to delete"),
     ),
     security(("session" = [])),

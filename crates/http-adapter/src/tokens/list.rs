@@ -17,8 +17,7 @@ use crate::tokens::json_ok;
     get,
     path = "/api/v1/users/{userID}/api-tokens",
     tag = "tokens",
-    params(("userID" = String, Path, description = "A positive integer in canonical form, or `me` for the session's user",
-            pattern = "^(me|[1-9][0-9]*)$", example = "me")),
+    params(crate::tokens::UserPath),
     security(("session" = [])),
     responses(
         (status = 200, description = "The user's tokens, oldest first", body = Vec<TokenDocument>),

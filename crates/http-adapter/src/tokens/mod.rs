@@ -7,6 +7,17 @@ pub mod list;
 use actix_web::HttpResponse;
 use serde::Serialize;
 
+/// The `{userID}` of the token endpoints' paths, as documented (the
+/// handlers read it through `UserRef::from_path`).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    /// A positive integer in canonical form, or `me` for the session's user
+    #[param(rename = "userID", pattern = "^(me|[1-9][0-9]*)$", example = "me")]
+    #[allow(dead_code)]
+    user_id: String,
+}
+
 /// `{}`: the answer of a deletion, which has nothing else to say.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({}))]
