@@ -63,6 +63,14 @@ pub enum DatabaseError {
 
 pub type DbPool = Pool<ConnectionManager>;
 
+/// A stored fingerprint (token, code, client secret) back from its bytes.
+pub(crate) fn hash_of(bytes: Vec<u8>, what: &str) -> anyhow::Result<tessera_domain::TokenHash> {
+    let array: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{what} fingerprint is not 32 bytes"))?;
+    Ok(tessera_domain::TokenHash(array))
+}
+
 /// A snapshot of the pool, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolState {
@@ -163,7 +171,7 @@ impl Database {
     }
 
     pub fn token_repository(&self) -> DieselTokenRepository {
-        DieselTokenRepository::new(self.pool.clone(), self.gate.clone())
+        DieselTokenRepository::new(self.pool.clone(), self.gate.clone(), self.backend)
     }
 
     pub fn revocation_log(&self) -> DieselRevocationLog {

@@ -13,6 +13,7 @@ use tessera_domain::{
 };
 
 use crate::connection::{ConnectionManager, WriteGate};
+use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
 use crate::tokens::{TokenRow, insert_token_row, is_duplicate_token_hash};
 
@@ -53,13 +54,6 @@ struct ClientChanges<'a> {
     webhook_uri: Option<Option<&'a str>>,
     api_key_template: Option<Option<&'a str>>,
     api_key_filename: Option<Option<&'a str>>,
-}
-
-pub(crate) fn hash_of(bytes: Vec<u8>, what: &str) -> anyhow::Result<TokenHash> {
-    let array: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{what} fingerprint is not 32 bytes"))?;
-    Ok(TokenHash(array))
 }
 
 impl TryFrom<ClientRow> for StoredClient {

@@ -63,12 +63,9 @@ impl RevocationLog for DieselRevocationLog {
         let entries = rows
             .into_iter()
             .map(|(cursor, hash, revoked_at)| {
-                let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                    anyhow::anyhow!("revocation {cursor}: fingerprint is not 32 bytes")
-                })?;
                 Ok(Revocation {
                     cursor,
-                    hash: TokenHash(hash),
+                    hash: crate::hash_of(hash, &format!("revocation {cursor}:"))?,
                     revoked_at,
                 })
             })

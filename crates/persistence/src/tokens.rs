@@ -48,15 +48,12 @@ impl TryFrom<TokenRow> for TokenRecord {
     fn try_from(row: TokenRow) -> anyhow::Result<Self> {
         let permissions: Vec<String> = serde_json::from_str(&row.permissions)
             .with_context(|| format!("token {}: permissions are not a JSON array", row.id))?;
-        let hash: [u8; 32] = row
-            .token_hash
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("token {}: fingerprint is not 32 bytes", row.id))?;
+        let hash = crate::hash_of(row.token_hash, &format!("token {}:", row.id))?;
         Ok(Self {
             id: row.id,
             user_id: UserId::new(row.user_id)?,
             identifier: row.identifier,
-            hash: TokenHash(hash),
+            hash,
             sealed: row.token_sealed,
             permissions: PermissionSet::from_trusted(permissions),
             from_api_client: row.from_api_client.map(ClientId::new),
@@ -71,6 +68,8 @@ impl TryFrom<TokenRow> for TokenRecord {
 pub struct DieselTokenRepository {
     pool: Pool<ConnectionManager>,
     gate: WriteGate,
+    /// `lastUsedAt` is written differently per backend.
+    backend: Backend,
 }
 
 impl std::fmt::Debug for DieselTokenRepository {
@@ -81,8 +80,12 @@ impl std::fmt::Debug for DieselTokenRepository {
 }
 
 impl DieselTokenRepository {
-    pub fn new(pool: Pool<ConnectionManager>, gate: WriteGate) -> Self {
-        Self { pool, gate }
+    pub fn new(pool: Pool<ConnectionManager>, gate: WriteGate, backend: Backend) -> Self {
+        Self {
+            pool,
+            gate,
+            backend,
+        }
     }
 
     fn conn(&self) -> anyhow::Result<PooledConnection<ConnectionManager>> {
@@ -125,8 +128,8 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
     InsertTokenError::Unexpected(anyhow::Error::new(error).context("inserting a token"))
 }
 
-/// Uses written per statement (PostgreSQL) or per transaction (SQLite);
-/// fingerprints looked up per statement.
+/// Uses written per PostgreSQL statement; fingerprints looked up per
+/// statement on both backends.
 const USAGE_CHUNK: usize = 500;
 
 /// Uses written per SQLite transaction. Every page a commit touches goes to
@@ -284,24 +287,20 @@ impl TokenRepository for DieselTokenRepository {
             .get_results::<Vec<u8>>(&mut self.conn()?)
             .context("revoking a user's tokens")?
             .into_iter()
-            .map(|bytes| crate::oauth::hash_of(bytes, "token"))
+            .map(|bytes| crate::hash_of(bytes, "token"))
             .collect()
     }
 
     fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
-        let per_round = match &*self.conn()? {
-            AnyConnection::Postgresql(_) => USAGE_CHUNK,
-            AnyConnection::Sqlite(_) => SQLITE_USAGE_TRANSACTION,
+        let per_round = match self.backend {
+            Backend::Postgres => USAGE_CHUNK,
+            Backend::Sqlite => SQLITE_USAGE_TRANSACTION,
         };
         for chunk in uses.chunks(per_round) {
             // Gate before connection, as every writer does.
             let _writing = self.gate.enter();
             let mut conn = self.conn()?;
-            let backend = match &*conn {
-                AnyConnection::Postgresql(_) => Backend::Postgres,
-                AnyConnection::Sqlite(_) => Backend::Sqlite,
-            };
-            match backend {
+            match self.backend {
                 // Round trips dominate: one set-based statement per chunk.
                 Backend::Postgres => {
                     let mut query = diesel::sql_query(postgres_usage_update_sql(chunk.len()))
