@@ -24,6 +24,10 @@ pub trait RevocationLog: Send + Sync + 'static {
     /// Entries with a cursor above `after`, at most `limit`.
     fn after(&self, after: i64, limit: usize) -> anyhow::Result<RevocationPage>;
 
+    /// Where a reader that wants only what comes next starts: the newest
+    /// cursor, or the purge mark when nothing is left.
+    fn last_cursor(&self) -> anyhow::Result<i64>;
+
     /// Drops entries revoked before `cutoff`; returns how many.
     fn purge_before(&self, cutoff: Timestamp) -> anyhow::Result<usize>;
 }
@@ -65,16 +69,7 @@ impl LogFollower {
     /// round only finds where the log ends: nothing older can be cached.
     pub fn poll(&mut self) -> anyhow::Result<usize> {
         let Some(cursor) = self.cursor else {
-            // Nothing before a purge can be read back: start past it.
-            let mut end = self.log.after(i64::MAX, 1)?.purged_through;
-            loop {
-                let page = self.log.after(end, FOLLOW_PAGE)?;
-                match page.entries.last() {
-                    Some(last) => end = last.cursor,
-                    None => break,
-                }
-            }
-            self.cursor = Some(end);
+            self.cursor = Some(self.log.last_cursor()?);
             return Ok(0);
         };
         let page = self.log.after(cursor, FOLLOW_PAGE)?;

@@ -383,6 +383,14 @@ impl RevocationLog for InMemoryStore {
         })
     }
 
+    fn last_cursor(&self) -> anyhow::Result<i64> {
+        let state = self.lock();
+        Ok(state
+            .revocations
+            .last()
+            .map_or(state.purged_through, |r| r.cursor))
+    }
+
     fn purge_before(&self, cutoff: Timestamp) -> anyhow::Result<usize> {
         let mut state = self.lock();
         let doomed: Vec<i64> = state

@@ -76,6 +76,27 @@ impl RevocationLog for DieselRevocationLog {
         })
     }
 
+    fn last_cursor(&self) -> anyhow::Result<i64> {
+        let mut conn = self
+            .pool
+            .get()
+            .context("no database connection available")?;
+        let newest: Option<i64> = token_revocations::table
+            .select(diesel::dsl::max(token_revocations::id))
+            .first(&mut conn)
+            .context("reading the newest revocation")?;
+        match newest {
+            Some(cursor) => Ok(cursor),
+            None => Ok(token_revocation_purges::table
+                .find(1_i16)
+                .select(token_revocation_purges::purged_through)
+                .first::<i64>(&mut conn)
+                .optional()
+                .context("reading the purge mark")?
+                .unwrap_or(0)),
+        }
+    }
+
     fn purge_before(&self, cutoff: i64) -> anyhow::Result<usize> {
         let _writing = self.gate.enter();
         let mut conn = self

@@ -92,7 +92,8 @@ macro_rules! conformance {
             every_deletion_is_logged_in_order,
             purged_revocations_leave_a_mark,
             all_clients_are_listed_oldest_first,
-            revoking_all_of_a_users_tokens_is_logged_and_spares_others
+            revoking_all_of_a_users_tokens_is_logged_and_spares_others,
+            the_last_cursor_is_where_new_entries_start
         );
     };
     (@each $make:path; $($name:ident),*) => {

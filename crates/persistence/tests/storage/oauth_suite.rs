@@ -409,3 +409,30 @@ pub fn purged_revocations_leave_a_mark(f: &Fixture) {
     assert_eq!(page.entries.len(), 1);
     assert!(page.entries[0].cursor > last);
 }
+
+pub fn the_last_cursor_is_where_new_entries_start(f: &Fixture) {
+    assert_eq!(f.revocations.last_cursor().expect("empty"), 0);
+    let a = f.repo.insert(record(1, None), NOW).expect("a");
+    let b = f.repo.insert(record(1, None), NOW).expect("b");
+    f.repo.delete(user(1), &a.hash).expect("delete a");
+    f.repo.delete(user(1), &b.hash).expect("delete b");
+    let newest = f.revocations.after(0, 10).expect("read").entries[1].cursor;
+    assert_eq!(f.revocations.last_cursor().expect("newest"), newest);
+    f.revocations.purge_before(i64::MAX).expect("purge");
+    assert_eq!(
+        f.revocations.last_cursor().expect("purged"),
+        newest,
+        "the purge mark once the log is empty"
+    );
+    let c = f.repo.insert(record(1, None), NOW).expect("c");
+    f.repo.delete(user(1), &c.hash).expect("delete c");
+    let last = f.revocations.last_cursor().expect("after the purge");
+    assert!(last > newest);
+    assert!(
+        f.revocations
+            .after(last, 10)
+            .expect("read")
+            .entries
+            .is_empty()
+    );
+}
