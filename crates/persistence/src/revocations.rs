@@ -163,22 +163,16 @@ impl RevocationListener {
 
     /// Applies the revocations that arrived; reconnects when needed. While
     /// it was not listening it may have missed some, so a (re)connection
-    /// empties the cache.
-    pub fn poll(&mut self) {
-        if self.conn.is_none() {
-            match self.connect() {
-                Ok(conn) => {
-                    self.conn = Some(conn);
-                    self.cache.invalidate_all();
-                }
-                Err(error) => {
-                    tracing::warn!(error = format!("{error:#}"), "revocation listener is down");
-                    return;
-                }
+    /// empties the cache. An error means it is not listening (the caller
+    /// logs it and polls again).
+    pub fn poll(&mut self) -> anyhow::Result<()> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let conn = self.conn.insert(self.connect()?);
+                self.cache.invalidate_all();
+                conn
             }
-        }
-        let Some(conn) = self.conn.as_mut() else {
-            return;
         };
         let mut hashes = Vec::new();
         let mut broken = false;
@@ -203,6 +197,7 @@ impl RevocationListener {
             self.conn = None;
             self.cache.invalidate_all();
         }
+        Ok(())
     }
 }
 

@@ -1,5 +1,7 @@
 //! Periodic work off the request path (flushing `lastUsedAt`, listening for
-//! revocations), on plain threads that stop cleanly at shutdown.
+//! revocations), on plain threads that stop cleanly at shutdown. Failures
+//! are logged here, once per outage: a task that fails every 50 ms while
+//! the database is away must not flood the log.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -12,18 +14,37 @@ pub struct Periodic {
 }
 
 impl Periodic {
-    /// Runs `task` every `every` until [`Periodic::stop`].
+    /// Runs `task` every `every` until [`Periodic::stop`]. The first
+    /// failure after a success is a warning, the first success after a
+    /// failure a notice; the failures in between are not repeated.
     pub fn spawn(
         name: &str,
         every: Duration,
-        mut task: impl FnMut() + Send + 'static,
+        mut task: impl FnMut() -> anyhow::Result<()> + Send + 'static,
     ) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
+        let task_name = name.to_owned();
         let handle = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
+                let mut failing = false;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    task();
+                    match task() {
+                        Ok(()) if failing => {
+                            failing = false;
+                            tracing::info!(task = %task_name, "background work recovered");
+                        }
+                        Ok(()) => {}
+                        Err(error) if !failing => {
+                            failing = true;
+                            tracing::warn!(
+                                task = %task_name,
+                                error = format!("{error:#}"),
+                                "background work failed"
+                            );
+                        }
+                        Err(_) => {}
+                    }
                 }
             })?;
         Ok(Self { stop, handle })

@@ -137,34 +137,20 @@ fn follow_revocations(settings: &Settings, cache: Arc<TokenCache>) -> anyhow::Re
     })?;
     let mut follower = LogFollower::new(Arc::new(own.revocation_log()), cache);
     follower.poll()?;
-    Ok(Periodic::spawn("revocation-follower", REVOCATION_POLL, {
-        // Warned once per outage, not twenty times a second.
-        let mut failing = false;
-        move || match follower.poll() {
-            Ok(_) if failing => {
-                failing = false;
-                tracing::info!("reading the revocation log again");
-            }
-            Ok(_) => {}
-            Err(error) if !failing => {
-                failing = true;
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "reading the revocation log failed"
-                );
-            }
-            Err(_) => {}
-        }
-    })?)
+    Ok(Periodic::spawn(
+        "revocation-follower",
+        REVOCATION_POLL,
+        move || follower.poll().map(drop),
+    )?)
 }
 
-fn flush_usage(tokens: &TokenService) {
-    match tokens.flush_usage() {
-        Ok(0) => {}
-        Ok(written) => tracing::debug!(written, "lastUsedAt flushed"),
-        // Never fails a request: the uses stay queued for the next round.
-        Err(error) => tracing::warn!(error = format!("{error:#}"), "lastUsedAt flush failed"),
+/// Never fails a request: on failure the uses stay queued for the next round.
+fn flush_usage(tokens: &TokenService) -> anyhow::Result<()> {
+    let written = tokens.flush_usage()?;
+    if written > 0 {
+        tracing::debug!(written, "lastUsedAt flushed");
     }
+    Ok(())
 }
 
 impl Application {
@@ -204,25 +190,27 @@ impl Application {
         background.push(Periodic::spawn(
             "cache-refresh",
             REFRESH_EVERY,
-            move || {
-                if let Err(error) = tokens.refresh_cache(ahead, REFRESH_LIMIT) {
-                    // Entries then expire and are read again on demand.
-                    tracing::warn!(error = format!("{error:#}"), "refreshing the cache failed");
-                }
-            },
+            // On failure entries expire and are read again on demand.
+            move || tokens.refresh_cache(ahead, REFRESH_LIMIT).map(drop),
         )?);
         if let Some(handle) = crate::metrics::handle() {
             background.push(Periodic::spawn(
                 "metrics-upkeep",
                 crate::metrics::UPKEEP_EVERY,
-                move || handle.run_upkeep(),
+                move || {
+                    handle.run_upkeep();
+                    Ok(())
+                },
             )?);
         }
         // Other instances' revocations reach this cache within one poll.
         if let Some(mut listener) =
             database.revocation_listener(settings.database.url.expose(), services.cache.clone())
         {
-            listener.poll();
+            // A first failure shows in the log; the thread keeps trying.
+            if let Err(error) = listener.poll() {
+                tracing::warn!(error = format!("{error:#}"), "revocation listener is down");
+            }
             background.push(Periodic::spawn(
                 "revocation-listener",
                 REVOCATION_POLL,
@@ -240,12 +228,7 @@ impl Application {
             PURGE_EVERY,
             move || {
                 let cutoff = clock_for_purge.now().saturating_sub(retention_ms);
-                if let Err(error) = log.purge_before(cutoff) {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "purging old revocations failed"
-                    );
-                }
+                log.purge_before(cutoff).map(drop)
             },
         )?);
         Ok(Self {
@@ -286,7 +269,12 @@ impl Application {
             for worker in background {
                 worker.stop();
             }
-            flush_usage(&tokens);
+            if let Err(error) = flush_usage(&tokens) {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "the last lastUsedAt flush failed"
+                );
+            }
         })
         .await;
         served
