@@ -109,16 +109,13 @@ pub fn build_services(
         settings.oauth.code_ttl_secs,
     ));
     let sessions = SessionCodec::new(&settings.session).context("session")?;
-    let mut state = AppState::new(
+    let state = AppState::new(
         tokens.clone(),
         oauth,
         sessions,
         Arc::new(database.revocation_log()),
         Duration::from_secs(settings.revocations.long_poll_secs),
     );
-    if let Some(handle) = crate::metrics::handle() {
-        state = state.with_metrics(crate::metrics::renderer(handle, database.clone()));
-    }
     Ok(Services {
         state,
         tokens,
@@ -170,7 +167,16 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let state = services.state.clone();
+        // The recorder is the serving process's: operators' commands, which
+        // build the same services, install none.
+        let metrics = crate::metrics::handle();
+        let state = match &metrics {
+            Some(handle) => services
+                .state
+                .clone()
+                .with_metrics(crate::metrics::renderer(handle.clone(), database.clone())),
+            None => services.state.clone(),
+        };
         let server = HttpServer::new(move || app(state.clone()))
             // More blocking threads than pooled connections would only
             // queue on the pool, each with its own stack and allocator arena.
@@ -193,7 +199,7 @@ impl Application {
             // On failure entries expire and are read again on demand.
             move || tokens.refresh_cache(ahead, REFRESH_LIMIT).map(drop),
         )?);
-        if let Some(handle) = crate::metrics::handle() {
+        if let Some(handle) = metrics {
             background.push(Periodic::spawn(
                 "metrics-upkeep",
                 crate::metrics::UPKEEP_EVERY,
