@@ -6,29 +6,29 @@
 
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
+use uuid::Uuid;
 
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest caller-supplied request id kept; longer ones are replaced, as
 /// are ids with characters that do not belong in a log line or a header.
 const MAX_REQUEST_ID: usize = 128;
 
-/// The id this request is known by in logs and in its response.
-#[derive(Debug, Clone)]
-struct CorrelationId(HeaderValue);
-
-#[derive(Clone, Copy)]
-struct Started(Instant);
-
-/// The route template, found once per request for the log and the metrics.
-struct RouteTemplate(String);
+/// What the access log and the metrics need of a request, found once when
+/// it starts; `observe` takes the id and the route out when it ends.
+struct Observed {
+    /// The id this request is known by in logs and in its response.
+    id: Option<HeaderValue>,
+    started: Instant,
+    route: String,
+}
 
 /// The caller's `X-Request-Id` when it is a sane token (so a trace can
 /// follow one request across services), else a fresh UUID.
@@ -46,17 +46,16 @@ fn correlation_id(request: &ServiceRequest) -> HeaderValue {
         })
         .cloned()
         .or_else(|| {
-            let generated = request.extensions().get::<RequestId>()?.to_string();
-            HeaderValue::from_str(&generated).ok()
+            // Encoded on the stack: no string on the way to the header.
+            let generated: Uuid = **request.extensions().get::<RequestId>()?;
+            HeaderValue::from_str(
+                generated
+                    .hyphenated()
+                    .encode_lower(&mut Uuid::encode_buffer()),
+            )
+            .ok()
         })
         .unwrap_or(HeaderValue::from_static("-"))
-}
-
-/// The route template for logs and metric labels.
-fn route_of(request: &HttpRequest) -> String {
-    request
-        .match_pattern()
-        .unwrap_or_else(|| "(unmatched)".to_owned())
 }
 
 #[derive(Debug)]
@@ -74,10 +73,11 @@ impl RootSpanBuilder for RedactedRootSpan {
             route = %route,
             request_id = %id.to_str().unwrap_or("-"),
         );
-        let mut extensions = request.extensions_mut();
-        extensions.insert(CorrelationId(id));
-        extensions.insert(Started(Instant::now()));
-        extensions.insert(RouteTemplate(route));
+        request.extensions_mut().insert(Observed {
+            id: Some(id),
+            started: Instant::now(),
+            route,
+        });
         span
     }
 
@@ -91,8 +91,8 @@ impl RootSpanBuilder for RedactedRootSpan {
                 let latency_ms = response
                     .request()
                     .extensions()
-                    .get::<Started>()
-                    .map(|s| s.0.elapsed().as_secs_f64() * 1000.0);
+                    .get::<Observed>()
+                    .map(|o| o.started.elapsed().as_secs_f64() * 1000.0);
                 let status = response.status().as_u16();
                 if status >= 500 {
                     tracing::error!(status, latency_ms, "request finished");
@@ -108,33 +108,29 @@ impl RootSpanBuilder for RedactedRootSpan {
     }
 }
 
-/// Inside the access log: returns the request id and records the request
-/// count and latency per method, route template and status.
+/// Inside the access log (which found the id and the route): returns the
+/// request id and records the request count and latency per method, route
+/// template and status.
 pub async fn observe(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
     let mut response = next.call(request).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    let id = response
-        .request()
-        .extensions()
-        .get::<CorrelationId>()
-        .map(|id| id.0.clone());
-    if let Some(id) = id {
-        response.headers_mut().insert(REQUEST_ID_HEADER, id);
-    }
-    let route = response
+    let taken = response
         .request()
         .extensions_mut()
-        .remove::<RouteTemplate>()
-        .map_or_else(|| route_of(response.request()), |route| route.0);
-    crate::metrics::record_request(
-        response.request().method(),
-        route,
-        response.status().as_u16(),
-        seconds,
-    );
+        .get_mut::<Observed>()
+        .map(|o| (o.id.take(), std::mem::take(&mut o.route), o.started));
+    if let Some((id, route, started)) = taken {
+        if let Some(id) = id {
+            response.headers_mut().insert(REQUEST_ID_HEADER, id);
+        }
+        crate::metrics::record_request(
+            response.request().method(),
+            route,
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
     Ok(response)
 }
