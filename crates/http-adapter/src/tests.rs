@@ -1848,7 +1848,7 @@ const HTTP_METHODS: [&str; 8] = [
 
 /// The document as JSON, as `/api/v1/openapi.json` serves it.
 fn document() -> Value {
-    serde_json::to_value(crate::openapi_document()).expect("the document serialises")
+    serde_json::to_value(crate::openapi::openapi_document()).expect("the document serialises")
 }
 
 /// Every (METHOD, path template) operation the document describes.

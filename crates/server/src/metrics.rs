@@ -5,8 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tessera_http_adapter::HTTP_DURATION;
 use tessera_http_adapter::MetricsRenderer;
-use tessera_http_adapter::metrics::HTTP_DURATION;
 use tessera_persistence::Database;
 
 /// Request latency buckets, seconds: a cached verification answers in well
@@ -31,7 +31,7 @@ pub fn handle() -> Option<PrometheusHandle> {
                 .and_then(PrometheusBuilder::install_recorder)
                 .map_err(|error| tracing::warn!(%error, "metrics recorder not installed"))
                 .ok()?;
-            tessera_http_adapter::metrics::describe();
+            tessera_http_adapter::describe_metrics();
             metrics::describe_gauge!("tessera_build_info", "Version of the running binary");
             metrics::gauge!("tessera_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             metrics::describe_gauge!(

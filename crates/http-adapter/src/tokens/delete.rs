@@ -42,7 +42,7 @@ pub async fn delete_token(
     let shown = redact(&token, state.tokens.format().prefix().len());
     let tokens = state.tokens.clone();
     blocking(move || tokens.delete(user, &token)).await??;
-    crate::metrics::tokens_deleted(1);
+    crate::metrics::token_deleted();
     tracing::info!(user = user.get(), token = %shown, "token deleted");
     Ok(json_ok(&Empty {}))
 }
