@@ -79,6 +79,7 @@ is `403`.";
         schemas(Problem, ErrorBody),
         responses(
             BadUserId,
+            NoSuchClient,
             Unauthorized,
             Forbidden,
             NotOwner,
@@ -226,6 +227,12 @@ impl Modify for DeleteTokenAlias {
 #[response(content_type = PROBLEM_JSON)]
 #[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
 pub struct BadUserId(Problem<'static>);
+
+/// No client has this id
+#[derive(ToResponse)]
+#[response(content_type = PROBLEM_JSON)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct NoSuchClient(Problem<'static>);
 
 /// No credentials, or a session cookie or Bearer token that is malformed,
 /// tampered, expired, revoked or signed with another secret

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::body::blocking;
 use crate::clients::{ClientDocument, client_id};
-use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
@@ -17,11 +17,10 @@ use crate::tokens::json_ok;
     get,
     path = "/api/v1/clients/{clientID}",
     tag = "clients",
-    params(("clientID" = String, Path, description = "The client's id", example = "CXFervidex")),
+    params(crate::clients::ClientPath),
     responses(
         (status = 200, description = "The client, without `clientSecret`", body = ClientDocument),
-        (status = 404, description = "No client has this id", body = Problem,
-            content_type = PROBLEM_JSON),
+        (status = 404, response = crate::openapi::NoSuchClient),
         (status = 500, response = crate::openapi::InternalError),
     )
 )]

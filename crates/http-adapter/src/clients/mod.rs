@@ -14,6 +14,17 @@ use tessera_oauth_clients::{ClientError, ClientView};
 use crate::error::ApiError;
 
 /// `ClientDocument`; `clientSecret` only for the owner's views.
+/// The `{clientID}` of the client endpoints' paths, as documented (the
+/// handlers read it through `client_id`).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ClientPath {
+    /// The client's id
+    #[param(rename = "clientID", example = "CXFervidex")]
+    #[allow(dead_code)]
+    client_id: String,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClientDocument {
     #[serde(rename = "clientID")]

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{UserRef, require_self_key};
 use crate::body::blocking;
 use crate::clients::{ClientDocument, client_id};
-use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::json_ok;
 
@@ -17,14 +17,13 @@ use crate::tokens::json_ok;
     post,
     path = "/api/v1/clients/{clientID}/reset-secret",
     tag = "clients",
-    params(("clientID" = String, Path, description = "The client's id", example = "CXFervidex")),
+    params(crate::clients::ClientPath),
     security(("session" = [])),
     responses(
         (status = 200, description = "The client with its new secret", body = ClientDocument),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::NotOwner),
-        (status = 404, description = "No client has this id", body = Problem,
-            content_type = PROBLEM_JSON),
+        (status = 404, response = crate::openapi::NoSuchClient),
         (status = 500, response = crate::openapi::InternalError),
     )
 )]

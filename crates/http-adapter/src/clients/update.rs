@@ -56,7 +56,7 @@ pub struct PatchClientBody {
     patch,
     path = "/api/v1/clients/{clientID}",
     tag = "clients",
-    params(("clientID" = String, Path, description = "The client's id", example = "CXFervidex")),
+    params(crate::clients::ClientPath),
     request_body = PatchClientBody,
     security(("session" = [])),
     responses(
@@ -66,8 +66,7 @@ pub struct PatchClientBody {
             body = Problem, content_type = PROBLEM_JSON),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::NotOwner),
-        (status = 404, description = "No client has this id", body = Problem,
-            content_type = PROBLEM_JSON),
+        (status = 404, response = crate::openapi::NoSuchClient),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 500, response = crate::openapi::InternalError),
