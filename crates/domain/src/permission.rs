@@ -77,6 +77,11 @@ impl PermissionSet {
         self.0.iter().map(String::as_str)
     }
 
+    /// The names space-separated: an OAuth2 `scope` (RFC 6749 §3.3).
+    pub fn scope(&self) -> String {
+        self.iter().collect::<Vec<_>>().join(" ")
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains(name)
     }

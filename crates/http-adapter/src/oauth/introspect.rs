@@ -89,7 +89,7 @@ impl Introspection {
     fn of(principal: Principal) -> Self {
         Self {
             active: true,
-            scope: Some(principal.permissions.iter().collect::<Vec<_>>().join(" ")),
+            scope: Some(principal.permissions.scope()),
             client_id: principal.from_api_client.map(|c| c.to_string()),
             sub: Some(principal.user_id.to_string()),
             exp: principal.expires_at.map(|at| at / 1000),

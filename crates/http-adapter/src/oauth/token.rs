@@ -105,7 +105,7 @@ pub async fn exchange_token(
         .map_err(OAuthFailure::from)?;
     let user = token.user_id;
     let grant = TokenGrant {
-        scope: token.permissions.iter().collect::<Vec<_>>().join(" "),
+        scope: token.permissions.scope(),
         access_token: token.token.expose().to_owned(),
         token_type: "Bearer",
         document: TokenDocument::from(token),
