@@ -251,7 +251,7 @@ def bench_backend(name, url, work, cold=True):
             warms.append(wrk(PORT, "/", "status.lua", [str(tokens)]))
         rows.append((name, "GET /healthz, status requests (ceiling)", median(ceilings)))
         rows.append((name, "GET /api/v1/status, Bearer, warm cache", median(warms)))
-        rows.append((name, "POST /api/v1/oauth/introspect", wrk(PORT, "/", "introspect.lua", [str(tokens)])))
+        rows.append((name, "POST /api/v1/oauth/introspect", wrk(PORT, "/", "status.lua", [str(tokens), "introspect"])))
         rows.append((name, "GET a user's 100 tokens", wrk(PORT, "/", "list.lua", [cookie])))
         rows.append((name, "POST create a token", wrk(PORT, "/", "create.lua", [session(url, 2)])))
     finally:
