@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::Method;
@@ -278,4 +279,35 @@ pub fn raw_request(app: &TestApp, head: &str, body: &str) -> (u16, String) {
         })
         .unwrap_or_default();
     (status, content_type)
+}
+
+/// The deadline of issue 4 for another instance to stop accepting a token.
+pub const PROPAGATION_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Deletes the user's token through the API (contract §4), asserting 200.
+pub async fn delete_token(app: &TestApp, user: i64, token: &str) {
+    let path = format!("/api/v1/users/{user}/api-token/{token}");
+    assert_eq!(
+        send(app.with_session(Method::DELETE, &path, user))
+            .await
+            .status,
+        200
+    );
+}
+
+/// Polls `app` until it refuses `token`, failing past the deadline;
+/// returns how long it took.
+pub async fn refused_within_deadline(app: &TestApp, token: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        if app.status_with(token).await.status == 401 {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < PROPAGATION_DEADLINE,
+            "the instance still accepts the token after {:?}",
+            started.elapsed()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
 }

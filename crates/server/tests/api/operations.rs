@@ -7,7 +7,11 @@ use serde_json::json;
 use tessera_persistence::Backend;
 use tessera_server::{Settings, operators};
 
-use crate::helpers::{TestApp, send, send_json, spawn_app, token_of};
+use crate::clients::create_client;
+use crate::helpers::{
+    PROPAGATION_DEADLINE, TestApp, delete_token, refused_within_deadline, send, send_json,
+    spawn_app, token_of,
+};
 
 crate::both_backends!(operations:
     metrics_cover_a_token_lifecycle,
@@ -60,13 +64,7 @@ async fn metrics_cover_a_token_lifecycle(backend: Backend) {
     let token = token_of(&created);
     assert_eq!(app.status_with(&token).await.status, 200);
     assert_eq!(app.status_with("tst_not-a-token").await.status, 401);
-    let path = format!("/api/v1/users/41/api-token/{token}");
-    assert_eq!(
-        send(app.with_session(Method::DELETE, &path, 41))
-            .await
-            .status,
-        200
-    );
+    delete_token(&app, 41, &token).await;
     assert_eq!(app.status_with(&token).await.status, 401);
     // Any token is a method: made-up ones share one label.
     for made_up in ["FOO1", "FOO2"] {
@@ -203,16 +201,9 @@ async fn operators_revoke_all_of_a_users_tokens(backend: Backend) {
     // The command ran on its own pool, like another process: this instance
     // hears of it through the database (PostgreSQL's notifications, or
     // SQLite's revocation log), within the deadline.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    for token in [&first, &second] {
-        while app.status_with(token).await.status != 401 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "still accepted after 1 s"
-            );
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    }
+    let both =
+        refused_within_deadline(&app, &first).await + refused_within_deadline(&app, &second).await;
+    assert!(both < PROPAGATION_DEADLINE, "still accepted after {both:?}");
     assert_eq!(app.status_with(&others).await.status, 200);
 
     let again = operator(&app, |s| operators::revoke_tokens(s, "51", None))
@@ -262,17 +253,14 @@ async fn operators_revoke_only_one_clients_tokens(backend: Backend) {
 
 async fn operators_list_every_client(backend: Backend) {
     let app = spawn_app(backend).await;
-    let reply = send_json(
-        app.with_session(Method::POST, "/api/v1/clients/create", 71),
+    let created = create_client(
+        &app,
+        71,
         &json!({"name": "Registered App", "permissions": ["submit_score"], "redirectUri": "https://app.example/cb"}),
     )
     .await;
-    assert_eq!(reply.status, 200, "{}", reply.raw);
-    let registered = reply.body["clientID"].as_str().expect("id").to_owned();
-    let secret = reply.body["clientSecret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
+    let registered = created["clientID"].as_str().expect("id").to_owned();
+    let secret = created["clientSecret"].as_str().expect("secret").to_owned();
 
     let listing = operator(&app, operators::list_clients)
         .await

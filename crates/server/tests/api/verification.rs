@@ -3,16 +3,14 @@
 //! acknowledged, here and (on PostgreSQL) in another instance within the
 //! one-second deadline.
 
-use std::time::{Duration, Instant};
-
 use actix_web::http::Method;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use tessera_persistence::Backend;
 
 use crate::helpers::{
-    BUILT_IN_SECRET, RESOURCE_SERVER_SECRET, Reply, TestApp, assert_problem, send, send_json,
-    send_raw, spawn_app, token_of,
+    BUILT_IN_SECRET, RESOURCE_SERVER_SECRET, Reply, TestApp, assert_problem, delete_token,
+    refused_within_deadline, send, send_json, send_raw, spawn_app, token_of,
 };
 
 crate::both_backends!(verification:
@@ -24,9 +22,6 @@ crate::both_backends!(verification:
     the_feed_needs_a_resource_server,
     malformed_tokens_never_reach_the_database,
 );
-
-/// The deadline of issue 4 for another instance to stop accepting a token.
-const PROPAGATION_DEADLINE: Duration = Duration::from_secs(1);
 
 fn basic(id: &str, secret: &str) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
@@ -49,16 +44,6 @@ async fn feed(app: &TestApp, query: &str) -> Reply {
             .insert_header(("Authorization", basic("CXResource", RESOURCE_SERVER_SECRET))),
     )
     .await
-}
-
-async fn delete_token(app: &TestApp, user: i64, token: &str) {
-    let path = format!("/api/v1/users/{user}/api-token/{token}");
-    assert_eq!(
-        send(app.with_session(Method::DELETE, &path, user))
-            .await
-            .status,
-        200
-    );
 }
 
 pub async fn introspection_describes_an_active_token(backend: Backend) {
@@ -246,21 +231,6 @@ pub async fn the_feed_needs_a_resource_server(backend: Backend) {
 
 /// Polls `status` on `peer` until the token is refused; returns how long
 /// that took, failing past the deadline.
-async fn refused_within_deadline(peer: &TestApp, token: &str) -> Duration {
-    let started = Instant::now();
-    loop {
-        if peer.status_with(token).await.status == 401 {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < PROPAGATION_DEADLINE,
-            "the other instance still accepts the token after {:?}",
-            started.elapsed()
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[actix_web::test]
 async fn another_instance_refuses_a_deleted_token_within_a_second() {
     let app = spawn_app(Backend::Postgres).await;
