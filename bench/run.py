@@ -14,6 +14,7 @@ how long a revocation takes to reach a second instance.
 Only loopback addresses are used. Every load run is bounded in time.
 """
 
+import base64
 import datetime
 import os
 import re
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -43,6 +45,9 @@ DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 SEED = int(os.environ.get("BENCH_TOKENS", "100000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PORT = 18080
+# A service with its verification cache off.
+NO_CACHE = {"TESSERA__CACHE__MAX_ENTRIES": "0"}
+COLD = "GET /api/v1/status, Bearer, cache disabled"
 PEER_PORT = 18081
 
 
@@ -88,7 +93,6 @@ class Service:
     """One `tessera serve` process."""
 
     def __init__(self, url, port, extra_env=None):
-        self.port = port
         env = dict(os.environ)
         env.update({
             "TESSERA__DATABASE__URL": url,
@@ -97,7 +101,6 @@ class Service:
             "RUST_LOG": "warn",
         })
         env.update(extra_env or {})
-        self.env = env
         pin = ["taskset", "-c", SERVICE_CPUS] if PIN else []
         self.process = subprocess.Popen(
             [*pin, str(RELEASE / "tessera"), "--config", str(BENCH / "bench.toml"), "serve"],
@@ -133,14 +136,28 @@ def seed(url, count, out=None, user=None):
         cmd += ["--out", str(out)]
     if user:
         cmd += ["--user", str(user)]
-    env = dict(os.environ, TESSERA__DATABASE__URL=url, RUST_LOG="warn")
-    run(cmd, env=env)
+    run(cmd, env=dict(os.environ, TESSERA__DATABASE__URL=url))
 
 
-def session(url, user=1):
-    env = dict(os.environ, TESSERA__DATABASE__URL=url)
-    return run([str(RELEASE / "tessera"), "session", "mint", "--user", str(user), "--ttl", "7200"],
-               env=env).stdout.strip()
+def session(user):
+    """A session cookie value: signing only, no database involved."""
+    return run([str(RELEASE / "tessera"), "--config", str(BENCH / "bench.toml"), "session", "mint",
+                "--user", str(user), "--ttl", "7200"]).stdout.strip()
+
+
+def resource_server_basic():
+    """`Authorization` of bench.toml's resource server (the introspection load)."""
+    with open(BENCH / "bench.toml", "rb") as config:
+        client = next(c for c in tomllib.load(config)["oauth"]["clients"] if c.get("resource_server"))
+    pair = f"{client['client_id']}:{client['client_secret']}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
+
+
+def fresh_database(name):
+    """An empty PostgreSQL database on the admin URL's server; its URL."""
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(f"CREATE DATABASE {name}")
+    return database_url(name)
 
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -151,9 +168,11 @@ def parse_latency(text):
     return float(number) * UNITS[unit]
 
 
-def wrk(port, path, script=None, args=(), seconds=DURATION):
+def wrk(port, path, script=None, args=(), seconds=DURATION, headers=()):
     pin = ["taskset", "-c", LOAD_CPUS] if PIN else []
     cmd = [*pin, "wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    for header in headers:
+        cmd += ["-H", header]
     if script:
         cmd += ["-s", str(BENCH / script)]
     cmd.append(f"http://127.0.0.1:{port}{path}")
@@ -166,10 +185,8 @@ def wrk(port, path, script=None, args=(), seconds=DURATION):
     p99 = parse_latency(re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
     return {"rps": rps, "p50": p50, "p99": p99, "total": total,
-            "errors": int(errors.group(1)) if errors else 0,
-            "socket": socket_errors.group(1) if socket_errors else ""}
+            "errors": int(errors.group(1)) if errors else 0}
 
 
 def median(runs):
@@ -186,15 +203,14 @@ def pgbench(url):
                "-T", str(DURATION), url]).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
-    return {"rps": tps, "p50": latency, "p99": float("nan"), "total": 0, "errors": 0, "socket": ""}
+    return {"rps": tps, "p50": latency, "p99": float("nan"), "total": 0, "errors": 0}
 
 
-def revocation_delay(url, token_file):
+def revocation_delay(url, cookie):
     """Milliseconds until a second instance refuses a token deleted on the first."""
     first = Service(url, PORT)
     peer = Service(url, PEER_PORT)
     try:
-        cookie = session(url)
         request = urllib.request.Request(
             f"http://127.0.0.1:{PORT}/api/v1/users/1/api-tokens/create",
             data=b'{"identifier":"revoked","permissions":[]}', method="POST",
@@ -226,19 +242,18 @@ def revocation_delay(url, token_file):
         peer.stop()
 
 
-def bench_backend(name, url, work, cold=True):
+def bench_backend(name, url, work, cookies, cold=True):
     rows = []
-    tokens = work / f"{name}-tokens.txt"
+    tokens = str(work / f"{name}-tokens.txt")
     log(f"{name}: seeding {SEED} tokens and user 1's 100")
     seed(url, SEED, out=tokens)
     seed(url, 100, user=1)
-    cookie = session(url)
 
     service = Service(url, PORT)
     try:
         rows.append((name, "GET /healthz, plain wrk", wrk(PORT, "/healthz")))
         log(f"{name}: warming the cache")
-        wrk(PORT, "/", "status.lua", [str(tokens)], seconds=10)
+        wrk(PORT, "/api/v1/status", "status.lua", [tokens], seconds=10)
         # The ceiling: the very requests of the status runs (random Bearer
         # tokens, same Lua generator) sent to /healthz, so the ratio measures
         # what verification costs the service rather than what the scripted
@@ -247,13 +262,17 @@ def bench_backend(name, url, work, cold=True):
         # machine swings by ±10 %.
         ceilings, warms = [], []
         for _ in range(ROUNDS):
-            ceilings.append(wrk(PORT, "/", "status.lua", [str(tokens), "/healthz"]))
-            warms.append(wrk(PORT, "/", "status.lua", [str(tokens)]))
+            ceilings.append(wrk(PORT, "/healthz", "status.lua", [tokens]))
+            warms.append(wrk(PORT, "/api/v1/status", "status.lua", [tokens]))
         rows.append((name, "GET /healthz, status requests (ceiling)", median(ceilings)))
         rows.append((name, "GET /api/v1/status, Bearer, warm cache", median(warms)))
-        rows.append((name, "POST /api/v1/oauth/introspect", wrk(PORT, "/", "status.lua", [str(tokens), "introspect"])))
-        rows.append((name, "GET a user's 100 tokens", wrk(PORT, "/", "list.lua", [cookie])))
-        rows.append((name, "POST create a token", wrk(PORT, "/", "create.lua", [session(url, 2)])))
+        rows.append((name, "POST /api/v1/oauth/introspect",
+                     wrk(PORT, "/api/v1/oauth/introspect", "status.lua", [tokens, resource_server_basic()])))
+        rows.append((name, "GET a user's 100 tokens",
+                     wrk(PORT, "/api/v1/users/1/api-tokens", headers=[f"Cookie: tessera_session={cookies[1]}"])))
+        rows.append((name, "POST create a token",
+                     wrk(PORT, "/api/v1/users/2/api-tokens/create", "create.lua",
+                         headers=[f"Cookie: tessera_session={cookies[2]}"])))
     finally:
         service.stop()
 
@@ -263,16 +282,15 @@ def bench_backend(name, url, work, cold=True):
     try:
         verified = 0
         while verified < 1_000_000:
-            verified += wrk(PORT, "/", "status.lua", [str(tokens)])["total"]
+            verified += wrk(PORT, "/api/v1/status", "status.lua", [tokens])["total"]
         rss = service.rss_mib()
     finally:
         service.stop()
 
     if cold:
-        cold_service = Service(url, PORT, {"TESSERA__CACHE__MAX_ENTRIES": "0"})
+        cold_service = Service(url, PORT, NO_CACHE)
         try:
-            rows.append((name, "GET /api/v1/status, Bearer, cache disabled",
-                         wrk(PORT, "/", "status.lua", [str(tokens)])))
+            rows.append((name, COLD, wrk(PORT, "/api/v1/status", "status.lua", [tokens])))
         finally:
             cold_service.stop()
     return rows, rss, verified
@@ -282,16 +300,14 @@ def cold_against_pgbench(url, work):
     """Cache-disabled verification on PostgreSQL and `pgbench -S` on the same
     server, alternating ROUNDS times (medians): the pair the 0.5 × target
     compares, measured under the same conditions."""
-    pgbench_url = database_url("tessera_pgbench")
-    psql("DROP DATABASE IF EXISTS tessera_pgbench WITH (FORCE)")
-    psql("CREATE DATABASE tessera_pgbench")
+    pgbench_url = fresh_database("tessera_pgbench")
     run(["pgbench", "-q", "-i", "-s", "10", pgbench_url])
-    service = Service(url, PORT, {"TESSERA__CACHE__MAX_ENTRIES": "0"})
+    service = Service(url, PORT, NO_CACHE)
     colds, pgbs = [], []
     try:
         for _ in range(ROUNDS):
             pgbs.append(pgbench(pgbench_url))
-            colds.append(wrk(PORT, "/", "status.lua", [str(work / "PostgreSQL-tokens.txt")]))
+            colds.append(wrk(PORT, "/api/v1/status", "status.lua", [str(work / "PostgreSQL-tokens.txt")]))
     finally:
         service.stop()
         psql("DROP DATABASE tessera_pgbench WITH (FORCE)")
@@ -300,10 +316,8 @@ def cold_against_pgbench(url, work):
 
 def scaling(work):
     """p50 of cache-disabled verification with 10k and with 1M stored tokens."""
-    url = database_url("tessera_bench_scale")
-    psql("DROP DATABASE IF EXISTS tessera_bench_scale WITH (FORCE)")
-    psql("CREATE DATABASE tessera_bench_scale")
-    tokens = work / "scale-tokens.txt"
+    url = fresh_database("tessera_bench_scale")
+    tokens = str(work / "scale-tokens.txt")
     seed(url, 10_000, out=tokens)
     results = {}
     for label, filler in (("10k", 0), ("1M", 990_000)):
@@ -314,9 +328,9 @@ def scaling(work):
                  " decode(md5(g::text) || md5((g + 1)::text), 'hex'), '\\x00', '[]', 0"
                  f" FROM generate_series(1, {filler}) g", url)
             psql("VACUUM ANALYZE api_tokens", url)
-        service = Service(url, PORT, {"TESSERA__CACHE__MAX_ENTRIES": "0"})
+        service = Service(url, PORT, NO_CACHE)
         try:
-            results[label] = wrk(PORT, "/", "status.lua", [str(tokens)])
+            results[label] = wrk(PORT, "/api/v1/status", "status.lua", [tokens])
         finally:
             service.stop()
     psql("DROP DATABASE tessera_bench_scale WITH (FORCE)")
@@ -332,20 +346,19 @@ def main():
     log("building release")
     run(["cargo", "build", "--release", "-p", "tessera-server", "--bins"], capture=False)
     work = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
-    pg_url = database_url("tessera_bench")
     sqlite_url = f"sqlite://{work}/bench.db"
+    cookies = {user: session(user) for user in (1, 2)}
     try:
-        psql("DROP DATABASE IF EXISTS tessera_bench WITH (FORCE)")
-        psql("CREATE DATABASE tessera_bench")
-        pg_rows, pg_rss, pg_verified = bench_backend("PostgreSQL", pg_url, work, cold=False)
+        pg_url = fresh_database("tessera_bench")
+        pg_rows, pg_rss, pg_verified = bench_backend("PostgreSQL", pg_url, work, cookies, cold=False)
         log("PostgreSQL: cache disabled against pgbench -S")
         cold, pgb = cold_against_pgbench(pg_url, work)
-        pg_rows.append(("PostgreSQL", "GET /api/v1/status, Bearer, cache disabled", cold))
-        sqlite_rows, sqlite_rss, sqlite_verified = bench_backend("SQLite", sqlite_url, work)
+        pg_rows.append(("PostgreSQL", COLD, cold))
+        sqlite_rows, sqlite_rss, sqlite_verified = bench_backend("SQLite", sqlite_url, work, cookies)
         log("scaling 10k → 1M")
         scale = scaling(work)
         log("revocation reaching a second instance")
-        delay = revocation_delay(pg_url, work)
+        delay = revocation_delay(pg_url, cookies[1])
         psql("DROP DATABASE IF EXISTS tessera_bench WITH (FORCE)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -381,7 +394,7 @@ def main():
                      f"{warm['rps'] / plain['rps']:.2f} × plain wrk) "
                      f"| {'yes' if ratio >= 0.8 else 'no'} |")
         lines.append(f"| {backend}: warm p99 ≤ 5 ms at {CONNECTIONS} connections | {warm['p99']:.2f} ms | {'yes' if warm['p99'] <= 5 else 'no'} |")
-    cold = by("PostgreSQL", "GET /api/v1/status, Bearer, cache disabled")
+    cold = by("PostgreSQL", COLD)
     ratio = cold["rps"] / pgb["rps"]
     pairs = ", ".join(f"{c / p:.2f}" for c, p in zip(cold["runs"], pgb["runs"]))
     lines.append(f"| PostgreSQL: cache disabled ≥ 0.5 × pgbench -S | {ratio:.2f} × (medians {cold['rps']:.0f} / {pgb['rps']:.0f}; rounds {pairs}) | {'yes' if ratio >= 0.5 else 'no'} |")
