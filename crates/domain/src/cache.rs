@@ -14,6 +14,7 @@ use std::sync::RwLockReadGuard;
 use std::time::Instant;
 
 use crate::crypto::TokenHash;
+use crate::freshness::RevocationView;
 use crate::permission::PermissionSet;
 use crate::service::Principal;
 use crate::time::Timestamp;
@@ -25,6 +26,12 @@ pub struct CacheSettings {
     pub max_entries: u64,
     pub positive_ttl: Duration,
     pub negative_ttl: Duration,
+    /// The revocation deadline: valid entries are served only while the
+    /// instance's revocation view is younger (`None`: always fresh).
+    pub max_staleness: Option<Duration>,
+    /// While the store does not answer, serve cached valid entries even
+    /// when the view is stale (availability over the deadline).
+    pub serve_stale_on_outage: bool,
 }
 
 impl Default for CacheSettings {
@@ -33,6 +40,8 @@ impl Default for CacheSettings {
             max_entries: 200_000,
             positive_ttl: Duration::from_secs(60),
             negative_ttl: Duration::from_secs(5),
+            max_staleness: None,
+            serve_stale_on_outage: false,
         }
     }
 }
@@ -136,10 +145,10 @@ impl<V> ExpiringMap<V> {
 
     /// `f` of the live entry, under the shard's read lock: entries are kept
     /// inline (no pointer to chase, no reference count to touch per hit).
-    fn read_with<R>(&self, key: &TokenHash, f: impl FnOnce(&V) -> R) -> Option<R> {
+    fn read_with<R>(&self, key: &TokenHash, now: Instant, f: impl FnOnce(&V) -> R) -> Option<R> {
         let shard = Self::read(self.shard(key));
         let (value, until) = shard.get(key)?;
-        (Instant::now() < *until).then(|| f(value))
+        (now < *until).then(|| f(value))
     }
 
     /// An entry lives between three quarters of the TTL and all of it,
@@ -232,6 +241,9 @@ pub struct TokenCache {
     /// Most tokens share one of a few permission sets: one copy each
     /// keeps a cached entry small.
     sets: Mutex<HashMap<PermissionSet, Arc<PermissionSet>>>,
+    /// How old this instance's knowledge of revocations is.
+    view: RevocationView,
+    serve_stale_on_outage: bool,
 }
 
 /// Distinct permission sets kept for sharing; past it sets are not shared.
@@ -262,7 +274,21 @@ impl TokenCache {
             epoch: AtomicU64::new(0),
             observers: RwLock::new(Vec::new()),
             sets: Mutex::new(HashMap::new()),
+            view: RevocationView::new(settings.max_staleness),
+            serve_stale_on_outage: settings.serve_stale_on_outage,
         }
+    }
+
+    /// This instance's revocation view: proven by the listener or the log
+    /// follower, read by every verification.
+    pub fn view(&self) -> &RevocationView {
+        &self.view
+    }
+
+    /// Whether cached valid entries may stand in for a store that does
+    /// not answer.
+    pub fn serves_stale_on_outage(&self) -> bool {
+        self.serve_stale_on_outage
     }
 
     /// The shared copy of `set`.
@@ -278,12 +304,43 @@ impl TokenCache {
         shared
     }
 
-    /// `None` on a miss; `on_valid` sees a valid entry in place.
+    /// `None` on a miss; `on_valid` sees a valid entry in place. A valid
+    /// entry is a miss while the revocation view is stale (it may have
+    /// been revoked elsewhere); an unknown one is a refusal, and refusing
+    /// is always safe.
     pub fn get<R>(
         &self,
         hash: &TokenHash,
         on_valid: impl FnOnce(&ValidEntry) -> R,
     ) -> Option<Hit<R>> {
+        let now = Instant::now();
+        if self.view.is_fresh_at(now)
+            && let Some(answer) = self.valid_at(hash, now, on_valid)
+        {
+            return Some(Hit::Valid(answer));
+        }
+        self.unknown
+            .as_ref()
+            .and_then(|c| c.read_with(hash, now, |()| ()))
+            .map(|()| Hit::Unknown)
+    }
+
+    /// A valid entry whatever the revocation view says: what an instance
+    /// configured to prefer availability serves while the store is down.
+    pub fn get_stale<R>(
+        &self,
+        hash: &TokenHash,
+        on_valid: impl FnOnce(&ValidEntry) -> R,
+    ) -> Option<R> {
+        self.valid_at(hash, Instant::now(), on_valid)
+    }
+
+    fn valid_at<R>(
+        &self,
+        hash: &TokenHash,
+        now: Instant,
+        on_valid: impl FnOnce(&ValidEntry) -> R,
+    ) -> Option<R> {
         let serve = |entry: &ValidEntry| {
             // Read first: an entry is written once per life, not per hit.
             if !entry.touched.load(Ordering::Relaxed) {
@@ -291,13 +348,9 @@ impl TokenCache {
             }
             on_valid(entry)
         };
-        if let Some(answer) = self.valid.as_ref().and_then(|c| c.read_with(hash, serve)) {
-            return Some(Hit::Valid(answer));
-        }
-        self.unknown
+        self.valid
             .as_ref()
-            .and_then(|c| c.read_with(hash, |()| ()))
-            .map(|()| Hit::Unknown)
+            .and_then(|c| c.read_with(hash, now, serve))
     }
 
     /// When `lastUsedAt` was last recorded for a cached token, without
@@ -305,7 +358,9 @@ impl TokenCache {
     pub fn last_recorded(&self, hash: &TokenHash) -> Option<Timestamp> {
         self.valid
             .as_ref()?
-            .read_with(hash, |entry| entry.last_recorded.load(Ordering::Relaxed))
+            .read_with(hash, Instant::now(), |entry| {
+                entry.last_recorded.load(Ordering::Relaxed)
+            })
     }
 
     /// Valid entries served since they were filled whose life ends within
@@ -495,6 +550,7 @@ mod tests {
                     255, 255, 255, 255, 255, 255, 255, 255, 0, 255, 255, 255, 255, 255, 255, 255,
                     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255
                 ]),
+                Instant::now(),
                 |v| *v
             )
             .is_some(),
@@ -503,7 +559,7 @@ mod tests {
         let expiring = ExpiringMap::new(10, Duration::ZERO);
         expiring.insert(TokenHash([1; 32]), 1);
         assert_eq!(
-            expiring.read_with(&TokenHash([1; 32]), |v| *v),
+            expiring.read_with(&TokenHash([1; 32]), Instant::now(), |v| *v),
             None,
             "expired at once"
         );
@@ -522,6 +578,31 @@ mod tests {
         assert!(
             *longest - *shortest > ttl / 8,
             "spread {shortest:?}..{longest:?}"
+        );
+    }
+
+    #[test]
+    fn valid_entries_are_misses_while_the_view_is_stale_but_unknown_ones_stay() {
+        let cache = TokenCache::new(CacheSettings {
+            max_staleness: Some(Duration::from_secs(1)),
+            ..CacheSettings::default()
+        });
+        let valid = TokenHash([7; 32]);
+        let unknown = TokenHash([8; 32]);
+        cache.fill(valid, entry(), cache.epoch());
+        cache.fill(unknown, Cached::Unknown, cache.epoch());
+        assert!(probe(&cache, &valid).is_none(), "never proven: stale");
+        assert!(probe(&cache, &unknown) == Some(Hit::Unknown));
+        assert!(
+            cache.get_stale(&valid, |_| ()).is_some(),
+            "kept for outages"
+        );
+        cache.view().prove(Instant::now());
+        assert!(probe(&cache, &valid) == Some(Hit::Valid(())));
+        cache.view().prove(Instant::now() - Duration::from_secs(2));
+        assert!(
+            probe(&cache, &valid) == Some(Hit::Valid(())),
+            "an older proof does not make it stale"
         );
     }
 

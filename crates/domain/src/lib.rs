@@ -2,9 +2,11 @@
 //! service that enforces the contract's rules. Nothing here performs IO or
 //! knows about HTTP or SQL, so every rule can be unit-tested in isolation.
 
+pub mod availability;
 pub mod cache;
 pub mod client;
 pub mod crypto;
+pub mod freshness;
 pub mod ids;
 pub mod oauth;
 pub mod permission;
@@ -18,9 +20,11 @@ pub mod token;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use availability::{Unavailable, is_unavailable};
 pub use cache::{CacheSettings, TokenCache};
 pub use client::{ClientDirectory, OAuthClient};
 pub use crypto::{Keyring, KeyringError, TokenHash};
+pub use freshness::RevocationView;
 pub use ids::{ClientId, UserId, UserIdError};
 pub use oauth::{
     AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,

@@ -67,9 +67,13 @@ impl LogFollower {
 
     /// Reads what was logged since the last round and drops it. The first
     /// round only finds where the log ends: nothing older can be cached.
+    /// A successful round proves the cache's revocation view fresh as of
+    /// the moment it began: everything committed before then was read.
     pub fn poll(&mut self) -> anyhow::Result<usize> {
+        let started = std::time::Instant::now();
         let Some(cursor) = self.cursor else {
             self.cursor = Some(self.log.last_cursor()?);
+            self.cache.view().prove(started);
             return Ok(0);
         };
         let page = self.log.after(cursor, FOLLOW_PAGE)?;
@@ -86,6 +90,10 @@ impl LogFollower {
         }
         self.cursor = Some(next);
         self.cache.invalidate(&hashes);
+        if page.entries.len() < FOLLOW_PAGE {
+            // The whole backlog was read, not just a page of it.
+            self.cache.view().prove(started);
+        }
         Ok(hashes.len())
     }
 }

@@ -365,7 +365,11 @@ impl TokenService {
     /// the cache. Blocking: callers run it off the async executor.
     pub fn verify_stored(&self, hash: TokenHash) -> Result<Principal, VerifyError> {
         let epoch = self.cache.epoch();
-        let Some(record) = self.repository.find_by_hash(&hash)? else {
+        let found = match self.repository.find_by_hash(&hash) {
+            Ok(found) => found,
+            Err(error) => return self.answer_during_outage(&hash, error),
+        };
+        let Some(record) = found else {
             self.cache.fill(hash, Cached::Unknown, epoch);
             return Err(VerifyError::Unknown);
         };
@@ -374,6 +378,24 @@ impl TokenService {
         let answer = self.accept(&entry);
         self.cache.fill(hash, Cached::Valid(entry), epoch);
         answer
+    }
+
+    /// The store failed: with `cache.serve_stale_on_outage`, a cached valid
+    /// entry still answers while the store is unavailable (the operator
+    /// chose availability over the revocation deadline); otherwise the
+    /// failure stands.
+    fn answer_during_outage(
+        &self,
+        hash: &TokenHash,
+        error: anyhow::Error,
+    ) -> Result<Principal, VerifyError> {
+        if self.cache.serves_stale_on_outage()
+            && crate::availability::is_unavailable(&error)
+            && let Some(answer) = self.cache.get_stale(hash, |entry| self.accept(entry))
+        {
+            return answer;
+        }
+        Err(VerifyError::Unexpected(error))
     }
 
     /// What the cache holds for a stored token; `noted` is a use this

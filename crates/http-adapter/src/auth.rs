@@ -6,7 +6,6 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, COOKIE};
 use tessera_domain::{Lookup, Principal, UserId, VerifyError};
 
-use crate::body::blocking;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -79,7 +78,7 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
         ))?;
     match verify_token(state, token).await? {
         Ok(principal) => Ok(Caller::Token(principal)),
-        Err(VerifyError::Unexpected(e)) => Err(ApiError::Unexpected(e)),
+        Err(VerifyError::Unexpected(e)) => Err(e.into()),
         Err(_) => Err(invalid),
     }
 }
@@ -95,7 +94,7 @@ pub async fn verify_token(
         Lookup::Answered(answer) => answer,
         Lookup::Miss(hash) => {
             let tokens = state.tokens.clone();
-            blocking(move || tokens.verify_stored(hash)).await?
+            state.blocking(move || tokens.verify_stored(hash)).await?
         }
     };
     crate::metrics::record_verification(&outcome);

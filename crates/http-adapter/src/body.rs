@@ -2,6 +2,8 @@
 //! userID, credentials, then body), and running blocking work off the
 //! async executor.
 
+use std::time::Duration;
+
 use actix_web::error::JsonPayloadError;
 use actix_web::mime;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -58,14 +60,26 @@ pub async fn read_json<T: DeserializeOwned + 'static>(
 }
 
 /// Runs Diesel (or any blocking) work on actix's blocking pool, inside the
-/// caller's tracing span.
-pub async fn blocking<F, T>(work: F) -> Result<T, ApiError>
+/// caller's tracing span, and gives up with `503` after `deadline`: a
+/// connection that stalls without an error (a frozen network path) must
+/// not hold the request. The work itself runs on; its connection is
+/// returned, or dropped as broken, when it finally ends.
+pub async fn blocking<F, T>(deadline: Duration, work: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     let span = tracing::Span::current();
-    web::block(move || span.in_scope(work))
-        .await
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))
+    match actix_web::rt::time::timeout(deadline, web::block(move || span.in_scope(work))).await {
+        Ok(done) => {
+            done.map_err(|e| ApiError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))
+        }
+        Err(_) => {
+            tracing::warn!(
+                deadline_ms = deadline.as_millis(),
+                "the database did not answer within the deadline"
+            );
+            Err(ApiError::Unavailable(crate::error::DATABASE_UNAVAILABLE))
+        }
+    }
 }

@@ -29,10 +29,32 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request body is larger than {} bytes", crate::BODY_LIMIT)]
     PayloadTooLarge,
+    /// The database is down, too slow or full: `503` with `Retry-After`.
     #[error("{0}")]
     Unavailable(&'static str),
     #[error("internal error")]
-    Unexpected(#[from] anyhow::Error),
+    Unexpected(anyhow::Error),
+}
+
+/// What a `503` asks the caller to wait, in seconds: the circuit lets a
+/// probe through several times a second, so a second is enough to see
+/// a database that came back.
+pub const RETRY_AFTER_SECS: &str = "1";
+
+/// The detail of every `503` caused by the database.
+pub const DATABASE_UNAVAILABLE: &str = "the database is unavailable or too slow; try again shortly";
+
+impl From<anyhow::Error> for ApiError {
+    /// Unavailability (marked by the storage adapter) is a `503`; anything
+    /// else unexpected is a defect.
+    fn from(error: anyhow::Error) -> Self {
+        if tessera_domain::is_unavailable(&error) {
+            tracing::warn!(error = format!("{error:#}"), "database unavailable");
+            Self::Unavailable(DATABASE_UNAVAILABLE)
+        } else {
+            Self::Unexpected(error)
+        }
+    }
 }
 
 /// An RFC 9457 problem document: every error outside the OAuth endpoints.
@@ -90,11 +112,20 @@ impl ResponseError for ApiError {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let mut response = problem(self.status_code(), &self.to_string());
-        if let Self::ClientUnauthorized(_) = self {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"tessera\""),
-            );
+        match self {
+            Self::ClientUnauthorized(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"tessera\""),
+                );
+            }
+            Self::Unavailable(_) => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+            }
+            _ => {}
         }
         response
     }
@@ -109,7 +140,7 @@ impl From<CreateTokenError> for ApiError {
             }
             e @ CreateTokenError::ClientNotFound(_) => Self::NotFound(e.to_string()),
             e @ CreateTokenError::Conflict(_) => Self::Conflict(e.to_string()),
-            CreateTokenError::Unexpected(e) => Self::Unexpected(e),
+            CreateTokenError::Unexpected(e) => e.into(),
         }
     }
 }
@@ -118,7 +149,7 @@ impl From<DeleteTokenError> for ApiError {
     fn from(error: DeleteTokenError) -> Self {
         match error {
             DeleteTokenError::NotFound => Self::NotFound("this user has no such token".to_owned()),
-            DeleteTokenError::Unexpected(e) => Self::Unexpected(e),
+            DeleteTokenError::Unexpected(e) => e.into(),
         }
     }
 }

@@ -3,10 +3,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use crate::body::blocking;
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tokens::json_ok;
+use std::time::Duration;
 
 /// A probe's answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -30,29 +29,145 @@ pub async fn healthz() -> HttpResponse {
     json_ok(&ProbeDocument { status: "ok" })
 }
 
+/// What each readiness check found: `ok`, or a short reason.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadinessChecks {
+    /// A query answers within the deadline.
+    #[schema(example = "ok")]
+    database: String,
+    /// This instance's view of revocations is fresh (younger than
+    /// `cache.max_staleness_ms`), so cached verifications may be served.
+    #[schema(example = "ok")]
+    revocations: String,
+    /// The database's volume takes writes (SQLite); PostgreSQL manages its
+    /// own storage, and a full disk there shows as `503` on writes.
+    #[schema(example = "ok")]
+    storage: String,
+}
+
+/// A readiness answer: `ready` with every check `ok`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadinessDocument {
+    #[schema(example = "ready")]
+    status: &'static str,
+    checks: ReadinessChecks,
+}
+
+/// A `503` readiness answer: problem details plus the checks.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NotReadyProblem {
+    #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
+    kind: &'static str,
+    #[schema(example = "Service Unavailable")]
+    title: &'static str,
+    #[schema(example = 503)]
+    status: u16,
+    #[schema(example = "not ready: database")]
+    detail: String,
+    checks: ReadinessChecks,
+}
+
+/// The longest `/readyz` waits on a check: it answers within a second.
+const CHECK_DEADLINE: Duration = Duration::from_millis(800);
+
+const OK: &str = "ok";
+
+/// Runs a blocking check within [`CHECK_DEADLINE`].
+async fn check(
+    state: &AppState,
+    work: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> String {
+    let deadline = CHECK_DEADLINE.min(state.deadline);
+    match actix_web::rt::time::timeout(deadline, state.blocking(work)).await {
+        Ok(Ok(Ok(()))) => OK.to_owned(),
+        Ok(Ok(Err(reason))) => reason,
+        Ok(Err(_)) | Err(_) => format!("no answer within {} ms", deadline.as_millis()),
+    }
+}
+
 /// Readiness
 ///
-/// Ready when the database answers: a load balancer stops sending traffic
-/// to an instance that cannot reach it.
+/// Ready when the database answers, this instance's revocation view is
+/// fresh, and (SQLite) the volume takes writes: a load balancer stops
+/// sending traffic to an instance that fails any of them. Answers within
+/// a second.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "The database answers", body = ProbeDocument,
-            example = json!({"status": "ready"})),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, description = "The database does not answer", body = crate::error::Problem,
-            content_type = crate::error::PROBLEM_JSON),
+        (status = 200, description = "Every check passes", body = ReadinessDocument,
+            example = json!({"status": "ready",
+                "checks": {"database": "ok", "revocations": "ok", "storage": "ok"}})),
+        (status = 503, description = "A check fails; `checks` says which and why",
+            body = NotReadyProblem, content_type = crate::error::PROBLEM_JSON,
+            headers(("Retry-After" = String, description = "Seconds to wait before asking again")),
+            example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                "detail": "not ready: database",
+                "checks": {"database": "no answer within 800 ms", "revocations": "ok", "storage": "ok"}})),
     )
 )]
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let tokens = state.tokens.clone();
-    match blocking(move || tokens.ping()).await? {
-        Ok(()) => Ok(json_ok(&ProbeDocument { status: "ready" })),
-        Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "readiness check failed");
-            Err(ApiError::Unavailable("the database does not answer"))
+    let database = check(&state, move || {
+        tokens.ping().map_err(|e| {
+            if tessera_domain::is_unavailable(&e) {
+                "unavailable".to_owned()
+            } else {
+                format!("failed: {e}")
+            }
+        })
+    });
+    let storage = async {
+        match state.storage.clone() {
+            Some(probe) => check(&state, move || probe()).await,
+            None => OK.to_owned(),
         }
+    };
+    let (database, storage) = futures_util::future::join(database, storage).await;
+    let view = state.tokens.cache().view();
+    let revocations = if view.is_fresh() {
+        OK.to_owned()
+    } else {
+        match view.age() {
+            Some(age) => format!("stale: last proven fresh {} ms ago", age.as_millis()),
+            None => "stale: not proven fresh yet".to_owned(),
+        }
+    };
+    let checks = ReadinessChecks {
+        database,
+        revocations,
+        storage,
+    };
+    let failing: Vec<&str> = [
+        ("database", &checks.database),
+        ("revocations", &checks.revocations),
+        ("storage", &checks.storage),
+    ]
+    .into_iter()
+    .filter(|(_, outcome)| outcome.as_str() != OK)
+    .map(|(name, _)| name)
+    .collect();
+    if failing.is_empty() {
+        return json_ok(&ReadinessDocument {
+            status: "ready",
+            checks,
+        });
     }
+    tracing::debug!(?failing, "not ready");
+    let body = NotReadyProblem {
+        kind: "about:blank",
+        title: "Service Unavailable",
+        status: 503,
+        detail: format!("not ready: {}", failing.join(", ")),
+        checks,
+    };
+    HttpResponse::ServiceUnavailable()
+        .content_type(crate::error::PROBLEM_JSON)
+        .insert_header((
+            actix_web::http::header::RETRY_AFTER,
+            crate::error::RETRY_AFTER_SECS,
+        ))
+        .body(serde_json::to_string(&body).unwrap_or_default())
 }

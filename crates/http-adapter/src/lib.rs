@@ -29,7 +29,7 @@ pub use error::ApiError;
 pub use metrics::{HTTP_DURATION, MetricsRenderer, describe_metrics};
 pub use openapi::openapi_json;
 pub use session::{SessionCodec, SessionError, SessionSettings};
-pub use state::AppState;
+pub use state::{AppState, StorageProbe};
 pub use telemetry::RedactedRootSpan;
 
 /// Request bodies larger than this are refused with 413 (contract §1).

@@ -10,7 +10,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tessera_domain::Timestamp;
 
-use crate::body::blocking;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::oauth::resource_server;
 use crate::state::AppState;
@@ -124,5 +123,5 @@ pub async fn revocation_feed(
 
 async fn read(state: &AppState, after: i64) -> Result<tessera_domain::RevocationPage, ApiError> {
     let log = state.revocations.clone();
-    Ok(blocking(move || log.after(after, PAGE)).await??)
+    Ok(state.blocking(move || log.after(after, PAGE)).await??)
 }

@@ -24,7 +24,19 @@ pub struct AppState {
     pub(crate) start_time: Timestamp,
     /// `None`: `/metrics` answers an empty document (no recorder installed).
     pub(crate) metrics: Option<MetricsRenderer>,
+    /// Longest a request waits on the database (acquire + statement
+    /// deadlines) before answering `503`.
+    pub(crate) deadline: Duration,
+    /// Whether the storage volume takes writes (SQLite), for `/readyz`.
+    pub(crate) storage: Option<StorageProbe>,
 }
+
+/// `Ok` when the database's volume takes writes, else a short reason.
+pub type StorageProbe = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// The default request deadline: the default acquire (500 ms) and
+/// statement (2 s) deadlines.
+const DEFAULT_DEADLINE: Duration = Duration::from_millis(2500);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,7 +67,30 @@ impl AppState {
             long_poll,
             start_time,
             metrics: None,
+            deadline: DEFAULT_DEADLINE,
+            storage: None,
         }
+    }
+
+    /// Requests give up on the database after `deadline` (`503`).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// `/readyz` also asks `probe` whether the storage takes writes.
+    pub fn with_storage_probe(mut self, probe: StorageProbe) -> Self {
+        self.storage = Some(probe);
+        self
+    }
+
+    /// Runs blocking (database) work off the executor, within the deadline.
+    pub(crate) async fn blocking<F, T>(&self, work: F) -> Result<T, crate::error::ApiError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::body::blocking(self.deadline, work).await
     }
 
     /// Serves `/metrics` from `render`.

@@ -4,8 +4,9 @@
 use std::fmt;
 use std::path::Path;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::r2d2::R2D2Connection;
@@ -13,6 +14,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 use crate::DatabaseError;
+use crate::store::{Circuit, Failure, failure_of};
 
 // Diesel connections implement no Debug.
 #[allow(missing_debug_implementations)]
@@ -37,21 +39,74 @@ impl fmt::Display for Backend {
     }
 }
 
-/// Settings applied to every SQLite connection. `busy_timeout` comes first
-/// so that switching to WAL waits for a concurrent opener instead of failing;
-/// `synchronous=FULL` because an acknowledged write must survive power loss.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
-     PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON;";
+/// Settings applied to every SQLite connection. `busy_timeout` (the
+/// statement deadline: how long to wait for another process's write) comes
+/// first so that switching to WAL waits for a concurrent opener instead of
+/// failing; `synchronous=FULL` because an acknowledged write must survive
+/// power loss.
+fn sqlite_pragmas(statement_timeout: Duration) -> String {
+    format!(
+        "PRAGMA busy_timeout = {}; \
+         PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = FULL; \
+         PRAGMA foreign_keys = ON;",
+        statement_timeout.as_millis()
+    )
+}
+
+/// How long a connection may take and how a dead peer is noticed
+/// (libpq's parameters; a URL's own values win). Keepalives and
+/// `tcp_user_timeout` turn a partition into an error instead of a wait of
+/// many minutes for TCP to give up.
+pub fn postgres_url_with_deadlines(url: &str, deadlines: Deadlines) -> String {
+    let connect_secs = deadlines.acquire.as_secs().max(2);
+    let user_timeout_ms = (deadlines.acquire + deadlines.statement).as_millis();
+    let defaults = [
+        ("connect_timeout", connect_secs.to_string()),
+        ("keepalives", "1".to_owned()),
+        ("keepalives_idle", "5".to_owned()),
+        ("keepalives_interval", "1".to_owned()),
+        ("keepalives_count", "3".to_owned()),
+        ("tcp_user_timeout", user_timeout_ms.to_string()),
+    ];
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let present: Vec<&str> = query
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .collect();
+    let mut out = url.to_owned();
+    for (key, value) in defaults {
+        if present.contains(&key) {
+            continue;
+        }
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(&format!("{key}={value}"));
+    }
+    out
+}
+
+/// The two deadlines of `[database]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Longest wait for a pooled connection.
+    pub acquire: Duration,
+    /// Longest a statement may run (PostgreSQL `statement_timeout`, the
+    /// SQLite busy wait and write gate).
+    pub statement: Duration,
+}
 
 /// Watches each connection's queries: counts them (per pool, so tests can
 /// prove a request never reached the database) and marks the connection
 /// broken when the server went away. The pool then drops it on return,
 /// which lets it skip a `SELECT 1` round trip on every checkout.
+/// A successful query also closes the pool's circuit: the probe that
+/// found the database back.
 struct ConnectionHealth {
     broken: bool,
     queries: Arc<AtomicU64>,
+    circuit: Arc<Circuit>,
+    /// Held while the connection exists: see [`ConnectionManager::alive`].
+    _alive: Arc<()>,
 }
 
 impl Instrumentation for ConnectionHealth {
@@ -60,15 +115,25 @@ impl Instrumentation for ConnectionHealth {
             InstrumentationEvent::StartQuery { .. } => {
                 self.queries.fetch_add(1, Ordering::Relaxed);
             }
+            InstrumentationEvent::FinishQuery { error: None, .. } => self.circuit.succeeded(),
             InstrumentationEvent::FinishQuery {
-                error:
-                    Some(DieselError::DatabaseError(
-                        DatabaseErrorKind::ClosedConnection
-                        | DatabaseErrorKind::UnableToSendCommand,
-                        _,
-                    )),
-                ..
-            } => self.broken = true,
+                error: Some(error), ..
+            } => {
+                if let DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                ) = error
+                {
+                    self.broken = true;
+                }
+                if failure_of(error) == Some(Failure::Down) {
+                    // Lost or timed out mid-protocol: replaced, not reused.
+                    // The circuit opens only when no connection can be had
+                    // at all (the pool's checkout), not for one lost
+                    // connection of a database that may be right back.
+                    self.broken = true;
+                }
+            }
             _ => {}
         }
     }
@@ -79,6 +144,9 @@ impl Instrumentation for ConnectionHealth {
 pub struct ConnectionManager {
     target: Target,
     queries: Arc<AtomicU64>,
+    deadlines: Deadlines,
+    circuit: Arc<Circuit>,
+    alive: Arc<()>,
 }
 
 enum Target {
@@ -96,7 +164,7 @@ impl fmt::Debug for ConnectionManager {
 }
 
 impl ConnectionManager {
-    pub fn from_url(url: &str) -> Result<Self, DatabaseError> {
+    pub fn from_url(url: &str, deadlines: Deadlines) -> Result<Self, DatabaseError> {
         let target = if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
                 return Err(DatabaseError::UnsupportedUrl(
@@ -106,7 +174,7 @@ impl ConnectionManager {
             create_parent_folder(path)?;
             Target::Sqlite(path.to_owned())
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Target::Postgres(url.to_owned())
+            Target::Postgres(postgres_url_with_deadlines(url, deadlines))
         } else {
             let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
             return Err(DatabaseError::UnsupportedUrl(scheme.to_owned()));
@@ -114,7 +182,23 @@ impl ConnectionManager {
         Ok(Self {
             target,
             queries: Arc::new(AtomicU64::new(0)),
+            deadlines,
+            circuit: Arc::new(Circuit::default()),
+            alive: Arc::new(()),
         })
+    }
+
+    /// The circuit this pool's connections report to.
+    pub fn circuit(&self) -> Arc<Circuit> {
+        self.circuit.clone()
+    }
+
+    /// A token cloned into the manager and every connection it opened:
+    /// when only the caller's copy is left, no pool thread can be opening
+    /// or closing a connection (libpq and OpenSSL must be idle before the
+    /// process exits).
+    pub fn alive(&self) -> Arc<()> {
+        self.alive.clone()
     }
 
     /// Queries run on this pool's connections so far.
@@ -135,19 +219,33 @@ impl ConnectionManager {
             detail,
         };
         match &self.target {
-            Target::Postgres(url) => PgConnection::establish(url)
-                .map(AnyConnection::Postgresql)
-                // libpq's messages span lines; the service reports one.
-                .map_err(|e| connect_error(one_line(&e.to_string()))),
+            Target::Postgres(url) => {
+                let conn = open_postgres(url, self.deadlines.statement)
+                    // libpq's messages span lines; the service reports one.
+                    .map_err(|e| connect_error(one_line(&e)))?;
+                Ok(AnyConnection::Postgresql(conn))
+            }
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| connect_error(format!("{path}: {e}")))?;
-                conn.batch_execute(SQLITE_PRAGMAS)
+                conn.batch_execute(&sqlite_pragmas(self.deadlines.statement))
                     .map_err(|e| connect_error(format!("{path}: {e}")))?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
     }
+}
+
+/// A PostgreSQL connection whose statements stop at `statement_timeout`.
+/// `url` already carries the connection deadlines.
+pub fn open_postgres(url: &str, statement_timeout: Duration) -> Result<PgConnection, String> {
+    let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
+    conn.batch_execute(&format!(
+        "SET statement_timeout = {}",
+        statement_timeout.as_millis()
+    ))
+    .map_err(|e| e.to_string())?;
+    Ok(conn)
 }
 
 fn one_line(text: &str) -> String {
@@ -179,6 +277,8 @@ impl diesel::r2d2::ManageConnection for ConnectionManager {
         conn.set_instrumentation(ConnectionHealth {
             broken: false,
             queries: self.queries.clone(),
+            circuit: self.circuit.clone(),
+            _alive: self.alive.clone(),
         });
         Ok(conn)
     }
@@ -193,24 +293,5 @@ impl diesel::r2d2::ManageConnection for ConnectionManager {
             .downcast_mut::<ConnectionHealth>()
             .is_some_and(|health| health.broken);
         lost || conn.is_broken()
-    }
-}
-
-/// Serialises this process's writes to an SQLite file. SQLite admits one
-/// writer at a time and makes the others retry with sleeps (its busy
-/// handler), which under load turns into second-long tails; waiting on a
-/// mutex instead hands the lock over at once. PostgreSQL needs none.
-#[derive(Clone, Debug, Default)]
-pub struct WriteGate(Option<Arc<Mutex<()>>>);
-
-impl WriteGate {
-    pub fn for_backend(backend: Backend) -> Self {
-        Self((backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))))
-    }
-
-    pub fn enter(&self) -> Option<MutexGuard<'_, ()>> {
-        self.0
-            .as_ref()
-            .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }

@@ -6,6 +6,7 @@ mod connection;
 mod oauth;
 mod revocations;
 mod schema;
+mod store;
 mod tokens;
 
 #[cfg(feature = "testing")]
@@ -20,9 +21,13 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde::Deserialize;
 use tessera_domain::SecretString;
 
-pub use connection::{AnyConnection, Backend, ConnectionManager, WriteGate};
+pub use connection::{
+    AnyConnection, Backend, ConnectionManager, Deadlines, open_postgres,
+    postgres_url_with_deadlines,
+};
 pub use oauth::DieselOAuthRepository;
-pub use revocations::{DieselRevocationLog, RevocationListener};
+pub use revocations::{DieselRevocationLog, HeartbeatSender, RevocationListener};
+pub use store::{Circuit, Store, WriteGate};
 pub use tokens::DieselTokenRepository;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -36,10 +41,77 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
+    /// Longest wait for a pooled connection before answering `503`.
+    #[serde(default = "default_acquire_timeout")]
+    pub acquire_timeout_ms: u64,
+    /// Longest a statement may run (PostgreSQL `statement_timeout`, the
+    /// SQLite busy wait) before answering `503`.
+    #[serde(default = "default_statement_timeout")]
+    pub statement_timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    /// Settings for `url` with every other key at its default.
+    pub fn for_url(url: impl Into<String>) -> Self {
+        Self {
+            url: SecretString::new(url.into()),
+            pool_size: default_pool_size(),
+            acquire_timeout_ms: default_acquire_timeout(),
+            statement_timeout_ms: default_statement_timeout(),
+        }
+    }
+
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            acquire: Duration::from_millis(self.acquire_timeout_ms.max(1)),
+            statement: Duration::from_millis(self.statement_timeout_ms.max(1)),
+        }
+    }
+
+    /// The URL without its password, for logs.
+    pub fn redacted_url(&self) -> String {
+        redact_url(self.url.expose())
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`; a
+/// `password=` query parameter is masked too.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let authority_end = out[start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..authority_end].rfind('@').map(|i| start + i)
+            && let Some(colon) = out[start..at].find(':').map(|i| start + i)
+        {
+            out.replace_range(colon + 1..at, "***");
+        }
+    }
+    if let Some(query_start) = out.find('?') {
+        let (head, query) = out.split_at(query_start + 1);
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", masked.join("&"));
+    }
+    out
 }
 
 fn default_pool_size() -> u32 {
     8
+}
+
+fn default_acquire_timeout() -> u64 {
+    500
+}
+
+fn default_statement_timeout() -> u64 {
+    2000
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,18 +154,29 @@ pub struct PoolState {
 /// A pool of connections to one database, and what can be done with it.
 #[derive(Clone)]
 pub struct Database {
-    pool: DbPool,
-    backend: Backend,
+    store: Store,
     queries: Arc<AtomicU64>,
-    gate: WriteGate,
+    alive: Arc<()>,
+    deadlines: Deadlines,
 }
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")
-            .field("backend", &self.backend)
-            .field("pool", &self.pool.state())
+            .field("backend", &self.store.backend())
+            .field("pool", &self.store.pool().state())
             .finish()
+    }
+}
+
+/// r2d2 logs every failed connection attempt, several a second while the
+/// database is down; the circuit reports the outage once instead.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl diesel::r2d2::HandleError<connection::ManagerError> for QuietErrors {
+    fn handle_error(&self, error: connection::ManagerError) {
+        tracing::debug!(%error, "opening a pooled connection failed");
     }
 }
 
@@ -104,38 +187,71 @@ impl Database {
         if settings.pool_size == 0 {
             return Err(DatabaseError::EmptyPool);
         }
-        let manager = ConnectionManager::from_url(settings.url.expose())?;
+        let deadlines = settings.deadlines();
+        let manager = ConnectionManager::from_url(settings.url.expose(), deadlines)?;
         let backend = manager.backend();
         let queries = manager.queries();
+        let circuit = manager.circuit();
+        let alive = manager.alive();
         drop(manager.open()?);
         let pool = Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(deadlines.acquire)
+            .error_handler(Box::new(QuietErrors))
             // No `SELECT 1` per checkout (a round trip on the hot path): a
             // connection whose server went away is marked broken by the
             // query that found out, and dropped when it comes back.
             .test_on_check_out(false)
             .build(manager)?;
         Ok(Self {
-            pool,
-            backend,
+            store: Store::new(pool, backend, circuit, deadlines.statement),
             queries,
-            gate: WriteGate::for_backend(backend),
+            alive,
+            deadlines,
         })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.store.backend()
+    }
+
+    pub fn deadlines(&self) -> Deadlines {
+        self.deadlines
+    }
+
+    /// Whether the circuit is open: the database was found down and
+    /// requests are answered `503` at once until a probe gets through.
+    pub fn circuit_open(&self) -> bool {
+        self.store.circuit().is_open()
+    }
+
+    /// Closes the pool and waits (at most `within`) until no pool thread
+    /// is opening or closing a connection: a process must not exit while
+    /// one is inside libpq or OpenSSL (their exit handlers would pull the
+    /// ground from under it). Other clones of this `Database` must be
+    /// dropped first; returns whether everything closed in time.
+    pub fn close(self, within: Duration) -> bool {
+        let alive = self.alive.clone();
+        drop(self);
+        let deadline = std::time::Instant::now() + within;
+        while Arc::strong_count(&alive) > 1 {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 
     /// Connections open, of them idle, and the most the pool opens.
     pub fn pool_state(&self) -> PoolState {
-        let state = self.pool.state();
+        let pool = self.store.pool();
+        let state = pool.state();
         PoolState {
             connections: state.connections,
             idle: state.idle_connections,
-            max_size: self.pool.max_size(),
+            max_size: pool.max_size(),
         }
     }
 
@@ -146,7 +262,7 @@ impl Database {
 
     /// Applies pending migrations; returns how many ran.
     pub fn migrate(&self) -> Result<usize, DatabaseError> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.store.pool().get()?;
         let migrations = self.migrations();
         conn.run_pending_migrations(migrations)
             .map(|applied| applied.len())
@@ -155,7 +271,7 @@ impl Database {
 
     /// Whether migrations this binary carries are not applied yet.
     pub fn has_pending_migrations(&self) -> Result<bool, DatabaseError> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.store.pool().get()?;
         let migrations = self.migrations();
         conn.has_pending_migration(migrations)
             .map_err(|e| DatabaseError::Migration(e.to_string()))
@@ -163,7 +279,7 @@ impl Database {
 
     /// Reverts every migration (tests of the down scripts).
     pub fn revert_all(&self) -> Result<usize, DatabaseError> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.store.pool().get()?;
         let migrations = self.migrations();
         conn.revert_all_migrations(migrations)
             .map(|reverted| reverted.len())
@@ -171,29 +287,38 @@ impl Database {
     }
 
     pub fn token_repository(&self) -> DieselTokenRepository {
-        DieselTokenRepository::new(self.pool.clone(), self.gate.clone(), self.backend)
+        DieselTokenRepository::new(self.store.clone())
     }
 
     pub fn revocation_log(&self) -> DieselRevocationLog {
-        DieselRevocationLog::new(self.pool.clone(), self.gate.clone())
+        DieselRevocationLog::new(self.store.clone())
     }
 
-    /// A listener for other instances' revocations; PostgreSQL only (an
-    /// embedded SQLite file serves a single instance).
+    /// A listener for other instances' revocations and the heartbeat that
+    /// proves it alive; PostgreSQL only (an SQLite instance follows the
+    /// revocation log instead).
     pub fn revocation_listener(
         &self,
         url: &str,
         cache: std::sync::Arc<tessera_domain::TokenCache>,
-    ) -> Option<RevocationListener> {
-        (self.backend == Backend::Postgres).then(|| RevocationListener::new(url, cache))
+    ) -> Option<(RevocationListener, HeartbeatSender)> {
+        (self.backend() == Backend::Postgres).then(|| {
+            let url = postgres_url_with_deadlines(url, self.deadlines);
+            revocations::listener_pair(
+                &url,
+                self.deadlines.statement,
+                cache,
+                Arc::new(self.revocation_log()),
+            )
+        })
     }
 
     pub fn oauth_repository(&self) -> DieselOAuthRepository {
-        DieselOAuthRepository::new(self.pool.clone(), self.gate.clone())
+        DieselOAuthRepository::new(self.store.clone())
     }
 
     fn migrations(&self) -> EmbeddedMigrations {
-        match self.backend {
+        match self.backend() {
             Backend::Postgres => POSTGRES_MIGRATIONS,
             Backend::Sqlite => SQLITE_MIGRATIONS,
         }

@@ -4,7 +4,6 @@
 
 use anyhow::Context as _;
 use diesel::prelude::*;
-use diesel::r2d2::{Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tessera_domain::{
     AuthorizationCode, ClientId, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
@@ -12,9 +11,9 @@ use tessera_domain::{
     TokenRecord, UserId,
 };
 
-use crate::connection::{ConnectionManager, WriteGate};
 use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
+use crate::store::{Store, StoreContext as _, store_error};
 use crate::tokens::{TokenRow, insert_token_row, is_duplicate_token_hash};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -101,8 +100,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
 
 #[derive(Clone)]
 pub struct DieselOAuthRepository {
-    pool: Pool<ConnectionManager>,
-    gate: WriteGate,
+    store: Store,
 }
 
 impl std::fmt::Debug for DieselOAuthRepository {
@@ -126,19 +124,15 @@ impl DieselOAuthRepository {
             query = query.filter(oauth_clients::author.eq(author.get()));
         }
         query
-            .load::<ClientRow>(&mut self.conn()?)
-            .context("listing clients")?
+            .load::<ClientRow>(&mut self.store.conn("OAuth storage")?)
+            .store_context("listing clients")?
             .into_iter()
             .map(StoredClient::try_from)
             .collect()
     }
 
-    pub fn new(pool: Pool<ConnectionManager>, gate: WriteGate) -> Self {
-        Self { pool, gate }
-    }
-
-    fn conn(&self) -> anyhow::Result<PooledConnection<ConnectionManager>> {
-        self.pool.get().context("no database connection available")
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 }
 
@@ -157,7 +151,7 @@ impl From<DieselError> for InsertFailure {
 
 impl ClientRepository for DieselOAuthRepository {
     fn insert(&self, stored: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError> {
-        let _writing = self.gate.enter();
+        let _writing = self.store.write_gate("OAuth storage")?;
         let client = &stored.client;
         let author = client
             .author
@@ -177,7 +171,7 @@ impl ClientRepository for DieselOAuthRepository {
             secret_sealed: stored.secret_sealed.clone(),
             created_at: client.created_at,
         };
-        let mut conn = self.conn()?;
+        let mut conn = self.store.conn("OAuth storage")?;
         let outcome = conn.transaction::<(), InsertFailure, _>(|conn| {
             // The quota row exists after this (a savepoint absorbs the
             // unique violation when it already did) ...
@@ -213,9 +207,7 @@ impl ClientRepository for DieselOAuthRepository {
                 DatabaseErrorKind::UniqueViolation,
                 _,
             ))) => Err(InsertClientError::Duplicate),
-            Err(InsertFailure::Db(e)) => {
-                Err(anyhow::Error::new(e).context("inserting a client").into())
-            }
+            Err(InsertFailure::Db(e)) => Err(store_error(e, "inserting a client").into()),
         }
     }
 
@@ -223,9 +215,9 @@ impl ClientRepository for DieselOAuthRepository {
         oauth_clients::table
             .find(id)
             .select(ClientRow::as_select())
-            .first::<ClientRow>(&mut self.conn()?)
+            .first::<ClientRow>(&mut self.store.conn("OAuth storage")?)
             .optional()
-            .context("looking a client up")?
+            .store_context("looking a client up")?
             .map(StoredClient::try_from)
             .transpose()
     }
@@ -239,7 +231,7 @@ impl ClientRepository for DieselOAuthRepository {
     }
 
     fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
-        let _writing = self.gate.enter();
+        let _writing = self.store.write_gate("OAuth storage")?;
         let changes = ClientChanges {
             name: update.name.as_deref(),
             redirect_uri: update.redirect_uri.as_ref().map(Option::as_deref),
@@ -247,13 +239,13 @@ impl ClientRepository for DieselOAuthRepository {
             api_key_template: update.api_key_template.as_ref().map(Option::as_deref),
             api_key_filename: update.api_key_filename.as_ref().map(Option::as_deref),
         };
-        let mut conn = self.conn()?;
+        let mut conn = self.store.conn("OAuth storage")?;
         let empty = update == &ClientUpdate::default();
         if !empty {
             diesel::update(oauth_clients::table.find(id))
                 .set(&changes)
                 .execute(&mut conn)
-                .context("updating a client")?;
+                .store_context("updating a client")?;
         }
         drop(conn);
         ClientRepository::find(self, id)
@@ -265,14 +257,14 @@ impl ClientRepository for DieselOAuthRepository {
         secret_hash: TokenHash,
         secret_sealed: Vec<u8>,
     ) -> anyhow::Result<Option<StoredClient>> {
-        let _writing = self.gate.enter();
+        let _writing = self.store.write_gate("OAuth storage")?;
         let updated = diesel::update(oauth_clients::table.find(id))
             .set((
                 oauth_clients::secret_hash.eq(&secret_hash.0[..]),
                 oauth_clients::secret_sealed.eq(&secret_sealed),
             ))
-            .execute(&mut self.conn()?)
-            .context("replacing a client secret")?;
+            .execute(&mut self.store.conn("OAuth storage")?)
+            .store_context("replacing a client secret")?;
         if updated == 0 {
             return Ok(None);
         }
@@ -280,8 +272,8 @@ impl ClientRepository for DieselOAuthRepository {
     }
 
     fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>> {
-        let _writing = self.gate.enter();
-        let mut conn = self.conn()?;
+        let _writing = self.store.write_gate("OAuth storage")?;
+        let mut conn = self.store.conn("OAuth storage")?;
         let deleted = conn
             .transaction::<Option<Vec<Vec<u8>>>, DieselError, _>(|conn| {
                 let author: Option<i64> = oauth_clients::table
@@ -304,7 +296,7 @@ impl ClientRepository for DieselOAuthRepository {
                     .execute(conn)?;
                 Ok(Some(tokens))
             })
-            .context("deleting a client")?;
+            .store_context("deleting a client")?;
         deleted
             .map(|hashes| {
                 hashes
@@ -330,7 +322,7 @@ impl From<DieselError> for RedeemFailure {
 
 impl CodeRepository for DieselOAuthRepository {
     fn insert(&self, code: AuthorizationCode) -> anyhow::Result<()> {
-        let _writing = self.gate.enter();
+        let _writing = self.store.write_gate("OAuth storage")?;
         let row = CodeRow {
             code_hash: code.hash.0.to_vec(),
             user_id: code.user_id.get(),
@@ -343,25 +335,25 @@ impl CodeRepository for DieselOAuthRepository {
         };
         diesel::insert_into(oauth_codes::table)
             .values(&row)
-            .execute(&mut self.conn()?)
-            .context("storing an authorization code")?;
+            .execute(&mut self.store.conn("OAuth storage")?)
+            .store_context("storing an authorization code")?;
         Ok(())
     }
 
     fn purge_expired(&self, now: i64) -> anyhow::Result<usize> {
-        let _writing = self.gate.enter();
+        let _writing = self.store.write_gate("OAuth storage")?;
         diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now)))
-            .execute(&mut self.conn()?)
-            .context("purging expired codes")
+            .execute(&mut self.store.conn("OAuth storage")?)
+            .store_context("purging expired codes")
     }
 
     fn find(&self, hash: &TokenHash) -> anyhow::Result<Option<AuthorizationCode>> {
         oauth_codes::table
             .find(&hash.0[..])
             .select(CodeRow::as_select())
-            .first::<CodeRow>(&mut self.conn()?)
+            .first::<CodeRow>(&mut self.store.conn("OAuth storage")?)
             .optional()
-            .context("looking a code up")?
+            .store_context("looking a code up")?
             .map(AuthorizationCode::try_from)
             .transpose()
     }
@@ -372,8 +364,8 @@ impl CodeRepository for DieselOAuthRepository {
         token: NewTokenRecord,
         now: i64,
     ) -> Result<Redeemed, RedeemError> {
-        let _writing = self.gate.enter();
-        let mut conn = self.conn()?;
+        let _writing = self.store.write_gate("OAuth storage")?;
+        let mut conn = self.store.conn("OAuth storage")?;
         let outcome = conn.transaction::<(TokenRow, Vec<Vec<u8>>), RedeemFailure, _>(|conn| {
             // Only one of concurrent redemptions flips `used_at`.
             let marked = diesel::update(
@@ -411,27 +403,25 @@ impl CodeRepository for DieselOAuthRepository {
             Err(RedeemFailure::Db(e)) if is_duplicate_token_hash(&e) => {
                 Err(RedeemError::DuplicateHash)
             }
-            Err(RedeemFailure::Db(e)) => {
-                Err(anyhow::Error::new(e).context("redeeming a code").into())
-            }
+            Err(RedeemFailure::Db(e)) => Err(store_error(e, "redeeming a code").into()),
         }
     }
 
     fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>> {
-        let _writing = self.gate.enter();
-        let mut conn = self.conn()?;
+        let _writing = self.store.write_gate("OAuth storage")?;
+        let mut conn = self.store.conn("OAuth storage")?;
         let issued: Option<Option<Vec<u8>>> = oauth_codes::table
             .find(&code.0[..])
             .select(oauth_codes::token_hash)
             .first(&mut conn)
             .optional()
-            .context("looking a code up")?;
+            .store_context("looking a code up")?;
         let Some(Some(hash)) = issued else {
             return Ok(None);
         };
         let deleted = diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(&hash)))
             .execute(&mut conn)
-            .context("revoking the token of a replayed code")?;
+            .store_context("revoking the token of a replayed code")?;
         if deleted == 0 {
             return Ok(None);
         }

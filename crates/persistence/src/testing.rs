@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use tessera_domain::SecretString;
 
 use crate::{Backend, DatabaseSettings};
 
@@ -65,8 +64,8 @@ impl TestDatabase {
 
     pub fn settings(&self) -> DatabaseSettings {
         DatabaseSettings {
-            url: SecretString::new(self.url.clone()),
             pool_size: 4,
+            ..DatabaseSettings::for_url(self.url.clone())
         }
     }
 }

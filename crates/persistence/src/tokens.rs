@@ -4,15 +4,15 @@
 
 use anyhow::Context as _;
 use diesel::prelude::*;
-use diesel::r2d2::{Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tessera_domain::{
     ClientId, InsertTokenError, NewTokenRecord, PermissionSet, TokenHash, TokenRecord,
     TokenRepository, UserId,
 };
 
-use crate::connection::{AnyConnection, Backend, ConnectionManager, MultiBackend, WriteGate};
+use crate::connection::{AnyConnection, Backend, MultiBackend};
 use crate::schema::api_tokens;
+use crate::store::{Store, StoreContext as _, store_error};
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
@@ -66,10 +66,7 @@ impl TryFrom<TokenRow> for TokenRecord {
 
 #[derive(Clone)]
 pub struct DieselTokenRepository {
-    pool: Pool<ConnectionManager>,
-    gate: WriteGate,
-    /// `lastUsedAt` is written differently per backend.
-    backend: Backend,
+    store: Store,
 }
 
 impl std::fmt::Debug for DieselTokenRepository {
@@ -80,23 +77,15 @@ impl std::fmt::Debug for DieselTokenRepository {
 }
 
 impl DieselTokenRepository {
-    pub fn new(pool: Pool<ConnectionManager>, gate: WriteGate, backend: Backend) -> Self {
-        Self {
-            pool,
-            gate,
-            backend,
-        }
-    }
-
-    fn conn(&self) -> anyhow::Result<PooledConnection<ConnectionManager>> {
-        self.pool.get().context("no database connection available")
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 
     /// Stores many tokens at once, a thousand per transaction: for seeding
     /// benchmarks, not for the service (which goes through the port).
     pub fn insert_many(&self, tokens: &[NewTokenRecord]) -> anyhow::Result<()> {
-        let _writing = self.gate.enter();
-        let mut conn = self.conn()?;
+        let _writing = self.store.write_gate("seeding tokens")?;
+        let mut conn = self.store.conn("seeding tokens")?;
         for chunk in tokens.chunks(1000) {
             conn.transaction::<(), DieselError, _>(|conn| {
                 for token in chunk {
@@ -104,7 +93,7 @@ impl DieselTokenRepository {
                 }
                 Ok(())
             })
-            .context("seeding tokens")?;
+            .store_context("seeding tokens")?;
         }
         Ok(())
     }
@@ -125,7 +114,7 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
             return InsertTokenError::DuplicateClientToken;
         }
     }
-    InsertTokenError::Unexpected(anyhow::Error::new(error).context("inserting a token"))
+    InsertTokenError::Unexpected(store_error(error, "inserting a token"))
 }
 
 /// Uses written per PostgreSQL statement; fingerprints looked up per
@@ -186,8 +175,8 @@ pub(crate) fn is_duplicate_token_hash(error: &DieselError) -> bool {
 
 impl TokenRepository for DieselTokenRepository {
     fn insert(&self, token: NewTokenRecord, now: i64) -> Result<TokenRecord, InsertTokenError> {
-        let _writing = self.gate.enter();
-        let mut conn = self.conn()?;
+        let _writing = self.store.write_gate("inserting a token")?;
+        let mut conn = self.store.conn("inserting a token")?;
         let inserted = conn
             .transaction::<TokenRow, DieselError, _>(|conn| {
                 if let Some(client) = &token.from_api_client {
@@ -213,8 +202,8 @@ impl TokenRepository for DieselTokenRepository {
             .filter(api_tokens::user_id.eq(user.get()))
             .order((api_tokens::created_at.asc(), api_tokens::id.asc()))
             .select(TokenRow::as_select())
-            .load::<TokenRow>(&mut self.conn()?)
-            .context("listing tokens")?;
+            .load::<TokenRow>(&mut self.store.conn("listing tokens")?)
+            .store_context("listing tokens")?;
         rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
@@ -222,15 +211,15 @@ impl TokenRepository for DieselTokenRepository {
         api_tokens::table
             .filter(api_tokens::token_hash.eq(&hash.0[..]))
             .select(TokenRow::as_select())
-            .first::<TokenRow>(&mut self.conn()?)
+            .first::<TokenRow>(&mut self.store.conn("looking a token up")?)
             .optional()
-            .context("looking a token up")?
+            .store_context("looking a token up")?
             .map(TokenRecord::try_from)
             .transpose()
     }
 
     fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>> {
-        let mut conn = self.conn()?;
+        let mut conn = self.store.conn("looking tokens up")?;
         let mut found = Vec::new();
         for chunk in hashes.chunks(USAGE_CHUNK) {
             let wanted: Vec<&[u8]> = chunk.iter().map(|hash| &hash.0[..]).collect();
@@ -238,7 +227,7 @@ impl TokenRepository for DieselTokenRepository {
                 .filter(api_tokens::token_hash.eq_any(wanted))
                 .select(TokenRow::as_select())
                 .load::<TokenRow>(&mut conn)
-                .context("looking tokens up")?;
+                .store_context("looking tokens up")?;
             for row in rows {
                 found.push(TokenRecord::try_from(row)?);
             }
@@ -247,26 +236,26 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
-        let _writing = self.gate.enter();
+        let _writing = self.store.write_gate("deleting a token")?;
         let deleted = diesel::delete(
             api_tokens::table
                 .filter(api_tokens::user_id.eq(user.get()))
                 .filter(api_tokens::token_hash.eq(&hash.0[..])),
         )
-        .execute(&mut self.conn()?)
-        .context("deleting a token")?;
+        .execute(&mut self.store.conn("deleting a token")?)
+        .store_context("deleting a token")?;
         Ok(deleted > 0)
     }
 
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
-        let _writing = self.gate.enter();
+        let _writing = self.store.write_gate("revoking a token")?;
         let deleted = diesel::delete(
             api_tokens::table
                 .filter(api_tokens::token_hash.eq(&hash.0[..]))
                 .filter(api_tokens::from_api_client.eq(client.as_str())),
         )
-        .execute(&mut self.conn()?)
-        .context("revoking a token")?;
+        .execute(&mut self.store.conn("revoking a token")?)
+        .store_context("revoking a token")?;
         Ok(deleted > 0)
     }
 
@@ -275,7 +264,7 @@ impl TokenRepository for DieselTokenRepository {
         user: UserId,
         client: Option<&ClientId>,
     ) -> anyhow::Result<Vec<TokenHash>> {
-        let _writing = self.gate.enter();
+        let _writing = self.store.write_gate("revoking a user's tokens")?;
         let mut query = diesel::delete(api_tokens::table)
             .filter(api_tokens::user_id.eq(user.get()))
             .into_boxed();
@@ -284,23 +273,23 @@ impl TokenRepository for DieselTokenRepository {
         }
         query
             .returning(api_tokens::token_hash)
-            .get_results::<Vec<u8>>(&mut self.conn()?)
-            .context("revoking a user's tokens")?
+            .get_results::<Vec<u8>>(&mut self.store.conn("revoking a user's tokens")?)
+            .store_context("revoking a user's tokens")?
             .into_iter()
             .map(|bytes| crate::hash_of(bytes, "token"))
             .collect()
     }
 
     fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
-        let per_round = match self.backend {
+        let per_round = match self.store.backend() {
             Backend::Postgres => USAGE_CHUNK,
             Backend::Sqlite => SQLITE_USAGE_TRANSACTION,
         };
         for chunk in uses.chunks(per_round) {
             // Gate before connection, as every writer does.
-            let _writing = self.gate.enter();
-            let mut conn = self.conn()?;
-            match self.backend {
+            let _writing = self.store.write_gate("recording token use")?;
+            let mut conn = self.store.conn("recording token use")?;
+            match self.store.backend() {
                 // Round trips dominate: one set-based statement per chunk.
                 Backend::Postgres => {
                     let mut query = diesel::sql_query(postgres_usage_update_sql(chunk.len()))
@@ -310,7 +299,9 @@ impl TokenRepository for DieselTokenRepository {
                             .bind::<diesel::sql_types::Binary, _>(hash.0.to_vec())
                             .bind::<diesel::sql_types::BigInt, _>(*at);
                     }
-                    query.execute(&mut conn).context("recording token use")?;
+                    query
+                        .execute(&mut conn)
+                        .store_context("recording token use")?;
                 }
                 // In process there are no round trips, and SQLite plans a
                 // joined UPDATE ... FROM far worse than one cached
@@ -333,7 +324,7 @@ impl TokenRepository for DieselTokenRepository {
                         }
                         Ok::<_, DieselError>(())
                     })
-                    .context("recording token use")?,
+                    .store_context("recording token use")?,
             }
         }
         Ok(())
@@ -341,6 +332,9 @@ impl TokenRepository for DieselTokenRepository {
 
     fn ping(&self) -> anyhow::Result<()> {
         use diesel::r2d2::R2D2Connection;
-        self.conn()?.ping().context("database ping")
+        self.store
+            .conn("database ping")?
+            .ping()
+            .store_context("database ping")
     }
 }

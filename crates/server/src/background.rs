@@ -50,9 +50,22 @@ impl Periodic {
         Ok(Self { stop, handle })
     }
 
-    /// Stops the thread and waits for its current round to finish.
-    pub fn stop(self) {
+    /// Stops the thread and waits (at most `within`) for its current round
+    /// to finish. A round stuck on a frozen connection is left behind: it
+    /// blocks in a system call and ends with the process.
+    pub fn stop(self, within: Duration) {
         let _ = self.stop.send(());
+        let deadline = std::time::Instant::now() + within;
+        while !self.handle.is_finished() {
+            if std::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    task = self.handle.thread().name().unwrap_or("?"),
+                    "a background task did not stop in time"
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         if self.handle.join().is_err() {
             tracing::error!("a background thread panicked");
         }

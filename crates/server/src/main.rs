@@ -50,10 +50,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(&settings),
         Command::Migrate => {
             let database = tessera_persistence::Database::connect(&settings.database)?;
-            let applied = database.migrate()?;
+            let applied = database.migrate();
+            let backend = database.backend();
+            // No pool thread may be inside libpq when the process exits.
+            database.close(operators::CLOSE_WITHIN);
             println!(
-                "applied {applied} migration(s) to the {} database",
-                database.backend()
+                "applied {} migration(s) to the {backend} database",
+                applied?
             );
             Ok(())
         }
@@ -75,9 +78,51 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let application = Application::build(settings)?;
-        tracing::info!(address = %application.address(), "tessera listening on {}", application.address());
+        tracing::info!(
+            environment = settings.environment_name(),
+            backend = %application.database().backend(),
+            database = %settings.database.redacted_url(),
+            address = %application.address(),
+            "tessera listening on {}",
+            application.address()
+        );
+        tokio::spawn(stop_on_signals(application.handle()));
         application.run_until_stopped().await?;
         tracing::info!("tessera stopped");
         Ok(())
     })
+}
+
+/// SIGINT and SIGTERM both drain: no new connections, in-flight requests
+/// finish (up to the grace period), then the process exits 0. A second
+/// signal during the drain stops at once.
+async fn stop_on_signals(server: actix_web::dev::ServerHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::error!("cannot listen for SIGINT/SIGTERM: stop the process with SIGKILL");
+        return;
+    };
+    let first = tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    tracing::info!(
+        signal = first,
+        "shutting down: finishing in-flight requests (a second signal stops at once)"
+    );
+    let drain = server.stop(true);
+    tokio::select! {
+        () = drain => {}
+        _ = interrupt.recv() => {
+            tracing::warn!("second signal: stopping without waiting for in-flight requests");
+            server.stop(false).await;
+        }
+        _ = terminate.recv() => {
+            tracing::warn!("second signal: stopping without waiting for in-flight requests");
+            server.stop(false).await;
+        }
+    }
 }

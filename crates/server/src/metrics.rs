@@ -5,6 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tessera_domain::TokenCache;
 use tessera_http_adapter::HTTP_DURATION;
 use tessera_http_adapter::MetricsRenderer;
 use tessera_persistence::Database;
@@ -42,14 +43,38 @@ pub fn handle() -> Option<PrometheusHandle> {
                 "tessera_db_pool_max_connections",
                 "Most connections the pool opens"
             );
+            metrics::describe_gauge!(
+                "tessera_revocation_view_age_seconds",
+                "Age of this instance's proof that it knows every revocation; cached \
+                 verifications are served only below cache.max_staleness_ms"
+            );
+            metrics::describe_gauge!(
+                "tessera_db_circuit_open",
+                "1 while the database is known to be down and requests are answered 503 at once"
+            );
             Some(handle)
         })
         .clone()
 }
 
 /// What `/metrics` serves for an instance on `database`.
-pub fn renderer(handle: PrometheusHandle, database: Database) -> MetricsRenderer {
+pub fn renderer(
+    handle: PrometheusHandle,
+    database: Database,
+    cache: Arc<TokenCache>,
+) -> MetricsRenderer {
     Arc::new(move || {
+        // Never proven: as old as the process, for alerting purposes.
+        let age = cache
+            .view()
+            .age()
+            .map_or(f64::INFINITY, |age| age.as_secs_f64());
+        metrics::gauge!("tessera_revocation_view_age_seconds").set(age);
+        metrics::gauge!("tessera_db_circuit_open").set(if database.circuit_open() {
+            1.0
+        } else {
+            0.0
+        });
         let pool = database.pool_state();
         let idle = pool.idle.min(pool.connections);
         metrics::gauge!("tessera_db_pool_connections", "state" => "idle").set(f64::from(idle));

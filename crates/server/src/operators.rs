@@ -17,23 +17,38 @@ use tessera_persistence::Database;
 
 use crate::startup::{Services, build_services};
 
-/// The services over the configured database, which must be migrated
-/// already: an operator's command never changes the schema under running
-/// instances (`tessera migrate` does, on purpose).
-fn services(settings: &Settings) -> anyhow::Result<Services> {
+/// The longest a command waits for its pool's threads to finish before
+/// exiting.
+pub const CLOSE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Runs `work` with the services over the configured database, which must
+/// be migrated already: an operator's command never changes the schema
+/// under running instances (`tessera migrate` does, on purpose). The pool
+/// is closed before this returns, so the process exits with no thread
+/// inside libpq or OpenSSL (whose exit handlers would crash it).
+fn with_services<T>(
+    settings: &Settings,
+    work: impl FnOnce(&Services) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let database = Database::connect(&settings.database)?;
-    if database.has_pending_migrations()? {
-        bail!(
-            "the database has migrations pending: run `tessera migrate` (or start the service) first"
-        );
-    }
-    build_services(settings, &database, Arc::new(SystemClock))
+    let outcome = (|| {
+        if database.has_pending_migrations()? {
+            bail!(
+                "the database has migrations pending: run `tessera migrate` (or start the \
+                 service) first"
+            );
+        }
+        let services = build_services(settings, &database, Arc::new(SystemClock))?;
+        work(&services)
+    })();
+    database.close(CLOSE_WITHIN);
+    outcome
 }
 
 /// One line per client: id, author (or `built-in`), name, permissions,
 /// redirect URI; a header first, columns aligned.
 pub fn list_clients(settings: &Settings) -> anyhow::Result<String> {
-    let clients = services(settings)?.clients.list_all()?;
+    let clients = with_services(settings, |services| services.clients.list_all())?;
     let mut rows = vec![[
         "CLIENT ID".to_owned(),
         "AUTHOR".to_owned(),
@@ -84,16 +99,18 @@ pub fn revoke_tokens(
     client: Option<&str>,
 ) -> anyhow::Result<String> {
     let user = UserId::parse(user).context("--user must be a positive integer")?;
-    let services = services(settings)?;
-    let client = match client {
-        Some(id) => match services.clients.get(id) {
-            Ok(found) => Some(found.id),
-            Err(ClientError::NotFound) => bail!("no OAuth2 client has the id {id:?}"),
-            Err(other) => return Err(other.into()),
-        },
-        None => None,
-    };
-    let revoked = services.tokens.revoke_all(user, client.as_ref())?;
+    let (client, revoked) = with_services(settings, |services| {
+        let client = match client {
+            Some(id) => match services.clients.get(id) {
+                Ok(found) => Some(found.id),
+                Err(ClientError::NotFound) => bail!("no OAuth2 client has the id {id:?}"),
+                Err(other) => return Err(other.into()),
+            },
+            None => None,
+        };
+        let revoked = services.tokens.revoke_all(user, client.as_ref())?;
+        Ok((client, revoked))
+    })?;
     let scope = client
         .as_ref()
         .map(|c: &ClientId| format!(" issued from client {c}"))

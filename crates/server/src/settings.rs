@@ -17,6 +17,11 @@ pub const DEV_SESSION_SECRET: &str = "tessera-development-session-secret-do-not-
 pub const DEV_SECRET_KEY: &str = "dGVzc2VyYS1kZXZlbG9wbWVudC1rZXktZG8tbm90LXVzZSE=";
 /// Shortest `session.secret` production accepts (HS256 wants ≥ 256 bits).
 pub const MIN_SESSION_SECRET_BYTES: usize = 32;
+/// The embedded database of `config/default.toml`: fine for development,
+/// refused in production (one file, one instance, on the container's disk).
+pub const DEV_DATABASE_URL: &str = "sqlite://data/tessera.db";
+/// The environment whose checks are strict.
+pub const PRODUCTION: &str = "production";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +40,9 @@ pub struct Settings {
     pub cache: CacheSection,
     #[serde(default)]
     pub revocations: RevocationSettings,
+    /// `TESSERA_ENV`, when set (not a configuration key).
+    #[serde(skip)]
+    pub environment: Option<String>,
 }
 
 /// The `[revocations]` section: the feed for relying services.
@@ -77,6 +85,14 @@ pub struct CacheSection {
     pub positive_ttl_secs: u64,
     #[serde(default = "default_negative_ttl")]
     pub negative_ttl_secs: u64,
+    /// The revocation deadline: cached verifications are served only while
+    /// this instance's revocation view is younger.
+    #[serde(default = "default_max_staleness")]
+    pub max_staleness_ms: u64,
+    /// While the database is unreachable, keep accepting cached valid
+    /// tokens (availability over the revocation deadline).
+    #[serde(default)]
+    pub serve_stale_on_outage: bool,
 }
 
 impl Default for CacheSection {
@@ -85,6 +101,8 @@ impl Default for CacheSection {
             max_entries: default_cache_entries(),
             positive_ttl_secs: default_positive_ttl(),
             negative_ttl_secs: default_negative_ttl(),
+            max_staleness_ms: default_max_staleness(),
+            serve_stale_on_outage: false,
         }
     }
 }
@@ -95,8 +113,16 @@ impl From<CacheSection> for tessera_domain::CacheSettings {
             max_entries: section.max_entries,
             positive_ttl: std::time::Duration::from_secs(section.positive_ttl_secs),
             negative_ttl: std::time::Duration::from_secs(section.negative_ttl_secs),
+            max_staleness: Some(std::time::Duration::from_millis(
+                section.max_staleness_ms.max(1),
+            )),
+            serve_stale_on_outage: section.serve_stale_on_outage,
         }
     }
+}
+
+fn default_max_staleness() -> u64 {
+    1000
 }
 
 fn default_cache_entries() -> u64 {
@@ -217,6 +243,9 @@ impl Sources {
 
 impl Settings {
     pub fn load(sources: &Sources) -> anyhow::Result<Self> {
+        if let Some(env) = &sources.environment {
+            check_environment(&sources.config_dir, env)?;
+        }
         let mut builder = Config::builder().add_source(
             File::from(sources.config_dir.join("default.toml"))
                 .format(FileFormat::Toml)
@@ -233,7 +262,7 @@ impl Settings {
             check_readable(file)?;
             builder = builder.add_source(File::from(file.as_path()).format(FileFormat::Toml));
         }
-        let settings: Self = builder
+        let mut settings: Self = builder
             .add_source(
                 Environment::with_prefix("TESSERA")
                     .prefix_separator("__")
@@ -244,31 +273,85 @@ impl Settings {
             .context("reading configuration")?
             .try_deserialize()
             .context("invalid configuration")?;
-        if sources.environment.as_deref() == Some("production") {
-            settings.check_production_secrets()?;
+        settings.environment = sources.environment.clone();
+        if sources.environment.as_deref() == Some(PRODUCTION) {
+            settings.check_production()?;
         }
         Ok(settings)
     }
 
-    /// Production must not run on the public development secrets.
-    pub fn check_production_secrets(&self) -> anyhow::Result<()> {
+    /// The environment's name for logs: `TESSERA_ENV`, or `development`.
+    pub fn environment_name(&self) -> &str {
+        self.environment.as_deref().unwrap_or("development")
+    }
+
+    /// Production must not run on the public development secrets nor on
+    /// the development database; every such setting is named at once, so
+    /// an operator fixes them in one round.
+    pub fn check_production(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
         let session = self.session.secret.expose();
         if session == DEV_SESSION_SECRET || session.len() < MIN_SESSION_SECRET_BYTES {
-            anyhow::bail!(
-                "refusing to start in production: session.secret is the development value or \
-                 shorter than {MIN_SESSION_SECRET_BYTES} bytes; set TESSERA__SESSION__SECRET"
-            );
+            problems.push(format!(
+                "session.secret is unset, the development value or shorter than \
+                 {MIN_SESSION_SECRET_BYTES} bytes (set TESSERA__SESSION__SECRET)"
+            ));
         }
         let key = self.security.secret_key.expose();
         // The keyring's own check: base64 of at least 32 bytes.
         if key.trim() == DEV_SECRET_KEY || tessera_domain::Keyring::from_base64(key).is_err() {
-            anyhow::bail!(
-                "refusing to start in production: security.secret_key is the development value \
-                 or not base64 of at least 32 bytes; set TESSERA__SECURITY__SECRET_KEY"
+            problems.push(
+                "security.secret_key is unset, the development value or not base64 of at \
+                 least 32 bytes (set TESSERA__SECURITY__SECRET_KEY)"
+                    .to_owned(),
             );
         }
-        Ok(())
+        if self.database.url.expose().trim() == DEV_DATABASE_URL {
+            problems.push(format!(
+                "database.url is still the development database {DEV_DATABASE_URL} \
+                 (set TESSERA__DATABASE__URL to postgres://…)"
+            ));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!("refusing to start in production: {}", problems.join("; "))
     }
+}
+
+/// `TESSERA_ENV` must name a file of the configuration folder: a typo
+/// (`prod`, `Production`) must never start with development settings.
+fn check_environment(config_dir: &Path, env: &str) -> anyhow::Result<()> {
+    let file = config_dir.join(format!("{env}.toml"));
+    let valid_name = !env.is_empty()
+        && env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid_name && file.is_file() {
+        return Ok(());
+    }
+    let mut known: Vec<String> = std::fs::read_dir(config_dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let name = entry.file_name().into_string().ok()?;
+                    let stem = name.strip_suffix(".toml")?;
+                    (stem != "default").then(|| stem.to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    known.sort();
+    anyhow::bail!(
+        "TESSERA_ENV={env:?} names no environment: {} has no {env}.toml (environments there: {})",
+        config_dir.display(),
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )
 }
 
 fn check_readable(file: &Path) -> anyhow::Result<()> {
@@ -291,5 +374,17 @@ mod tests {
             std::fs::read_to_string(repo_config().join("default.toml")).expect("default.toml");
         assert!(text.contains(DEV_SESSION_SECRET));
         assert!(text.contains(DEV_SECRET_KEY));
+        assert!(text.contains(&format!("url = \"{DEV_DATABASE_URL}\"")));
+    }
+
+    #[test]
+    fn an_environment_without_a_file_is_an_error_naming_the_known_ones() {
+        let error = check_environment(&repo_config(), "prod").expect_err("no prod.toml");
+        let text = error.to_string();
+        assert!(text.contains("\"prod\""), "{text}");
+        assert!(text.contains("production"), "{text}");
+        assert!(!text.contains("default"), "{text}");
+        check_environment(&repo_config(), "production").expect("production.toml exists");
+        assert!(check_environment(&repo_config(), "../config/production").is_err());
     }
 }

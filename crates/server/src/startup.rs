@@ -22,6 +22,12 @@ use crate::settings::Settings;
 
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
+/// The longest shutdown waits for background threads and pool threads
+/// (one stuck on a frozen connection is left behind after it).
+const CLOSE_WITHIN: Duration = Duration::from_secs(3);
+/// How often the revocation view's freshness is looked at, to log when it
+/// goes stale and when it recovers.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
 /// How often the listener reads revocations other instances made: the
 /// bound on how long they take to reach this instance's cache.
 const REVOCATION_POLL: Duration = Duration::from_millis(50);
@@ -46,6 +52,8 @@ pub struct Application {
     server: Server,
     tokens: Arc<TokenService>,
     database: Database,
+    /// Databases only background work uses (the SQLite log follower's).
+    own_databases: Vec<Database>,
     background: Vec<Periodic>,
 }
 
@@ -109,13 +117,18 @@ pub fn build_services(
         settings.oauth.code_ttl_secs,
     ));
     let sessions = SessionCodec::new(&settings.session).context("session")?;
-    let state = AppState::new(
+    let deadlines = database.deadlines();
+    let mut state = AppState::new(
         tokens.clone(),
         oauth,
         sessions,
         Arc::new(database.revocation_log()),
         Duration::from_secs(settings.revocations.long_poll_secs),
-    );
+    )
+    .with_deadline(deadlines.acquire + deadlines.statement);
+    if let Some(path) = settings.database.url.expose().strip_prefix("sqlite://") {
+        state = state.with_storage_probe(storage_probe(path));
+    }
     Ok(Services {
         state,
         tokens,
@@ -124,21 +137,69 @@ pub fn build_services(
     })
 }
 
+/// Whether the SQLite file's volume takes writes: a few pages written,
+/// synced and removed beside it. SQLite itself may still find room in its
+/// file on a full disk; this says whether the next page would fit.
+fn storage_probe(database_path: &str) -> tessera_http_adapter::StorageProbe {
+    let folder = std::path::Path::new(database_path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(
+            || std::path::PathBuf::from("."),
+            std::path::Path::to_path_buf,
+        );
+    Arc::new(move || {
+        use std::io::Write as _;
+        let probe = folder.join(format!(".tessera-write-probe-{}", std::process::id()));
+        let written = std::fs::File::create(&probe).and_then(|mut file| {
+            file.write_all(&[0u8; 16 * 1024])?;
+            file.sync_all()
+        });
+        let _ = std::fs::remove_file(&probe);
+        written.map_err(|e| format!("the volume does not take writes: {e}"))
+    })
+}
+
 /// On SQLite, revocations made by another process on the same file (the
-/// operators' `tessera tokens revoke`) are read from the log. Its own
+/// operators' `tessera tokens revoke`) are read from the log; each
+/// successful round proves the revocation view fresh. Its own
 /// one-connection pool keeps these reads apart from the requests' pool.
-fn follow_revocations(settings: &Settings, cache: Arc<TokenCache>) -> anyhow::Result<Periodic> {
+fn follow_revocations(
+    settings: &Settings,
+    cache: Arc<TokenCache>,
+) -> anyhow::Result<(Periodic, Database)> {
     let own = Database::connect(&DatabaseSettings {
         pool_size: 1,
         ..settings.database.clone()
     })?;
     let mut follower = LogFollower::new(Arc::new(own.revocation_log()), cache);
     follower.poll()?;
-    Ok(Periodic::spawn(
-        "revocation-follower",
-        REVOCATION_POLL,
-        move || follower.poll().map(drop),
-    )?)
+    let task = Periodic::spawn("revocation-follower", REVOCATION_POLL, move || {
+        follower.poll().map(drop)
+    })?;
+    Ok((task, own))
+}
+
+/// Logs once when the revocation view goes stale (cached verifications
+/// stop being served) and once when it is fresh again.
+fn watch_freshness(cache: Arc<TokenCache>) -> std::io::Result<Periodic> {
+    let mut stale = false;
+    Periodic::spawn("revocation-watch", WATCH_EVERY, move || {
+        let view = cache.view();
+        let fresh = view.is_fresh();
+        if stale && fresh {
+            tracing::info!("revocation view is fresh again: cached verifications are served");
+        } else if !stale && !fresh {
+            tracing::warn!(
+                age_ms = view.age().map(|age| age.as_millis()),
+                deadline_ms = view.max_staleness().map(|d| d.as_millis()),
+                "revocation view is stale: verifications go to the database until it is proven \
+                 fresh again"
+            );
+        }
+        stale = !fresh;
+        Ok(())
+    })
 }
 
 /// Never fails a request: on failure the uses stay queued for the next round.
@@ -174,10 +235,16 @@ impl Application {
             Some(handle) => services
                 .state
                 .clone()
-                .with_metrics(crate::metrics::renderer(handle.clone(), database.clone())),
+                .with_metrics(crate::metrics::renderer(
+                    handle.clone(),
+                    database.clone(),
+                    services.cache.clone(),
+                )),
             None => services.state.clone(),
         };
         let server = HttpServer::new(move || app(state.clone()))
+            // The binary handles SIGINT and SIGTERM alike (both drain).
+            .disable_signals()
             // More blocking threads than pooled connections would only
             // queue on the pool, each with its own stack and allocator arena.
             .worker_max_blocking_threads(settings.database.pool_size.max(2) as usize)
@@ -209,8 +276,10 @@ impl Application {
                 },
             )?);
         }
-        // Other instances' revocations reach this cache within one poll.
-        if let Some(mut listener) =
+        // Other instances' revocations reach this cache within one poll,
+        // and the heartbeat proves the view fresh several times a deadline.
+        let mut own_databases = Vec::new();
+        if let Some((mut listener, mut heartbeat)) =
             database.revocation_listener(settings.database.url.expose(), services.cache.clone())
         {
             // A first failure shows in the log; the thread keeps trying.
@@ -222,9 +291,18 @@ impl Application {
                 REVOCATION_POLL,
                 move || listener.poll(),
             )?);
+            let deadline = Duration::from_millis(settings.cache.max_staleness_ms.max(1));
+            background.push(Periodic::spawn(
+                "revocation-heartbeat",
+                tessera_persistence::HeartbeatSender::interval(deadline),
+                move || heartbeat.beat(),
+            )?);
         } else {
-            background.push(follow_revocations(settings, services.cache.clone())?);
+            let (follower, own) = follow_revocations(settings, services.cache.clone())?;
+            background.push(follower);
+            own_databases.push(own);
         }
+        background.push(watch_freshness(services.cache.clone())?);
         let log = database.revocation_log();
         let retention_ms = i64::try_from(settings.revocations.retention_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX);
@@ -243,6 +321,7 @@ impl Application {
             server,
             tokens: services.tokens,
             database,
+            own_databases,
             background,
         })
     }
@@ -265,21 +344,34 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM, letting in-flight requests finish, then
-    /// stops the background work and writes the last noted uses.
+    /// Serves until stopped (the binary stops it on SIGINT/SIGTERM),
+    /// letting in-flight requests finish, then stops the background work,
+    /// writes the last noted uses, and closes the pools: when this returns
+    /// no thread of the instance touches the database any more.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        let tokens = self.tokens;
-        let background = self.background;
+        let Self {
+            tokens,
+            database,
+            own_databases,
+            background,
+            ..
+        } = self;
         let _ = actix_web::rt::task::spawn_blocking(move || {
             for worker in background {
-                worker.stop();
+                worker.stop(CLOSE_WITHIN);
             }
             if let Err(error) = flush_usage(&tokens) {
                 tracing::error!(
                     error = format!("{error:#}"),
                     "the last lastUsedAt flush failed"
                 );
+            }
+            drop(tokens);
+            for database in own_databases.into_iter().chain([database]) {
+                if !database.close(CLOSE_WITHIN) {
+                    tracing::debug!("a database pool was still in use at shutdown");
+                }
             }
         })
         .await;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use tessera_oauth_clients::NewClient;
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::{blocking, read_json};
+use crate::body::read_json;
 use crate::clients::ClientDocument;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
@@ -70,7 +70,9 @@ pub async fn create_client(
         api_key_filename: body.api_key_filename,
     };
     let oauth = state.oauth.clone();
-    let view = blocking(move || oauth.clients().create(user, new)).await??;
+    let view = state
+        .blocking(move || oauth.clients().create(user, new))
+        .await??;
     tracing::info!(user = user.get(), client = %view.client.id, "client created");
     Ok(json_ok(&ClientDocument::with_secret(view)))
 }

@@ -4,7 +4,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::blocking;
 use crate::clients::client_id;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -36,7 +35,9 @@ pub async fn delete_client(
     let id = client_id(&req);
     let oauth = state.oauth.clone();
     let shown = id.clone();
-    blocking(move || oauth.clients().delete(user, &id)).await??;
+    state
+        .blocking(move || oauth.clients().delete(user, &id))
+        .await??;
     tracing::info!(user = user.get(), client = %shown, "client deleted");
     Ok(json_ok(&Empty {}))
 }

@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::body::blocking;
 use crate::clients::{ClientDocument, client_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -30,6 +29,6 @@ pub async fn get_client(
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&req);
     let oauth = state.oauth.clone();
-    let client = blocking(move || oauth.clients().get(&id)).await??;
+    let client = state.blocking(move || oauth.clients().get(&id)).await??;
     Ok(json_ok(&ClientDocument::public(client)))
 }

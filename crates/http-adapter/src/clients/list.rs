@@ -3,7 +3,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::blocking;
 use crate::clients::ClientDocument;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -30,7 +29,9 @@ pub async fn list_clients(
 ) -> Result<HttpResponse, ApiError> {
     let user = require_self_key(&req, &state, UserRef::Me).await?;
     let oauth = state.oauth.clone();
-    let views = blocking(move || oauth.clients().list_own(user)).await??;
+    let views = state
+        .blocking(move || oauth.clients().list_own(user))
+        .await??;
     let documents: Vec<_> = views.into_iter().map(ClientDocument::with_secret).collect();
     Ok(json_ok(&documents))
 }

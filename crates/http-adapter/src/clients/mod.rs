@@ -94,7 +94,7 @@ impl From<ClientError> for ApiError {
             e @ ClientError::CapReached(_) => Self::BadRequest(e.to_string()),
             e @ ClientError::NotFound => Self::NotFound(e.to_string()),
             ClientError::Forbidden(detail) => Self::Forbidden(detail),
-            ClientError::Unexpected(e) => Self::Unexpected(e),
+            ClientError::Unexpected(e) => e.into(),
         }
     }
 }

@@ -4,7 +4,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::blocking;
 use crate::clients::{ClientDocument, client_id};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,7 +33,9 @@ pub async fn reset_client_secret(
     let user = require_self_key(&req, &state, UserRef::Me).await?;
     let id = client_id(&req);
     let oauth = state.oauth.clone();
-    let view = blocking(move || oauth.clients().reset_secret(user, &id)).await??;
+    let view = state
+        .blocking(move || oauth.clients().reset_secret(user, &id))
+        .await??;
     tracing::info!(user = user.get(), client = %view.client.id, "client secret reset");
     Ok(json_ok(&ClientDocument::with_secret(view)))
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer};
 use tessera_oauth_clients::ClientPatch;
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::{blocking, read_json};
+use crate::body::read_json;
 use crate::clients::{ClientDocument, client_id};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
@@ -98,6 +98,8 @@ pub async fn update_client(
     };
     let id = client_id(&req);
     let oauth = state.oauth.clone();
-    let view = blocking(move || oauth.clients().update(user, &id, patch)).await??;
+    let view = state
+        .blocking(move || oauth.clients().update(user, &id, patch))
+        .await??;
     Ok(json_ok(&ClientDocument::with_secret(view)))
 }

@@ -7,7 +7,7 @@ use tessera_domain::Timestamp;
 use tessera_oauth_clients::{CodeError, CreateCodeRequest};
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::{blocking, read_json};
+use crate::body::read_json;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::json_ok;
@@ -47,7 +47,7 @@ impl From<CodeError> for ApiError {
         match error {
             CodeError::Invalid(detail) => Self::BadRequest(detail),
             e @ CodeError::ClientNotFound => Self::NotFound(e.to_string()),
-            CodeError::Unexpected(e) => Self::Unexpected(e),
+            CodeError::Unexpected(e) => e.into(),
         }
     }
 }
@@ -91,7 +91,9 @@ pub async fn create_code(
         code_challenge_method: body.code_challenge_method,
     };
     let oauth = state.oauth.clone();
-    let issued = blocking(move || oauth.create_code(user, request)).await??;
+    let issued = state
+        .blocking(move || oauth.create_code(user, request))
+        .await??;
     Ok(crate::oauth::no_store(json_ok(&CodeDocument {
         code: issued.code.expose().to_owned(),
         user_id: issued.user_id.get(),

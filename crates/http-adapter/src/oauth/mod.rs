@@ -18,7 +18,6 @@ use serde::Serialize;
 use tessera_domain::OAuthClient;
 use tessera_oauth_clients::OAuthError;
 
-use crate::body::blocking;
 use crate::state::AppState;
 
 /// Paths whose every error, framework-level ones included, is RFC 6749 shaped.
@@ -53,6 +52,7 @@ fn error_codes() -> utoipa::openapi::Object {
             "invalid_grant",
             "unsupported_grant_type",
             "server_error",
+            "temporarily_unavailable",
         ]))
         .build()
 }
@@ -80,9 +80,16 @@ pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpRe
 pub struct OAuthFailure(#[from] pub OAuthError);
 
 impl OAuthFailure {
+    /// A database that is down or too slow: RFC 6749's
+    /// `temporarily_unavailable`, with `503`.
+    fn unavailable(&self) -> bool {
+        matches!(&self.0, OAuthError::Unexpected(cause) if tessera_domain::is_unavailable(cause))
+    }
+
     fn status(&self) -> StatusCode {
         match &self.0 {
             OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::Unexpected(_) if self.unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -95,6 +102,18 @@ impl ResponseError for OAuthFailure {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.unavailable() {
+            let mut response = oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                crate::error::DATABASE_UNAVAILABLE,
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(crate::error::RETRY_AFTER_SECS),
+            );
+            return response;
+        }
         if let OAuthError::Unexpected(cause) = &self.0 {
             tracing::error!(error = format!("{cause:#}"), "OAuth request failed");
         }
@@ -104,7 +123,14 @@ impl ResponseError for OAuthFailure {
 
 impl From<crate::error::ApiError> for OAuthFailure {
     fn from(error: crate::error::ApiError) -> Self {
-        Self(OAuthError::Unexpected(anyhow::anyhow!("{error}")))
+        use crate::error::ApiError;
+        Self(OAuthError::Unexpected(match error {
+            ApiError::Unavailable(why) => {
+                anyhow::Error::new(tessera_domain::Unavailable::new("request", why))
+            }
+            ApiError::Unexpected(cause) => cause,
+            other => anyhow::anyhow!("{other}"),
+        }))
     }
 }
 
@@ -231,7 +257,8 @@ pub async fn authenticate_client(
         ));
     }
     let oauth = state.oauth.clone();
-    blocking(move || oauth.clients().authenticate(&id, &secret))
+    state
+        .blocking(move || oauth.clients().authenticate(&id, &secret))
         .await??
         .ok_or_else(|| {
             OAuthFailure(OAuthError::InvalidClient(

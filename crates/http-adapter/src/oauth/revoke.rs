@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::body::blocking;
 use crate::oauth::{OAuthFailure, authenticate_client, no_store, read_params};
 use crate::state::AppState;
 use crate::tokens::{Empty, json_ok};
@@ -65,7 +64,8 @@ pub async fn revoke_token(
     let client = authenticate_client(&req, &params, &state).await?;
     let token = params.remove("token");
     let oauth = state.oauth.clone();
-    blocking(move || oauth.revoke(&client, token.as_deref()))
+    state
+        .blocking(move || oauth.revoke(&client, token.as_deref()))
         .await
         .map_err(OAuthFailure::from)?
         .map_err(OAuthFailure::from)?;

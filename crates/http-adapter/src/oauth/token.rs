@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use tessera_oauth_clients::TokenRequest;
 
-use crate::body::blocking;
 use crate::dto::TokenDocument;
 use crate::oauth::{OAuthFailure, authenticate_client, no_store, read_params};
 use crate::state::AppState;
@@ -99,7 +98,8 @@ pub async fn exchange_token(
     };
     let oauth = state.oauth.clone();
     let client_for_log = client.id.clone();
-    let token = blocking(move || oauth.exchange(&client, request))
+    let token = state
+        .blocking(move || oauth.exchange(&client, request))
         .await
         .map_err(OAuthFailure::from)?
         .map_err(OAuthFailure::from)?;

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_domain::CreateTokenRequest;
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::{blocking, read_json};
+use crate::body::read_json;
 use crate::dto::{CreateTokenBody, TokenDocument};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
@@ -49,7 +49,9 @@ pub async fn create_token(
     let body: CreateTokenBody = read_json(&req, payload).await?;
     let request = CreateTokenRequest::try_from(body)?;
     let tokens = state.tokens.clone();
-    let created = blocking(move || tokens.create(user, request)).await??;
+    let created = state
+        .blocking(move || tokens.create(user, request))
+        .await??;
     crate::metrics::token_created();
     tracing::info!(
         user = user.get(),

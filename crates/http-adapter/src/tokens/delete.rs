@@ -4,7 +4,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_domain::secret::redact;
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::blocking;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
 use crate::tokens::{Empty, json_ok};
@@ -41,7 +40,9 @@ pub async fn delete_token(
     let token = req.match_info().get("token").unwrap_or_default().to_owned();
     let shown = redact(&token, state.tokens.format().prefix().len());
     let tokens = state.tokens.clone();
-    blocking(move || tokens.delete(user, &token)).await??;
+    state
+        .blocking(move || tokens.delete(user, &token))
+        .await??;
     crate::metrics::token_deleted();
     tracing::info!(user = user.get(), token = %shown, "token deleted");
     Ok(json_ok(&Empty {}))

@@ -3,7 +3,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::blocking;
 use crate::dto::TokenDocument;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,7 +33,7 @@ pub async fn list_tokens(
     let target = UserRef::from_path(&req)?;
     let user = require_self_key(&req, &state, target).await?;
     let tokens = state.tokens.clone();
-    let listed = blocking(move || tokens.list(user)).await??;
+    let listed = state.blocking(move || tokens.list(user)).await??;
     let documents: Vec<TokenDocument> = listed.into_iter().map(TokenDocument::from).collect();
     Ok(json_ok(&documents))
 }

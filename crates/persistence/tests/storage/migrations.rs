@@ -30,8 +30,8 @@ fn sqlite_file_and_folder_are_created() {
     let dir = tempfile_dir();
     let path = format!("{}/nested/deeper/tessera.db", dir.display());
     let settings = tessera_persistence::DatabaseSettings {
-        url: tessera_domain::SecretString::new(format!("sqlite://{path}")),
         pool_size: 2,
+        ..tessera_persistence::DatabaseSettings::for_url(format!("sqlite://{path}"))
     };
     Database::connect(&settings)
         .expect("connect")
@@ -44,8 +44,10 @@ fn sqlite_file_and_folder_are_created() {
 #[test]
 fn unreachable_postgres_gives_the_drivers_reason() {
     let settings = tessera_persistence::DatabaseSettings {
-        url: tessera_domain::SecretString::new("postgres://nobody@127.0.0.1:1/none".to_owned()),
         pool_size: 2,
+        ..tessera_persistence::DatabaseSettings::for_url(
+            "postgres://nobody@127.0.0.1:1/none".to_owned(),
+        )
     };
     let error = Database::connect(&settings).expect_err("nothing listens on port 1");
     let text = error.to_string();
@@ -56,8 +58,8 @@ fn unreachable_postgres_gives_the_drivers_reason() {
 #[test]
 fn unknown_scheme_is_refused() {
     let settings = tessera_persistence::DatabaseSettings {
-        url: tessera_domain::SecretString::new("mysql://root@localhost/x".to_owned()),
         pool_size: 2,
+        ..tessera_persistence::DatabaseSettings::for_url("mysql://root@localhost/x".to_owned())
     };
     let error = Database::connect(&settings).expect_err("unsupported");
     assert!(error.to_string().contains("mysql"), "{error}");

@@ -121,9 +121,32 @@ fn configuration_layers_default_env_file_then_variables() {
             .arg(&extra),
     );
     assert_eq!(verifies_with("from-environment", &from_env), Some(7));
-    // A missing config/{TESSERA_ENV}.toml is not an error.
-    let missing = mint(tessera(dir.path()).env("TESSERA_ENV", "nowhere"));
-    assert_eq!(verifies_with(DEV_SESSION_SECRET, &missing), Some(7));
+    // An environment without its file is a typo, never a silent default.
+    for typo in ["nowhere", "Staging", "stag"] {
+        let missing = run(tessera(dir.path())
+            .env("TESSERA_ENV", typo)
+            .args(["session", "mint", "--user", "7"]));
+        assert_clear_failure(&missing, &format!("TESSERA_ENV=\"{typo}\""));
+        assert!(stderr(&missing).contains("staging"), "{}", stderr(&missing));
+        assert!(stdout(&missing).is_empty(), "nothing minted");
+    }
+}
+
+#[test]
+fn a_mistyped_production_environment_does_not_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(tessera(&workspace_root())
+        .env("TESSERA_ENV", "prod")
+        .env(
+            "TESSERA__DATABASE__URL",
+            format!("sqlite://{}/typo.db", dir.path().display()),
+        )
+        .arg("migrate"));
+    assert_clear_failure(&output, "production");
+    assert!(
+        !dir.path().join("typo.db").exists(),
+        "nothing was created with development secrets"
+    );
 }
 
 #[test]
@@ -148,7 +171,17 @@ fn production_refuses_development_or_short_secrets() {
     let dev = run(tessera(&root)
         .env("TESSERA_ENV", "production")
         .arg("migrate"));
-    assert_clear_failure(&dev, "session.secret");
+    // Every setting to fix, in one line.
+    for setting in ["session.secret", "security.secret_key", "database.url"] {
+        assert_clear_failure(&dev, setting);
+    }
+    let default_database = run(tessera(&root)
+        .env("TESSERA_ENV", "production")
+        .env("TESSERA__SESSION__SECRET", GOOD_SECRET)
+        .env("TESSERA__SECURITY__SECRET_KEY", GOOD_KEY)
+        .arg("migrate"));
+    assert_clear_failure(&default_database, "database.url");
+    assert!(!stderr(&default_database).contains("session.secret"));
 
     let short_key = run(tessera(&root)
         .env("TESSERA_ENV", "production")
@@ -357,12 +390,17 @@ impl Served {
     }
 
     /// SIGTERM, then the exit status and every log line.
-    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    fn terminate(self) -> (std::process::ExitStatus, Vec<String>) {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(killed.success());
+        self.terminate_after_signal()
+    }
+
+    /// The exit status and every log line of a process already signalled.
+    fn terminate_after_signal(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let status = self.child.wait().expect("wait");
         (status, self.log.iter().collect())
     }
@@ -375,6 +413,117 @@ fn serve_logs_its_port_and_stops_gracefully_on_sigterm() {
     assert_eq!(status, 200);
     let (exit, log) = served.terminate();
     assert!(exit.success(), "exit status {exit}; log: {log:?}");
+}
+
+#[test]
+fn the_start_up_line_names_environment_backend_database_and_address() {
+    let served = serve(&[]);
+    let port = served.port;
+    let database = format!("sqlite://{}/s.db", served._dir.path().display());
+    let (_, log) = served.terminate();
+    let line = log
+        .iter()
+        .find(|line| line.contains("listening on"))
+        .expect("a start-up line");
+    for part in [
+        "environment=\"development\"".to_owned(),
+        "backend=SQLite".to_owned(),
+        format!("database={database}"),
+        format!("address=http://127.0.0.1:{port}"),
+    ] {
+        assert!(line.contains(&part), "{part} in {line}");
+    }
+}
+
+/// `signal` while a request is in flight: the request still gets its
+/// answer, and the process exits 0 once it has.
+fn drains_on(signal: &str) {
+    let served = serve(&[]);
+    let mut stream = TcpStream::connect(("127.0.0.1", served.port)).expect("connect");
+    let body = r#"{"echo":"in flight"}"#;
+    write!(
+        stream,
+        "POST /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("head");
+    // `100 Continue` comes once the request is being handled.
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut interim = String::new();
+    reader.read_line(&mut interim).expect("interim status");
+    assert!(interim.contains("100"), "{interim}");
+    reader.read_line(&mut interim).expect("blank line");
+    let killed = Command::new("kill")
+        .args([&format!("-{signal}"), &served.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    stream.write_all(body.as_bytes()).expect("body");
+    let mut response = String::new();
+    reader.read_to_string(&mut response).expect("answer");
+    assert!(response.starts_with("HTTP/1.1 200"), "{signal}: {response}");
+    assert!(response.contains("in flight"), "{response}");
+    let (exit, log) = served.terminate_after_signal();
+    assert!(exit.success(), "{signal}: exit status {exit}; log: {log:?}");
+    assert!(
+        !log.iter().any(|line| line.contains("forced")),
+        "{signal}: {log:?}"
+    );
+}
+
+#[test]
+fn sigint_drains_in_flight_requests_like_sigterm() {
+    drains_on("INT");
+    drains_on("TERM");
+}
+
+/// The operators' commands on PostgreSQL, many times over: each must end
+/// with its pool's threads finished, never crash at exit.
+#[test]
+fn operators_commands_on_postgres_always_exit_cleanly() {
+    let db = tessera_persistence::testing::TestDatabase::postgres();
+    let url = db.url().to_owned();
+    let migrate = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .arg("migrate"));
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    let commands: [&[&str]; 3] = [
+        &["migrate"],
+        &["clients", "list"],
+        &["tokens", "revoke", "--user", "1"],
+    ];
+    let runs = 100;
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = commands
+            .iter()
+            .map(|args| {
+                let url = url.clone();
+                scope.spawn(move || {
+                    (0..runs)
+                        .filter_map(|i| {
+                            let output = run(tessera(&workspace_root())
+                                .env("TESSERA__DATABASE__URL", &url)
+                                .args(*args));
+                            (!output.status.success()).then(|| {
+                                format!("{args:?} run {i}: {:?} {}", output.status, stderr(&output))
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("worker"))
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} runs failed: {failures:#?}",
+        failures.len(),
+        runs * 3
+    );
 }
 
 #[test]

@@ -92,6 +92,20 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     start(settings, Some(db))
 }
 
+/// An instance owning `db` with other settings than `settings_for`'s.
+pub fn spawn_app_with(db: TestDatabase, settings: Settings) -> TestApp {
+    start(settings, Some(db))
+}
+
+/// An HTTP Basic `Authorization` value.
+pub fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
 fn start(settings: Settings, db: Option<TestDatabase>) -> TestApp {
     // Starts at the real time so the sessions' own `exp` make sense.
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
@@ -129,6 +143,12 @@ impl TestApp {
     /// A second instance on the same database, as behind a load balancer.
     pub fn spawn_peer(&self) -> TestApp {
         start(self.settings.clone(), None)
+    }
+
+    /// A second instance on the same database with other settings (another
+    /// URL to the same database through a fault-injecting proxy, deadlines).
+    pub fn spawn_peer_with(&self, settings: Settings) -> TestApp {
+        start(settings, None)
     }
 
     pub fn now(&self) -> i64 {

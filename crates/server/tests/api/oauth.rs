@@ -353,13 +353,7 @@ pub async fn revocation_revokes_only_own_tokens(backend: Backend) {
     );
 }
 
-fn basic(id: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
-    )
-}
+use crate::helpers::basic;
 
 pub async fn token_endpoint_errors_are_oauth_shaped(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -4,7 +4,6 @@
 //! one-second deadline.
 
 use actix_web::http::Method;
-use base64::Engine as _;
 use serde_json::{Value, json};
 use tessera_persistence::Backend;
 
@@ -23,10 +22,7 @@ crate::both_backends!(verification:
     malformed_tokens_never_reach_the_database,
 );
 
-fn basic(id: &str, secret: &str) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-    format!("Basic {encoded}")
-}
+use crate::helpers::basic;
 
 async fn introspect(app: &TestApp, token: &str) -> Reply {
     send_raw(
