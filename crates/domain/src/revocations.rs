@@ -154,6 +154,42 @@ mod tests {
         assert_eq!(follower.poll().expect("poll"), 0, "read once");
     }
 
+    /// A log that cannot be read (a locked or vanished file).
+    struct Unreadable;
+
+    impl RevocationLog for Unreadable {
+        fn after(&self, _: i64, _: usize) -> anyhow::Result<RevocationPage> {
+            anyhow::bail!("unreadable")
+        }
+        fn last_cursor(&self) -> anyhow::Result<i64> {
+            anyhow::bail!("unreadable")
+        }
+        fn purge_before(&self, _: Timestamp) -> anyhow::Result<usize> {
+            anyhow::bail!("unreadable")
+        }
+    }
+
+    #[test]
+    fn only_successful_rounds_prove_the_view_fresh() {
+        let cache = Arc::new(TokenCache::new(crate::CacheSettings {
+            max_staleness: Some(std::time::Duration::from_secs(1)),
+            ..crate::CacheSettings::default()
+        }));
+        let mut blind = LogFollower::new(Arc::new(Unreadable), cache.clone());
+        assert!(blind.poll().is_err());
+        assert!(!cache.view().is_fresh(), "a failed round proves nothing");
+
+        let store = Arc::new(InMemoryStore::default());
+        let mut follower = LogFollower::new(store, cache.clone());
+        follower.poll().expect("poll");
+        assert!(cache.view().is_fresh());
+        let first = cache.view().age().expect("proven");
+        follower.poll().expect("poll");
+        assert!(
+            cache.view().age().expect("proven") <= first + std::time::Duration::from_millis(50)
+        );
+    }
+
     #[test]
     fn a_follower_that_fell_behind_the_purge_empties_the_cache() {
         let store = Arc::new(InMemoryStore::default());

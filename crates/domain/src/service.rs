@@ -890,6 +890,66 @@ mod tests {
         );
     }
 
+    fn fixture_with(settings: crate::CacheSettings) -> Fixture {
+        let f = fixture();
+        let cache = Arc::new(TokenCache::new(settings));
+        Fixture {
+            service: f.service.with_cache(cache),
+            ..f
+        }
+    }
+
+    #[test]
+    fn a_stale_view_asks_the_store_and_an_outage_is_an_error_unless_stale_answers_are_allowed() {
+        for serve_stale in [false, true] {
+            let f = fixture_with(crate::CacheSettings {
+                max_staleness: Some(Duration::from_secs(1)),
+                serve_stale_on_outage: serve_stale,
+                ..crate::CacheSettings::default()
+            });
+            let token = f
+                .service
+                .create(user(4), by_permissions("cached", &[]))
+                .expect("create");
+            f.service
+                .verify(token.token.expose())
+                .expect("fills the cache");
+            let before = f.repository.lookups();
+            f.service
+                .verify(token.token.expose())
+                .expect("stale: the store says valid");
+            assert_eq!(
+                f.repository.lookups(),
+                before + 1,
+                "never proven: asked the store"
+            );
+
+            f.repository.set_down(true);
+            let answer = f.service.verify(token.token.expose());
+            if serve_stale {
+                assert!(answer.is_ok(), "the cached entry stands in");
+            } else {
+                assert!(
+                    matches!(&answer, Err(VerifyError::Unexpected(e)) if crate::is_unavailable(e)),
+                    "{answer:?}"
+                );
+            }
+            // An unknown token is never guessed valid.
+            let unknown = f.service.format().generate();
+            assert!(matches!(
+                f.service.verify(unknown.expose()),
+                Err(VerifyError::Unexpected(_))
+            ));
+            f.repository.set_down(false);
+            f.service.cache().view().prove(std::time::Instant::now());
+            let before = f.repository.lookups();
+            f.service
+                .verify(token.token.expose())
+                .expect("fresh: from the cache");
+            assert_eq!(f.repository.lookups(), before, "a hit");
+        }
+    }
+
     #[test]
     fn a_refresh_drops_what_the_store_no_longer_has() {
         let f = fixture();

@@ -85,6 +85,8 @@ impl State {
 pub struct InMemoryStore {
     state: Mutex<State>,
     lookups: AtomicUsize,
+    /// Reads fail as an unreachable database's do.
+    down: std::sync::atomic::AtomicBool,
 }
 
 /// The name the token-only tests know the store by.
@@ -99,6 +101,18 @@ impl InMemoryStore {
     /// malformed input never reaches it.
     pub fn lookups(&self) -> usize {
         self.lookups.load(Ordering::SeqCst)
+    }
+
+    /// Makes reads fail with [`crate::Unavailable`] (or work again).
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check_up(&self) -> anyhow::Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(crate::Unavailable::new("in-memory store", "set down by the test").into());
+        }
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -142,6 +156,7 @@ impl TokenRepository for InMemoryStore {
     }
 
     fn find_by_hash(&self, hash: &TokenHash) -> anyhow::Result<Option<TokenRecord>> {
+        self.check_up()?;
         Ok(self.lock().tokens.iter().find(|r| &r.hash == hash).cloned())
     }
 

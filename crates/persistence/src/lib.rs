@@ -324,3 +324,45 @@ impl Database {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_urls_hide_passwords() {
+        assert_eq!(
+            redact_url("postgres://tessera:s3cret@db:5432/tessera?sslmode=require"),
+            "postgres://tessera:***@db:5432/tessera?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/tessera?user=t&password=s3cret"),
+            "postgres://db/tessera?user=t&password=***"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/tessera.db"),
+            "sqlite://data/tessera.db"
+        );
+    }
+
+    #[test]
+    fn postgres_urls_get_deadlines_unless_they_set_their_own() {
+        let deadlines = Deadlines {
+            acquire: Duration::from_millis(500),
+            statement: Duration::from_millis(2000),
+        };
+        let url = postgres_url_with_deadlines("postgres://db/t?connect_timeout=9", deadlines);
+        assert!(
+            url.starts_with("postgres://db/t?connect_timeout=9&"),
+            "{url}"
+        );
+        assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
+        assert!(url.contains("keepalives=1"), "{url}");
+        assert!(url.contains("tcp_user_timeout=2500"), "{url}");
+        let bare = postgres_url_with_deadlines("postgres://db/t", deadlines);
+        assert!(
+            bare.starts_with("postgres://db/t?connect_timeout=2&"),
+            "{bare}"
+        );
+    }
+}

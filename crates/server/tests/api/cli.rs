@@ -317,6 +317,8 @@ fn unreachable_database_is_one_clear_line() {
 struct Served {
     child: std::process::Child,
     port: u16,
+    /// The line that named the address.
+    start_line: String,
     log: std::sync::mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
@@ -347,20 +349,22 @@ fn serve(extra_env: &[(&str, &str)]) -> Served {
             }
         }
     });
-    let port: u16 = loop {
+    let (port, start_line): (u16, String) = loop {
         let line = log.recv().expect("the log names the address before ending");
         if let Some((_, rest)) = line.split_once("listening on http://127.0.0.1:") {
-            break rest
+            let port = rest
                 .chars()
                 .take_while(char::is_ascii_digit)
                 .collect::<String>()
                 .parse()
                 .expect("a port");
+            break (port, line);
         }
     };
     Served {
         child,
         port,
+        start_line,
         log,
         _dir: dir,
     }
@@ -420,11 +424,8 @@ fn the_start_up_line_names_environment_backend_database_and_address() {
     let served = serve(&[]);
     let port = served.port;
     let database = format!("sqlite://{}/s.db", served._dir.path().display());
-    let (_, log) = served.terminate();
-    let line = log
-        .iter()
-        .find(|line| line.contains("listening on"))
-        .expect("a start-up line");
+    let line = served.start_line.clone();
+    served.terminate();
     for part in [
         "environment=\"development\"".to_owned(),
         "backend=SQLite".to_owned(),
