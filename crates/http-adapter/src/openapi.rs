@@ -86,12 +86,14 @@ is `403`.";
             PayloadTooLarge,
             UnsupportedMediaType,
             InternalError,
+            Unavailable,
             ClientUnauthorized,
             OAuthBadRequest,
             OAuthInvalidClient,
             OAuthPayloadTooLarge,
             OAuthUnsupportedMediaType,
             OAuthServerError,
+            OAuthUnavailable,
         ),
     ),
     modifiers(&SecuritySchemes, &DeleteTokenAlias),
@@ -277,6 +279,16 @@ pub struct UnsupportedMediaType(Problem<'static>);
 #[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
 pub struct InternalError(Problem<'static>);
 
+/// The database is down, too slow or full: try again after `Retry-After`
+/// seconds
+#[derive(ToResponse)]
+#[response(
+    content_type = PROBLEM_JSON,
+    headers(("Retry-After" = String, description = "Seconds to wait before trying again"))
+)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct Unavailable(Problem<'static>);
+
 /// Missing or wrong resource-server credentials (HTTP Basic)
 #[derive(ToResponse)]
 #[response(
@@ -318,6 +330,16 @@ pub struct OAuthPayloadTooLarge(ErrorBody<'static>);
 #[response(headers(("Cache-Control" = String, description = "`no-store`")))]
 #[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
 pub struct OAuthUnsupportedMediaType(ErrorBody<'static>);
+
+/// `temporarily_unavailable`: the database is down, too slow or full; try
+/// again after `Retry-After` seconds
+#[derive(ToResponse)]
+#[response(headers(
+    ("Cache-Control" = String, description = "`no-store`"),
+    ("Retry-After" = String, description = "Seconds to wait before trying again")
+))]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct OAuthUnavailable(ErrorBody<'static>);
 
 /// `server_error`: an internal error; its cause is logged, never sent
 #[derive(ToResponse)]

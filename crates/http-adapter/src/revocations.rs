@@ -76,6 +76,7 @@ pub fn hex(bytes: &[u8]) -> String {
             body = Problem, content_type = PROBLEM_JSON),
         (status = 401, response = crate::openapi::ClientUnauthorized),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn revocation_feed(

@@ -67,6 +67,7 @@ pub struct StatusBody {
             content_type = PROBLEM_JSON),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn get_status(
@@ -96,6 +97,7 @@ pub async fn get_status(
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn post_status(

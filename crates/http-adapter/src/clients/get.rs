@@ -21,6 +21,7 @@ use crate::tokens::json_ok;
         (status = 200, description = "The client, without `clientSecret`", body = ClientDocument),
         (status = 404, response = crate::openapi::NoSuchClient),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn get_client(

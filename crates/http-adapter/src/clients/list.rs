@@ -21,6 +21,7 @@ use crate::tokens::json_ok;
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn list_clients(

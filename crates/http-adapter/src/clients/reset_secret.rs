@@ -24,6 +24,7 @@ use crate::tokens::json_ok;
         (status = 403, response = crate::openapi::NotOwner),
         (status = 404, response = crate::openapi::NoSuchClient),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn reset_client_secret(

@@ -76,6 +76,7 @@ impl From<CodeError> for ApiError {
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn create_code(

@@ -126,6 +126,7 @@ impl Introspection {
         (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
         (status = 415, response = crate::openapi::OAuthUnsupportedMediaType),
         (status = 500, response = crate::openapi::OAuthServerError),
+        (status = 503, response = crate::openapi::OAuthUnavailable),
     )
 )]
 pub async fn introspect_token(

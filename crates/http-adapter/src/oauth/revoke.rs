@@ -53,6 +53,7 @@ pub struct RevokeParams {
         (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
         (status = 415, response = crate::openapi::OAuthUnsupportedMediaType),
         (status = 500, response = crate::openapi::OAuthServerError),
+        (status = 503, response = crate::openapi::OAuthUnavailable),
     )
 )]
 pub async fn revoke_token(

@@ -37,6 +37,7 @@ use crate::tokens::json_ok;
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn create_token(

@@ -29,6 +29,7 @@ use crate::tokens::{Empty, json_ok};
         (status = 404, description = "The user has no such token (unknown, or another user's)",
             body = Problem, content_type = PROBLEM_JSON),
         (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn delete_token(

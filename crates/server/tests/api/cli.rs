@@ -479,6 +479,121 @@ fn sigint_drains_in_flight_requests_like_sigterm() {
     drains_on("TERM");
 }
 
+/// Creates tokens from 8 clients at once, `kill -9`s the service in the
+/// middle of it, starts it again on the same database: every token whose
+/// `200` arrived is there.
+fn acknowledged_tokens_survive_a_kill_9(url: &str) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let served = serve(&[("TESSERA__DATABASE__URL", url)]);
+    let port = served.port;
+    let codec = SessionCodec::new(&SessionSettings {
+        cookie_name: "tessera_session".into(),
+        secret: SecretString::new(DEV_SESSION_SECRET),
+    })
+    .expect("codec");
+    let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (1..=8_i64)
+        .map(|user| {
+            let cookie = codec
+                .mint(UserId::new(user).expect("positive"), 600, SystemClock.now())
+                .expect("mint")
+                .expose()
+                .to_owned();
+            let (acked, count, killed) = (acked.clone(), count.clone(), killed.clone());
+            std::thread::spawn(move || {
+                let body = r#"{"identifier":"crash","permissions":["submit_score"]}"#;
+                while !killed.load(Ordering::SeqCst) {
+                    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+                        return;
+                    };
+                    let request = format!(
+                        "POST /api/v1/users/{user}/api-tokens/create HTTP/1.1\r\nHost: x\r\n\
+                         Connection: close\r\nContent-Type: application/json\r\n\
+                         Cookie: tessera_session={cookie}\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let mut response = String::new();
+                    if stream.write_all(request.as_bytes()).is_err()
+                        || stream.read_to_string(&mut response).is_err()
+                    {
+                        continue;
+                    }
+                    if !response.starts_with("HTTP/1.1 200") {
+                        continue;
+                    }
+                    let Some((_, json)) = response.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let document: serde_json::Value = serde_json::from_str(json).expect("json");
+                    let token = document["token"].as_str().expect("token").to_owned();
+                    acked.lock().expect("acked").push((user, token));
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    while count.load(Ordering::SeqCst) < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let mut child = served.child;
+    child.kill().expect("SIGKILL");
+    killed.store(true, Ordering::SeqCst);
+    child.wait().expect("reaped");
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let acked = acked.lock().expect("acked").clone();
+
+    let again = serve(&[("TESSERA__DATABASE__URL", url)]);
+    let mut missing = Vec::new();
+    for user in 1..=8_i64 {
+        let cookie = codec
+            .mint(UserId::new(user).expect("positive"), 600, SystemClock.now())
+            .expect("mint");
+        let (status, body) = again.http(
+            &format!(
+                "GET /api/v1/users/{user}/api-tokens HTTP/1.1\r\nCookie: tessera_session={}\r\n",
+                cookie.expose()
+            ),
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let listed: Vec<serde_json::Value> = serde_json::from_str(&body).expect("json");
+        let stored: std::collections::HashSet<&str> =
+            listed.iter().filter_map(|t| t["token"].as_str()).collect();
+        missing.extend(
+            acked
+                .iter()
+                .filter(|(owner, token)| *owner == user && !stored.contains(token.as_str()))
+                .map(|(_, token)| token.clone()),
+        );
+    }
+    assert!(acked.len() >= 200);
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged tokens lost",
+        missing.len(),
+        acked.len()
+    );
+    let (exit, _) = again.terminate();
+    assert!(exit.success());
+}
+
+#[test]
+fn acknowledged_tokens_survive_a_kill_9_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    acknowledged_tokens_survive_a_kill_9(&format!("sqlite://{}/crash.db", dir.path().display()));
+}
+
+#[test]
+fn acknowledged_tokens_survive_a_kill_9_on_postgres() {
+    let db = tessera_persistence::testing::TestDatabase::postgres();
+    acknowledged_tokens_survive_a_kill_9(db.url());
+}
+
 /// The operators' commands on PostgreSQL, many times over: each must end
 /// with its pool's threads finished, never crash at exit.
 #[test]
