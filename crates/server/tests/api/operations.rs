@@ -108,6 +108,11 @@ async fn metrics_cover_a_token_lifecycle(backend: Backend) {
     assert!(sample(&after, "tessera_db_pool_max_connections") >= 1.0);
     assert!(after.contains(r#"tessera_db_pool_connections{state="idle"}"#));
     assert!(after.contains(r#"tessera_db_pool_connections{state="in_use"}"#));
+    // Gauges are the process's: set by whichever instance rendered last,
+    // so only their presence is asserted here (their values in faults.rs
+    // through /readyz, which is per instance).
+    assert!(after.contains("# TYPE tessera_revocation_view_age_seconds gauge"));
+    assert!(after.contains("# TYPE tessera_db_circuit_open gauge"));
     assert_eq!(
         sample(
             &after,
