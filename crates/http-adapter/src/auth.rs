@@ -32,7 +32,9 @@ impl UserRef {
         }
         UserId::parse(raw).map(Self::Id).map_err(|_| {
             ApiError::BadRequest(
-                "userID must be a positive integer without leading zeros, or `me`".to_owned(),
+                "userID must be a positive integer without leading zeros and below 2^63 \
+                 (9223372036854775808), or `me`"
+                    .to_owned(),
             )
         })
     }

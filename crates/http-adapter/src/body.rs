@@ -38,7 +38,11 @@ fn json_error(error: &JsonPayloadError) -> ApiError {
     }
 }
 
-/// Extracts the JSON body only when called, i.e. after the credential checks.
+/// Extracts the JSON body only when called, i.e. after the credential
+/// checks. Only an object is a body (serde would read an array into a
+/// struct by position), and no string in it may hold a control character
+/// (contract §1): such input is refused here, before it can reach a query,
+/// the same way on both backends.
 pub async fn read_json<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: web::Payload,
@@ -48,7 +52,7 @@ pub async fn read_json<T: DeserializeOwned + 'static>(
         return Err(json_error(&JsonPayloadError::ContentType));
     }
     let mut payload = payload.into_inner();
-    web::Json::<T>::from_request(req, &mut payload)
+    let value = web::Json::<serde_json::Value>::from_request(req, &mut payload)
         .await
         .map(web::Json::into_inner)
         .map_err(|e| {
@@ -56,7 +60,60 @@ pub async fn read_json<T: DeserializeOwned + 'static>(
                 || ApiError::BadRequest(format!("unreadable body: {e}")),
                 json_error,
             )
-        })
+        })?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".to_owned(),
+        ));
+    }
+    if let Some(path) = control_character_in(&value, "") {
+        return Err(ApiError::BadRequest(format!(
+            "{path} holds a control character"
+        )));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Whether `text` holds a control character (Unicode `Cc`: U+0000–U+001F,
+/// U+007F–U+009F), which no value of the contract may hold.
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+/// Where in `value` a string (or member name) holds a control character,
+/// as a JSON-pointer-like path (`/name`, `/permissions/2`). Whitespace at
+/// a string's ends (`"My Token\n"`) is not counted: names and identifiers
+/// are stored trimmed.
+fn control_character_in(value: &serde_json::Value, at: &str) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) if has_control(text.trim()) => Some(at.to_owned()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| control_character_in(item, &format!("{at}/{i}"))),
+        serde_json::Value::Object(members) => members.iter().find_map(|(key, member)| {
+            if has_control(key) {
+                return Some(format!("{at}/(a member name)"));
+            }
+            control_character_in(member, &format!("{at}/{key}"))
+        }),
+        _ => None,
+    }
+}
+
+/// A query string as `T`, refusing control characters in its values.
+pub fn read_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?;
+    if let Some((key, _)) = pairs.iter().find(|(k, v)| has_control(k) || has_control(v)) {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter {key:?} holds a control character"
+        )));
+    }
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))
 }
 
 /// Runs Diesel (or any blocking) work on actix's blocking pool, inside the

@@ -22,7 +22,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{ErrorHandlers, from_fn};
-use actix_web::{App, FromRequest, Handler, Responder, Route, web};
+use actix_web::{App, FromRequest, Handler, Responder, Route, guard, web};
 use tracing_actix_web::TracingLogger;
 
 pub use error::ApiError;
@@ -72,13 +72,49 @@ fn endpoint(paths: &'static [&'static str], routes: Vec<(Method, Route)>) -> End
     Endpoint { paths, routes }
 }
 
+/// A handler for `method`; a `GET` handler answers `HEAD` too (RFC 9110:
+/// same status and headers, and actix sends no body for `HEAD`).
 fn on<F, Args>(method: Method, handler: F) -> (Method, Route)
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    (method.clone(), web::route().method(method).to(handler))
+    let route = if method == Method::GET {
+        web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+    } else {
+        web::route().method(method.clone())
+    };
+    (method, route.to(handler))
+}
+
+/// What a resource answers to a method it does not serve: `405` with the
+/// `Allow` header (RFC 9110), in the error shape of its path.
+fn method_not_allowed(paths: &'static [&'static str], methods: &[Method]) -> Route {
+    let mut allowed: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    if methods.contains(&Method::GET) {
+        allowed.push("HEAD");
+    }
+    let allow = allowed.join(", ");
+    let oauth = paths.iter().any(|p| oauth::is_oauth_error_path(p));
+    web::route().to(move || {
+        let allow = allow.clone();
+        async move {
+            let status = actix_web::http::StatusCode::METHOD_NOT_ALLOWED;
+            let detail = format!("this URL accepts {allow}");
+            let mut response = if oauth {
+                oauth::oauth_error(status, "invalid_request", &detail)
+            } else {
+                error::problem(status, &detail)
+            };
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            response
+        }
+    })
 }
 
 /// Every route of the application. Routes are declared here and nowhere
@@ -163,11 +199,13 @@ fn endpoints() -> Vec<Endpoint> {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     for Endpoint { paths, routes } in endpoints() {
+        let methods: Vec<Method> = routes.iter().map(|(method, _)| method.clone()).collect();
         let resource = routes
             .into_iter()
             .fold(web::resource(paths.to_vec()), |resource, (_, route)| {
                 resource.route(route)
-            });
+            })
+            .default_service(method_not_allowed(paths, &methods));
         cfg.service(resource);
     }
     // Swagger UI is a service of its own (one resource, GET only), not a

@@ -84,8 +84,7 @@ pub async fn revocation_feed(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     resource_server(&req, &state)?;
-    let query = web::Query::<FeedQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?;
+    let query: FeedQuery = crate::body::read_query(&req)?;
     let after = query.after.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::BadRequest("after must not be negative".into()));

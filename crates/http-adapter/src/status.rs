@@ -75,9 +75,8 @@ pub async fn get_status(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = identify(&req, &state).await?;
-    let query = web::Query::<StatusQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?;
-    Ok(respond(&state, &caller, query.into_inner().echo))
+    let query: StatusQuery = crate::body::read_query(&req)?;
+    Ok(respond(&state, &caller, query.echo))
 }
 
 /// Whom a credential speaks for, `echo` from the body

@@ -136,6 +136,13 @@ impl DieselOAuthRepository {
     }
 }
 
+/// Whether a client id could be stored at all: one with a control
+/// character (PostgreSQL `text` cannot even hold NUL) names no client, on
+/// every backend alike, without a query.
+fn storable_id(id: &str) -> bool {
+    !id.chars().any(char::is_control)
+}
+
 /// Signals "over the cap" out of the transaction so it rolls back.
 #[derive(Debug)]
 enum InsertFailure {
@@ -212,6 +219,9 @@ impl ClientRepository for DieselOAuthRepository {
     }
 
     fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>> {
+        if !storable_id(id) {
+            return Ok(None);
+        }
         oauth_clients::table
             .find(id)
             .select(ClientRow::as_select())
@@ -231,6 +241,9 @@ impl ClientRepository for DieselOAuthRepository {
     }
 
     fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
+        if !storable_id(id) {
+            return Ok(None);
+        }
         let _writing = self.store.write_gate("OAuth storage")?;
         let changes = ClientChanges {
             name: update.name.as_deref(),
@@ -257,6 +270,9 @@ impl ClientRepository for DieselOAuthRepository {
         secret_hash: TokenHash,
         secret_sealed: Vec<u8>,
     ) -> anyhow::Result<Option<StoredClient>> {
+        if !storable_id(id) {
+            return Ok(None);
+        }
         let _writing = self.store.write_gate("OAuth storage")?;
         let updated = diesel::update(oauth_clients::table.find(id))
             .set((
@@ -272,6 +288,9 @@ impl ClientRepository for DieselOAuthRepository {
     }
 
     fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>> {
+        if !storable_id(id) {
+            return Ok(None);
+        }
         let _writing = self.store.write_gate("OAuth storage")?;
         let mut conn = self.store.conn("OAuth storage")?;
         let deleted = conn

@@ -136,6 +136,7 @@ pub async fn introspect_token(
 ) -> Result<HttpResponse, actix_web::Error> {
     let params = read_params(&req, payload).await?;
     resource_server_of(&req, &params, &state)?;
+    crate::oauth::reject_control(&params, &[])?;
     let token = params
         .get("token")
         .filter(|t| !t.is_empty())

@@ -67,11 +67,26 @@ pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpRe
     if status == StatusCode::UNAUTHORIZED {
         response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"tessera\""));
     }
+    let description = rfc6749_text(description);
     let body = ErrorBody {
         error,
-        error_description: description,
+        error_description: &description,
     };
     response.body(serde_json::to_string(&body).unwrap_or_default())
+}
+
+/// `text` within the characters RFC 6749 §5.2 allows in
+/// `error_description` (printable ASCII but `"` and `\\`): quotes become
+/// `'`, backslashes `/`, anything else outside the set `?`.
+pub fn rfc6749_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 /// An OAuth error on its way out, with the status RFC 6749 gives it.
@@ -201,7 +216,8 @@ pub async fn read_params(
             .collect::<Result<_, _>>()?
     };
     let mut params = HashMap::new();
-    for (key, value) in pairs {
+    // RFC 6749 §3.1: a parameter sent without a value is omitted.
+    for (key, value) in pairs.into_iter().filter(|(_, value)| !value.is_empty()) {
         if params.insert(key.clone(), value).is_some() {
             return Err(invalid_request(format!("parameter {key} is repeated")).into());
         }
@@ -218,13 +234,15 @@ fn form_decode(text: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// The client authenticated by HTTP Basic or by `client_id` +
-/// `client_secret` in the body; using both is an error (RFC 6749 §2.3).
-pub async fn authenticate_client(
+/// The client's credentials, by the one rule of every OAuth endpoint
+/// (RFC 6749 §2.3): HTTP Basic or `client_id` + `client_secret` in the
+/// body, not both; a body `client_id` beside Basic must name the same
+/// client. A control character in them names no client (contract §1).
+fn client_credentials(
     req: &HttpRequest,
     params: &HashMap<String, String>,
-    state: &AppState,
-) -> Result<OAuthClient, OAuthFailure> {
+) -> Result<(String, String), OAuthFailure> {
+    let invalid_client = |why: &str| OAuthFailure(OAuthError::InvalidClient(why.to_owned()));
     let basic = basic_credentials(req);
     let body_secret = params.get("client_secret");
     let (id, secret) = match (basic, body_secret) {
@@ -233,21 +251,13 @@ pub async fn authenticate_client(
                 "authenticate the client with HTTP Basic or the body, not both",
             ));
         }
-        (Some(None), None) => {
-            return Err(OAuthFailure(OAuthError::InvalidClient(
-                "malformed HTTP Basic credentials".into(),
-            )));
-        }
+        (Some(None), None) => return Err(invalid_client("malformed HTTP Basic credentials")),
         (Some(Some(credentials)), None) => credentials,
         (None, Some(secret)) => {
             let id = params.get("client_id").cloned().unwrap_or_default();
             (id, secret.clone())
         }
-        (None, None) => {
-            return Err(OAuthFailure(OAuthError::InvalidClient(
-                "client authentication is required".into(),
-            )));
-        }
+        (None, None) => return Err(invalid_client("client authentication is required")),
     };
     if let Some(body_id) = params.get("client_id")
         && body_id != &id
@@ -256,6 +266,40 @@ pub async fn authenticate_client(
             "client_id differs from the authenticated client",
         ));
     }
+    if crate::body::has_control(&id) || crate::body::has_control(&secret) {
+        return Err(invalid_client("unknown client or wrong secret"));
+    }
+    Ok((id, secret))
+}
+
+/// Refuses a control character in any parameter but the client's
+/// credentials (already checked) and those named in `any_text` (RFC 7009's
+/// `token`, which must be answered `200` whatever it holds).
+pub fn reject_control(
+    params: &HashMap<String, String>,
+    any_text: &[&str],
+) -> Result<(), OAuthFailure> {
+    let checked =
+        |key: &str| !matches!(key, "client_id" | "client_secret") && !any_text.contains(&key);
+    match params.iter().find(|(key, value)| {
+        crate::body::has_control(key) || (checked(key) && crate::body::has_control(value))
+    }) {
+        Some((key, _)) => Err(invalid_request(format!(
+            "parameter {} holds a control character",
+            rfc6749_text(key)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The client authenticated by HTTP Basic or by `client_id` +
+/// `client_secret` in the body (see [`client_credentials`]).
+pub async fn authenticate_client(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+    state: &AppState,
+) -> Result<OAuthClient, OAuthFailure> {
+    let (id, secret) = client_credentials(req, params)?;
     let oauth = state.oauth.clone();
     state
         .blocking(move || oauth.clients().authenticate(&id, &secret))
@@ -285,33 +329,27 @@ fn basic_credentials(req: &HttpRequest) -> Option<Option<(String, String)>> {
     })
 }
 
-/// The resource server authenticated by HTTP Basic (or `client_id` and
-/// `client_secret` in the body), for introspection.
+/// The resource server authenticated by the same rule as every OAuth
+/// client (HTTP Basic or the body, not both), for introspection.
 pub fn resource_server_of(
     req: &HttpRequest,
     params: &HashMap<String, String>,
     state: &AppState,
 ) -> Result<OAuthClient, OAuthFailure> {
-    let credentials = match basic_credentials(req) {
-        Some(Some(credentials)) => Some(credentials),
-        Some(None) => None,
-        None => params
-            .get("client_id")
-            .cloned()
-            .zip(params.get("client_secret").cloned()),
+    let unauthorized = || {
+        OAuthFailure(OAuthError::InvalidClient(
+            "introspection needs a resource server's credentials".into(),
+        ))
     };
-    credentials
-        .and_then(|(id, secret)| {
-            state
-                .oauth
-                .clients()
-                .authenticate_resource_server(&id, &secret)
-        })
-        .ok_or_else(|| {
-            OAuthFailure(OAuthError::InvalidClient(
-                "introspection needs a resource server's credentials".into(),
-            ))
-        })
+    let (id, secret) = client_credentials(req, params).map_err(|e| match e.0 {
+        OAuthError::InvalidRequest(_) => e,
+        _ => unauthorized(),
+    })?;
+    state
+        .oauth
+        .clients()
+        .authenticate_resource_server(&id, &secret)
+        .ok_or_else(unauthorized)
 }
 
 /// The resource server of a non-OAuth endpoint (the revocation feed):

@@ -63,6 +63,7 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut params = read_params(&req, payload).await?;
     let client = authenticate_client(&req, &params, &state).await?;
+    crate::oauth::reject_control(&params, &["token"])?;
     let token = params.remove("token");
     let oauth = state.oauth.clone();
     state

@@ -91,6 +91,7 @@ pub async fn exchange_token(
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut params = read_params(&req, payload).await?;
     let client = authenticate_client(&req, &params, &state).await?;
+    crate::oauth::reject_control(&params, &[])?;
     let request = TokenRequest {
         grant_type: params.remove("grant_type"),
         code: params.remove("code"),

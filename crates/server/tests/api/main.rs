@@ -8,6 +8,7 @@ mod clients;
 mod errors;
 mod faults;
 mod helpers;
+mod hostile;
 mod oauth;
 mod operations;
 mod proxy;
