@@ -7,6 +7,7 @@ pub mod cache;
 pub mod client;
 pub mod crypto;
 pub mod freshness;
+pub mod idempotency;
 pub mod ids;
 pub mod oauth;
 pub mod permission;
@@ -25,6 +26,10 @@ pub use cache::{CacheSettings, TokenCache};
 pub use client::{ClientDirectory, OAuthClient};
 pub use crypto::{Keyring, KeyringError, TokenHash};
 pub use freshness::RevocationView;
+pub use idempotency::{
+    ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyKey, IdempotencyScope, IdempotencyStore,
+    body_fingerprint,
+};
 pub use ids::{ClientId, UserId, UserIdError};
 pub use oauth::{
     AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
@@ -35,8 +40,8 @@ pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
 pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage};
 pub use secret::SecretString;
 pub use service::{
-    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, Principal,
-    TokenService, TokenSource, VerifyError,
+    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyError, Lookup,
+    Principal, TokenService, TokenSource, VerifyError, new_claim, run_once,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{TokenFormat, TokenFormatError};

@@ -53,6 +53,15 @@ pub trait ClientRepository: Send + Sync + 'static {
     /// `Duplicate` when the id or secret fingerprint exists.
     fn insert(&self, client: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError>;
 
+    /// As [`Self::insert`], and completes `claim` with the client's id in
+    /// the same transaction: both are stored or neither.
+    fn insert_claimed(
+        &self,
+        client: StoredClient,
+        cap: u32,
+        claim: &crate::IdempotencyClaim,
+    ) -> Result<StoredClient, InsertClientError>;
+
     fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>>;
 
     /// Every registered client, oldest first (operators' listing).

@@ -3,6 +3,7 @@
 //! conformance suite holds each of them to this contract.
 
 use crate::crypto::TokenHash;
+use crate::idempotency::IdempotencyClaim;
 use crate::ids::{ClientId, UserId};
 use crate::permission::PermissionSet;
 use crate::time::Timestamp;
@@ -68,6 +69,23 @@ pub trait TokenRepository: Send + Sync + 'static {
         token: NewTokenRecord,
         now: Timestamp,
     ) -> Result<TokenRecord, InsertTokenError>;
+
+    /// As [`Self::insert`], and completes `claim` with the new token's id
+    /// in the same transaction: both are stored or neither.
+    ///
+    /// # Errors
+    /// As `insert`; `Unexpected` wrapping [`crate::ClaimLost`] when the
+    /// claim was taken over meanwhile (nothing is stored then).
+    fn insert_claimed(
+        &self,
+        token: NewTokenRecord,
+        now: Timestamp,
+        claim: &IdempotencyClaim,
+    ) -> Result<TokenRecord, InsertTokenError>;
+
+    /// The user's token with this store id (what an idempotent retry
+    /// returns).
+    fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>>;
 
     /// The user's tokens, expired ones included, by `created_at` then `id`.
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>>;

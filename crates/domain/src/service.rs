@@ -10,6 +10,9 @@ use std::time::Duration;
 use crate::cache::{Cached, Hit, TokenCache, ValidEntry, expired};
 use crate::client::{ClientDirectory, OAuthClient};
 use crate::crypto::{Keyring, TokenHash};
+use crate::idempotency::{
+    ClaimOutcome, IdempotencyClaim, IdempotencyKey, IdempotencyScope, IdempotencyStore,
+};
 use crate::ids::{ClientId, UserId};
 use crate::permission::{Identifier, PermissionCatalogue, PermissionSet};
 use crate::ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
@@ -77,7 +80,66 @@ pub enum CreateTokenError {
     #[error("this user already has an unexpired token from client {0:?}")]
     Conflict(String),
     #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// Why a request with an `Idempotency-Key` was not processed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    #[error("a request with this Idempotency-Key is still being processed")]
+    InProgress,
+    #[error("this Idempotency-Key was used with another request body")]
+    Mismatch,
+    #[error("what the first request with this Idempotency-Key created has since been deleted")]
+    Gone,
+}
+
+/// Runs `work` once per key: claims it, runs `work` with the claim (which
+/// must complete it in the transaction that stores the record), gives the
+/// key back when `work` fails, or answers from what an earlier request with
+/// the key created (`replay` of its outcome).
+pub fn run_once<T, E>(
+    store: &dyn IdempotencyStore,
+    claim: &IdempotencyClaim,
+    now: Timestamp,
+    work: impl FnOnce(&IdempotencyClaim) -> Result<T, E>,
+    replay: impl FnOnce(&str) -> Result<Option<T>, E>,
+) -> Result<T, E>
+where
+    E: From<IdempotencyError> + From<anyhow::Error>,
+{
+    match store.claim(claim, now)? {
+        ClaimOutcome::Claimed => {
+            let done = work(claim);
+            if done.is_err() {
+                // A key that cannot be given back (the store is down) is
+                // taken over once abandoned long enough.
+                let _ = store.release(claim);
+            }
+            done
+        }
+        ClaimOutcome::Done(outcome) => replay(&outcome)?.ok_or(IdempotencyError::Gone.into()),
+        ClaimOutcome::InProgress => Err(IdempotencyError::InProgress.into()),
+        ClaimOutcome::Mismatch => Err(IdempotencyError::Mismatch.into()),
+    }
+}
+
+/// A claim for `key` with a fresh random claim id.
+pub fn new_claim(
+    user: UserId,
+    scope: IdempotencyScope,
+    key: IdempotencyKey,
+    fingerprint: [u8; 32],
+) -> IdempotencyClaim {
+    IdempotencyClaim {
+        user,
+        scope,
+        key,
+        fingerprint,
+        claim: rand::random::<i64>(),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +179,8 @@ pub struct TokenService {
     cache: Arc<TokenCache>,
     /// Uses not yet written: fingerprint → when.
     usage: Mutex<HashMap<TokenHash, Timestamp>>,
+    /// Where `Idempotency-Key`s are kept; `None`: keys are refused.
+    idempotency: Option<Arc<dyn IdempotencyStore>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -146,7 +210,53 @@ impl TokenService {
             clock,
             cache: Arc::new(TokenCache::default()),
             usage: Mutex::new(HashMap::new()),
+            idempotency: None,
         }
+    }
+
+    /// Keeps `Idempotency-Key`s in `store`.
+    #[must_use]
+    pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(store);
+        self
+    }
+
+    /// [`Self::create`] at most once per `Idempotency-Key`: a retry with
+    /// the key and the same body (`fingerprint`) gets the token the first
+    /// request created, never a second one.
+    pub fn create_once(
+        &self,
+        user: UserId,
+        request: CreateTokenRequest,
+        key: Option<(IdempotencyKey, [u8; 32])>,
+    ) -> Result<ApiToken, CreateTokenError> {
+        let Some((key, fingerprint)) = key else {
+            return self.create(user, request);
+        };
+        let store = self
+            .idempotency
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no store for Idempotency-Keys"))?;
+        let claim = new_claim(user, IdempotencyScope::TokenCreation, key, fingerprint);
+        run_once(
+            store.as_ref(),
+            &claim,
+            self.clock.now(),
+            |claim| self.create_claimed(user, request, Some(claim)),
+            |outcome| {
+                let id: i64 = outcome
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("stored idempotency outcome {outcome:?}"))?;
+                let Some(record) = self.repository.find_by_id(user, id)? else {
+                    return Ok(None);
+                };
+                let token = self
+                    .keyring
+                    .open(&record.sealed, &record.hash)
+                    .map_err(anyhow::Error::from)?;
+                Ok(Some(to_document(record, token)))
+            },
+        )
     }
 
     /// Shares `cache` with whatever else invalidates it (the client
@@ -235,6 +345,15 @@ impl TokenService {
         user: UserId,
         request: CreateTokenRequest,
     ) -> Result<ApiToken, CreateTokenError> {
+        self.create_claimed(user, request, None)
+    }
+
+    fn create_claimed(
+        &self,
+        user: UserId,
+        request: CreateTokenRequest,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<ApiToken, CreateTokenError> {
         let now = self.clock.now();
         if let Some(at) = request.expires_at {
             if at <= now {
@@ -289,7 +408,11 @@ impl TokenService {
         };
         for _ in 0..INSERT_ATTEMPTS {
             let (token, record) = self.mint(&draft);
-            match self.repository.insert(record, now) {
+            let inserted = match claim {
+                Some(claim) => self.repository.insert_claimed(record, now, claim),
+                None => self.repository.insert(record, now),
+            };
+            match inserted {
                 Ok(stored) => return Ok(to_document(stored, token)),
                 Err(InsertTokenError::DuplicateHash) => continue,
                 Err(InsertTokenError::DuplicateClientToken) => {

@@ -8,6 +8,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::client::{ClientDirectory, OAuthClient};
 use crate::crypto::TokenHash;
+use crate::idempotency::{
+    ABANDONED_AFTER_MS, ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyStore,
+    KEY_LIFETIME_MS,
+};
 use crate::ids::{ClientId, UserId};
 use crate::oauth::{
     AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
@@ -29,9 +33,85 @@ struct State {
     codes: Vec<AuthorizationCode>,
     revocations: Vec<Revocation>,
     purged_through: i64,
+    keys: HashMap<(i64, &'static str, String), KeyRow>,
+}
+
+/// An idempotency key as the database keeps it.
+#[derive(Debug, Clone)]
+struct KeyRow {
+    fingerprint: [u8; 32],
+    claim: i64,
+    created_at: Timestamp,
+    claimed_at: Timestamp,
+    outcome: Option<String>,
+}
+
+fn key_of(claim: &IdempotencyClaim) -> (i64, &'static str, String) {
+    (
+        claim.user.get(),
+        claim.scope.as_str(),
+        claim.key.as_str().to_owned(),
+    )
 }
 
 impl State {
+    /// Whether `claim` still holds its key, unfinished.
+    fn holds(&self, claim: &IdempotencyClaim) -> bool {
+        self.keys
+            .get(&key_of(claim))
+            .is_some_and(|row| row.claim == claim.claim && row.outcome.is_none())
+    }
+
+    fn complete(&mut self, claim: &IdempotencyClaim, outcome: String) {
+        if let Some(row) = self.keys.get_mut(&key_of(claim)) {
+            row.outcome = Some(outcome);
+        }
+    }
+
+    fn insert_token(
+        &mut self,
+        token: NewTokenRecord,
+        now: Timestamp,
+    ) -> Result<TokenRecord, InsertTokenError> {
+        if self.tokens.iter().any(|r| r.hash == token.hash) {
+            return Err(InsertTokenError::DuplicateHash);
+        }
+        if let Some(client) = &token.from_api_client {
+            let same = |r: &TokenRecord| {
+                r.user_id == token.user_id && r.from_api_client.as_ref() == Some(client)
+            };
+            self.delete_tokens(|r| same(r) && r.is_expired(now));
+            if self.tokens.iter().any(same) {
+                return Err(InsertTokenError::DuplicateClientToken);
+            }
+        }
+        self.push_token(token)
+    }
+
+    fn insert_client(
+        &mut self,
+        client: StoredClient,
+        cap: u32,
+    ) -> Result<StoredClient, InsertClientError> {
+        let taken = self
+            .clients
+            .iter()
+            .any(|c| c.client.id == client.client.id || c.secret_hash == client.secret_hash);
+        if taken {
+            return Err(InsertClientError::Duplicate);
+        }
+        let owned = self
+            .clients
+            .iter()
+            .filter(|c| c.client.author == client.client.author)
+            .count();
+        if owned >= cap as usize {
+            return Err(InsertClientError::CapReached);
+        }
+        self.clients.push(client.clone());
+        Ok(client)
+    }
+
     /// Deletes the tokens matching `doomed`, logging each as revoked (what
     /// the database triggers do); returns their fingerprints.
     fn delete_tokens(&mut self, doomed: impl Fn(&TokenRecord) -> bool) -> Vec<TokenHash> {
@@ -127,20 +207,31 @@ impl TokenRepository for InMemoryStore {
         token: NewTokenRecord,
         now: Timestamp,
     ) -> Result<TokenRecord, InsertTokenError> {
+        self.lock().insert_token(token, now)
+    }
+
+    fn insert_claimed(
+        &self,
+        token: NewTokenRecord,
+        now: Timestamp,
+        claim: &IdempotencyClaim,
+    ) -> Result<TokenRecord, InsertTokenError> {
         let mut state = self.lock();
-        if state.tokens.iter().any(|r| r.hash == token.hash) {
-            return Err(InsertTokenError::DuplicateHash);
+        if !state.holds(claim) {
+            return Err(InsertTokenError::Unexpected(ClaimLost.into()));
         }
-        if let Some(client) = &token.from_api_client {
-            let same = |r: &TokenRecord| {
-                r.user_id == token.user_id && r.from_api_client.as_ref() == Some(client)
-            };
-            state.delete_tokens(|r| same(r) && r.is_expired(now));
-            if state.tokens.iter().any(same) {
-                return Err(InsertTokenError::DuplicateClientToken);
-            }
-        }
-        state.push_token(token)
+        let record = state.insert_token(token, now)?;
+        state.complete(claim, record.id.to_string());
+        Ok(record)
+    }
+
+    fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>> {
+        Ok(self
+            .lock()
+            .tokens
+            .iter()
+            .find(|r| r.id == id && r.user_id == user)
+            .cloned())
     }
 
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>> {
@@ -211,24 +302,22 @@ impl TokenRepository for InMemoryStore {
 
 impl ClientRepository for InMemoryStore {
     fn insert(&self, client: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError> {
+        self.lock().insert_client(client, cap)
+    }
+
+    fn insert_claimed(
+        &self,
+        client: StoredClient,
+        cap: u32,
+        claim: &IdempotencyClaim,
+    ) -> Result<StoredClient, InsertClientError> {
         let mut state = self.lock();
-        let taken = state
-            .clients
-            .iter()
-            .any(|c| c.client.id == client.client.id || c.secret_hash == client.secret_hash);
-        if taken {
-            return Err(InsertClientError::Duplicate);
+        if !state.holds(claim) {
+            return Err(InsertClientError::Unexpected(ClaimLost.into()));
         }
-        let owned = state
-            .clients
-            .iter()
-            .filter(|c| c.client.author == client.client.author)
-            .count();
-        if owned >= cap as usize {
-            return Err(InsertClientError::CapReached);
-        }
-        state.clients.push(client.clone());
-        Ok(client)
+        let stored = state.insert_client(client, cap)?;
+        state.complete(claim, stored.client.id.to_string());
+        Ok(stored)
     }
 
     fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>> {
@@ -443,5 +532,48 @@ impl InMemoryClientDirectory {
 impl ClientDirectory for InMemoryClientDirectory {
     fn find(&self, id: &str) -> anyhow::Result<Option<OAuthClient>> {
         Ok(self.0.get(id).cloned())
+    }
+}
+
+impl IdempotencyStore for InMemoryStore {
+    fn claim(&self, claim: &IdempotencyClaim, now: Timestamp) -> anyhow::Result<ClaimOutcome> {
+        let mut state = self.lock();
+        let key = key_of(claim);
+        if let Some(row) = state.keys.get(&key)
+            && row.created_at <= now - KEY_LIFETIME_MS
+        {
+            state.keys.remove(&key);
+        }
+        let fresh = KeyRow {
+            fingerprint: claim.fingerprint,
+            claim: claim.claim,
+            created_at: now,
+            claimed_at: now,
+            outcome: None,
+        };
+        let Some(row) = state.keys.get_mut(&key) else {
+            state.keys.insert(key, fresh);
+            return Ok(ClaimOutcome::Claimed);
+        };
+        if row.fingerprint != claim.fingerprint {
+            return Ok(ClaimOutcome::Mismatch);
+        }
+        if let Some(outcome) = &row.outcome {
+            return Ok(ClaimOutcome::Done(outcome.clone()));
+        }
+        if row.claimed_at <= now - ABANDONED_AFTER_MS {
+            row.claim = claim.claim;
+            row.claimed_at = now;
+            return Ok(ClaimOutcome::Claimed);
+        }
+        Ok(ClaimOutcome::InProgress)
+    }
+
+    fn release(&self, claim: &IdempotencyClaim) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        if state.holds(claim) {
+            state.keys.remove(&key_of(claim));
+        }
+        Ok(())
     }
 }

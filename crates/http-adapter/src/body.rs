@@ -8,6 +8,7 @@ use actix_web::error::JsonPayloadError;
 use actix_web::mime;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
+use tessera_domain::{IdempotencyKey, body_fingerprint};
 
 use crate::error::ApiError;
 
@@ -47,6 +48,43 @@ pub async fn read_json<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, ApiError> {
+    read_json_value(req, payload).await.map(|(body, _)| body)
+}
+
+/// The request's `Idempotency-Key` (contract §1) with the fingerprint of
+/// its body, after [`read_json`]'s checks; `None` without the header.
+pub type Keyed = Option<(IdempotencyKey, [u8; 32])>;
+
+/// [`read_json`] for creations that take an `Idempotency-Key`.
+pub async fn read_json_keyed<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(T, Keyed), ApiError> {
+    let (body, value) = read_json_value(req, payload).await?;
+    let mut values = req.headers().get_all("idempotency-key");
+    let Some(header) = values.next() else {
+        return Ok((body, None));
+    };
+    if values.next().is_some() {
+        return Err(ApiError::BadRequest(
+            "send one Idempotency-Key header".to_owned(),
+        ));
+    }
+    let key = header
+        .to_str()
+        .map_err(|_| "Idempotency-Key must be visible ASCII characters".to_owned())
+        .and_then(IdempotencyKey::parse)
+        .map_err(ApiError::BadRequest)?;
+    // Members in sorted order (serde_json's map is ordered by key), so the
+    // same members in another order are the same request.
+    let canonical = serde_json::to_vec(&value).unwrap_or_default();
+    Ok((body, Some((key, body_fingerprint(&canonical)))))
+}
+
+async fn read_json_value<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(T, serde_json::Value), ApiError> {
     let json = matches!(req.mime_type(), Ok(Some(mime)) if is_json(&mime));
     if !json {
         return Err(json_error(&JsonPayloadError::ContentType));
@@ -71,8 +109,9 @@ pub async fn read_json<T: DeserializeOwned + 'static>(
             "{path} holds a control character"
         )));
     }
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    let body = serde_json::from_value(value.clone())
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    Ok((body, value))
 }
 
 /// Whether `text` holds a control character (Unicode `Cc`: U+0000–U+001F,

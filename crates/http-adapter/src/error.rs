@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use tessera_domain::{CreateTokenError, DeleteTokenError};
+use tessera_domain::{CreateTokenError, DeleteTokenError, IdempotencyError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -25,6 +25,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// An `Idempotency-Key` reused with another body.
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("request body is larger than {} bytes", crate::BODY_LIMIT)]
@@ -100,6 +103,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -140,7 +144,19 @@ impl From<CreateTokenError> for ApiError {
             }
             e @ CreateTokenError::ClientNotFound(_) => Self::NotFound(e.to_string()),
             e @ CreateTokenError::Conflict(_) => Self::Conflict(e.to_string()),
+            CreateTokenError::Idempotency(e) => e.into(),
             CreateTokenError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<IdempotencyError> for ApiError {
+    fn from(error: IdempotencyError) -> Self {
+        match error {
+            e @ IdempotencyError::Mismatch => Self::Unprocessable(e.to_string()),
+            e @ (IdempotencyError::InProgress | IdempotencyError::Gone) => {
+                Self::Conflict(e.to_string())
+            }
         }
     }
 }

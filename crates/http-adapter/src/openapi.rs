@@ -87,6 +87,7 @@ is `403`.";
             UnsupportedMediaType,
             InternalError,
             Unavailable,
+            IdempotencyKeyReused,
             ClientUnauthorized,
             OAuthBadRequest,
             OAuthInvalidClient,
@@ -288,6 +289,31 @@ pub struct InternalError(Problem<'static>);
 )]
 #[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
 pub struct Unavailable(Problem<'static>);
+
+/// The `Idempotency-Key` was used with another body (nothing was created)
+#[derive(ToResponse)]
+#[response(content_type = PROBLEM_JSON)]
+#[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
+pub struct IdempotencyKeyReused(Problem<'static>);
+
+/// The optional `Idempotency-Key` of a creation.
+#[derive(utoipa::IntoParams, serde::Deserialize)]
+#[into_params(parameter_in = Header)]
+#[expect(
+    dead_code,
+    reason = "describes a parameter for OpenAPI; read by read_json_keyed"
+)]
+pub struct IdempotencyHeader {
+    /// 1–255 visible ASCII characters, chosen by the client per creation
+    /// (a UUID, say), scoped to the session's user and kept 24 h. The same
+    /// key with the same body again answers what the first request created
+    /// (the same token or client, no second record); with another body
+    /// `422`; while the first is still being processed `409`. A request
+    /// that failed gives its key back: it may be retried.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(pattern = r"^[!-~]{1,255}$")]
+    idempotency_key: Option<String>,
+}
 
 /// Missing or wrong resource-server credentials (HTTP Basic)
 #[derive(ToResponse)]

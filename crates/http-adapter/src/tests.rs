@@ -98,29 +98,35 @@ async fn harness() -> Harness {
     let keyring = Keyring::from_base64(TEST_SECRET_KEY).expect("the test key is valid base64");
     let catalogue =
         PermissionCatalogue::new(DEFAULT_PERMISSIONS).expect("the default catalogue is valid");
-    let service = Arc::new(TokenService::new(
-        repository.clone(),
-        Arc::new(InMemoryClientDirectory::with_client(
-            "CXFervidex",
-            "Fervidex",
-            &["submit_score"],
-        )),
-        keyring.clone(),
-        TokenFormat::new(PREFIX).expect("tsr_ is a valid prefix"),
-        catalogue.clone(),
-        clock.clone(),
-    ));
+    let service = Arc::new(
+        TokenService::new(
+            repository.clone(),
+            Arc::new(InMemoryClientDirectory::with_client(
+                "CXFervidex",
+                "Fervidex",
+                &["submit_score"],
+            )),
+            keyring.clone(),
+            TokenFormat::new(PREFIX).expect("tsr_ is a valid prefix"),
+            catalogue.clone(),
+            clock.clone(),
+        )
+        .with_idempotency(repository.clone()),
+    );
     // The OAuth2 side gets a store of its own, so `repository.lookups()`
     // counts only what the token endpoints do.
     let oauth_store = Arc::new(InMemoryStore::default());
-    let clients = Arc::new(ClientService::new(
-        StaticClientDirectory::default(),
-        oauth_store.clone(),
-        keyring,
-        catalogue,
-        clock.clone(),
-        10,
-    ));
+    let clients = Arc::new(
+        ClientService::new(
+            StaticClientDirectory::default(),
+            oauth_store.clone(),
+            keyring,
+            catalogue,
+            clock.clone(),
+            10,
+        )
+        .with_idempotency(oauth_store.clone()),
+    );
     let oauth_store_for_log = oauth_store.clone();
     let oauth = Arc::new(AuthorizationService::new(
         clients,

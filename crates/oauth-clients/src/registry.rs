@@ -8,8 +8,10 @@ use rand::RngExt as _;
 use rand::distr::Alphanumeric;
 use subtle::ConstantTimeEq;
 use tessera_domain::{
-    ClientDirectory, ClientId, ClientRepository, ClientUpdate, Clock, InsertClientError, Keyring,
-    OAuthClient, PermissionCatalogue, SecretString, StoredClient, TokenCache, UserId,
+    ClientDirectory, ClientId, ClientRepository, ClientUpdate, Clock, IdempotencyClaim,
+    IdempotencyError, IdempotencyKey, IdempotencyScope, IdempotencyStore, InsertClientError,
+    Keyring, OAuthClient, PermissionCatalogue, SecretString, StoredClient, TokenCache, UserId,
+    new_claim, run_once,
 };
 
 use crate::built_in::StaticClientDirectory;
@@ -60,6 +62,8 @@ pub enum ClientError {
     #[error("a user may have at most {0} OAuth2 clients")]
     CapReached(u32),
     #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
@@ -71,6 +75,8 @@ pub struct ClientService {
     clock: Arc<dyn Clock>,
     cap: u32,
     cache: Arc<TokenCache>,
+    /// Where `Idempotency-Key`s are kept; `None`: keys are refused.
+    idempotency: Option<Arc<dyn IdempotencyStore>>,
 }
 
 impl std::fmt::Debug for ClientService {
@@ -120,7 +126,44 @@ impl ClientService {
             clock,
             cap,
             cache: Arc::new(TokenCache::default()),
+            idempotency: None,
         }
+    }
+
+    /// Keeps `Idempotency-Key`s in `store`.
+    #[must_use]
+    pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(store);
+        self
+    }
+
+    /// [`Self::create`] at most once per `Idempotency-Key`: a retry with the
+    /// key and the same body (`fingerprint`) gets the client (and secret)
+    /// the first request created.
+    pub fn create_once(
+        &self,
+        user: UserId,
+        new: NewClient,
+        key: Option<(IdempotencyKey, [u8; 32])>,
+    ) -> Result<ClientView, ClientError> {
+        let Some((key, fingerprint)) = key else {
+            return self.create(user, new);
+        };
+        let store = self
+            .idempotency
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no store for Idempotency-Keys"))?;
+        let claim = new_claim(user, IdempotencyScope::ClientCreation, key, fingerprint);
+        run_once(
+            store.as_ref(),
+            &claim,
+            self.clock.now(),
+            |claim| self.create_claimed(user, new, Some(claim)),
+            |outcome| match self.repository.find(outcome)? {
+                Some(stored) if stored.author() == Some(user) => self.view(stored).map(Some),
+                _ => Ok(None),
+            },
+        )
     }
 
     /// The verification cache to purge of a deleted client's tokens: the
@@ -159,6 +202,15 @@ impl ClientService {
     }
 
     pub fn create(&self, user: UserId, new: NewClient) -> Result<ClientView, ClientError> {
+        self.create_claimed(user, new, None)
+    }
+
+    fn create_claimed(
+        &self,
+        user: UserId,
+        new: NewClient,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<ClientView, ClientError> {
         let name = validate::name(&new.name).map_err(ClientError::Invalid)?;
         if new.permissions.is_empty() {
             return Err(ClientError::Invalid(
@@ -191,7 +243,11 @@ impl ClientService {
                 secret_hash,
                 secret_sealed: self.keyring.seal(&secret, &secret_hash),
             };
-            match self.repository.insert(stored, self.cap) {
+            let inserted = match claim {
+                Some(claim) => self.repository.insert_claimed(stored, self.cap, claim),
+                None => self.repository.insert(stored, self.cap),
+            };
+            match inserted {
                 Ok(stored) => {
                     return Ok(ClientView {
                         client: stored.client,

@@ -3,6 +3,7 @@
 //! the backend is chosen from the URL scheme at startup.
 
 mod connection;
+mod idempotency;
 mod oauth;
 mod revocations;
 mod schema;
@@ -25,6 +26,7 @@ pub use connection::{
     AnyConnection, Backend, ConnectionManager, Deadlines, open_postgres,
     postgres_url_with_deadlines,
 };
+pub use idempotency::DieselIdempotencyStore;
 pub use oauth::DieselOAuthRepository;
 pub use revocations::{DieselRevocationLog, HeartbeatSender, RevocationListener};
 pub use store::{Circuit, Store, WriteGate};
@@ -311,6 +313,10 @@ impl Database {
                 Arc::new(self.revocation_log()),
             )
         })
+    }
+
+    pub fn idempotency_store(&self) -> DieselIdempotencyStore {
+        DieselIdempotencyStore::new(self.store.clone())
     }
 
     pub fn oauth_repository(&self) -> DieselOAuthRepository {

@@ -6,9 +6,9 @@ use anyhow::Context as _;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tessera_domain::{
-    AuthorizationCode, ClientId, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
-    NewTokenRecord, OAuthClient, PermissionSet, RedeemError, Redeemed, StoredClient, TokenHash,
-    TokenRecord, UserId,
+    AuthorizationCode, ClaimLost, ClientId, ClientRepository, ClientUpdate, CodeRepository,
+    IdempotencyClaim, InsertClientError, NewTokenRecord, OAuthClient, PermissionSet, RedeemError,
+    Redeemed, StoredClient, TokenHash, TokenRecord, UserId,
 };
 
 use crate::hash_of;
@@ -147,6 +147,8 @@ fn storable_id(id: &str) -> bool {
 #[derive(Debug)]
 enum InsertFailure {
     CapReached,
+    /// The `Idempotency-Key` claim was taken over.
+    ClaimLost,
     Db(DieselError),
 }
 
@@ -156,8 +158,15 @@ impl From<DieselError> for InsertFailure {
     }
 }
 
-impl ClientRepository for DieselOAuthRepository {
-    fn insert(&self, stored: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError> {
+impl DieselOAuthRepository {
+    /// Stores a client within the author's cap and completes `claim` with
+    /// its id, in one transaction.
+    fn insert_with(
+        &self,
+        stored: StoredClient,
+        cap: u32,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<StoredClient, InsertClientError> {
         let _writing = self.store.write_gate("OAuth storage")?;
         let client = &stored.client;
         let author = client
@@ -205,17 +214,38 @@ impl ClientRepository for DieselOAuthRepository {
             diesel::insert_into(oauth_clients::table)
                 .values(&row)
                 .execute(conn)?;
+            if let Some(claim) = claim
+                && !crate::idempotency::complete(conn, claim, &row.client_id)?
+            {
+                return Err(InsertFailure::ClaimLost);
+            }
             Ok(())
         });
         match outcome {
             Ok(()) => Ok(stored),
             Err(InsertFailure::CapReached) => Err(InsertClientError::CapReached),
+            Err(InsertFailure::ClaimLost) => Err(InsertClientError::Unexpected(ClaimLost.into())),
             Err(InsertFailure::Db(DieselError::DatabaseError(
                 DatabaseErrorKind::UniqueViolation,
                 _,
             ))) => Err(InsertClientError::Duplicate),
             Err(InsertFailure::Db(e)) => Err(store_error(e, "inserting a client").into()),
         }
+    }
+}
+
+impl ClientRepository for DieselOAuthRepository {
+    fn insert(&self, stored: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError> {
+        self.insert_with(stored, cap, None)
+    }
+
+    fn insert_claimed(
+        &self,
+        stored: StoredClient,
+        cap: u32,
+        claim: &IdempotencyClaim,
+    ) -> Result<StoredClient, InsertClientError> {
+        self.insert_with(stored, cap, Some(claim))
     }
 
     fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>> {

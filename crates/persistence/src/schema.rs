@@ -69,3 +69,16 @@ diesel::table! {
         purged_through -> BigInt,
     }
 }
+
+diesel::table! {
+    idempotency_keys (user_id, scope, idem_key) {
+        user_id -> BigInt,
+        scope -> Text,
+        idem_key -> Text,
+        fingerprint -> Binary,
+        claim -> BigInt,
+        created_at -> BigInt,
+        claimed_at -> BigInt,
+        outcome -> Nullable<Text>,
+    }
+}

@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tessera_domain::{
-    ClientId, InsertTokenError, NewTokenRecord, PermissionSet, TokenHash, TokenRecord,
-    TokenRepository, UserId,
+    ClaimLost, ClientId, IdempotencyClaim, InsertTokenError, NewTokenRecord, PermissionSet,
+    TokenHash, TokenRecord, TokenRepository, UserId,
 };
 
 use crate::connection::{AnyConnection, Backend, MultiBackend};
@@ -173,12 +173,32 @@ pub(crate) fn is_duplicate_token_hash(error: &DieselError) -> bool {
             || info.message().contains("api_tokens.token_hash"))
 }
 
-impl TokenRepository for DieselTokenRepository {
-    fn insert(&self, token: NewTokenRecord, now: i64) -> Result<TokenRecord, InsertTokenError> {
+/// Why an insert's transaction rolled back.
+enum InsertFailure {
+    Db(DieselError),
+    /// The `Idempotency-Key` claim was taken over.
+    ClaimLost,
+}
+
+impl From<DieselError> for InsertFailure {
+    fn from(error: DieselError) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl DieselTokenRepository {
+    /// Inserts a token (replacing the user's expired one from the same
+    /// client) and completes `claim` with its id, in one transaction.
+    fn insert_with(
+        &self,
+        token: NewTokenRecord,
+        now: i64,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<TokenRecord, InsertTokenError> {
         let _writing = self.store.write_gate("inserting a token")?;
         let mut conn = self.store.conn("inserting a token")?;
         let inserted = conn
-            .transaction::<TokenRow, DieselError, _>(|conn| {
+            .transaction::<TokenRow, InsertFailure, _>(|conn| {
                 if let Some(client) = &token.from_api_client {
                     // An expired token from the same client is replaced, not
                     // a conflict; an unexpired one makes the insert fail on
@@ -191,10 +211,46 @@ impl TokenRepository for DieselTokenRepository {
                     )
                     .execute(conn)?;
                 }
-                insert_token_row(conn, &token)
+                let row = insert_token_row(conn, &token)?;
+                if let Some(claim) = claim
+                    && !crate::idempotency::complete(conn, claim, &row.id.to_string())?
+                {
+                    return Err(InsertFailure::ClaimLost);
+                }
+                Ok(row)
             })
-            .map_err(classify_insert_error)?;
+            .map_err(|failure| match failure {
+                InsertFailure::Db(error) => classify_insert_error(error),
+                InsertFailure::ClaimLost => InsertTokenError::Unexpected(ClaimLost.into()),
+            })?;
         Ok(TokenRecord::try_from(inserted)?)
+    }
+}
+
+impl TokenRepository for DieselTokenRepository {
+    fn insert(&self, token: NewTokenRecord, now: i64) -> Result<TokenRecord, InsertTokenError> {
+        self.insert_with(token, now, None)
+    }
+
+    fn insert_claimed(
+        &self,
+        token: NewTokenRecord,
+        now: i64,
+        claim: &IdempotencyClaim,
+    ) -> Result<TokenRecord, InsertTokenError> {
+        self.insert_with(token, now, Some(claim))
+    }
+
+    fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>> {
+        api_tokens::table
+            .filter(api_tokens::id.eq(id))
+            .filter(api_tokens::user_id.eq(user.get()))
+            .select(TokenRow::as_select())
+            .first::<TokenRow>(&mut self.store.conn("looking a token up")?)
+            .optional()
+            .store_context("looking a token up")?
+            .map(TokenRecord::try_from)
+            .transpose()
     }
 
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>> {

@@ -86,6 +86,8 @@ pub fn build_services(
     // One cache per instance, shared by everything that deletes tokens.
     let cache = Arc::new(TokenCache::new(settings.cache.into()));
     let oauth_store = Arc::new(database.oauth_repository());
+    let idempotency: Arc<dyn tessera_domain::IdempotencyStore> =
+        Arc::new(database.idempotency_store());
     let clients = Arc::new(
         ClientService::new(
             built_in,
@@ -95,7 +97,8 @@ pub fn build_services(
             clock.clone(),
             settings.oauth.client_cap,
         )
-        .with_cache(cache.clone()),
+        .with_cache(cache.clone())
+        .with_idempotency(idempotency.clone()),
     );
     let format = TokenFormat::new(settings.tokens.prefix.clone()).context("tokens.prefix")?;
     let tokens = Arc::new(
@@ -107,7 +110,8 @@ pub fn build_services(
             catalogue,
             clock.clone(),
         )
-        .with_cache(cache.clone()),
+        .with_cache(cache.clone())
+        .with_idempotency(idempotency),
     );
     let oauth = Arc::new(AuthorizationService::new(
         clients.clone(),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use tessera_oauth_clients::NewClient;
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::read_json;
+use crate::body::read_json_keyed;
 use crate::clients::ClientDocument;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
@@ -41,6 +41,7 @@ pub struct CreateClientBody {
     path = "/api/v1/clients/create",
     tag = "clients",
     request_body = CreateClientBody,
+    params(crate::openapi::IdempotencyHeader),
     security(("session" = [])),
     responses(
         (status = 200, description = "The new client, with its secret", body = ClientDocument),
@@ -49,7 +50,11 @@ pub struct CreateClientBody {
             body = Problem, content_type = PROBLEM_JSON),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, description = "A request with this `Idempotency-Key` is still being \
+            processed, or created what has since been deleted", body = Problem,
+            content_type = PROBLEM_JSON),
         (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 422, response = crate::openapi::IdempotencyKeyReused),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
@@ -61,7 +66,7 @@ pub async fn create_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let user = require_self_key(&req, &state, UserRef::Me).await?;
-    let body: CreateClientBody = read_json(&req, payload).await?;
+    let (body, key): (CreateClientBody, _) = read_json_keyed(&req, payload).await?;
     let new = NewClient {
         name: body.name,
         permissions: body.permissions,
@@ -72,7 +77,7 @@ pub async fn create_client(
     };
     let oauth = state.oauth.clone();
     let view = state
-        .blocking(move || oauth.clients().create(user, new))
+        .blocking(move || oauth.clients().create_once(user, new, key))
         .await??;
     tracing::info!(user = user.get(), client = %view.client.id, "client created");
     Ok(json_ok(&ClientDocument::with_secret(view)))

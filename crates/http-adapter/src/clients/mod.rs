@@ -94,6 +94,7 @@ impl From<ClientError> for ApiError {
             e @ ClientError::CapReached(_) => Self::BadRequest(e.to_string()),
             e @ ClientError::NotFound => Self::NotFound(e.to_string()),
             ClientError::Forbidden(detail) => Self::Forbidden(detail),
+            ClientError::Idempotency(e) => e.into(),
             ClientError::Unexpected(e) => e.into(),
         }
     }

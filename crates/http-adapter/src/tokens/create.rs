@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_domain::CreateTokenRequest;
 
 use crate::auth::{UserRef, require_self_key};
-use crate::body::read_json;
+use crate::body::read_json_keyed;
 use crate::dto::{CreateTokenBody, TokenDocument};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::state::AppState;
@@ -19,7 +19,7 @@ use crate::tokens::json_ok;
     post,
     path = "/api/v1/users/{userID}/api-tokens/create",
     tag = "tokens",
-    params(crate::tokens::UserPath),
+    params(crate::tokens::UserPath, crate::openapi::IdempotencyHeader),
     request_body = CreateTokenBody,
     security(("session" = [])),
     responses(
@@ -32,8 +32,10 @@ use crate::tokens::json_ok;
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, description = "No OAuth2 client has this `clientID`", body = Problem,
             content_type = PROBLEM_JSON),
-        (status = 409, description = "The user already has an unexpired token from this client; \
-            nothing changed", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The user already has an unexpired token from this client \
+            (nothing changed), or a request with this `Idempotency-Key` is still being processed \
+            or created what has since been deleted", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, response = crate::openapi::IdempotencyKeyReused),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
         (status = 500, response = crate::openapi::InternalError),
@@ -47,11 +49,11 @@ pub async fn create_token(
 ) -> Result<HttpResponse, ApiError> {
     let target = UserRef::from_path(&req)?;
     let user = require_self_key(&req, &state, target).await?;
-    let body: CreateTokenBody = read_json(&req, payload).await?;
+    let (body, key): (CreateTokenBody, _) = read_json_keyed(&req, payload).await?;
     let request = CreateTokenRequest::try_from(body)?;
     let tokens = state.tokens.clone();
     let created = state
-        .blocking(move || tokens.create(user, request))
+        .blocking(move || tokens.create_once(user, request, key))
         .await??;
     crate::metrics::token_created();
     tracing::info!(

@@ -2,6 +2,7 @@
 //! port, run against SQLite, PostgreSQL and the in-memory fake, so the
 //! backends cannot drift apart. Plus migration round trips per backend.
 
+mod idempotency_suite;
 mod migrations;
 mod oauth_suite;
 mod suite;
@@ -9,7 +10,9 @@ mod suite;
 use std::sync::Arc;
 
 use tessera_domain::testing::InMemoryStore;
-use tessera_domain::{ClientRepository, CodeRepository, RevocationLog, TokenRepository};
+use tessera_domain::{
+    ClientRepository, CodeRepository, IdempotencyStore, RevocationLog, TokenRepository,
+};
 use tessera_persistence::testing::TestDatabase;
 use tessera_persistence::{Backend, Database};
 
@@ -20,6 +23,7 @@ pub struct Fixture {
     pub clients: Arc<dyn ClientRepository>,
     pub codes: Arc<dyn CodeRepository>,
     pub revocations: Arc<dyn RevocationLog>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
     _db: Option<TestDatabase>,
 }
 
@@ -33,6 +37,7 @@ fn real(backend: Backend) -> Fixture {
         clients: oauth.clone(),
         codes: oauth,
         revocations: Arc::new(database.revocation_log()),
+        idempotency: Arc::new(database.idempotency_store()),
         _db: Some(db),
     }
 }
@@ -51,7 +56,8 @@ pub fn in_memory() -> Fixture {
         repo: store.clone(),
         clients: store.clone(),
         codes: store.clone(),
-        revocations: store,
+        revocations: store.clone(),
+        idempotency: store,
         _db: None,
     }
 }
@@ -95,6 +101,16 @@ macro_rules! conformance {
             revoking_all_of_a_users_tokens_is_logged_and_spares_others,
             the_last_cursor_is_where_new_entries_start
         );
+        idempotency_conformance!(@each $make;
+            a_key_is_claimed_once_and_then_answers_what_was_stored,
+            the_key_with_another_body_is_a_mismatch,
+            an_unfinished_claim_is_in_progress_until_abandoned_then_taken_over,
+            a_released_key_is_claimed_again,
+            keys_are_forgotten_after_a_day,
+            users_and_scopes_do_not_share_keys,
+            a_client_completes_its_claim_with_its_id,
+            concurrent_claims_of_one_key_yield_exactly_one
+        );
     };
     (@each $make:path; $($name:ident),*) => {
         $(
@@ -114,6 +130,18 @@ macro_rules! oauth_conformance {
             fn $name() {
                 let fixture = $make();
                 crate::oauth_suite::$name(&fixture);
+            }
+        )*
+    };
+}
+
+macro_rules! idempotency_conformance {
+    (@each $make:path; $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                let fixture = $make();
+                crate::idempotency_suite::$name(&fixture);
             }
         )*
     };

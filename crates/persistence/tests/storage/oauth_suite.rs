@@ -16,7 +16,7 @@ fn user(id: i64) -> UserId {
     UserId::new(id).expect("positive")
 }
 
-fn client(id: &str, author: i64) -> StoredClient {
+pub fn client(id: &str, author: i64) -> StoredClient {
     StoredClient {
         client: OAuthClient {
             author: Some(user(author)),

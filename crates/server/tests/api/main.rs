@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod helpers;
 mod hostile;
+mod idempotency;
 mod oauth;
 mod operations;
 mod proxy;

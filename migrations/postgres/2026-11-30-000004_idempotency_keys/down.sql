@@ -1,0 +1,2 @@
+-- Forgets every Idempotency-Key.
+DROP TABLE idempotency_keys;
