@@ -1,7 +1,7 @@
 # Everyday commands for Tessera; `make` (or `make help`) lists them.
 # `make test` is the README's test command, and the one CI runs.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt db-up db-down build bench docker up openapi
+.PHONY: help run test lint fmt db-up db-down build bench docker up openapi fuzz deny
 
 # Extra arguments: `make run ARGS='migrate'`, `make test ARGS='-p tessera-domain'`.
 ARGS ?=
@@ -53,3 +53,9 @@ OPENAPI ?= openapi.json
 openapi: ## Write the OpenAPI document to $(OPENAPI) (default openapi.json)
 	cargo run -q -p tessera-server -- openapi > $(OPENAPI)
 	@echo "wrote $(OPENAPI)"
+
+fuzz: ## Every cargo-fuzz target for FUZZ_SECONDS each (default 60; nightly)
+	scripts/fuzz.sh
+
+deny: ## Supply-chain checks: licences, bans, sources, advisories (cargo-deny)
+	scripts/deny.sh

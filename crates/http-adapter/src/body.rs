@@ -99,6 +99,14 @@ async fn read_json_value<T: DeserializeOwned + 'static>(
                 json_error,
             )
         })?;
+    body_from_value(value)
+}
+
+/// A parsed JSON body as `T`: only an object, with no control character in
+/// any string (the checks of [`read_json`] after parsing).
+pub fn body_from_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<(T, serde_json::Value), ApiError> {
     if !value.is_object() {
         return Err(ApiError::BadRequest(
             "the body must be a JSON object".to_owned(),

@@ -7,6 +7,9 @@ mod body;
 mod clients;
 mod dto;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod metrics;
 mod oauth;

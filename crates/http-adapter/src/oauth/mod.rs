@@ -201,11 +201,17 @@ pub async fn read_params(
         }
         bytes.extend_from_slice(&chunk);
     }
+    Ok(parse_params(&bytes, form)?)
+}
+
+/// The parameters of a form (`form`) or JSON body: strings only, empty
+/// ones omitted (RFC 6749 §3.1), none repeated (§3.2).
+pub fn parse_params(bytes: &[u8], form: bool) -> Result<HashMap<String, String>, OAuthFailure> {
     let pairs: Vec<(String, String)> = if form {
-        serde_urlencoded::from_bytes(&bytes)
+        serde_urlencoded::from_bytes(bytes)
             .map_err(|e| invalid_request(format!("malformed form body: {e}")))?
     } else {
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
             .map_err(|e| invalid_request(format!("malformed JSON body: {e}")))?;
         object
             .into_iter()
@@ -219,7 +225,7 @@ pub async fn read_params(
     // RFC 6749 §3.1: a parameter sent without a value is omitted.
     for (key, value) in pairs.into_iter().filter(|(_, value)| !value.is_empty()) {
         if params.insert(key.clone(), value).is_some() {
-            return Err(invalid_request(format!("parameter {key} is repeated")).into());
+            return Err(invalid_request(format!("parameter {key} is repeated")));
         }
     }
     Ok(params)
