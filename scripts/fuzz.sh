@@ -31,4 +31,4 @@ for target in $(cargo +nightly fuzz list --fuzz-dir fuzz); do
     summary+=("$target: ${runs:-no summary}")
     rm -f "$log"
 done
-printf '\n%s\n' "${summary[@]}"
+echo; printf '%s\n' "${summary[@]}"
