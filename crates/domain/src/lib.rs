@@ -41,7 +41,7 @@ pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage};
 pub use secret::SecretString;
 pub use service::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyError, Lookup,
-    Principal, TokenService, TokenSource, VerifyError, new_claim, run_once,
+    Principal, TokenService, TokenSource, VerifyError, run_once,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{TokenFormat, TokenFormatError};

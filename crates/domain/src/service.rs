@@ -96,13 +96,16 @@ pub enum IdempotencyError {
     Gone,
 }
 
-/// Runs `work` once per key: claims it, runs `work` with the claim (which
-/// must complete it in the transaction that stores the record), gives the
-/// key back when `work` fails, or answers from what an earlier request with
-/// the key created (`replay` of its outcome).
+/// Runs `work` once per `Idempotency-Key` (`key`: the key and the body's
+/// fingerprint) of `user` in `scope`: claims it, runs `work` with the claim
+/// (which must complete it in the transaction that stores the record),
+/// gives the key back when `work` fails, or answers from what an earlier
+/// request with the key created (`replay` of its outcome).
 pub fn run_once<T, E>(
-    store: &dyn IdempotencyStore,
-    claim: &IdempotencyClaim,
+    store: Option<&dyn IdempotencyStore>,
+    user: UserId,
+    scope: IdempotencyScope,
+    key: (IdempotencyKey, [u8; 32]),
     now: Timestamp,
     work: impl FnOnce(&IdempotencyClaim) -> Result<T, E>,
     replay: impl FnOnce(&str) -> Result<Option<T>, E>,
@@ -110,35 +113,28 @@ pub fn run_once<T, E>(
 where
     E: From<IdempotencyError> + From<anyhow::Error>,
 {
-    match store.claim(claim, now)? {
+    let store = store.ok_or_else(|| anyhow::anyhow!("no store for Idempotency-Keys"))?;
+    let (key, fingerprint) = key;
+    let claim = IdempotencyClaim {
+        user,
+        scope,
+        key,
+        fingerprint,
+        claim: rand::random::<i64>(),
+    };
+    match store.claim(&claim, now)? {
         ClaimOutcome::Claimed => {
-            let done = work(claim);
+            let done = work(&claim);
             if done.is_err() {
                 // A key that cannot be given back (the store is down) is
                 // taken over once abandoned long enough.
-                let _ = store.release(claim);
+                let _ = store.release(&claim);
             }
             done
         }
         ClaimOutcome::Done(outcome) => replay(&outcome)?.ok_or(IdempotencyError::Gone.into()),
         ClaimOutcome::InProgress => Err(IdempotencyError::InProgress.into()),
         ClaimOutcome::Mismatch => Err(IdempotencyError::Mismatch.into()),
-    }
-}
-
-/// A claim for `key` with a fresh random claim id.
-pub fn new_claim(
-    user: UserId,
-    scope: IdempotencyScope,
-    key: IdempotencyKey,
-    fingerprint: [u8; 32],
-) -> IdempotencyClaim {
-    IdempotencyClaim {
-        user,
-        scope,
-        key,
-        fingerprint,
-        claim: rand::random::<i64>(),
     }
 }
 
@@ -230,17 +226,14 @@ impl TokenService {
         request: CreateTokenRequest,
         key: Option<(IdempotencyKey, [u8; 32])>,
     ) -> Result<ApiToken, CreateTokenError> {
-        let Some((key, fingerprint)) = key else {
+        let Some(key) = key else {
             return self.create(user, request);
         };
-        let store = self
-            .idempotency
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no store for Idempotency-Keys"))?;
-        let claim = new_claim(user, IdempotencyScope::TokenCreation, key, fingerprint);
         run_once(
-            store.as_ref(),
-            &claim,
+            self.idempotency.as_deref(),
+            user,
+            IdempotencyScope::TokenCreation,
+            key,
             self.clock.now(),
             |claim| self.create_claimed(user, request, Some(claim)),
             |outcome| {

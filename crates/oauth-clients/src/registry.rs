@@ -11,7 +11,7 @@ use tessera_domain::{
     ClientDirectory, ClientId, ClientRepository, ClientUpdate, Clock, IdempotencyClaim,
     IdempotencyError, IdempotencyKey, IdempotencyScope, IdempotencyStore, InsertClientError,
     Keyring, OAuthClient, PermissionCatalogue, SecretString, StoredClient, TokenCache, UserId,
-    new_claim, run_once,
+    run_once,
 };
 
 use crate::built_in::StaticClientDirectory;
@@ -146,17 +146,14 @@ impl ClientService {
         new: NewClient,
         key: Option<(IdempotencyKey, [u8; 32])>,
     ) -> Result<ClientView, ClientError> {
-        let Some((key, fingerprint)) = key else {
+        let Some(key) = key else {
             return self.create(user, new);
         };
-        let store = self
-            .idempotency
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no store for Idempotency-Keys"))?;
-        let claim = new_claim(user, IdempotencyScope::ClientCreation, key, fingerprint);
         run_once(
-            store.as_ref(),
-            &claim,
+            self.idempotency.as_deref(),
+            user,
+            IdempotencyScope::ClientCreation,
+            key,
             self.clock.now(),
             |claim| self.create_claimed(user, new, Some(claim)),
             |outcome| match self.repository.find(outcome)? {
