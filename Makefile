@@ -1,7 +1,7 @@
 # Everyday commands for Tessera; `make` (or `make help`) lists them.
 # `make test` is the README's test command, and the one CI runs.
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt db-up db-down build bench docker up openapi fuzz deny
+.PHONY: help run test lint fmt db-up db-down build bench docker up openapi fuzz deny api-fuzz
 
 # Extra arguments: `make run ARGS='migrate'`, `make test ARGS='-p tessera-domain'`.
 ARGS ?=
@@ -59,3 +59,6 @@ fuzz: ## Every cargo-fuzz target for FUZZ_SECONDS each (default 60; nightly)
 
 deny: ## Supply-chain checks: licences, bans, sources, advisories (cargo-deny)
 	scripts/deny.sh
+
+api-fuzz: ## schemathesis against the OpenAPI document on SQLite and PostgreSQL
+	scripts/api-fuzz.sh

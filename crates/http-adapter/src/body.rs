@@ -129,12 +129,10 @@ pub fn has_control(text: &str) -> bool {
 }
 
 /// Where in `value` a string (or member name) holds a control character,
-/// as a JSON-pointer-like path (`/name`, `/permissions/2`). Whitespace at
-/// a string's ends (`"My Token\n"`) is not counted: names and identifiers
-/// are stored trimmed.
+/// as a JSON-pointer-like path (`/name`, `/permissions/2`).
 fn control_character_in(value: &serde_json::Value, at: &str) -> Option<String> {
     match value {
-        serde_json::Value::String(text) if has_control(text.trim()) => Some(at.to_owned()),
+        serde_json::Value::String(text) if has_control(text) => Some(at.to_owned()),
         serde_json::Value::Array(items) => items
             .iter()
             .enumerate()

@@ -76,9 +76,33 @@ pub struct CreateTokenBody {
     /// Ignored with `clientID`.
     identifier: Option<String>,
     /// Unix milliseconds, in the future.
-    #[serde(rename = "expiresAt")]
+    #[serde(rename = "expiresAt", default, deserialize_with = "integral")]
     #[schema(value_type = Option<i64>)]
     expires_at: Option<Timestamp>,
+}
+
+/// A JSON integer, written `5` or `5.0` (JSON Schema counts both as the
+/// integer 5; serde alone refuses the second).
+fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error as _;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(integer) = number.as_i64() {
+        return Ok(Some(integer));
+    }
+    match number.as_f64() {
+        // 2^63 as f64 is i64::MAX + 1: below it the cast is exact enough.
+        Some(float)
+            if float.fract() == 0.0
+                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&float) =>
+        {
+            Ok(Some(float as i64))
+        }
+        _ => Err(D::Error::custom(
+            "expiresAt must be an integer (Unix milliseconds)",
+        )),
+    }
 }
 
 impl TryFrom<CreateTokenBody> for CreateTokenRequest {

@@ -5,6 +5,7 @@
 mod auth;
 mod body;
 mod clients;
+mod constraints;
 mod dto;
 mod error;
 #[cfg(feature = "fuzzing")]

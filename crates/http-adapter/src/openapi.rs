@@ -7,16 +7,15 @@
 //! `tests.rs` checks that every route `crate::routes` registers is in the
 //! document and every operation of the document is registered.
 
-use std::sync::LazyLock;
-
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToResponse};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::error::{PROBLEM_JSON, Problem};
 use crate::oauth::ErrorBody;
+use crate::state::AppState;
 
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 pub const DOCS_PATH: &str = "/docs";
@@ -114,19 +113,40 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// The document as pretty-printed JSON (`tessera openapi` prints it).
+/// The contract's default permission catalogue (`config/default.toml`):
+/// what the printed document lists; a running instance serves its own.
+pub const DEFAULT_CATALOGUE: [&str; 8] = [
+    "customise_profile",
+    "customise_score",
+    "customise_session",
+    "delete_score",
+    "manage_challenges",
+    "manage_rivals",
+    "manage_targets",
+    "submit_score",
+];
+
+/// The document with every rule the handlers enforce written in (see
+/// `constraints`), permissions from `catalogue`.
+pub fn openapi_value(catalogue: &[String]) -> serde_json::Value {
+    let mut document =
+        serde_json::to_value(openapi_document()).expect("an OpenAPI document always serialises");
+    crate::constraints::apply(&mut document, catalogue);
+    document
+}
+
+/// The document as pretty-printed JSON, with the default catalogue
+/// (`tessera openapi` prints it).
 pub fn openapi_json() -> String {
-    openapi_document()
-        .to_pretty_json()
+    let catalogue: Vec<String> = DEFAULT_CATALOGUE.iter().map(|p| (*p).to_owned()).collect();
+    serde_json::to_string_pretty(&openapi_value(&catalogue))
         .expect("an OpenAPI document always serialises")
 }
 
-/// Built once: the document never changes while the process runs.
-static DOCUMENT: LazyLock<String> = LazyLock::new(openapi_json);
-
 /// This document
 ///
-/// The OpenAPI 3.1 document of every endpoint.
+/// The OpenAPI 3.1 document of every endpoint, with the permission
+/// catalogue this instance accepts.
 #[utoipa::path(
     get,
     path = "/api/v1/openapi.json",
@@ -134,10 +154,17 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(openapi_json);
     responses((status = 200, description = "The OpenAPI document", body = Object,
         content_type = "application/json"))
 )]
-pub async fn get_openapi() -> HttpResponse {
+pub async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
+    let catalogue: Vec<String> = state
+        .tokens
+        .catalogue()
+        .all()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
-        .body(DOCUMENT.as_str())
+        .body(openapi_value(&catalogue).to_string())
 }
 
 /// Swagger UI's page links its assets relatively (`./swagger-ui.css`), so

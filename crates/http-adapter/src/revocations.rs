@@ -25,8 +25,8 @@ pub struct FeedQuery {
     #[param(nullable = false, minimum = 0)]
     after: Option<i64>,
     /// Seconds to wait when nothing is new; at most `revocations.long_poll_secs`.
-    #[param(nullable = false)]
-    wait: Option<u64>,
+    #[param(nullable = false, minimum = 0)]
+    wait: Option<i64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -89,10 +89,14 @@ pub async fn revocation_feed(
     if after < 0 {
         return Err(ApiError::BadRequest("after must not be negative".into()));
     }
-    let wait = query
-        .wait
-        .map_or(state.long_poll, Duration::from_secs)
-        .min(state.long_poll);
+    let wait = match query.wait {
+        None => state.long_poll,
+        Some(secs) => Duration::from_secs(
+            u64::try_from(secs)
+                .map_err(|_| ApiError::BadRequest("wait must not be negative".into()))?,
+        )
+        .min(state.long_poll),
+    };
 
     // Registered before reading, so a revocation landing in between still
     // wakes this request.

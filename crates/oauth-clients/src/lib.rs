@@ -6,7 +6,9 @@ mod authorization;
 mod built_in;
 mod pkce;
 mod registry;
-mod validate;
+/// The rules of what users send about their clients (the OpenAPI
+/// document's patterns are tested against them).
+pub mod validate;
 
 pub use authorization::{
     AuthorizationService, CodeError, CreateCodeRequest, IssuedCode, OAuthError, TokenRequest,

@@ -17,10 +17,42 @@ pub fn name(value: &str) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-/// An absolute `http`/`https` URL with a host.
+/// The URL shape the API documents: `http(s)://`, a host of lower-case
+/// labels each starting with a letter (nothing a parser reads as an IP
+/// address), an optional port of up to four digits, and a path and query
+/// of plain URL characters.
+fn documented_url(value: &str) -> bool {
+    let Some(rest) = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let (host, port) = authority
+        .split_once(':')
+        .map_or((authority, None), |(host, port)| (host, Some(port)));
+    let label = |l: &str| {
+        l.starts_with(|c: char| c.is_ascii_lowercase())
+            && l.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=4).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._~!$&'()*+,;=:@%/-".contains(c);
+    let (path, query) = tail
+        .split_once('?')
+        .map_or((tail, None), |(path, query)| (path, Some(query)));
+    host.split('.').all(label)
+        && port_ok
+        && path.chars().all(plain)
+        && query.is_none_or(|q| q.chars().all(|c| plain(c) || c == '?'))
+}
+
+/// An absolute `http`/`https` URL with a named host (see `documented_url`).
 pub fn uri(field: &str, value: &str) -> Result<String, String> {
     let invalid = || format!("{field} must be an absolute http or https URL");
-    if value.len() > MAX_URI_LEN || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if value.len() > MAX_URI_LEN || !documented_url(value) {
         return Err(invalid());
     }
     let url = Url::parse(value).map_err(|_| invalid())?;
@@ -34,24 +66,24 @@ pub fn api_key_template(value: &str) -> Result<String, String> {
     if !value.contains(TOKEN_PLACEHOLDER) {
         return Err(format!("apiKeyTemplate must contain {TOKEN_PLACEHOLDER}"));
     }
-    if value.len() > 4096 {
-        return Err("apiKeyTemplate must be at most 4096 bytes".into());
+    if value.chars().count() > 4096 {
+        return Err("apiKeyTemplate must be at most 4096 characters".into());
     }
     Ok(value.to_owned())
 }
 
-/// A plain file name: no folders, nothing a shell or a browser would
-/// interpret.
+/// A file name from the portable set (`A-Z a-z 0-9 . _ -`, 1–255 of them),
+/// not hidden (no leading `.`): no folders, nothing a shell or a browser
+/// would interpret.
 pub fn api_key_filename(value: &str) -> Result<String, String> {
-    let bad = value.is_empty()
-        || value.len() > 255
-        || value == "."
-        || value == ".."
-        || value
-            .chars()
-            .any(|c| c.is_control() || c == '/' || c == '\\');
-    if bad {
-        return Err("apiKeyFilename must be a file name of 1-255 bytes without folders".into());
+    let portable = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let good =
+        (1..=255).contains(&value.len()) && !value.starts_with('.') && value.chars().all(portable);
+    if !good {
+        return Err(
+            "apiKeyFilename must be 1-255 characters of A-Z a-z 0-9 . _ -, not starting with ."
+                .into(),
+        );
     }
     Ok(value.to_owned())
 }

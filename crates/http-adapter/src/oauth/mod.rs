@@ -221,6 +221,13 @@ pub fn parse_params(bytes: &[u8], form: bool) -> Result<HashMap<String, String>,
             })
             .collect::<Result<_, _>>()?
     };
+    // A parameter's name is never free text, even when its value is empty.
+    if let Some((key, _)) = pairs.iter().find(|(key, _)| crate::body::has_control(key)) {
+        return Err(invalid_request(format!(
+            "parameter {} holds a control character",
+            rfc6749_text(key)
+        )));
+    }
     let mut params = HashMap::new();
     // RFC 6749 §3.1: a parameter sent without a value is omitted.
     for (key, value) in pairs.into_iter().filter(|(_, value)| !value.is_empty()) {
