@@ -94,7 +94,7 @@ where
 
 /// What a resource answers to a method it does not serve: `405` with the
 /// `Allow` header (RFC 9110), in the error shape of its path.
-fn method_not_allowed(paths: &'static [&'static str], methods: &[Method]) -> Route {
+pub(crate) fn method_not_allowed(paths: &'static [&'static str], methods: &[Method]) -> Route {
     let mut allowed: Vec<&str> = methods.iter().map(Method::as_str).collect();
     if methods.contains(&Method::GET) {
         allowed.push("HEAD");
@@ -215,6 +215,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     // Swagger UI is a service of its own (one resource, GET only), not a
     // handler per method; `route_table` lists it by hand.
     cfg.service(openapi::swagger_ui());
+    cfg.service(openapi::swagger_ui_head());
 }
 
 /// Every (method, path template) that `routes` registers.

@@ -178,13 +178,54 @@ pub async fn redirect_to_docs() -> HttpResponse {
 
 /// The interactive page, reading this service's own document.
 pub fn swagger_ui() -> SwaggerUi {
-    SwaggerUi::new(SWAGGER_UI_PATH).config(
-        Config::from(OPENAPI_PATH)
-            // Swagger UI's default sends the document to a public validator
-            // for a badge; nothing may leave for the internet.
-            .validator_url("none")
-            .try_it_out_enabled(true),
-    )
+    SwaggerUi::new(SWAGGER_UI_PATH).config(swagger_config())
+}
+
+fn swagger_config() -> Config<'static> {
+    Config::from(OPENAPI_PATH)
+        // Swagger UI's default sends the document to a public validator
+        // for a badge; nothing may leave for the internet.
+        .validator_url("none")
+        .try_it_out_enabled(true)
+}
+
+/// What Swagger UI's own service (`GET` only) leaves out at its URLs:
+/// `HEAD` (the same answer without its body) and `405` with `Allow` for
+/// every other method. Registered after [`swagger_ui`].
+pub fn swagger_ui_head() -> actix_web::Resource {
+    let config = std::sync::Arc::new(swagger_config());
+    web::resource(SWAGGER_UI_PATH)
+        .route(web::head().to(move |path: web::Path<String>| {
+            let config = config.clone();
+            async move {
+                match utoipa_swagger_ui::serve(&path.into_inner(), config) {
+                    Ok(Some(file)) => {
+                        let mut response = HttpResponse::Ok();
+                        if file.gzpipped {
+                            response.insert_header((
+                                header::CONTENT_ENCODING,
+                                header::ContentEncoding::Gzip,
+                            ));
+                        }
+                        response
+                            .content_type(file.content_type)
+                            .body(file.bytes.to_vec())
+                    }
+                    Ok(None) => crate::error::problem(
+                        actix_web::http::StatusCode::NOT_FOUND,
+                        "no endpoint at this URL",
+                    ),
+                    Err(error) => crate::error::problem(
+                        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        &error.to_string(),
+                    ),
+                }
+            }
+        }))
+        .default_service(crate::method_not_allowed(
+            &[SWAGGER_UI_PATH],
+            &[actix_web::http::Method::GET],
+        ))
 }
 
 /// Adds the security schemes the operations name.

@@ -313,6 +313,7 @@ async fn allow_lists_the_methods_and_head_answers_like_get_without_a_body() {
         (Method::PUT, "/healthz", "GET, HEAD"),
         (Method::GET, "/api/v1/oauth/token", "POST"),
         (Method::POST, "/api/v1/users/1/api-tokens", "GET, HEAD"),
+        (Method::DELETE, "/docs/", "GET, HEAD"),
     ] {
         let reply = send(app.request(method.clone(), path)).await;
         assert_eq!(reply.status, 405, "{method} {path}");
@@ -333,6 +334,10 @@ async fn allow_lists_the_methods_and_head_answers_like_get_without_a_body() {
     assert_eq!(head.content_type, get.content_type);
     assert!(head.raw.is_empty(), "HEAD has no body: {:?}", head.raw);
     assert!(!get.raw.is_empty());
+    // Swagger UI's files too.
+    let page = send(app.request(Method::HEAD, "/docs/")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.raw.is_empty());
 }
 
 #[actix_web::test]
