@@ -50,7 +50,7 @@ up: ## The whole stack in containers: PostgreSQL + Tessera on 127.0.0.1:8080 (ne
 	$(if $(findstring docker compose,$(COMPOSE)),docker compose up --build -d --wait,$(COMPOSE) up --build -d)
 
 OPENAPI ?= openapi.json
-openapi: ## Write the OpenAPI document to $(OPENAPI) (default openapi.json)
+openapi: ## Write the OpenAPI document to openapi.json (or OPENAPI=path)
 	cargo run -q -p tessera-server -- openapi > $(OPENAPI)
 	@echo "wrote $(OPENAPI)"
 

@@ -92,7 +92,8 @@ impl RootSpanBuilder for RedactedRootSpan {
                     .request()
                     .extensions()
                     .get::<Observed>()
-                    .map(|o| o.started.elapsed().as_secs_f64() * 1000.0);
+                    // Microsecond resolution: `3.556`, not `3.5559679999999997`.
+                    .map(|o| o.started.elapsed().as_micros() as f64 / 1000.0);
                 let status = response.status().as_u16();
                 if status >= 500 {
                     tracing::error!(status, latency_ms, "request finished");

@@ -26,6 +26,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     // The document is the code's, whatever the configuration.
     if let Command::Openapi = command {
+        // The document is the same whatever the file says, but a file that
+        // is not there is still a mistake worth saying.
+        if let Some(file) = &cli.config {
+            std::fs::metadata(file)
+                .with_context(|| format!("cannot read configuration file {}", file.display()))?;
+        }
         println!("{}", tessera_http_adapter::openapi_json());
         return Ok(());
     }

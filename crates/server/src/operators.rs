@@ -4,7 +4,7 @@
 //! binary turns into one line and a non-zero exit.
 
 use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs as _};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,27 +127,31 @@ pub fn healthcheck(settings: &Settings, url: Option<&str>) -> anyhow::Result<Str
         || format!("http://127.0.0.1:{}/readyz", settings.server.port),
         str::to_owned,
     );
-    let rest = url
-        .strip_prefix("http://")
-        .with_context(|| format!("{url}: only http:// URLs can be probed"))?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let timeout = Duration::from_secs(3);
-    let target = if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
+    let parsed = url::Url::parse(&url).with_context(|| format!("{url}: not a URL"))?;
+    if parsed.scheme() != "http" {
+        bail!("{url}: only http:// URLs can be probed");
+    }
+    let authority = match (parsed.host_str(), parsed.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => bail!("{url}: no host"),
     };
-    let addresses: Vec<_> = target
-        .to_socket_addrs()
-        .with_context(|| format!("{authority}: not a host[:port]"))?
-        .collect();
+    let path = match parsed.query() {
+        Some(query) => format!("{}?{query}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    let timeout = Duration::from_secs(3);
     // `localhost` may resolve to ::1 first while the service listens on
     // 127.0.0.1: try each address.
+    let addresses = parsed
+        .socket_addrs(|| Some(80))
+        .with_context(|| format!("{authority}: cannot resolve the host"))?;
     let mut stream = addresses
         .iter()
         .find_map(|address| TcpStream::connect_timeout(address, timeout).ok())
-        .with_context(|| format!("connecting to {authority}"))?;
+        .with_context(|| {
+            format!("connecting to {authority}: nothing answers (is the service running?)")
+        })?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     write!(

@@ -300,6 +300,48 @@ fn healthcheck_probes_readiness() {
         .env("TESSERA__SERVER__PORT", "1")
         .arg("healthcheck"));
     assert_clear_failure(&down, "connecting");
+    assert!(
+        stderr(&down).contains("is the service running"),
+        "{}",
+        stderr(&down)
+    );
+    // An IPv6 literal is a URL like any other (not "not a host[:port]").
+    let v6 =
+        run(tessera(&workspace_root()).args(["healthcheck", "--url", "http://[::1]:1/readyz"]));
+    assert_clear_failure(&v6, "connecting to [::1]:1");
+}
+
+#[test]
+fn openapi_with_a_missing_configuration_file_says_so() {
+    let output =
+        run(tessera(&workspace_root()).args(["--config", "/nonexistent/t.toml", "openapi"]));
+    assert_clear_failure(&output, "/nonexistent/t.toml");
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn logs_written_to_a_pipe_have_no_colour_codes_and_short_latencies() {
+    // An empty value removes the variable: colours are decided by whether
+    // stderr is a terminal, not by NO_COLOR.
+    let served = serve(&[("NO_COLOR", "")]);
+    let (status, _) = served.http("GET /healthz HTTP/1.1\r\n", "");
+    assert_eq!(status, 200);
+    let start = served.start_line.clone();
+    let (_, log) = served.terminate();
+    let access = log
+        .iter()
+        .find(|line| line.contains("request finished"))
+        .expect("an access line");
+    for line in [&start, access] {
+        assert!(!line.contains('\u{1b}'), "colour codes in a pipe: {line:?}");
+    }
+    let latency = access
+        .split("latency_ms=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a latency");
+    let decimals = latency.split_once('.').map_or(0, |(_, d)| d.len());
+    assert!(decimals <= 3, "latency_ms={latency}");
 }
 
 #[test]
@@ -333,7 +375,11 @@ fn serve(extra_env: &[(&str, &str)]) -> Served {
         )
         .env("TESSERA__SERVER__PORT", "0");
     for (key, value) in extra_env {
-        command.env(key, value);
+        if value.is_empty() {
+            command.env_remove(key);
+        } else {
+            command.env(key, value);
+        }
     }
     let mut child = command
         .stderr(Stdio::piped())
