@@ -117,7 +117,8 @@ pub fn body_from_value<T: DeserializeOwned>(
             "{path} holds a control character"
         )));
     }
-    let body = serde_json::from_value(value.clone())
+    // Read in place: the value is kept for the Idempotency-Key fingerprint.
+    let body = T::deserialize(&value)
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
     Ok((body, value))
 }
