@@ -285,18 +285,20 @@ fn client_credentials(
     Ok((id, secret))
 }
 
-/// Refuses a control character in any parameter but the client's
-/// credentials (already checked) and those named in `any_text` (RFC 7009's
-/// `token`, which must be answered `200` whatever it holds).
+/// Refuses a control character in the value of any parameter but the
+/// client's credentials (checked by `client_credentials`) and those named in
+/// `any_text` (RFC 7009's `token`, which must be answered `200` whatever it
+/// holds). Names were checked by `parse_params`.
 pub fn reject_control(
     params: &HashMap<String, String>,
     any_text: &[&str],
 ) -> Result<(), OAuthFailure> {
     let checked =
         |key: &str| !matches!(key, "client_id" | "client_secret") && !any_text.contains(&key);
-    match params.iter().find(|(key, value)| {
-        crate::body::has_control(key) || (checked(key) && crate::body::has_control(value))
-    }) {
+    match params
+        .iter()
+        .find(|(key, value)| checked(key) && crate::body::has_control(value))
+    {
         Some((key, _)) => Err(invalid_request(format!(
             "parameter {} holds a control character",
             rfc6749_text(key)
