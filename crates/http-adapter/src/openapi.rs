@@ -155,16 +155,19 @@ pub fn openapi_json() -> String {
         content_type = "application/json"))
 )]
 pub async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
-    let catalogue: Vec<String> = state
-        .tokens
-        .catalogue()
-        .all()
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let document = state.openapi.get_or_init(|| {
+        let catalogue: Vec<String> = state
+            .tokens
+            .catalogue()
+            .all()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        openapi_value(&catalogue).to_string()
+    });
     HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
-        .body(openapi_value(&catalogue).to_string())
+        .body(document.clone())
 }
 
 /// Swagger UI's page links its assets relatively (`./swagger-ui.css`), so

@@ -29,6 +29,9 @@ pub struct AppState {
     pub(crate) deadline: Duration,
     /// Whether the storage volume takes writes (SQLite), for `/readyz`.
     pub(crate) storage: Option<StorageProbe>,
+    /// This instance's OpenAPI document, rendered on first request: it
+    /// depends only on the code and the permission catalogue.
+    pub(crate) openapi: Arc<std::sync::OnceLock<String>>,
 }
 
 /// `Ok` when the database's volume takes writes, else a short reason.
@@ -69,6 +72,7 @@ impl AppState {
             metrics: None,
             deadline: DEFAULT_DEADLINE,
             storage: None,
+            openapi: Arc::default(),
         }
     }
 
