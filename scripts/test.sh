@@ -73,10 +73,6 @@ start_compose_postgres() {
         return 1
     fi
     log "no PostgreSQL answers at $TEST_DATABASE_URL; starting docker-compose's postgres service"
-    # Compose interpolates the whole file, so the tessera service's required
-    # secrets must be set even when only postgres starts: placeholders, unused.
-    export TESSERA_SESSION_SECRET="${TESSERA_SESSION_SECRET:-unused-by-postgres}"
-    export TESSERA_SECRET_KEY="${TESSERA_SECRET_KEY:-unused-by-postgres}"
     if [[ $compose == "docker compose" ]]; then
         docker compose up -d --wait postgres || return 1
     else
