@@ -16,7 +16,8 @@ use std::time::Instant;
 use crate::crypto::TokenHash;
 use crate::freshness::RevocationView;
 use crate::permission::PermissionSet;
-use crate::service::Principal;
+use crate::principal::Principal;
+use crate::revocations::RevocationSink;
 use crate::time::Timestamp;
 
 /// Sizes and lives of the cache (`[cache]` configuration).
@@ -258,12 +259,6 @@ impl std::fmt::Debug for TokenCache {
     }
 }
 
-impl Default for TokenCache {
-    fn default() -> Self {
-        Self::new(CacheSettings::default())
-    }
-}
-
 impl TokenCache {
     pub fn new(settings: CacheSettings) -> Self {
         let enabled = settings.max_entries > 0;
@@ -476,6 +471,20 @@ impl TokenCache {
     }
 }
 
+impl RevocationSink for TokenCache {
+    fn invalidate(&self, hashes: &[TokenHash]) {
+        TokenCache::invalidate(self, hashes);
+    }
+
+    fn invalidate_all(&self) {
+        TokenCache::invalidate_all(self);
+    }
+
+    fn view(&self) -> &RevocationView {
+        TokenCache::view(self)
+    }
+}
+
 /// Whether `expires_at` has passed at `now`.
 pub fn expired(expires_at: Option<Timestamp>, now: Timestamp) -> bool {
     expires_at.is_some_and(|at| at <= now)
@@ -507,7 +516,7 @@ mod tests {
 
     #[test]
     fn filled_entries_are_found_until_invalidated() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::new(CacheSettings::default());
         let hash = TokenHash([1; 32]);
         cache.fill(hash, entry(), cache.epoch());
         assert!(probe(&cache, &hash) == Some(Hit::Valid(())));
@@ -517,7 +526,7 @@ mod tests {
 
     #[test]
     fn a_read_that_raced_an_invalidation_is_not_cached() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::new(CacheSettings::default());
         let hash = TokenHash([2; 32]);
         let before = cache.epoch();
         cache.invalidate(&[TokenHash([3; 32])]);
@@ -527,7 +536,7 @@ mod tests {
 
     #[test]
     fn unknown_tokens_are_cached_negatively() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::new(CacheSettings::default());
         let hash = TokenHash([4; 32]);
         cache.fill(hash, Cached::Unknown, cache.epoch());
         assert!(probe(&cache, &hash) == Some(Hit::Unknown));
@@ -619,7 +628,7 @@ mod tests {
 
     #[test]
     fn observers_hear_every_invalidation() {
-        let cache = TokenCache::default();
+        let cache = TokenCache::new(CacheSettings::default());
         let heard = Arc::new(AtomicU64::new(0));
         let counter = heard.clone();
         cache.subscribe(move || {

@@ -111,6 +111,59 @@ pub fn body_fingerprint(canonical: &[u8]) -> [u8; 32] {
 #[error("the Idempotency-Key was taken over by another request")]
 pub struct ClaimLost;
 
+/// Why a request with an `Idempotency-Key` was not processed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    #[error("a request with this Idempotency-Key is still being processed")]
+    InProgress,
+    #[error("this Idempotency-Key was used with another request body")]
+    Mismatch,
+    #[error("what the first request with this Idempotency-Key created has since been deleted")]
+    Gone,
+}
+
+/// Runs `work` once per `Idempotency-Key` (`key`: the key and the body's
+/// fingerprint) of `user` in `scope`: claims it, runs `work` with the claim
+/// (which must complete it in the transaction that stores the record),
+/// gives the key back when `work` fails, or answers from what an earlier
+/// request with the key created (`replay` of its outcome).
+pub fn run_once<T, E>(
+    store: Option<&dyn IdempotencyStore>,
+    user: UserId,
+    scope: IdempotencyScope,
+    key: (IdempotencyKey, [u8; 32]),
+    now: Timestamp,
+    work: impl FnOnce(&IdempotencyClaim) -> Result<T, E>,
+    replay: impl FnOnce(&str) -> Result<Option<T>, E>,
+) -> Result<T, E>
+where
+    E: From<IdempotencyError> + From<anyhow::Error>,
+{
+    let store = store.ok_or_else(|| anyhow::anyhow!("no store for Idempotency-Keys"))?;
+    let (key, fingerprint) = key;
+    let claim = IdempotencyClaim {
+        user,
+        scope,
+        key,
+        fingerprint,
+        claim: rand::random::<i64>(),
+    };
+    match store.claim(&claim, now)? {
+        ClaimOutcome::Claimed => {
+            let done = work(&claim);
+            if done.is_err() {
+                // A key that cannot be given back (the store is down) is
+                // taken over once abandoned long enough.
+                let _ = store.release(&claim);
+            }
+            done
+        }
+        ClaimOutcome::Done(outcome) => replay(&outcome)?.ok_or(IdempotencyError::Gone.into()),
+        ClaimOutcome::InProgress => Err(IdempotencyError::InProgress.into()),
+        ClaimOutcome::Mismatch => Err(IdempotencyError::Mismatch.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

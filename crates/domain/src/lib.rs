@@ -12,11 +12,12 @@ pub mod ids;
 pub mod oauth;
 pub mod permission;
 pub mod ports;
+pub mod principal;
 pub mod revocations;
 pub mod secret;
-pub mod service;
 pub mod time;
 pub mod token;
+pub mod tokens;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -27,8 +28,8 @@ pub use client::{ClientDirectory, OAuthClient};
 pub use crypto::{Keyring, KeyringError, TokenHash};
 pub use freshness::RevocationView;
 pub use idempotency::{
-    ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyKey, IdempotencyScope, IdempotencyStore,
-    body_fingerprint,
+    ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyError, IdempotencyKey, IdempotencyScope,
+    IdempotencyStore, body_fingerprint, run_once,
 };
 pub use ids::{ClientId, UserId, UserIdError};
 pub use oauth::{
@@ -37,11 +38,12 @@ pub use oauth::{
 };
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
 pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
-pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage};
+pub use principal::Principal;
+pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage, RevocationSink};
 pub use secret::SecretString;
-pub use service::{
-    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyError, Lookup,
-    Principal, TokenService, TokenSource, VerifyError, run_once,
-};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{TokenFormat, TokenFormatError};
+pub use tokens::{
+    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, TokenService,
+    TokenSource, VerifyError,
+};

@@ -3,6 +3,7 @@
 //! themselves can drop revoked tokens within a second. Kept for a window.
 
 use crate::crypto::TokenHash;
+use crate::freshness::RevocationView;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,13 +33,22 @@ pub trait RevocationLog: Send + Sync + 'static {
     fn purge_before(&self, cutoff: Timestamp) -> anyhow::Result<usize>;
 }
 
+/// What the revocation listener and the log follower need of a cache: drop
+/// these tokens, drop everything, and the view they prove fresh. Narrower
+/// than the cache, so that nothing that only revokes can read or fill it.
+pub trait RevocationSink: Send + Sync + 'static {
+    fn invalidate(&self, hashes: &[TokenHash]);
+    fn invalidate_all(&self);
+    fn view(&self) -> &RevocationView;
+}
+
 /// Follows the log from where it stood when created and drops what it
 /// lists from a cache: how a single instance on an embedded database learns
 /// of revocations made by another process on the same file (an operator's
 /// `tessera tokens revoke`), where PostgreSQL would notify.
 pub struct LogFollower {
     log: std::sync::Arc<dyn RevocationLog>,
-    cache: std::sync::Arc<crate::cache::TokenCache>,
+    cache: std::sync::Arc<dyn RevocationSink>,
     cursor: Option<i64>,
 }
 
@@ -56,7 +66,7 @@ const FOLLOW_PAGE: usize = 1000;
 impl LogFollower {
     pub fn new(
         log: std::sync::Arc<dyn RevocationLog>,
-        cache: std::sync::Arc<crate::cache::TokenCache>,
+        cache: std::sync::Arc<dyn RevocationSink>,
     ) -> Self {
         Self {
             log,
@@ -132,7 +142,7 @@ mod tests {
     #[test]
     fn the_follower_drops_what_is_logged_after_it_started() {
         let store = Arc::new(InMemoryStore::default());
-        let cache = Arc::new(TokenCache::default());
+        let cache = Arc::new(TokenCache::new(crate::CacheSettings::default()));
         let before = insert(&store, 1);
         let after = insert(&store, 2);
         let kept = insert(&store, 3);
@@ -193,7 +203,7 @@ mod tests {
     #[test]
     fn a_follower_that_fell_behind_the_purge_empties_the_cache() {
         let store = Arc::new(InMemoryStore::default());
-        let cache = Arc::new(TokenCache::default());
+        let cache = Arc::new(TokenCache::new(crate::CacheSettings::default()));
         let mut follower = LogFollower::new(store.clone(), cache.clone());
         follower.poll().expect("poll");
         let gone = insert(&store, 4);

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tessera_domain::service::{CreateTokenRequest, TokenSource};
 use tessera_domain::{ApiToken, PermissionSet, Timestamp};
+use tessera_domain::{CreateTokenRequest, TokenSource};
 
 use crate::error::ApiError;
 

@@ -126,7 +126,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
     };
     let (database, storage) = futures_util::future::join(database, storage).await;
-    let view = state.tokens.cache().view();
+    let view = state.tokens.revocation_view();
     let revocations = if view.is_fresh() {
         OK.to_owned()
     } else {

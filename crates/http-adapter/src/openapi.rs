@@ -158,8 +158,7 @@ pub async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
     let document = state.openapi.get_or_init(|| {
         let catalogue: Vec<String> = state
             .tokens
-            .catalogue()
-            .all()
+            .all_permissions()
             .iter()
             .map(str::to_owned)
             .collect();

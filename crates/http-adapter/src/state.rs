@@ -60,7 +60,7 @@ impl AppState {
         let start_time = tokens.now();
         let revoked = Arc::new(Notify::new());
         let waker = revoked.clone();
-        tokens.cache().subscribe(move || waker.notify_waiters());
+        tokens.on_revocation(move || waker.notify_waiters());
         Self {
             tokens,
             oauth,

@@ -113,7 +113,7 @@ fn respond(state: &AppState, caller: &Caller, echo: Option<String>) -> HttpRespo
     let all;
     let (whoami, permissions) = match caller {
         Caller::Session(user) => {
-            all = state.tokens.catalogue().all();
+            all = state.tokens.all_permissions();
             (Some(user.get()), all.iter().collect())
         }
         Caller::Token(principal) => (

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rand::RngExt as _;
 use rand::distr::Alphanumeric;
-use tessera_domain::service::to_document;
+use tessera_domain::tokens::to_document;
 use tessera_domain::{
     ApiToken, AuthorizationCode, ClientId, Clock, CodeRepository, OAuthClient, RedeemError,
     SecretString, Timestamp, TokenService, UserId,
@@ -169,7 +169,7 @@ impl AuthorizationService {
         );
         let expires_at = now.saturating_add(self.code_ttl_ms);
         self.codes.insert(AuthorizationCode {
-            hash: self.tokens.keyring().fingerprint(code.expose()),
+            hash: self.tokens.fingerprint(code.expose()),
             user_id: user,
             client_id: client.id.clone(),
             code_challenge,
@@ -207,7 +207,7 @@ impl AuthorizationService {
             .code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| OAuthError::InvalidRequest("code is required".into()))?;
-        let hash = self.tokens.keyring().fingerprint(&code);
+        let hash = self.tokens.fingerprint(&code);
         let stored = self
             .codes
             .find(&hash)?

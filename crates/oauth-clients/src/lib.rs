@@ -9,12 +9,14 @@ mod registry;
 /// The rules of what users send about their clients (the OpenAPI
 /// document's patterns are tested against them).
 pub mod validate;
+mod wiring;
 
 pub use authorization::{
     AuthorizationService, CodeError, CreateCodeRequest, IssuedCode, OAuthError, TokenRequest,
 };
 pub use built_in::{BuiltInClientConfig, ClientConfigError, StaticClientDirectory};
 pub use registry::{ClientError, ClientPatch, ClientService, ClientView, NewClient};
+pub use wiring::{Core, CoreSettings, Ports};
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use tessera_domain::{
     ClientDirectory, ClientId, ClientRepository, ClientUpdate, Clock, IdempotencyClaim,
     IdempotencyError, IdempotencyKey, IdempotencyScope, IdempotencyStore, InsertClientError,
-    Keyring, OAuthClient, PermissionCatalogue, SecretString, StoredClient, TokenCache, UserId,
+    Keyring, OAuthClient, PermissionCatalogue, RevocationSink, SecretString, StoredClient, UserId,
     run_once,
 };
 
@@ -74,7 +74,8 @@ pub struct ClientService {
     catalogue: PermissionCatalogue,
     clock: Arc<dyn Clock>,
     cap: u32,
-    cache: Arc<TokenCache>,
+    /// The verification cache, purged of a deleted client's tokens.
+    revoked: Arc<dyn RevocationSink>,
     /// Where `Idempotency-Key`s are kept; `None`: keys are refused.
     idempotency: Option<Arc<dyn IdempotencyStore>>,
 }
@@ -117,6 +118,7 @@ impl ClientService {
         catalogue: PermissionCatalogue,
         clock: Arc<dyn Clock>,
         cap: u32,
+        revoked: Arc<dyn RevocationSink>,
     ) -> Self {
         Self {
             built_in,
@@ -125,7 +127,7 @@ impl ClientService {
             catalogue,
             clock,
             cap,
-            cache: Arc::new(TokenCache::default()),
+            revoked,
             idempotency: None,
         }
     }
@@ -161,14 +163,6 @@ impl ClientService {
                 _ => Ok(None),
             },
         )
-    }
-
-    /// The verification cache to purge of a deleted client's tokens: the
-    /// token service's own.
-    #[must_use]
-    pub fn with_cache(mut self, cache: Arc<TokenCache>) -> Self {
-        self.cache = cache;
-        self
     }
 
     fn view(&self, stored: StoredClient) -> Result<ClientView, ClientError> {
@@ -340,7 +334,7 @@ impl ClientService {
     pub fn delete(&self, user: UserId, id: &str) -> Result<(), ClientError> {
         self.owned(user, id)?;
         let deleted = self.repository.delete(id)?.ok_or(ClientError::NotFound)?;
-        self.cache.invalidate(&deleted);
+        self.revoked.invalidate(&deleted);
         Ok(())
     }
 

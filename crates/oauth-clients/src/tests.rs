@@ -6,13 +6,14 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use tessera_domain::testing::{InMemoryStore, TEST_SECRET_KEY};
 use tessera_domain::{
-    Keyring, ManualClock, PermissionCatalogue, TokenCache, TokenFormat, TokenRepository,
+    CacheSettings, Keyring, ManualClock, PermissionCatalogue, TokenFormat, TokenRepository,
     TokenService, UserId,
 };
 
 use crate::{
-    AuthorizationService, BuiltInClientConfig, ClientError, ClientPatch, ClientService, CodeError,
-    CreateCodeRequest, NewClient, OAuthError, StaticClientDirectory, TokenRequest,
+    AuthorizationService, BuiltInClientConfig, ClientError, ClientPatch, CodeError, Core,
+    CoreSettings, CreateCodeRequest, NewClient, OAuthError, Ports, StaticClientDirectory,
+    TokenRequest,
 };
 
 const NOW: i64 = 1_764_337_200_000;
@@ -21,7 +22,7 @@ struct Fixture {
     store: Arc<InMemoryStore>,
     clock: Arc<ManualClock>,
     tokens: Arc<TokenService>,
-    oauth: AuthorizationService,
+    oauth: Arc<AuthorizationService>,
 }
 
 fn user(id: i64) -> UserId {
@@ -44,31 +45,25 @@ fn fixture(cap: u32) -> Fixture {
         NOW,
     )
     .expect("built-ins");
-    let cache = Arc::new(TokenCache::default());
-    let clients = Arc::new(
-        ClientService::new(
-            built_in,
-            store.clone(),
-            keyring.clone(),
-            catalogue.clone(),
-            clock.clone(),
-            cap,
-        )
-        .with_cache(cache.clone()),
-    );
-    let tokens = Arc::new(
-        TokenService::new(
-            store.clone(),
-            clients.clone(),
+    let core = Core::wire(
+        Ports {
+            tokens: store.clone(),
+            clients: store.clone(),
+            codes: store.clone(),
+            idempotency: store.clone(),
+        },
+        CoreSettings {
             keyring,
-            TokenFormat::new("tsr_").expect("prefix"),
+            format: TokenFormat::new("tsr_").expect("prefix"),
             catalogue,
-            clock.clone(),
-        )
-        .with_cache(cache),
+            built_in,
+            client_cap: cap,
+            code_ttl_secs: 600,
+            cache: CacheSettings::default(),
+        },
+        clock.clone(),
     );
-    let oauth =
-        AuthorizationService::new(clients, store.clone(), tokens.clone(), clock.clone(), 600);
+    let (tokens, oauth) = (core.tokens, core.oauth);
     Fixture {
         store,
         clock,

@@ -14,7 +14,7 @@ use tessera_domain::{
     TokenFormat, TokenService,
 };
 use tessera_http_adapter::{AppState, SessionCodec, app};
-use tessera_oauth_clients::{AuthorizationService, ClientService, StaticClientDirectory};
+use tessera_oauth_clients::{ClientService, Core, CoreSettings, Ports, StaticClientDirectory};
 use tessera_persistence::{Database, DatabaseSettings};
 
 use crate::background::Periodic;
@@ -83,43 +83,31 @@ pub fn build_services(
         .context("security.secret_key")?;
     let built_in =
         StaticClientDirectory::new(&settings.oauth.clients, &catalogue, &keyring, clock.now())?;
-    // One cache per instance, shared by everything that deletes tokens.
-    let cache = Arc::new(TokenCache::new(settings.cache.into()));
-    let oauth_store = Arc::new(database.oauth_repository());
-    let idempotency: Arc<dyn tessera_domain::IdempotencyStore> =
-        Arc::new(database.idempotency_store());
-    let clients = Arc::new(
-        ClientService::new(
-            built_in,
-            oauth_store.clone(),
-            keyring.clone(),
-            catalogue.clone(),
-            clock.clone(),
-            settings.oauth.client_cap,
-        )
-        .with_cache(cache.clone())
-        .with_idempotency(idempotency.clone()),
-    );
     let format = TokenFormat::new(settings.tokens.prefix.clone()).context("tokens.prefix")?;
-    let tokens = Arc::new(
-        TokenService::new(
-            Arc::new(database.token_repository()),
-            clients.clone(),
+    let oauth_store = Arc::new(database.oauth_repository());
+    let Core {
+        tokens,
+        clients,
+        oauth,
+        cache,
+    } = Core::wire(
+        Ports {
+            tokens: Arc::new(database.token_repository()),
+            clients: oauth_store.clone(),
+            codes: oauth_store,
+            idempotency: Arc::new(database.idempotency_store()),
+        },
+        CoreSettings {
             keyring,
             format,
             catalogue,
-            clock.clone(),
-        )
-        .with_cache(cache.clone())
-        .with_idempotency(idempotency),
-    );
-    let oauth = Arc::new(AuthorizationService::new(
-        clients.clone(),
-        oauth_store,
-        tokens.clone(),
+            built_in,
+            client_cap: settings.oauth.client_cap,
+            code_ttl_secs: settings.oauth.code_ttl_secs,
+            cache: settings.cache.into(),
+        },
         clock,
-        settings.oauth.code_ttl_secs,
-    ));
+    );
     let sessions = SessionCodec::new(&settings.session).context("session")?;
     let deadlines = database.deadlines();
     let mut state = AppState::new(

@@ -58,7 +58,7 @@ pub async fn create_token(
     crate::metrics::token_created();
     tracing::info!(
         user = user.get(),
-        token = %created.token.redacted(state.tokens.format().prefix().len()),
+        token = %state.tokens.shown(created.token.expose()),
         "token created"
     );
     Ok(json_ok(&TokenDocument::from(created)))

@@ -1,7 +1,6 @@
 //! `DELETE /api/v1/users/{userID}/api-token/{token}` (and `api-tokens/`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use tessera_domain::secret::redact;
 
 use crate::auth::{UserRef, require_self_key};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
@@ -39,7 +38,7 @@ pub async fn delete_token(
     let target = UserRef::from_path(&req)?;
     let user = require_self_key(&req, &state, target).await?;
     let token = req.match_info().get("token").unwrap_or_default().to_owned();
-    let shown = redact(&token, state.tokens.format().prefix().len());
+    let shown = state.tokens.shown(&token);
     let tokens = state.tokens.clone();
     state
         .blocking(move || tokens.delete(user, &token))

@@ -107,6 +107,10 @@ pub fn basic(id: &str, secret: &str) -> String {
 }
 
 fn start(settings: Settings, db: Option<TestDatabase>) -> TestApp {
+    // `TEST_LOG=1`: the instances' log lines in the test output.
+    if std::env::var_os("TEST_LOG").is_some() {
+        tessera_server::telemetry::init(&settings.log);
+    }
     // Starts at the real time so the sessions' own `exp` make sense.
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let application =

@@ -1,0 +1,217 @@
+//! Issuing tokens: by permissions or for an OAuth2 client (contract §4),
+//! at most once per `Idempotency-Key`, and minting for the code grant.
+
+use crate::client::OAuthClient;
+use crate::idempotency::{
+    IdempotencyClaim, IdempotencyError, IdempotencyKey, IdempotencyScope, run_once,
+};
+use crate::ids::{ClientId, UserId};
+use crate::permission::{Identifier, PermissionSet};
+use crate::ports::{InsertTokenError, NewTokenRecord};
+use crate::secret::SecretString;
+use crate::time::{MAX_TIMESTAMP, Timestamp};
+
+use super::document::{ApiToken, to_document};
+use super::service::TokenService;
+
+/// Where a new token's permissions come from (contract §4: exactly one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Permissions {
+        identifier: Option<String>,
+        permissions: Vec<String>,
+    },
+    Client(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTokenRequest {
+    pub source: TokenSource,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTokenError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown permission {0:?}")]
+    UnknownPermission(String),
+    #[error("no OAuth2 client has the id {0:?}")]
+    ClientNotFound(String),
+    #[error("this user already has an unexpired token from client {0:?}")]
+    Conflict(String),
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// A fresh 190-bit token colliding is practically impossible; retrying a few
+/// times turns "practically" into "never surfaces to a caller".
+const INSERT_ATTEMPTS: usize = 3;
+
+/// A token to be minted: everything but its secret parts.
+#[derive(Debug)]
+struct Draft {
+    user: UserId,
+    identifier: String,
+    permissions: PermissionSet,
+    from_api_client: Option<ClientId>,
+    created_at: Timestamp,
+    expires_at: Option<Timestamp>,
+}
+
+/// `"<client name> Token"` (contract §4 and §11).
+fn client_token_identifier(client: &OAuthClient) -> String {
+    format!("{} Token", client.name)
+}
+
+impl TokenService {
+    pub fn create_once(
+        &self,
+        user: UserId,
+        request: CreateTokenRequest,
+        key: Option<(IdempotencyKey, [u8; 32])>,
+    ) -> Result<ApiToken, CreateTokenError> {
+        let Some(key) = key else {
+            return self.create(user, request);
+        };
+        run_once(
+            self.idempotency.as_deref(),
+            user,
+            IdempotencyScope::TokenCreation,
+            key,
+            self.clock.now(),
+            |claim| self.create_claimed(user, request, Some(claim)),
+            |outcome| {
+                let id: i64 = outcome
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("stored idempotency outcome {outcome:?}"))?;
+                let Some(record) = self.repository.find_by_id(user, id)? else {
+                    return Ok(None);
+                };
+                let token = self
+                    .keyring
+                    .open(&record.sealed, &record.hash)
+                    .map_err(anyhow::Error::from)?;
+                Ok(Some(to_document(record, token)))
+            },
+        )
+    }
+
+    pub fn new_client_token(
+        &self,
+        user: UserId,
+        client: &OAuthClient,
+    ) -> (SecretString, NewTokenRecord) {
+        self.mint(&Draft {
+            user,
+            identifier: client_token_identifier(client),
+            permissions: client.permissions.clone(),
+            from_api_client: Some(client.id.clone()),
+            created_at: self.clock.now(),
+            expires_at: None,
+        })
+    }
+
+    fn mint(&self, draft: &Draft) -> (SecretString, NewTokenRecord) {
+        let token = self.format.generate();
+        let hash = self.keyring.fingerprint(token.expose());
+        let record = NewTokenRecord {
+            user_id: draft.user,
+            identifier: draft.identifier.clone(),
+            hash,
+            sealed: self.keyring.seal(&token, &hash),
+            permissions: draft.permissions.clone(),
+            from_api_client: draft.from_api_client.clone(),
+            created_at: draft.created_at,
+            expires_at: draft.expires_at,
+        };
+        (token, record)
+    }
+
+    pub fn create(
+        &self,
+        user: UserId,
+        request: CreateTokenRequest,
+    ) -> Result<ApiToken, CreateTokenError> {
+        self.create_claimed(user, request, None)
+    }
+
+    fn create_claimed(
+        &self,
+        user: UserId,
+        request: CreateTokenRequest,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<ApiToken, CreateTokenError> {
+        let now = self.clock.now();
+        if let Some(at) = request.expires_at {
+            if at <= now {
+                return Err(CreateTokenError::Invalid(
+                    "expiresAt must be in the future".into(),
+                ));
+            }
+            if at > MAX_TIMESTAMP {
+                return Err(CreateTokenError::Invalid(
+                    "expiresAt must be before the year 10000".into(),
+                ));
+            }
+        }
+        let (identifier, permissions, from_api_client) = match request.source {
+            TokenSource::Permissions {
+                identifier,
+                permissions,
+            } => {
+                let identifier = identifier.ok_or_else(|| {
+                    CreateTokenError::Invalid(
+                        "identifier is required when permissions are given".into(),
+                    )
+                })?;
+                let identifier = Identifier::parse(&identifier)
+                    .map_err(|e| CreateTokenError::Invalid(e.to_string()))?;
+                let permissions = self
+                    .catalogue
+                    .resolve(&permissions)
+                    .map_err(CreateTokenError::UnknownPermission)?;
+                (identifier.into_string(), permissions, None)
+            }
+            TokenSource::Client(client_id) => {
+                let client = self
+                    .clients
+                    .find(&client_id)?
+                    .ok_or(CreateTokenError::ClientNotFound(client_id))?;
+                (
+                    client_token_identifier(&client),
+                    client.permissions,
+                    Some(client.id),
+                )
+            }
+        };
+
+        let draft = Draft {
+            user,
+            identifier,
+            permissions,
+            from_api_client,
+            created_at: now,
+            expires_at: request.expires_at,
+        };
+        for _ in 0..INSERT_ATTEMPTS {
+            let (token, record) = self.mint(&draft);
+            let inserted = match claim {
+                Some(claim) => self.repository.insert_claimed(record, now, claim),
+                None => self.repository.insert(record, now),
+            };
+            match inserted {
+                Ok(stored) => return Ok(to_document(stored, token)),
+                Err(InsertTokenError::DuplicateHash) => continue,
+                Err(InsertTokenError::DuplicateClientToken) => {
+                    let client = draft.from_api_client.map(|c| c.to_string());
+                    return Err(CreateTokenError::Conflict(client.unwrap_or_default()));
+                }
+                Err(InsertTokenError::Unexpected(e)) => return Err(e.into()),
+            }
+        }
+        Err(anyhow::anyhow!("could not generate a unique token").into())
+    }
+}

@@ -1,0 +1,21 @@
+//! The token service: every rule of contract §4 and §5 in one place, above
+//! the ports, split by job — issuing, verifying, what owners do with their
+//! tokens, and the usage log. Methods are synchronous because the storage
+//! adapters are; the HTTP adapter runs them off the async executor.
+
+mod document;
+mod issue;
+mod owner;
+mod service;
+mod usage;
+mod verify;
+
+pub use document::{ApiToken, to_document};
+pub use issue::{CreateTokenError, CreateTokenRequest, TokenSource};
+pub use owner::DeleteTokenError;
+pub use service::TokenService;
+pub use usage::USAGE_RESOLUTION_MS;
+pub use verify::{Lookup, VerifyError};
+
+#[cfg(test)]
+mod tests;

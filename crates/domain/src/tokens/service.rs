@@ -1,0 +1,125 @@
+//! The token service's state, and what the rest of the application asks of
+//! it besides issuing and verifying: the time, the revocation view, how a
+//! token is shown in logs, usage flushing.
+
+use std::sync::Arc;
+
+use crate::cache::TokenCache;
+use crate::client::ClientDirectory;
+use crate::crypto::{Keyring, TokenHash};
+use crate::freshness::RevocationView;
+use crate::idempotency::IdempotencyStore;
+use crate::permission::{PermissionCatalogue, PermissionSet};
+use crate::ports::TokenRepository;
+use crate::time::{Clock, Timestamp};
+use crate::token::TokenFormat;
+
+use super::usage::UsageLog;
+
+pub struct TokenService {
+    pub(super) repository: Arc<dyn TokenRepository>,
+    pub(super) clients: Arc<dyn ClientDirectory>,
+    pub(super) keyring: Keyring,
+    pub(super) format: TokenFormat,
+    pub(super) catalogue: PermissionCatalogue,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) cache: Arc<TokenCache>,
+    pub(super) usage: UsageLog,
+    /// Where `Idempotency-Key`s are kept; `None`: keys are refused.
+    pub(super) idempotency: Option<Arc<dyn IdempotencyStore>>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("format", &self.format)
+            .field("catalogue", &self.catalogue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    /// The cache is this instance's one cache, shared with everything else
+    /// that invalidates it (the client registry, the revocation listener).
+    pub fn new(
+        repository: Arc<dyn TokenRepository>,
+        clients: Arc<dyn ClientDirectory>,
+        keyring: Keyring,
+        format: TokenFormat,
+        catalogue: PermissionCatalogue,
+        clock: Arc<dyn Clock>,
+        cache: Arc<TokenCache>,
+    ) -> Self {
+        Self {
+            repository,
+            clients,
+            keyring,
+            format,
+            catalogue,
+            clock,
+            cache,
+            usage: UsageLog::default(),
+            idempotency: None,
+        }
+    }
+
+    pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(store);
+        self
+    }
+
+    pub fn forget(&self, hashes: &[TokenHash]) {
+        self.cache.invalidate(hashes);
+    }
+
+    /// The service's clock: what "now" is for expiry, `serverTime` and codes.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// How fresh this instance's knowledge of revocations is (`/readyz`).
+    pub fn revocation_view(&self) -> &RevocationView {
+        self.cache.view()
+    }
+
+    /// Calls `observer` after every invalidation of this instance's cache
+    /// (the revocation feed's long polls wake on it).
+    pub fn on_revocation(&self, observer: impl Fn() + Send + Sync + 'static) {
+        self.cache.subscribe(observer);
+    }
+
+    /// `token` as logs may show it: the prefix and the last four characters.
+    pub fn shown(&self, token: &str) -> String {
+        crate::secret::redact(token, self.format.prefix().len())
+    }
+
+    /// Every permission name of the catalogue (a session's permissions).
+    pub fn all_permissions(&self) -> PermissionSet {
+        self.catalogue.all()
+    }
+
+    /// The keyed fingerprint of a secret (tokens, authorization codes): how
+    /// the store finds it without holding it.
+    pub fn fingerprint(&self, secret: &str) -> TokenHash {
+        self.keyring.fingerprint(secret)
+    }
+
+    /// Writes the noted uses (`lastUsedAt`) in one batch; called off the
+    /// request path, and once more at shutdown. Returns how many.
+    pub fn flush_usage(&self) -> anyhow::Result<usize> {
+        let batch = self.usage.take();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let written = batch.len();
+        if let Err(error) = self.repository.record_usage(&batch) {
+            self.usage.put_back(batch);
+            return Err(error);
+        }
+        Ok(written)
+    }
+
+    pub fn ping(&self) -> anyhow::Result<()> {
+        self.repository.ping()
+    }
+}

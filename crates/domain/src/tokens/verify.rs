@@ -1,0 +1,151 @@
+//! Verifying a token: the cache first, the store on a miss, the cache
+//! refreshed ahead of expiry off the request path, and the answer during an
+//! outage.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::cache::{Cached, Hit, ValidEntry, expired};
+use crate::crypto::TokenHash;
+use crate::ports::TokenRecord;
+use crate::principal::Principal;
+use crate::time::Timestamp;
+
+use super::service::TokenService;
+use super::usage::USAGE_RESOLUTION_MS;
+
+/// What [`TokenService::lookup`] could tell without the store.
+#[derive(Debug)]
+pub enum Lookup {
+    Answered(Result<Principal, VerifyError>),
+    /// Only the store can tell: pass to [`TokenService::verify_stored`].
+    Miss(TokenHash),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("unknown token")]
+    Unknown,
+    #[error("expired token")]
+    Expired,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl TokenService {
+    pub fn lookup(&self, token: &str) -> Lookup {
+        if self.format.check(token).is_err() {
+            return Lookup::Answered(Err(VerifyError::Malformed));
+        }
+        let hash = self.keyring.fingerprint(token);
+        match self.cache.get(&hash, |entry| self.accept(entry)) {
+            Some(Hit::Valid(answer)) => Lookup::Answered(answer),
+            Some(Hit::Unknown) => Lookup::Answered(Err(VerifyError::Unknown)),
+            None => Lookup::Miss(hash),
+        }
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
+        match self.lookup(token) {
+            Lookup::Answered(answer) => answer,
+            Lookup::Miss(hash) => self.verify_stored(hash),
+        }
+    }
+
+    pub fn verify_stored(&self, hash: TokenHash) -> Result<Principal, VerifyError> {
+        let epoch = self.cache.epoch();
+        let found = match self.repository.find_by_hash(&hash) {
+            Ok(found) => found,
+            Err(error) => return self.answer_during_outage(&hash, error),
+        };
+        let Some(record) = found else {
+            self.cache.fill(hash, Cached::Unknown, epoch);
+            return Err(VerifyError::Unknown);
+        };
+        let entry = self.entry_for(record, None);
+        // Accepted first: the use it notes travels into the cache with it.
+        let answer = self.accept(&entry);
+        self.cache.fill(hash, Cached::Valid(entry), epoch);
+        answer
+    }
+
+    fn answer_during_outage(
+        &self,
+        hash: &TokenHash,
+        error: anyhow::Error,
+    ) -> Result<Principal, VerifyError> {
+        if self.cache.serves_stale_on_outage()
+            && crate::availability::is_unavailable(&error)
+            && let Some(answer) = self.cache.get_stale(hash, |entry| self.accept(entry))
+        {
+            return answer;
+        }
+        Err(VerifyError::Unexpected(error))
+    }
+
+    fn entry_for(&self, record: TokenRecord, noted: Option<Timestamp>) -> ValidEntry {
+        let recorded = record.last_used_at.unwrap_or(i64::MIN);
+        ValidEntry::new(
+            Principal {
+                user_id: record.user_id,
+                permissions: self.cache.intern(record.permissions),
+                from_api_client: record.from_api_client,
+                hash: record.hash,
+                created_at: record.created_at,
+                expires_at: record.expires_at,
+            },
+            noted.map_or(recorded, |noted| noted.max(recorded)),
+        )
+    }
+
+    pub fn refresh_cache(&self, ahead: Duration, limit: usize) -> anyhow::Result<usize> {
+        let due = self.cache.due_for_refresh(ahead, limit);
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let epoch = self.cache.epoch();
+        let records = self.repository.find_many_by_hash(&due)?;
+        let found: HashSet<TokenHash> = records.iter().map(|r| r.hash).collect();
+        // Gone from the store: its deletion's notice may be late or lost.
+        let gone: Vec<TokenHash> = due.into_iter().filter(|h| !found.contains(h)).collect();
+        self.cache.discard(&gone);
+        let now = self.clock.now();
+        let mut renewed = 0;
+        for record in records {
+            // An expired token's entry just runs out.
+            if expired(record.expires_at, now) {
+                continue;
+            }
+            let hash = record.hash;
+            let noted = self.cache.last_recorded(&hash);
+            // A deletion since `epoch` voids the whole batch: `fill` checks.
+            if self
+                .cache
+                .fill(hash, Cached::Valid(self.entry_for(record, noted)), epoch)
+            {
+                renewed += 1;
+            }
+        }
+        Ok(renewed)
+    }
+
+    fn accept(&self, entry: &ValidEntry) -> Result<Principal, VerifyError> {
+        let now = self.clock.now();
+        if expired(entry.principal.expires_at, now) {
+            return Err(VerifyError::Expired);
+        }
+        let last = entry.last_recorded.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= USAGE_RESOLUTION_MS
+            && entry
+                .last_recorded
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.usage.note(entry.principal.hash, now);
+        }
+        Ok(entry.principal.clone())
+    }
+}
