@@ -14,7 +14,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 use crate::DatabaseError;
-use crate::store::{Circuit, Failure, failure_of};
+use crate::failure::{Circuit, Failure, failure_of};
 
 // Diesel connections implement no Debug.
 #[allow(missing_debug_implementations)]

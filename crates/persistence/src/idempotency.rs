@@ -60,84 +60,85 @@ pub(crate) fn complete(
 
 impl IdempotencyStore for DieselIdempotencyStore {
     fn claim(&self, claim: &IdempotencyClaim, now: i64) -> anyhow::Result<ClaimOutcome> {
-        let _writing = self.store.write_gate("claiming an Idempotency-Key")?;
-        let mut conn = self.store.conn("claiming an Idempotency-Key")?;
-        // Forgotten after a day; every key of this user past it goes too.
-        diesel::delete(
-            idempotency_keys::table
-                .filter(idempotency_keys::user_id.eq(claim.user.get()))
-                .filter(idempotency_keys::created_at.le(now - KEY_LIFETIME_MS)),
-        )
-        .execute(&mut conn)
-        .store_context("forgetting old Idempotency-Keys")?;
-        let inserted = diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::user_id.eq(claim.user.get()),
-                idempotency_keys::scope.eq(claim.scope.as_str()),
-                idempotency_keys::idem_key.eq(claim.key.as_str()),
-                idempotency_keys::fingerprint.eq(&claim.fingerprint[..]),
-                idempotency_keys::claim.eq(claim.claim),
-                idempotency_keys::created_at.eq(now),
-                idempotency_keys::claimed_at.eq(now),
-            ))
-            .execute(&mut conn);
-        match inserted {
-            Ok(_) => return Ok(ClaimOutcome::Claimed),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
-            Err(error) => {
-                return Err(crate::store::store_error(
-                    error,
-                    "claiming an Idempotency-Key",
-                ));
-            }
-        }
-        let existing: Option<(Vec<u8>, Option<String>, i64)> = key_row!(claim)
-            .select((
-                idempotency_keys::fingerprint,
-                idempotency_keys::outcome,
-                idempotency_keys::claimed_at,
-            ))
-            .first(&mut conn)
-            .optional()
-            .store_context("reading an Idempotency-Key")?;
-        let Some((fingerprint, outcome, claimed_at)) = existing else {
-            // Released between our insert and read: the retry claims it.
-            return Ok(ClaimOutcome::InProgress);
-        };
-        if fingerprint != claim.fingerprint {
-            return Ok(ClaimOutcome::Mismatch);
-        }
-        if let Some(outcome) = outcome {
-            return Ok(ClaimOutcome::Done(outcome));
-        }
-        if claimed_at <= now - ABANDONED_AFTER_MS {
-            let taken = diesel::update(
-                key_row!(claim)
-                    .filter(idempotency_keys::claimed_at.eq(claimed_at))
-                    .filter(idempotency_keys::outcome.is_null()),
+        self.store.write("claiming an Idempotency-Key", |conn| {
+            // Forgotten after a day; every key of this user past it goes too.
+            diesel::delete(
+                idempotency_keys::table
+                    .filter(idempotency_keys::user_id.eq(claim.user.get()))
+                    .filter(idempotency_keys::created_at.le(now - KEY_LIFETIME_MS)),
             )
-            .set((
-                idempotency_keys::claim.eq(claim.claim),
-                idempotency_keys::claimed_at.eq(now),
-            ))
-            .execute(&mut conn)
-            .store_context("taking over an Idempotency-Key")?;
-            if taken == 1 {
-                return Ok(ClaimOutcome::Claimed);
+            .execute(conn)
+            .store_context("forgetting old Idempotency-Keys")?;
+            let inserted = diesel::insert_into(idempotency_keys::table)
+                .values((
+                    idempotency_keys::user_id.eq(claim.user.get()),
+                    idempotency_keys::scope.eq(claim.scope.as_str()),
+                    idempotency_keys::idem_key.eq(claim.key.as_str()),
+                    idempotency_keys::fingerprint.eq(&claim.fingerprint[..]),
+                    idempotency_keys::claim.eq(claim.claim),
+                    idempotency_keys::created_at.eq(now),
+                    idempotency_keys::claimed_at.eq(now),
+                ))
+                .execute(conn);
+            match inserted {
+                Ok(_) => return Ok(ClaimOutcome::Claimed),
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
+                Err(error) => {
+                    return Err(crate::store::store_error(
+                        error,
+                        "claiming an Idempotency-Key",
+                    ));
+                }
             }
-        }
-        Ok(ClaimOutcome::InProgress)
+            let existing: Option<(Vec<u8>, Option<String>, i64)> = key_row!(claim)
+                .select((
+                    idempotency_keys::fingerprint,
+                    idempotency_keys::outcome,
+                    idempotency_keys::claimed_at,
+                ))
+                .first(conn)
+                .optional()
+                .store_context("reading an Idempotency-Key")?;
+            let Some((fingerprint, outcome, claimed_at)) = existing else {
+                // Released between our insert and read: the retry claims it.
+                return Ok(ClaimOutcome::InProgress);
+            };
+            if fingerprint != claim.fingerprint {
+                return Ok(ClaimOutcome::Mismatch);
+            }
+            if let Some(outcome) = outcome {
+                return Ok(ClaimOutcome::Done(outcome));
+            }
+            if claimed_at <= now - ABANDONED_AFTER_MS {
+                let taken = diesel::update(
+                    key_row!(claim)
+                        .filter(idempotency_keys::claimed_at.eq(claimed_at))
+                        .filter(idempotency_keys::outcome.is_null()),
+                )
+                .set((
+                    idempotency_keys::claim.eq(claim.claim),
+                    idempotency_keys::claimed_at.eq(now),
+                ))
+                .execute(conn)
+                .store_context("taking over an Idempotency-Key")?;
+                if taken == 1 {
+                    return Ok(ClaimOutcome::Claimed);
+                }
+            }
+            Ok(ClaimOutcome::InProgress)
+        })
     }
 
     fn release(&self, claim: &IdempotencyClaim) -> anyhow::Result<()> {
-        let _writing = self.store.write_gate("releasing an Idempotency-Key")?;
-        diesel::delete(
-            key_row!(claim)
-                .filter(idempotency_keys::claim.eq(claim.claim))
-                .filter(idempotency_keys::outcome.is_null()),
-        )
-        .execute(&mut self.store.conn("releasing an Idempotency-Key")?)
-        .store_context("releasing an Idempotency-Key")?;
-        Ok(())
+        self.store.write("releasing an Idempotency-Key", |conn| {
+            diesel::delete(
+                key_row!(claim)
+                    .filter(idempotency_keys::claim.eq(claim.claim))
+                    .filter(idempotency_keys::outcome.is_null()),
+            )
+            .execute(conn)
+            .store_context("releasing an Idempotency-Key")
+            .map(drop)
+        })
     }
 }

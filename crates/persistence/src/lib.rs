@@ -3,6 +3,7 @@
 //! the backend is chosen from the URL scheme at startup.
 
 mod connection;
+mod failure;
 mod idempotency;
 mod oauth;
 mod revocations;
@@ -26,10 +27,11 @@ pub use connection::{
     AnyConnection, Backend, ConnectionManager, Deadlines, open_postgres,
     postgres_url_with_deadlines,
 };
+pub use failure::Circuit;
 pub use idempotency::DieselIdempotencyStore;
 pub use oauth::DieselOAuthRepository;
 pub use revocations::{DieselRevocationLog, HeartbeatSender, RevocationListener};
-pub use store::{Circuit, Store, WriteGate};
+pub use store::{Store, WriteGate};
 pub use tokens::DieselTokenRepository;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -302,7 +304,7 @@ impl Database {
     pub fn revocation_listener(
         &self,
         url: &str,
-        cache: std::sync::Arc<tessera_domain::TokenCache>,
+        cache: std::sync::Arc<dyn tessera_domain::RevocationSink>,
     ) -> Option<(RevocationListener, HeartbeatSender)> {
         (self.backend() == Backend::Postgres).then(|| {
             let url = postgres_url_with_deadlines(url, self.deadlines);

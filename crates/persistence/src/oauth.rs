@@ -123,9 +123,12 @@ impl DieselOAuthRepository {
         if let Some(author) = author {
             query = query.filter(oauth_clients::author.eq(author.get()));
         }
-        query
-            .load::<ClientRow>(&mut self.store.conn("OAuth storage")?)
-            .store_context("listing clients")?
+        self.store
+            .read("listing clients", |conn| {
+                query
+                    .load::<ClientRow>(conn)
+                    .store_context("listing clients")
+            })?
             .into_iter()
             .map(StoredClient::try_from)
             .collect()
@@ -167,7 +170,6 @@ impl DieselOAuthRepository {
         cap: u32,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<StoredClient, InsertClientError> {
-        let _writing = self.store.write_gate("OAuth storage")?;
         let client = &stored.client;
         let author = client
             .author
@@ -187,50 +189,53 @@ impl DieselOAuthRepository {
             secret_sealed: stored.secret_sealed.clone(),
             created_at: client.created_at,
         };
-        let mut conn = self.store.conn("OAuth storage")?;
-        let outcome = conn.transaction::<(), InsertFailure, _>(|conn| {
-            // The quota row exists after this (a savepoint absorbs the
-            // unique violation when it already did) ...
-            let _ = conn.transaction::<_, DieselError, _>(|conn| {
-                diesel::insert_into(oauth_client_quota::table)
-                    .values((
-                        oauth_client_quota::user_id.eq(author),
-                        oauth_client_quota::used.eq(0_i64),
-                    ))
-                    .execute(conn)
+        self.store.write("storing a client", |conn| {
+            let outcome = conn.transaction::<(), InsertFailure, _>(|conn| {
+                // The quota row exists after this (a savepoint absorbs the
+                // unique violation when it already did) ...
+                let _ = conn.transaction::<_, DieselError, _>(|conn| {
+                    diesel::insert_into(oauth_client_quota::table)
+                        .values((
+                            oauth_client_quota::user_id.eq(author),
+                            oauth_client_quota::used.eq(0_i64),
+                        ))
+                        .execute(conn)
+                });
+                // ... and this update locks it until commit, so concurrent
+                // creations for one user queue here and see each other's count.
+                diesel::update(oauth_client_quota::table.find(author))
+                    .set(oauth_client_quota::used.eq(oauth_client_quota::used + 1_i64))
+                    .execute(conn)?;
+                let used: i64 = oauth_client_quota::table
+                    .find(author)
+                    .select(oauth_client_quota::used)
+                    .first(conn)?;
+                if used > i64::from(cap) {
+                    return Err(InsertFailure::CapReached);
+                }
+                diesel::insert_into(oauth_clients::table)
+                    .values(&row)
+                    .execute(conn)?;
+                if let Some(claim) = claim
+                    && !crate::idempotency::complete(conn, claim, &row.client_id)?
+                {
+                    return Err(InsertFailure::ClaimLost);
+                }
+                Ok(())
             });
-            // ... and this update locks it until commit, so concurrent
-            // creations for one user queue here and see each other's count.
-            diesel::update(oauth_client_quota::table.find(author))
-                .set(oauth_client_quota::used.eq(oauth_client_quota::used + 1_i64))
-                .execute(conn)?;
-            let used: i64 = oauth_client_quota::table
-                .find(author)
-                .select(oauth_client_quota::used)
-                .first(conn)?;
-            if used > i64::from(cap) {
-                return Err(InsertFailure::CapReached);
+            match outcome {
+                Ok(()) => Ok(stored),
+                Err(InsertFailure::CapReached) => Err(InsertClientError::CapReached),
+                Err(InsertFailure::ClaimLost) => {
+                    Err(InsertClientError::Unexpected(ClaimLost.into()))
+                }
+                Err(InsertFailure::Db(DieselError::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    _,
+                ))) => Err(InsertClientError::Duplicate),
+                Err(InsertFailure::Db(e)) => Err(store_error(e, "inserting a client").into()),
             }
-            diesel::insert_into(oauth_clients::table)
-                .values(&row)
-                .execute(conn)?;
-            if let Some(claim) = claim
-                && !crate::idempotency::complete(conn, claim, &row.client_id)?
-            {
-                return Err(InsertFailure::ClaimLost);
-            }
-            Ok(())
-        });
-        match outcome {
-            Ok(()) => Ok(stored),
-            Err(InsertFailure::CapReached) => Err(InsertClientError::CapReached),
-            Err(InsertFailure::ClaimLost) => Err(InsertClientError::Unexpected(ClaimLost.into())),
-            Err(InsertFailure::Db(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => Err(InsertClientError::Duplicate),
-            Err(InsertFailure::Db(e)) => Err(store_error(e, "inserting a client").into()),
-        }
+        })
     }
 }
 
@@ -252,14 +257,16 @@ impl ClientRepository for DieselOAuthRepository {
         if !storable_id(id) {
             return Ok(None);
         }
-        oauth_clients::table
-            .find(id)
-            .select(ClientRow::as_select())
-            .first::<ClientRow>(&mut self.store.conn("OAuth storage")?)
-            .optional()
-            .store_context("looking a client up")?
-            .map(StoredClient::try_from)
-            .transpose()
+        self.store.read("looking a client up", |conn| {
+            oauth_clients::table
+                .find(id)
+                .select(ClientRow::as_select())
+                .first::<ClientRow>(conn)
+                .optional()
+                .store_context("looking a client up")?
+                .map(StoredClient::try_from)
+                .transpose()
+        })
     }
 
     fn list_all(&self) -> anyhow::Result<Vec<StoredClient>> {
@@ -274,7 +281,6 @@ impl ClientRepository for DieselOAuthRepository {
         if !storable_id(id) {
             return Ok(None);
         }
-        let _writing = self.store.write_gate("OAuth storage")?;
         let changes = ClientChanges {
             name: update.name.as_deref(),
             redirect_uri: update.redirect_uri.as_ref().map(Option::as_deref),
@@ -282,15 +288,14 @@ impl ClientRepository for DieselOAuthRepository {
             api_key_template: update.api_key_template.as_ref().map(Option::as_deref),
             api_key_filename: update.api_key_filename.as_ref().map(Option::as_deref),
         };
-        let mut conn = self.store.conn("OAuth storage")?;
-        let empty = update == &ClientUpdate::default();
-        if !empty {
-            diesel::update(oauth_clients::table.find(id))
-                .set(&changes)
-                .execute(&mut conn)
-                .store_context("updating a client")?;
+        if update != &ClientUpdate::default() {
+            self.store.write("updating a client", |conn| {
+                diesel::update(oauth_clients::table.find(id))
+                    .set(&changes)
+                    .execute(conn)
+                    .store_context("updating a client")
+            })?;
         }
-        drop(conn);
         ClientRepository::find(self, id)
     }
 
@@ -303,14 +308,15 @@ impl ClientRepository for DieselOAuthRepository {
         if !storable_id(id) {
             return Ok(None);
         }
-        let _writing = self.store.write_gate("OAuth storage")?;
-        let updated = diesel::update(oauth_clients::table.find(id))
-            .set((
-                oauth_clients::secret_hash.eq(&secret_hash.0[..]),
-                oauth_clients::secret_sealed.eq(&secret_sealed),
-            ))
-            .execute(&mut self.store.conn("OAuth storage")?)
-            .store_context("replacing a client secret")?;
+        let updated = self.store.write("replacing a client secret", |conn| {
+            diesel::update(oauth_clients::table.find(id))
+                .set((
+                    oauth_clients::secret_hash.eq(&secret_hash.0[..]),
+                    oauth_clients::secret_sealed.eq(&secret_sealed),
+                ))
+                .execute(conn)
+                .store_context("replacing a client secret")
+        })?;
         if updated == 0 {
             return Ok(None);
         }
@@ -321,39 +327,40 @@ impl ClientRepository for DieselOAuthRepository {
         if !storable_id(id) {
             return Ok(None);
         }
-        let _writing = self.store.write_gate("OAuth storage")?;
-        let mut conn = self.store.conn("OAuth storage")?;
-        let deleted = conn
-            .transaction::<Option<Vec<Vec<u8>>>, DieselError, _>(|conn| {
-                let author: Option<i64> = oauth_clients::table
-                    .find(id)
-                    .select(oauth_clients::author)
-                    .first(conn)
-                    .optional()?;
-                let Some(author) = author else {
-                    return Ok(None);
-                };
-                let tokens =
-                    diesel::delete(api_tokens::table.filter(api_tokens::from_api_client.eq(id)))
-                        .returning(api_tokens::token_hash)
-                        .get_results::<Vec<u8>>(conn)?;
-                diesel::delete(oauth_codes::table.filter(oauth_codes::client_id.eq(id)))
-                    .execute(conn)?;
-                diesel::delete(oauth_clients::table.find(id)).execute(conn)?;
-                diesel::update(oauth_client_quota::table.find(author))
-                    .set(oauth_client_quota::used.eq(oauth_client_quota::used - 1_i64))
-                    .execute(conn)?;
-                Ok(Some(tokens))
-            })
-            .store_context("deleting a client")?;
-        deleted
-            .map(|hashes| {
-                hashes
-                    .into_iter()
-                    .map(|h| hash_of(h, "token"))
-                    .collect::<anyhow::Result<Vec<_>>>()
-            })
-            .transpose()
+        self.store.write("deleting a client", |conn| {
+            let deleted = conn
+                .transaction::<Option<Vec<Vec<u8>>>, DieselError, _>(|conn| {
+                    let author: Option<i64> = oauth_clients::table
+                        .find(id)
+                        .select(oauth_clients::author)
+                        .first(conn)
+                        .optional()?;
+                    let Some(author) = author else {
+                        return Ok(None);
+                    };
+                    let tokens = diesel::delete(
+                        api_tokens::table.filter(api_tokens::from_api_client.eq(id)),
+                    )
+                    .returning(api_tokens::token_hash)
+                    .get_results::<Vec<u8>>(conn)?;
+                    diesel::delete(oauth_codes::table.filter(oauth_codes::client_id.eq(id)))
+                        .execute(conn)?;
+                    diesel::delete(oauth_clients::table.find(id)).execute(conn)?;
+                    diesel::update(oauth_client_quota::table.find(author))
+                        .set(oauth_client_quota::used.eq(oauth_client_quota::used - 1_i64))
+                        .execute(conn)?;
+                    Ok(Some(tokens))
+                })
+                .store_context("deleting a client")?;
+            deleted
+                .map(|hashes| {
+                    hashes
+                        .into_iter()
+                        .map(|h| hash_of(h, "token"))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+                .transpose()
+        })
     }
 }
 
@@ -371,7 +378,6 @@ impl From<DieselError> for RedeemFailure {
 
 impl CodeRepository for DieselOAuthRepository {
     fn insert(&self, code: AuthorizationCode) -> anyhow::Result<()> {
-        let _writing = self.store.write_gate("OAuth storage")?;
         let row = CodeRow {
             code_hash: code.hash.0.to_vec(),
             user_id: code.user_id.get(),
@@ -382,29 +388,34 @@ impl CodeRepository for DieselOAuthRepository {
             used_at: code.used_at,
             token_hash: code.token_hash.map(|h| h.0.to_vec()),
         };
-        diesel::insert_into(oauth_codes::table)
-            .values(&row)
-            .execute(&mut self.store.conn("OAuth storage")?)
-            .store_context("storing an authorization code")?;
-        Ok(())
+        self.store.write("storing an authorization code", |conn| {
+            diesel::insert_into(oauth_codes::table)
+                .values(&row)
+                .execute(conn)
+                .store_context("storing an authorization code")
+                .map(drop)
+        })
     }
 
     fn purge_expired(&self, now: i64) -> anyhow::Result<usize> {
-        let _writing = self.store.write_gate("OAuth storage")?;
-        diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now)))
-            .execute(&mut self.store.conn("OAuth storage")?)
-            .store_context("purging expired codes")
+        self.store.write("purging expired codes", |conn| {
+            diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now)))
+                .execute(conn)
+                .store_context("purging expired codes")
+        })
     }
 
     fn find(&self, hash: &TokenHash) -> anyhow::Result<Option<AuthorizationCode>> {
-        oauth_codes::table
-            .find(&hash.0[..])
-            .select(CodeRow::as_select())
-            .first::<CodeRow>(&mut self.store.conn("OAuth storage")?)
-            .optional()
-            .store_context("looking a code up")?
-            .map(AuthorizationCode::try_from)
-            .transpose()
+        self.store.read("looking a code up", |conn| {
+            oauth_codes::table
+                .find(&hash.0[..])
+                .select(CodeRow::as_select())
+                .first::<CodeRow>(conn)
+                .optional()
+                .store_context("looking a code up")?
+                .map(AuthorizationCode::try_from)
+                .transpose()
+        })
     }
 
     fn redeem(
@@ -413,67 +424,69 @@ impl CodeRepository for DieselOAuthRepository {
         token: NewTokenRecord,
         now: i64,
     ) -> Result<Redeemed, RedeemError> {
-        let _writing = self.store.write_gate("OAuth storage")?;
-        let mut conn = self.store.conn("OAuth storage")?;
-        let outcome = conn.transaction::<(TokenRow, Vec<Vec<u8>>), RedeemFailure, _>(|conn| {
-            // Only one of concurrent redemptions flips `used_at`.
-            let marked = diesel::update(
-                oauth_codes::table
-                    .find(&code.0[..])
-                    .filter(oauth_codes::used_at.is_null()),
-            )
-            .set((
-                oauth_codes::used_at.eq(now),
-                oauth_codes::token_hash.eq(&token.hash.0[..]),
-            ))
-            .execute(conn)?;
-            if marked == 0 {
-                return Err(RedeemFailure::AlreadyUsed);
+        self.store.write("redeeming a code", |conn| {
+            let outcome = conn.transaction::<(TokenRow, Vec<Vec<u8>>), RedeemFailure, _>(|conn| {
+                // Only one of concurrent redemptions flips `used_at`.
+                let marked = diesel::update(
+                    oauth_codes::table
+                        .find(&code.0[..])
+                        .filter(oauth_codes::used_at.is_null()),
+                )
+                .set((
+                    oauth_codes::used_at.eq(now),
+                    oauth_codes::token_hash.eq(&token.hash.0[..]),
+                ))
+                .execute(conn)?;
+                if marked == 0 {
+                    return Err(RedeemFailure::AlreadyUsed);
+                }
+                let client = token.from_api_client.as_ref().map(ClientId::as_str);
+                let replaced = diesel::delete(
+                    api_tokens::table
+                        .filter(api_tokens::user_id.eq(token.user_id.get()))
+                        .filter(api_tokens::from_api_client.eq(client.unwrap_or_default())),
+                )
+                .returning(api_tokens::token_hash)
+                .get_results::<Vec<u8>>(conn)?;
+                Ok((insert_token_row(conn, &token)?, replaced))
+            });
+            match outcome {
+                Ok((row, replaced)) => Ok(Redeemed {
+                    token: TokenRecord::try_from(row)?,
+                    replaced: replaced
+                        .into_iter()
+                        .map(|h| hash_of(h, "token"))
+                        .collect::<anyhow::Result<_>>()?,
+                }),
+                Err(RedeemFailure::AlreadyUsed) => Err(RedeemError::AlreadyUsed),
+                Err(RedeemFailure::Db(e)) if is_duplicate_token_hash(&e) => {
+                    Err(RedeemError::DuplicateHash)
+                }
+                Err(RedeemFailure::Db(e)) => Err(store_error(e, "redeeming a code").into()),
             }
-            let client = token.from_api_client.as_ref().map(ClientId::as_str);
-            let replaced = diesel::delete(
-                api_tokens::table
-                    .filter(api_tokens::user_id.eq(token.user_id.get()))
-                    .filter(api_tokens::from_api_client.eq(client.unwrap_or_default())),
-            )
-            .returning(api_tokens::token_hash)
-            .get_results::<Vec<u8>>(conn)?;
-            Ok((insert_token_row(conn, &token)?, replaced))
-        });
-        match outcome {
-            Ok((row, replaced)) => Ok(Redeemed {
-                token: TokenRecord::try_from(row)?,
-                replaced: replaced
-                    .into_iter()
-                    .map(|h| hash_of(h, "token"))
-                    .collect::<anyhow::Result<_>>()?,
-            }),
-            Err(RedeemFailure::AlreadyUsed) => Err(RedeemError::AlreadyUsed),
-            Err(RedeemFailure::Db(e)) if is_duplicate_token_hash(&e) => {
-                Err(RedeemError::DuplicateHash)
-            }
-            Err(RedeemFailure::Db(e)) => Err(store_error(e, "redeeming a code").into()),
-        }
+        })
     }
 
     fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>> {
-        let _writing = self.store.write_gate("OAuth storage")?;
-        let mut conn = self.store.conn("OAuth storage")?;
-        let issued: Option<Option<Vec<u8>>> = oauth_codes::table
-            .find(&code.0[..])
-            .select(oauth_codes::token_hash)
-            .first(&mut conn)
-            .optional()
-            .store_context("looking a code up")?;
-        let Some(Some(hash)) = issued else {
-            return Ok(None);
-        };
-        let deleted = diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(&hash)))
-            .execute(&mut conn)
-            .store_context("revoking the token of a replayed code")?;
-        if deleted == 0 {
-            return Ok(None);
-        }
-        hash_of(hash, "token").map(Some)
+        self.store
+            .write("revoking a replayed code's token", |conn| {
+                let issued: Option<Option<Vec<u8>>> = oauth_codes::table
+                    .find(&code.0[..])
+                    .select(oauth_codes::token_hash)
+                    .first(conn)
+                    .optional()
+                    .store_context("looking a code up")?;
+                let Some(Some(hash)) = issued else {
+                    return Ok(None);
+                };
+                let deleted =
+                    diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(&hash)))
+                        .execute(conn)
+                        .store_context("revoking the token of a replayed code")?;
+                if deleted == 0 {
+                    return Ok(None);
+                }
+                hash_of(hash, "token").map(Some)
+            })
     }
 }

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use tessera_domain::{Revocation, RevocationLog, RevocationPage, TokenCache, TokenHash};
+use tessera_domain::{Revocation, RevocationLog, RevocationPage, RevocationSink, TokenHash};
 
 use crate::schema::{token_revocation_purges, token_revocations};
 use crate::store::{Store, StoreContext as _};
@@ -38,79 +38,81 @@ impl DieselRevocationLog {
 
 impl RevocationLog for DieselRevocationLog {
     fn after(&self, after: i64, limit: usize) -> anyhow::Result<RevocationPage> {
-        let mut conn = self.store.conn("reading revocations")?;
-        let rows: Vec<(i64, Vec<u8>, i64)> = token_revocations::table
-            .filter(token_revocations::id.gt(after))
-            .order(token_revocations::id.asc())
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .select((
-                token_revocations::id,
-                token_revocations::token_hash,
-                token_revocations::revoked_at,
-            ))
-            .load(&mut conn)
-            .store_context("reading revocations")?;
-        let purged_through = token_revocation_purges::table
-            .find(1_i16)
-            .select(token_revocation_purges::purged_through)
-            .first::<i64>(&mut conn)
-            .optional()
-            .store_context("reading the purge mark")?
-            .unwrap_or(0);
-        let entries = rows
-            .into_iter()
-            .map(|(cursor, hash, revoked_at)| {
-                Ok(Revocation {
-                    cursor,
-                    hash: crate::hash_of(hash, &format!("revocation {cursor}:"))?,
-                    revoked_at,
+        self.store.read("reading revocations", |conn| {
+            let rows: Vec<(i64, Vec<u8>, i64)> = token_revocations::table
+                .filter(token_revocations::id.gt(after))
+                .order(token_revocations::id.asc())
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                .select((
+                    token_revocations::id,
+                    token_revocations::token_hash,
+                    token_revocations::revoked_at,
+                ))
+                .load(conn)
+                .store_context("reading revocations")?;
+            let purged_through = token_revocation_purges::table
+                .find(1_i16)
+                .select(token_revocation_purges::purged_through)
+                .first::<i64>(conn)
+                .optional()
+                .store_context("reading the purge mark")?
+                .unwrap_or(0);
+            let entries = rows
+                .into_iter()
+                .map(|(cursor, hash, revoked_at)| {
+                    Ok(Revocation {
+                        cursor,
+                        hash: crate::hash_of(hash, &format!("revocation {cursor}:"))?,
+                        revoked_at,
+                    })
                 })
+                .collect::<anyhow::Result<_>>()?;
+            Ok(RevocationPage {
+                entries,
+                purged_through,
             })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(RevocationPage {
-            entries,
-            purged_through,
         })
     }
 
     fn last_cursor(&self) -> anyhow::Result<i64> {
-        let mut conn = self.store.conn("reading revocations")?;
-        let newest: Option<i64> = token_revocations::table
-            .select(diesel::dsl::max(token_revocations::id))
-            .first(&mut conn)
-            .store_context("reading the newest revocation")?;
-        match newest {
-            Some(cursor) => Ok(cursor),
-            None => Ok(token_revocation_purges::table
-                .find(1_i16)
-                .select(token_revocation_purges::purged_through)
-                .first::<i64>(&mut conn)
-                .optional()
-                .store_context("reading the purge mark")?
-                .unwrap_or(0)),
-        }
+        self.store.read("reading revocations", |conn| {
+            let newest: Option<i64> = token_revocations::table
+                .select(diesel::dsl::max(token_revocations::id))
+                .first(conn)
+                .store_context("reading the newest revocation")?;
+            match newest {
+                Some(cursor) => Ok(cursor),
+                None => Ok(token_revocation_purges::table
+                    .find(1_i16)
+                    .select(token_revocation_purges::purged_through)
+                    .first::<i64>(conn)
+                    .optional()
+                    .store_context("reading the purge mark")?
+                    .unwrap_or(0)),
+            }
+        })
     }
 
     fn purge_before(&self, cutoff: i64) -> anyhow::Result<usize> {
-        let _writing = self.store.write_gate("purging revocations")?;
-        let mut conn = self.store.conn("reading revocations")?;
-        conn.transaction::<usize, DieselError, _>(|conn| {
-            let last: Option<i64> = token_revocations::table
-                .filter(token_revocations::revoked_at.lt(cutoff))
-                .select(diesel::dsl::max(token_revocations::id))
-                .first(conn)?;
-            let Some(last) = last else {
-                return Ok(0);
-            };
-            let purged =
-                diesel::delete(token_revocations::table.filter(token_revocations::id.le(last)))
+        self.store.write("purging revocations", |conn| {
+            conn.transaction::<usize, DieselError, _>(|conn| {
+                let last: Option<i64> = token_revocations::table
+                    .filter(token_revocations::revoked_at.lt(cutoff))
+                    .select(diesel::dsl::max(token_revocations::id))
+                    .first(conn)?;
+                let Some(last) = last else {
+                    return Ok(0);
+                };
+                let purged =
+                    diesel::delete(token_revocations::table.filter(token_revocations::id.le(last)))
+                        .execute(conn)?;
+                diesel::update(token_revocation_purges::table.find(1_i16))
+                    .set(token_revocation_purges::purged_through.eq(last))
                     .execute(conn)?;
-            diesel::update(token_revocation_purges::table.find(1_i16))
-                .set(token_revocation_purges::purged_through.eq(last))
-                .execute(conn)?;
-            Ok(purged)
+                Ok(purged)
+            })
+            .store_context("purging revocations")
         })
-        .store_context("purging revocations")
     }
 }
 
@@ -130,7 +132,7 @@ impl RevocationLog for DieselRevocationLog {
 pub struct RevocationListener {
     url: String,
     statement_timeout: Duration,
-    cache: Arc<TokenCache>,
+    cache: Arc<dyn RevocationSink>,
     log: Arc<dyn RevocationLog>,
     channel: String,
     conn: Option<PgConnection>,
@@ -157,7 +159,7 @@ const CATCH_UP_PAGE: usize = 1000;
 pub(crate) fn listener_pair(
     url: &str,
     statement_timeout: Duration,
-    cache: Arc<TokenCache>,
+    cache: Arc<dyn RevocationSink>,
     log: Arc<dyn RevocationLog>,
 ) -> (RevocationListener, HeartbeatSender) {
     let channel = heartbeat_channel();
@@ -306,7 +308,7 @@ impl RevocationListener {
 pub struct HeartbeatSender {
     url: String,
     statement_timeout: Duration,
-    cache: Arc<TokenCache>,
+    cache: Arc<dyn RevocationSink>,
     channel: String,
     conn: Option<PgConnection>,
 }

@@ -84,18 +84,18 @@ impl DieselTokenRepository {
     /// Stores many tokens at once, a thousand per transaction: for seeding
     /// benchmarks, not for the service (which goes through the port).
     pub fn insert_many(&self, tokens: &[NewTokenRecord]) -> anyhow::Result<()> {
-        let _writing = self.store.write_gate("seeding tokens")?;
-        let mut conn = self.store.conn("seeding tokens")?;
-        for chunk in tokens.chunks(1000) {
-            conn.transaction::<(), DieselError, _>(|conn| {
-                for token in chunk {
-                    insert_token_row(conn, token)?;
-                }
-                Ok(())
-            })
-            .store_context("seeding tokens")?;
-        }
-        Ok(())
+        self.store.write("seeding tokens", |conn| {
+            for chunk in tokens.chunks(1000) {
+                conn.transaction::<(), DieselError, _>(|conn| {
+                    for token in chunk {
+                        insert_token_row(conn, token)?;
+                    }
+                    Ok(())
+                })
+                .store_context("seeding tokens")?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -195,10 +195,8 @@ impl DieselTokenRepository {
         now: i64,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<TokenRecord, InsertTokenError> {
-        let _writing = self.store.write_gate("inserting a token")?;
-        let mut conn = self.store.conn("inserting a token")?;
-        let inserted = conn
-            .transaction::<TokenRow, InsertFailure, _>(|conn| {
+        let inserted = self.store.write("inserting a token", |conn| {
+            conn.transaction::<TokenRow, InsertFailure, _>(|conn| {
                 if let Some(client) = &token.from_api_client {
                     // An expired token from the same client is replaced, not
                     // a conflict; an unexpired one makes the insert fail on
@@ -222,7 +220,8 @@ impl DieselTokenRepository {
             .map_err(|failure| match failure {
                 InsertFailure::Db(error) => classify_insert_error(error),
                 InsertFailure::ClaimLost => InsertTokenError::Unexpected(ClaimLost.into()),
-            })?;
+            })
+        })?;
         Ok(TokenRecord::try_from(inserted)?)
     }
 }
@@ -242,76 +241,85 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>> {
-        api_tokens::table
-            .filter(api_tokens::id.eq(id))
-            .filter(api_tokens::user_id.eq(user.get()))
-            .select(TokenRow::as_select())
-            .first::<TokenRow>(&mut self.store.conn("looking a token up")?)
-            .optional()
-            .store_context("looking a token up")?
-            .map(TokenRecord::try_from)
-            .transpose()
+        self.store.read("looking a token up", |conn| {
+            api_tokens::table
+                .filter(api_tokens::id.eq(id))
+                .filter(api_tokens::user_id.eq(user.get()))
+                .select(TokenRow::as_select())
+                .first::<TokenRow>(conn)
+                .optional()
+                .store_context("looking a token up")?
+                .map(TokenRecord::try_from)
+                .transpose()
+        })
     }
 
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>> {
-        let rows = api_tokens::table
-            .filter(api_tokens::user_id.eq(user.get()))
-            .order((api_tokens::created_at.asc(), api_tokens::id.asc()))
-            .select(TokenRow::as_select())
-            .load::<TokenRow>(&mut self.store.conn("listing tokens")?)
-            .store_context("listing tokens")?;
+        let rows = self.store.read("listing tokens", |conn| {
+            api_tokens::table
+                .filter(api_tokens::user_id.eq(user.get()))
+                .order((api_tokens::created_at.asc(), api_tokens::id.asc()))
+                .select(TokenRow::as_select())
+                .load::<TokenRow>(conn)
+                .store_context("listing tokens")
+        })?;
         rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
     fn find_by_hash(&self, hash: &TokenHash) -> anyhow::Result<Option<TokenRecord>> {
-        api_tokens::table
-            .filter(api_tokens::token_hash.eq(&hash.0[..]))
-            .select(TokenRow::as_select())
-            .first::<TokenRow>(&mut self.store.conn("looking a token up")?)
-            .optional()
-            .store_context("looking a token up")?
-            .map(TokenRecord::try_from)
-            .transpose()
+        self.store.read("looking a token up", |conn| {
+            api_tokens::table
+                .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                .select(TokenRow::as_select())
+                .first::<TokenRow>(conn)
+                .optional()
+                .store_context("looking a token up")?
+                .map(TokenRecord::try_from)
+                .transpose()
+        })
     }
 
     fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>> {
-        let mut conn = self.store.conn("looking tokens up")?;
-        let mut found = Vec::new();
-        for chunk in hashes.chunks(USAGE_CHUNK) {
-            let wanted: Vec<&[u8]> = chunk.iter().map(|hash| &hash.0[..]).collect();
-            let rows = api_tokens::table
-                .filter(api_tokens::token_hash.eq_any(wanted))
-                .select(TokenRow::as_select())
-                .load::<TokenRow>(&mut conn)
-                .store_context("looking tokens up")?;
-            for row in rows {
-                found.push(TokenRecord::try_from(row)?);
+        self.store.read("looking tokens up", |conn| {
+            let mut found = Vec::new();
+            for chunk in hashes.chunks(USAGE_CHUNK) {
+                let wanted: Vec<&[u8]> = chunk.iter().map(|hash| &hash.0[..]).collect();
+                let rows = api_tokens::table
+                    .filter(api_tokens::token_hash.eq_any(wanted))
+                    .select(TokenRow::as_select())
+                    .load::<TokenRow>(conn)
+                    .store_context("looking tokens up")?;
+                for row in rows {
+                    found.push(TokenRecord::try_from(row)?);
+                }
             }
-        }
-        Ok(found)
+            Ok(found)
+        })
     }
 
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
-        let _writing = self.store.write_gate("deleting a token")?;
-        let deleted = diesel::delete(
-            api_tokens::table
-                .filter(api_tokens::user_id.eq(user.get()))
-                .filter(api_tokens::token_hash.eq(&hash.0[..])),
-        )
-        .execute(&mut self.store.conn("deleting a token")?)
-        .store_context("deleting a token")?;
+        let deleted = self.store.write("deleting a token", |conn| {
+            diesel::delete(
+                api_tokens::table
+                    .filter(api_tokens::user_id.eq(user.get()))
+                    .filter(api_tokens::token_hash.eq(&hash.0[..])),
+            )
+            .execute(conn)
+            .store_context("deleting a token")
+        })?;
         Ok(deleted > 0)
     }
 
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
-        let _writing = self.store.write_gate("revoking a token")?;
-        let deleted = diesel::delete(
-            api_tokens::table
-                .filter(api_tokens::token_hash.eq(&hash.0[..]))
-                .filter(api_tokens::from_api_client.eq(client.as_str())),
-        )
-        .execute(&mut self.store.conn("revoking a token")?)
-        .store_context("revoking a token")?;
+        let deleted = self.store.write("revoking a token", |conn| {
+            diesel::delete(
+                api_tokens::table
+                    .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                    .filter(api_tokens::from_api_client.eq(client.as_str())),
+            )
+            .execute(conn)
+            .store_context("revoking a token")
+        })?;
         Ok(deleted > 0)
     }
 
@@ -320,17 +328,19 @@ impl TokenRepository for DieselTokenRepository {
         user: UserId,
         client: Option<&ClientId>,
     ) -> anyhow::Result<Vec<TokenHash>> {
-        let _writing = self.store.write_gate("revoking a user's tokens")?;
         let mut query = diesel::delete(api_tokens::table)
             .filter(api_tokens::user_id.eq(user.get()))
             .into_boxed();
         if let Some(client) = client {
             query = query.filter(api_tokens::from_api_client.eq(client.as_str()));
         }
-        query
-            .returning(api_tokens::token_hash)
-            .get_results::<Vec<u8>>(&mut self.store.conn("revoking a user's tokens")?)
-            .store_context("revoking a user's tokens")?
+        self.store
+            .write("revoking a user's tokens", |conn| {
+                query
+                    .returning(api_tokens::token_hash)
+                    .get_results::<Vec<u8>>(conn)
+                    .store_context("revoking a user's tokens")
+            })?
             .into_iter()
             .map(|bytes| crate::hash_of(bytes, "token"))
             .collect()
@@ -342,55 +352,53 @@ impl TokenRepository for DieselTokenRepository {
             Backend::Sqlite => SQLITE_USAGE_TRANSACTION,
         };
         for chunk in uses.chunks(per_round) {
-            // Gate before connection, as every writer does.
-            let _writing = self.store.write_gate("recording token use")?;
-            let mut conn = self.store.conn("recording token use")?;
-            match self.store.backend() {
-                // Round trips dominate: one set-based statement per chunk.
-                Backend::Postgres => {
-                    let mut query = diesel::sql_query(postgres_usage_update_sql(chunk.len()))
-                        .into_boxed::<MultiBackend>();
-                    for (hash, at) in chunk {
-                        query = query
-                            .bind::<diesel::sql_types::Binary, _>(hash.0.to_vec())
-                            .bind::<diesel::sql_types::BigInt, _>(*at);
-                    }
-                    query
-                        .execute(&mut conn)
-                        .store_context("recording token use")?;
-                }
-                // In process there are no round trips, and SQLite plans a
-                // joined UPDATE ... FROM far worse than one cached
-                // statement per row; the gate is free for token creation
-                // between transactions.
-                Backend::Sqlite => conn
-                    .transaction(|conn| {
+            self.store
+                .write("recording token use", |conn| match self.store.backend() {
+                    // Round trips dominate: one set-based statement per chunk.
+                    Backend::Postgres => {
+                        let mut query = diesel::sql_query(postgres_usage_update_sql(chunk.len()))
+                            .into_boxed::<MultiBackend>();
                         for (hash, at) in chunk {
-                            diesel::update(
-                                api_tokens::table
-                                    .filter(api_tokens::token_hash.eq(&hash.0[..]))
-                                    .filter(
-                                        api_tokens::last_used_at
-                                            .is_null()
-                                            .or(api_tokens::last_used_at.lt(*at)),
-                                    ),
-                            )
-                            .set(api_tokens::last_used_at.eq(*at))
-                            .execute(conn)?;
+                            query = query
+                                .bind::<diesel::sql_types::Binary, _>(hash.0.to_vec())
+                                .bind::<diesel::sql_types::BigInt, _>(*at);
                         }
-                        Ok::<_, DieselError>(())
-                    })
-                    .store_context("recording token use")?,
-            }
+                        query
+                            .execute(conn)
+                            .store_context("recording token use")
+                            .map(drop)
+                    }
+                    // In process there are no round trips, and SQLite plans a
+                    // joined UPDATE ... FROM far worse than one cached
+                    // statement per row; the gate is free for token creation
+                    // between transactions.
+                    Backend::Sqlite => conn
+                        .transaction(|conn| {
+                            for (hash, at) in chunk {
+                                diesel::update(
+                                    api_tokens::table
+                                        .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                                        .filter(
+                                            api_tokens::last_used_at
+                                                .is_null()
+                                                .or(api_tokens::last_used_at.lt(*at)),
+                                        ),
+                                )
+                                .set(api_tokens::last_used_at.eq(*at))
+                                .execute(conn)?;
+                            }
+                            Ok::<_, DieselError>(())
+                        })
+                        .store_context("recording token use"),
+                })?;
         }
         Ok(())
     }
 
     fn ping(&self) -> anyhow::Result<()> {
         use diesel::r2d2::R2D2Connection;
-        self.store
-            .conn("database ping")?
-            .ping()
-            .store_context("database ping")
+        self.store.read("database ping", |conn| {
+            conn.ping().store_context("database ping")
+        })
     }
 }
