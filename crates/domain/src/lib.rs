@@ -6,6 +6,7 @@ pub mod availability;
 pub mod cache;
 pub mod client;
 pub mod crypto;
+mod expiring;
 pub mod freshness;
 pub mod idempotency;
 pub mod ids;

@@ -13,14 +13,13 @@ use crate::idempotency::{
     KEY_LIFETIME_MS,
 };
 use crate::ids::{ClientId, UserId};
-use crate::oauth::{
-    AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
-    RedeemError, Redeemed, StoredClient,
-};
+use crate::oauth::{AuthorizationCode, InsertClientError, StoredClient};
 use crate::permission::PermissionSet;
 use crate::ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
 use crate::revocations::{Revocation, RevocationLog, RevocationPage};
 use crate::time::Timestamp;
+
+mod oauth;
 
 /// A valid base64 root key (32 bytes) for tests only.
 pub const TEST_SECRET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -297,178 +296,6 @@ impl TokenRepository for InMemoryStore {
 
     fn ping(&self) -> anyhow::Result<()> {
         Ok(())
-    }
-}
-
-impl ClientRepository for InMemoryStore {
-    fn insert(&self, client: StoredClient, cap: u32) -> Result<StoredClient, InsertClientError> {
-        self.lock().insert_client(client, cap)
-    }
-
-    fn insert_claimed(
-        &self,
-        client: StoredClient,
-        cap: u32,
-        claim: &IdempotencyClaim,
-    ) -> Result<StoredClient, InsertClientError> {
-        let mut state = self.lock();
-        if !state.holds(claim) {
-            return Err(InsertClientError::Unexpected(ClaimLost.into()));
-        }
-        let stored = state.insert_client(client, cap)?;
-        state.complete(claim, stored.client.id.to_string());
-        Ok(stored)
-    }
-
-    fn find(&self, id: &str) -> anyhow::Result<Option<StoredClient>> {
-        Ok(self
-            .lock()
-            .clients
-            .iter()
-            .find(|c| c.client.id.as_str() == id)
-            .cloned())
-    }
-
-    fn list_all(&self) -> anyhow::Result<Vec<StoredClient>> {
-        let mut clients = self.lock().clients.clone();
-        clients.sort_by(|a, b| {
-            (a.client.created_at, a.client.id.as_str())
-                .cmp(&(b.client.created_at, b.client.id.as_str()))
-        });
-        Ok(clients)
-    }
-
-    fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>> {
-        Ok(self
-            .lock()
-            .clients
-            .iter()
-            .filter(|c| c.client.author == Some(author))
-            .cloned()
-            .collect())
-    }
-
-    fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
-        let mut state = self.lock();
-        let Some(stored) = state
-            .clients
-            .iter_mut()
-            .find(|c| c.client.id.as_str() == id)
-        else {
-            return Ok(None);
-        };
-        let client = &mut stored.client;
-        if let Some(name) = &update.name {
-            client.name.clone_from(name);
-        }
-        for (field, change) in [
-            (&mut client.redirect_uri, &update.redirect_uri),
-            (&mut client.webhook_uri, &update.webhook_uri),
-            (&mut client.api_key_template, &update.api_key_template),
-            (&mut client.api_key_filename, &update.api_key_filename),
-        ] {
-            if let Some(value) = change {
-                field.clone_from(value);
-            }
-        }
-        Ok(Some(stored.clone()))
-    }
-
-    fn replace_secret(
-        &self,
-        id: &str,
-        secret_hash: TokenHash,
-        secret_sealed: Vec<u8>,
-    ) -> anyhow::Result<Option<StoredClient>> {
-        let mut state = self.lock();
-        let Some(stored) = state
-            .clients
-            .iter_mut()
-            .find(|c| c.client.id.as_str() == id)
-        else {
-            return Ok(None);
-        };
-        stored.secret_hash = secret_hash;
-        stored.secret_sealed = secret_sealed;
-        Ok(Some(stored.clone()))
-    }
-
-    fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>> {
-        let mut state = self.lock();
-        let before = state.clients.len();
-        state.clients.retain(|c| c.client.id.as_str() != id);
-        if state.clients.len() == before {
-            return Ok(None);
-        }
-        let deleted =
-            state.delete_tokens(|t| t.from_api_client.as_ref().map(ClientId::as_str) == Some(id));
-        state.codes.retain(|c| c.client_id.as_str() != id);
-        Ok(Some(deleted))
-    }
-}
-
-impl CodeRepository for InMemoryStore {
-    fn insert(&self, code: AuthorizationCode) -> anyhow::Result<()> {
-        let mut state = self.lock();
-        anyhow::ensure!(
-            !state.codes.iter().any(|c| c.hash == code.hash),
-            "duplicate authorization code"
-        );
-        state.codes.push(code);
-        Ok(())
-    }
-
-    fn purge_expired(&self, now: Timestamp) -> anyhow::Result<usize> {
-        let mut state = self.lock();
-        let before = state.codes.len();
-        state.codes.retain(|c| c.expires_at >= now);
-        Ok(before - state.codes.len())
-    }
-
-    fn find(&self, hash: &TokenHash) -> anyhow::Result<Option<AuthorizationCode>> {
-        Ok(self.lock().codes.iter().find(|c| &c.hash == hash).cloned())
-    }
-
-    fn redeem(
-        &self,
-        code: &TokenHash,
-        token: NewTokenRecord,
-        now: Timestamp,
-    ) -> Result<Redeemed, RedeemError> {
-        let mut state = self.lock();
-        let Some(index) = state
-            .codes
-            .iter()
-            .position(|c| &c.hash == code && c.used_at.is_none())
-        else {
-            return Err(RedeemError::AlreadyUsed);
-        };
-        if state.tokens.iter().any(|r| r.hash == token.hash) {
-            return Err(RedeemError::DuplicateHash);
-        }
-        state.codes[index].used_at = Some(now);
-        state.codes[index].token_hash = Some(token.hash);
-        let (user, client) = (token.user_id, token.from_api_client.clone());
-        let replaced = state.delete_tokens(|r| r.user_id == user && r.from_api_client == client);
-        let token = state.push_token(token).map_err(|e| match e {
-            InsertTokenError::DuplicateHash => RedeemError::DuplicateHash,
-            other => RedeemError::Unexpected(anyhow::anyhow!("{other}")),
-        })?;
-        Ok(Redeemed { token, replaced })
-    }
-
-    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>> {
-        let mut state = self.lock();
-        let issued = state
-            .codes
-            .iter()
-            .find(|c| &c.hash == code)
-            .and_then(|c| c.token_hash);
-        let Some(hash) = issued else {
-            return Ok(None);
-        };
-        let deleted = state.delete_tokens(|t| t.hash == hash);
-        Ok((!deleted.is_empty()).then_some(hash))
     }
 }
 
