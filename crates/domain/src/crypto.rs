@@ -20,6 +20,19 @@ pub const MIN_SECRET_KEY_BYTES: usize = 32;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
 
+impl TokenHash {
+    /// Lowercase hex, as the revocation feed and introspection publish it.
+    pub fn to_hex(&self) -> String {
+        use std::fmt::Write as _;
+        self.0
+            .iter()
+            .fold(String::with_capacity(64), |mut out, byte| {
+                let _ = write!(out, "{byte:02x}");
+                out
+            })
+    }
+}
+
 impl std::fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // A keyed hash is no secret, but a short form keeps logs readable.

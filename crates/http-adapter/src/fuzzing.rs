@@ -29,8 +29,8 @@ pub fn json_bodies(data: &[u8]) {
 /// The OAuth endpoints' parameters, as a form and as JSON.
 pub fn oauth_params(data: &[u8]) {
     for form in [true, false] {
-        if let Ok(params) = crate::oauth::parse_params(data, form) {
-            let _ = crate::oauth::reject_control(&params, &["token"]);
+        if let Ok(params) = crate::client_auth::parse_params(data, form) {
+            let _ = crate::client_auth::reject_control(&params, &["token"]);
         }
     }
 }

@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 use std::time::Duration;
 
 /// A probe's answer.

@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+mod client_auth;
 mod clients;
 mod constraints;
 mod dto;
@@ -15,6 +16,8 @@ mod health;
 mod metrics;
 mod oauth;
 mod openapi;
+mod reply;
+mod responses;
 mod revocations;
 mod session;
 mod state;
@@ -30,10 +33,11 @@ use actix_web::{App, FromRequest, Handler, Responder, Route, guard, web};
 use tracing_actix_web::TracingLogger;
 
 pub use error::ApiError;
-pub use metrics::{HTTP_DURATION, MetricsRenderer, describe_metrics};
+use error::ErrorFormat;
+pub use metrics::{HTTP_DURATION, describe_metrics};
 pub use openapi::openapi_json;
 pub use session::{SessionCodec, SessionError, SessionSettings};
-pub use state::{AppState, StorageProbe};
+pub use state::{AppState, MetricsRenderer, StorageProbe};
 pub use telemetry::RedactedRootSpan;
 
 /// Request bodies larger than this are refused with 413 (contract §1).
@@ -66,14 +70,28 @@ pub fn app(
         .default_service(web::to(error::unknown_route))
 }
 
-/// One resource: its path templates and a handler per method.
+/// One resource: its path templates, the error shape it speaks and a
+/// handler per method.
 struct Endpoint {
     paths: &'static [&'static str],
+    format: ErrorFormat,
     routes: Vec<(Method, Route)>,
 }
 
 fn endpoint(paths: &'static [&'static str], routes: Vec<(Method, Route)>) -> Endpoint {
-    Endpoint { paths, routes }
+    Endpoint {
+        paths,
+        format: ErrorFormat::Problem,
+        routes,
+    }
+}
+
+/// An endpoint whose callers are OAuth2 client libraries: RFC 6749 errors.
+fn oauth_endpoint(paths: &'static [&'static str], routes: Vec<(Method, Route)>) -> Endpoint {
+    Endpoint {
+        format: ErrorFormat::OAuth,
+        ..endpoint(paths, routes)
+    }
 }
 
 /// A handler for `method`; a `GET` handler answers `HEAD` too (RFC 9110:
@@ -93,24 +111,19 @@ where
 }
 
 /// What a resource answers to a method it does not serve: `405` with the
-/// `Allow` header (RFC 9110), in the error shape of its path.
-pub(crate) fn method_not_allowed(paths: &'static [&'static str], methods: &[Method]) -> Route {
+/// `Allow` header (RFC 9110), in the resource's error shape.
+pub(crate) fn method_not_allowed(format: ErrorFormat, methods: &[Method]) -> Route {
     let mut allowed: Vec<&str> = methods.iter().map(Method::as_str).collect();
     if methods.contains(&Method::GET) {
         allowed.push("HEAD");
     }
     let allow = allowed.join(", ");
-    let oauth = paths.iter().any(|p| oauth::is_oauth_error_path(p));
     web::route().to(move || {
         let allow = allow.clone();
         async move {
             let status = actix_web::http::StatusCode::METHOD_NOT_ALLOWED;
             let detail = format!("this URL accepts {allow}");
-            let mut response = if oauth {
-                oauth::oauth_error(status, "invalid_request", &detail)
-            } else {
-                error::problem(status, &detail)
-            };
+            let mut response = format.respond(status, &detail);
             if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
                 response
                     .headers_mut()
@@ -182,11 +195,11 @@ fn endpoints() -> Vec<Endpoint> {
             &["/api/v1/oauth/create-code"],
             vec![on(Method::POST, oauth::create_code::create_code)],
         ),
-        endpoint(
+        oauth_endpoint(
             &["/api/v1/oauth/token"],
             vec![on(Method::POST, oauth::token::exchange_token)],
         ),
-        endpoint(
+        oauth_endpoint(
             &["/api/v1/oauth/introspect"],
             vec![on(Method::POST, oauth::introspect::introspect_token)],
         ),
@@ -194,7 +207,7 @@ fn endpoints() -> Vec<Endpoint> {
             &["/api/v1/revocations"],
             vec![on(Method::GET, revocations::revocation_feed)],
         ),
-        endpoint(
+        oauth_endpoint(
             &["/api/v1/oauth/revoke"],
             vec![on(Method::POST, oauth::revoke::revoke_token)],
         ),
@@ -202,20 +215,35 @@ fn endpoints() -> Vec<Endpoint> {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    for Endpoint { paths, routes } in endpoints() {
+    for Endpoint {
+        paths,
+        format,
+        routes,
+    } in endpoints()
+    {
         let methods: Vec<Method> = routes.iter().map(|(method, _)| method.clone()).collect();
         let resource = routes
             .into_iter()
-            .fold(web::resource(paths.to_vec()), |resource, (_, route)| {
-                resource.route(route)
-            })
-            .default_service(method_not_allowed(paths, &methods));
+            .fold(
+                web::resource(paths.to_vec()).app_data(format),
+                |resource, (_, route)| resource.route(route),
+            )
+            .default_service(method_not_allowed(format, &methods));
         cfg.service(resource);
     }
     // Swagger UI is a service of its own (one resource, GET only), not a
     // handler per method; `route_table` lists it by hand.
     cfg.service(openapi::swagger_ui());
     cfg.service(openapi::swagger_ui_head());
+}
+
+/// The error shape of the endpoint at `path` (a template).
+#[cfg(test)]
+fn error_format_of(path: &str) -> ErrorFormat {
+    endpoints()
+        .iter()
+        .find(|endpoint| endpoint.paths.contains(&path))
+        .map_or(ErrorFormat::Problem, |endpoint| endpoint.format)
 }
 
 /// Every (method, path template) that `routes` registers.

@@ -6,7 +6,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
@@ -14,10 +13,6 @@ use metrics::{Counter, Histogram, counter, histogram};
 use tessera_domain::VerifyError;
 
 use crate::state::AppState;
-
-/// Renders the current metrics as Prometheus text; refreshes gauges (pool
-/// state) first, so a scrape sees the present, not the last sample.
-pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 
 const HTTP_REQUESTS: &str = "http_requests_total";
 /// Named for the server, which gives this histogram its buckets.

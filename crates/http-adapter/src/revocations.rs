@@ -10,10 +10,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tessera_domain::Timestamp;
 
+use crate::client_auth::resource_server;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
-use crate::oauth::resource_server;
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// Entries per answer; a reader asks again with the new cursor.
 const PAGE: usize = 1000;
@@ -54,10 +54,6 @@ pub struct Feed {
     more: bool,
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Revoked token fingerprints
 ///
 /// For resource servers that cache verifications themselves: a built-in
@@ -74,9 +70,9 @@ pub fn hex(bytes: &[u8]) -> String {
         (status = 200, description = "Revocations after the cursor", body = Feed),
         (status = 400, description = "Malformed query string, or a negative `after`",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, response = crate::openapi::ClientUnauthorized),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::ClientUnauthorized),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn revocation_feed(
@@ -116,7 +112,7 @@ pub async fn revocation_feed(
             .into_iter()
             .map(|e| Entry {
                 cursor: e.cursor,
-                fingerprint: hex(&e.hash.0),
+                fingerprint: e.hash.to_hex(),
                 revoked_at: e.revoked_at,
             })
             .collect(),

@@ -8,8 +8,11 @@ use tessera_domain::{RevocationLog, Timestamp, TokenService};
 use tessera_oauth_clients::AuthorizationService;
 use tokio::sync::Notify;
 
-use crate::metrics::MetricsRenderer;
 use crate::session::SessionCodec;
+
+/// Renders the current metrics as Prometheus text; refreshes gauges (pool
+/// state) first, so a scrape sees the present, not the last sample.
+pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -8,8 +8,8 @@ use tessera_domain::Timestamp;
 use crate::auth::{Caller, identify};
 use crate::body::read_json;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// Whom the request's credential speaks for. Times are Unix milliseconds.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -65,9 +65,9 @@ pub struct StatusBody {
         (status = 200, description = "Who the credential speaks for", body = StatusDocument),
         (status = 400, description = "Malformed query string", body = Problem,
             content_type = PROBLEM_JSON),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn get_status(
@@ -92,11 +92,11 @@ pub async fn get_status(
         (status = 200, description = "Who the credential speaks for", body = StatusDocument),
         (status = 400, description = "Malformed JSON, a wrong type or an unknown member",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 413, response = crate::responses::PayloadTooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn post_status(

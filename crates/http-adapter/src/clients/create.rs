@@ -8,8 +8,8 @@ use crate::auth::{UserRef, require_self_key};
 use crate::body::read_json_keyed;
 use crate::clients::ClientDocument;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -41,23 +41,23 @@ pub struct CreateClientBody {
     path = "/api/v1/clients/create",
     tag = "clients",
     request_body = CreateClientBody,
-    params(crate::openapi::IdempotencyHeader),
+    params(crate::responses::IdempotencyHeader),
     security(("session" = [])),
     responses(
         (status = 200, description = "The new client, with its secret", body = ClientDocument),
         (status = 400, description = "Malformed JSON, a wrong type or an unknown member; an invalid \
             name, permission, URL or key template; the user already has `oauth.client_cap` clients",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
         (status = 409, description = "A request with this `Idempotency-Key` is still being \
             processed, or created what has since been deleted", body = Problem,
             content_type = PROBLEM_JSON),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 422, response = crate::openapi::IdempotencyKeyReused),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::responses::PayloadTooLarge),
+        (status = 422, response = crate::responses::IdempotencyKeyReused),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn create_client(

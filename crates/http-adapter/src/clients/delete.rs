@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{UserRef, require_self_key};
 use crate::clients::client_id;
 use crate::error::ApiError;
+use crate::reply::{Empty, json_ok};
 use crate::state::AppState;
-use crate::tokens::{Empty, json_ok};
 
 /// Delete a client
 ///
@@ -21,11 +21,11 @@ use crate::tokens::{Empty, json_ok};
     security(("session" = [])),
     responses(
         (status = 200, description = "Deleted, with its tokens", body = Empty),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::NotOwner),
-        (status = 404, response = crate::openapi::NoSuchClient),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::NotOwner),
+        (status = 404, response = crate::responses::NoSuchClient),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn delete_client(

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::clients::{ClientDocument, client_id};
 use crate::error::ApiError;
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// A client, without its secret
 ///
@@ -19,9 +19,9 @@ use crate::tokens::json_ok;
     params(crate::clients::ClientPath),
     responses(
         (status = 200, description = "The client, without `clientSecret`", body = ClientDocument),
-        (status = 404, response = crate::openapi::NoSuchClient),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 404, response = crate::responses::NoSuchClient),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn get_client(

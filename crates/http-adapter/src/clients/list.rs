@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{UserRef, require_self_key};
 use crate::clients::ClientDocument;
 use crate::error::ApiError;
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// The session user's OAuth2 clients
 ///
@@ -18,10 +18,10 @@ use crate::tokens::json_ok;
     security(("session" = [])),
     responses(
         (status = 200, description = "The user's own clients", body = Vec<ClientDocument>),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn list_clients(

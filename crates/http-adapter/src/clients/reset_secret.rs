@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{UserRef, require_self_key};
 use crate::clients::{ClientDocument, client_id};
 use crate::error::ApiError;
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// Give a client a new secret
 ///
@@ -20,11 +20,11 @@ use crate::tokens::json_ok;
     security(("session" = [])),
     responses(
         (status = 200, description = "The client with its new secret", body = ClientDocument),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::NotOwner),
-        (status = 404, response = crate::openapi::NoSuchClient),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::NotOwner),
+        (status = 404, response = crate::responses::NoSuchClient),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn reset_client_secret(

@@ -8,8 +8,8 @@ use crate::auth::{UserRef, require_self_key};
 use crate::body::read_json;
 use crate::clients::{ClientDocument, client_id};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// Tells an absent member (`None`) from an explicit `null` (`Some(None)`).
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -64,13 +64,13 @@ pub struct PatchClientBody {
         (status = 400, description = "Malformed JSON, a wrong type or an unknown member; \
             `permissions` given; `name` cleared; an invalid name, URL or key template",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::NotOwner),
-        (status = 404, response = crate::openapi::NoSuchClient),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::NotOwner),
+        (status = 404, response = crate::responses::NoSuchClient),
+        (status = 413, response = crate::responses::PayloadTooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn update_client(

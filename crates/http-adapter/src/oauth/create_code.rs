@@ -9,8 +9,8 @@ use tessera_oauth_clients::{CodeError, CreateCodeRequest};
 use crate::auth::{UserRef, require_self_key};
 use crate::body::read_json;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -69,14 +69,14 @@ impl From<CodeError> for ApiError {
             without a `redirectUri`; a `codeChallenge` that is not a base64url SHA-256, or without \
             `codeChallengeMethod` `S256`",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
         (status = 404, description = "No client has this `clientID`", body = Problem,
             content_type = PROBLEM_JSON),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::responses::PayloadTooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn create_code(
@@ -95,7 +95,7 @@ pub async fn create_code(
     let issued = state
         .blocking(move || oauth.create_code(user, request))
         .await??;
-    Ok(crate::oauth::no_store(json_ok(&CodeDocument {
+    Ok(crate::client_auth::no_store(json_ok(&CodeDocument {
         code: issued.code.expose().to_owned(),
         user_id: issued.user_id.get(),
         client_id: issued.client_id.to_string(),

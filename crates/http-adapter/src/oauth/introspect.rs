@@ -8,10 +8,10 @@ use tessera_domain::{Principal, VerifyError};
 use tessera_oauth_clients::OAuthError;
 
 use crate::auth::verify_token;
-use crate::oauth::{OAuthFailure, no_store, read_params, resource_server_of};
-use crate::revocations::hex;
+use crate::client_auth::{no_store, read_params, resource_server_of};
+use crate::error::OAuthFailure;
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// RFC 7662 §2.2: `{"active": false}` alone for an unknown, expired,
 /// revoked or malformed token.
@@ -95,7 +95,7 @@ impl Introspection {
             exp: principal.expires_at.map(|at| at / 1000),
             iat: Some(principal.created_at / 1000),
             token_type: Some("Bearer"),
-            fingerprint: Some(hex(&principal.hash.0)),
+            fingerprint: Some(principal.hash.to_hex()),
         }
     }
 }
@@ -121,12 +121,12 @@ impl Introspection {
     responses(
         (status = 200, description = "Whether the token is active, and for whom",
             body = Introspection, headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = crate::openapi::OAuthBadRequest),
-        (status = 401, response = crate::openapi::OAuthInvalidClient),
-        (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
-        (status = 415, response = crate::openapi::OAuthUnsupportedMediaType),
-        (status = 500, response = crate::openapi::OAuthServerError),
-        (status = 503, response = crate::openapi::OAuthUnavailable),
+        (status = 400, response = crate::responses::OAuthBadRequest),
+        (status = 401, response = crate::responses::OAuthInvalidClient),
+        (status = 413, response = crate::responses::OAuthPayloadTooLarge),
+        (status = 415, response = crate::responses::OAuthUnsupportedMediaType),
+        (status = 500, response = crate::responses::OAuthServerError),
+        (status = 503, response = crate::responses::OAuthUnavailable),
     )
 )]
 pub async fn introspect_token(
@@ -136,7 +136,7 @@ pub async fn introspect_token(
 ) -> Result<HttpResponse, actix_web::Error> {
     let params = read_params(&req, payload).await?;
     resource_server_of(&req, &params, &state)?;
-    crate::oauth::reject_control(&params, &[])?;
+    crate::client_auth::reject_control(&params, &[])?;
     let token = params
         .get("token")
         .filter(|t| !t.is_empty())

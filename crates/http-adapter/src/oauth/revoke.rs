@@ -3,9 +3,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::oauth::{OAuthFailure, authenticate_client, no_store, read_params};
+use crate::client_auth::{authenticate_client, no_store, read_params};
+use crate::error::OAuthFailure;
+use crate::reply::{Empty, json_ok};
 use crate::state::AppState;
-use crate::tokens::{Empty, json_ok};
 
 /// The parameters of a revocation (RFC 7009 §2.1), as a form or as a JSON
 /// object of strings.
@@ -48,12 +49,12 @@ pub struct RevokeParams {
     responses(
         (status = 200, description = "Revoked, or there was no such token of this client",
             body = Empty, headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = crate::openapi::OAuthBadRequest),
-        (status = 401, response = crate::openapi::OAuthInvalidClient),
-        (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
-        (status = 415, response = crate::openapi::OAuthUnsupportedMediaType),
-        (status = 500, response = crate::openapi::OAuthServerError),
-        (status = 503, response = crate::openapi::OAuthUnavailable),
+        (status = 400, response = crate::responses::OAuthBadRequest),
+        (status = 401, response = crate::responses::OAuthInvalidClient),
+        (status = 413, response = crate::responses::OAuthPayloadTooLarge),
+        (status = 415, response = crate::responses::OAuthUnsupportedMediaType),
+        (status = 500, response = crate::responses::OAuthServerError),
+        (status = 503, response = crate::responses::OAuthUnavailable),
     )
 )]
 pub async fn revoke_token(
@@ -63,7 +64,7 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut params = read_params(&req, payload).await?;
     let client = authenticate_client(&req, &params, &state).await?;
-    crate::oauth::reject_control(&params, &["token"])?;
+    crate::client_auth::reject_control(&params, &["token"])?;
     let token = params.remove("token");
     let oauth = state.oauth.clone();
     state

@@ -6,10 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use tessera_oauth_clients::TokenRequest;
 
+use crate::client_auth::{authenticate_client, no_store, read_params};
 use crate::dto::TokenDocument;
-use crate::oauth::{OAuthFailure, authenticate_client, no_store, read_params};
+use crate::error::OAuthFailure;
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// The parameters of an authorization-code exchange (RFC 6749 §4.1.3), as
 /// a form or as a JSON object of strings; a repeated one is refused.
@@ -76,12 +77,12 @@ pub struct TokenGrant {
     responses(
         (status = 200, description = "The new token", body = TokenGrant,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = crate::openapi::OAuthBadRequest),
-        (status = 401, response = crate::openapi::OAuthInvalidClient),
-        (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
-        (status = 415, response = crate::openapi::OAuthUnsupportedMediaType),
-        (status = 500, response = crate::openapi::OAuthServerError),
-        (status = 503, response = crate::openapi::OAuthUnavailable),
+        (status = 400, response = crate::responses::OAuthBadRequest),
+        (status = 401, response = crate::responses::OAuthInvalidClient),
+        (status = 413, response = crate::responses::OAuthPayloadTooLarge),
+        (status = 415, response = crate::responses::OAuthUnsupportedMediaType),
+        (status = 500, response = crate::responses::OAuthServerError),
+        (status = 503, response = crate::responses::OAuthUnavailable),
     )
 )]
 pub async fn exchange_token(
@@ -91,7 +92,7 @@ pub async fn exchange_token(
 ) -> Result<HttpResponse, actix_web::Error> {
     let mut params = read_params(&req, payload).await?;
     let client = authenticate_client(&req, &params, &state).await?;
-    crate::oauth::reject_control(&params, &[])?;
+    crate::client_auth::reject_control(&params, &[])?;
     let request = TokenRequest {
         grant_type: params.remove("grant_type"),
         code: params.remove("code"),

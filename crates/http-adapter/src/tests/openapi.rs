@@ -146,7 +146,7 @@ fn documented_errors_have_the_shape_their_endpoint_answers() {
     for (method, path) in documented_operations(&document) {
         let operation = &document["paths"][&path][method.to_lowercase()];
         let context = format!("{method} {path}");
-        let expected = if crate::oauth::is_oauth_error_path(&path) {
+        let expected = if crate::error_format_of(&path) == crate::error::ErrorFormat::OAuth {
             "application/json"
         } else {
             PROBLEM_JSON

@@ -7,8 +7,8 @@ use crate::auth::{UserRef, require_self_key};
 use crate::body::read_json_keyed;
 use crate::dto::{CreateTokenBody, TokenDocument};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// Create a token
 ///
@@ -19,7 +19,7 @@ use crate::tokens::json_ok;
     post,
     path = "/api/v1/users/{userID}/api-tokens/create",
     tag = "tokens",
-    params(crate::tokens::UserPath, crate::openapi::IdempotencyHeader),
+    params(crate::tokens::UserPath, crate::responses::IdempotencyHeader),
     request_body = CreateTokenBody,
     security(("session" = [])),
     responses(
@@ -28,18 +28,18 @@ use crate::tokens::json_ok;
             member; both or neither of `permissions` and `clientID`; an unknown permission (named in \
             `detail`); a missing or over-long `identifier`; `expiresAt` not in the future",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
         (status = 404, description = "No OAuth2 client has this `clientID`", body = Problem,
             content_type = PROBLEM_JSON),
         (status = 409, description = "The user already has an unexpired token from this client \
             (nothing changed), or a request with this `Idempotency-Key` is still being processed \
             or created what has since been deleted", body = Problem, content_type = PROBLEM_JSON),
-        (status = 422, response = crate::openapi::IdempotencyKeyReused),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 422, response = crate::responses::IdempotencyKeyReused),
+        (status = 413, response = crate::responses::PayloadTooLarge),
+        (status = 415, response = crate::responses::UnsupportedMediaType),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn create_token(

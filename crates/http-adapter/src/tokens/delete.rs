@@ -4,8 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{UserRef, require_self_key};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::reply::{Empty, json_ok};
 use crate::state::AppState;
-use crate::tokens::{Empty, json_ok};
 
 /// Delete a token
 ///
@@ -22,13 +22,13 @@ use crate::tokens::{Empty, json_ok};
     security(("session" = [])),
     responses(
         (status = 200, description = "Deleted", body = Empty),
-        (status = 400, response = crate::openapi::BadUserId),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
+        (status = 400, response = crate::responses::BadUserId),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
         (status = 404, description = "The user has no such token (unknown, or another user's)",
             body = Problem, content_type = PROBLEM_JSON),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn delete_token(

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{UserRef, require_self_key};
 use crate::dto::TokenDocument;
 use crate::error::ApiError;
+use crate::reply::json_ok;
 use crate::state::AppState;
-use crate::tokens::json_ok;
 
 /// A user's tokens
 ///
@@ -20,11 +20,11 @@ use crate::tokens::json_ok;
     security(("session" = [])),
     responses(
         (status = 200, description = "The user's tokens, oldest first", body = Vec<TokenDocument>),
-        (status = 400, response = crate::openapi::BadUserId),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::responses::BadUserId),
+        (status = 401, response = crate::responses::Unauthorized),
+        (status = 403, response = crate::responses::Forbidden),
+        (status = 500, response = crate::responses::InternalError),
+        (status = 503, response = crate::responses::Unavailable),
     )
 )]
 pub async fn list_tokens(

@@ -1,15 +1,21 @@
-//! The one error type of the HTTP layer and its RFC 9457 problem+json form.
-//! Internal causes are logged here and never sent to the caller.
+//! The HTTP layer's errors: `ApiError` and its conversions from the
+//! domain's errors, the two shapes they leave in — RFC 9457 problem+json
+//! (`problem`) and RFC 6749 §5.2 (`oauth`) — and the fallback that gives
+//! the framework's own errors their route's shape. Internal causes are
+//! logged here and never sent to the caller.
+
+mod oauth;
+mod problem;
+
+pub use oauth::{ErrorBody, OAuthFailure, OAuthStatus, invalid_request, oauth_error, rfc6749_text};
+pub use problem::{PROBLEM_JSON, Problem, problem};
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 use tessera_domain::{CreateTokenError, DeleteTokenError, IdempotencyError};
-
-pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -58,41 +64,6 @@ impl From<anyhow::Error> for ApiError {
             Self::Unexpected(error)
         }
     }
-}
-
-/// An RFC 9457 problem document: every error outside the OAuth endpoints.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(example = json!({
-    "type": "about:blank",
-    "title": "Unauthorized",
-    "status": 401,
-    "detail": "this endpoint needs the user's session cookie"
-}))]
-pub struct Problem<'a> {
-    /// `about:blank`: the status says it all.
-    #[serde(rename = "type")]
-    kind: &'static str,
-    /// The status's reason phrase.
-    title: &'a str,
-    status: u16,
-    /// What went wrong, for a person.
-    detail: &'a str,
-}
-
-/// A problem+json response with the status's reason phrase as title.
-pub fn problem(status: StatusCode, detail: &str) -> HttpResponse {
-    let body = Problem {
-        kind: "about:blank",
-        title: status.canonical_reason().unwrap_or("Error"),
-        status: status.as_u16(),
-        detail,
-    };
-    let mut response = HttpResponse::build(status);
-    response.content_type(PROBLEM_JSON);
-    if status == StatusCode::UNAUTHORIZED {
-        response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\""));
-    }
-    response.body(serde_json::to_string(&body).unwrap_or_default())
 }
 
 impl ResponseError for ApiError {
@@ -175,20 +146,48 @@ pub async fn unknown_route() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("no endpoint at this URL".to_owned()))
 }
 
-/// Rewrites any error response that is not already problem+json (actix's
-/// own 405, payload and routing errors) into one, keeping its status.
+/// The error shape a route speaks, declared with the route (and stored in
+/// its resource's data): problem+json everywhere, RFC 6749 §5.2 on the
+/// OAuth token, revocation and introspection endpoints, whose callers are
+/// OAuth2 client libraries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorFormat {
+    #[default]
+    Problem,
+    OAuth,
+}
+
+impl ErrorFormat {
+    /// The error response of `status` in this shape.
+    pub fn respond(self, status: StatusCode, detail: &str) -> HttpResponse {
+        match self {
+            Self::Problem => problem(status, detail),
+            Self::OAuth => oauth_error(status, "invalid_request", detail),
+        }
+    }
+
+    /// Whether `response` already has this shape.
+    fn shaped(self, content_type: Option<&HeaderValue>) -> bool {
+        match self {
+            Self::Problem => content_type.is_some_and(|v| v == PROBLEM_JSON),
+            Self::OAuth => {
+                content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+            }
+        }
+    }
+}
+
+/// Rewrites any error response that is not already in its route's shape
+/// (actix's own 405, payload and routing errors) into it, keeping its status.
 pub fn problem_fallback<B>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
-    let oauth_path = crate::oauth::is_oauth_error_path(response.request().path());
-    // The OAuth endpoints answer RFC 6749 JSON, every other one problem+json.
-    let already_shaped = if oauth_path {
-        content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
-    } else {
-        content_type.is_some_and(|v| v == HeaderValue::from_static(PROBLEM_JSON))
-    };
-    if already_shaped {
+    let format = response
+        .request()
+        .app_data::<ErrorFormat>()
+        .copied()
+        .unwrap_or_default();
+    if format.shaped(response.headers().get(header::CONTENT_TYPE)) {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));
@@ -201,12 +200,7 @@ pub fn problem_fallback<B>(
         _ => status.canonical_reason().unwrap_or("error"),
     };
     let (request, _) = response.into_parts();
-    let replaced = if oauth_path {
-        crate::oauth::oauth_error(status, "invalid_request", detail)
-    } else {
-        problem(status, detail)
-    }
-    .map_into_right_body::<B>();
+    let replaced = format.respond(status, detail).map_into_right_body::<B>();
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
         request, replaced,
     )))

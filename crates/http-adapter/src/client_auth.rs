@@ -1,0 +1,230 @@
+//! How the OAuth endpoints and the revocation feed read their requests and
+//! authenticate their callers: parameters from a form or JSON body (RFC 6749
+//! §3), client credentials by one rule (§2.3), resource servers.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use tessera_domain::OAuthClient;
+use tessera_oauth_clients::OAuthError;
+
+use crate::error::{ApiError, OAuthFailure, OAuthStatus, invalid_request, rfc6749_text};
+use crate::state::AppState;
+
+/// The request parameters, from a form or a JSON body (contract §11).
+/// A repeated parameter is an error (RFC 6749 §3.2).
+pub async fn read_params(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HashMap<String, String>, actix_web::Error> {
+    let mime = req.mime_type().ok().flatten();
+    let form = mime
+        .as_ref()
+        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
+    let json = mime.as_ref().is_some_and(crate::body::is_json);
+    if !form && !json {
+        return Err(OAuthStatus::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be application/x-www-form-urlencoded or JSON",
+        )
+        .into());
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| invalid_request(format!("unreadable body: {e}")))?;
+        if bytes.len() + chunk.len() > crate::BODY_LIMIT {
+            return Err(OAuthStatus::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {} bytes", crate::BODY_LIMIT),
+            )
+            .into());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(parse_params(&bytes, form)?)
+}
+
+/// The parameters of a form (`form`) or JSON body: strings only, empty
+/// ones omitted (RFC 6749 §3.1), none repeated (§3.2).
+pub fn parse_params(bytes: &[u8], form: bool) -> Result<HashMap<String, String>, OAuthFailure> {
+    let pairs: Vec<(String, String)> = if form {
+        serde_urlencoded::from_bytes(bytes)
+            .map_err(|e| invalid_request(format!("malformed form body: {e}")))?
+    } else {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
+            .map_err(|e| invalid_request(format!("malformed JSON body: {e}")))?;
+        object
+            .into_iter()
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => Ok((key, text)),
+                _ => Err(invalid_request(format!("{key} must be a string"))),
+            })
+            .collect::<Result<_, _>>()?
+    };
+    // A parameter's name is never free text, even when its value is empty.
+    if let Some((key, _)) = pairs.iter().find(|(key, _)| crate::body::has_control(key)) {
+        return Err(invalid_request(format!(
+            "parameter {} holds a control character",
+            rfc6749_text(key)
+        )));
+    }
+    let mut params = HashMap::new();
+    // RFC 6749 §3.1: a parameter sent without a value is omitted.
+    for (key, value) in pairs.into_iter().filter(|(_, value)| !value.is_empty()) {
+        if params.insert(key.clone(), value).is_some() {
+            return Err(invalid_request(format!("parameter {key} is repeated")));
+        }
+    }
+    Ok(params)
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component of HTTP Basic
+/// credentials (RFC 6749 §2.3.1).
+fn form_decode(text: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={text}"))
+        .ok()?
+        .pop()
+        .map(|(_, v)| v)
+}
+
+/// The client's credentials, by the one rule of every OAuth endpoint
+/// (RFC 6749 §2.3): HTTP Basic or `client_id` + `client_secret` in the
+/// body, not both; a body `client_id` beside Basic must name the same
+/// client. A control character in them names no client (contract §1).
+fn client_credentials(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+) -> Result<(String, String), OAuthFailure> {
+    let invalid_client = |why: &str| OAuthFailure(OAuthError::InvalidClient(why.to_owned()));
+    let basic = basic_credentials(req);
+    let body_secret = params.get("client_secret");
+    let (id, secret) = match (basic, body_secret) {
+        (Some(_), Some(_)) => {
+            return Err(invalid_request(
+                "authenticate the client with HTTP Basic or the body, not both",
+            ));
+        }
+        (Some(None), None) => return Err(invalid_client("malformed HTTP Basic credentials")),
+        (Some(Some(credentials)), None) => credentials,
+        (None, Some(secret)) => {
+            let id = params.get("client_id").cloned().unwrap_or_default();
+            (id, secret.clone())
+        }
+        (None, None) => return Err(invalid_client("client authentication is required")),
+    };
+    if let Some(body_id) = params.get("client_id")
+        && body_id != &id
+    {
+        return Err(invalid_request(
+            "client_id differs from the authenticated client",
+        ));
+    }
+    if crate::body::has_control(&id) || crate::body::has_control(&secret) {
+        return Err(invalid_client("unknown client or wrong secret"));
+    }
+    Ok((id, secret))
+}
+
+/// Refuses a control character in the value of any parameter but the
+/// client's credentials (checked by `client_credentials`) and those named in
+/// `any_text` (RFC 7009's `token`, which must be answered `200` whatever it
+/// holds). Names were checked by `parse_params`.
+pub fn reject_control(
+    params: &HashMap<String, String>,
+    any_text: &[&str],
+) -> Result<(), OAuthFailure> {
+    let checked =
+        |key: &str| !matches!(key, "client_id" | "client_secret") && !any_text.contains(&key);
+    match params
+        .iter()
+        .find(|(key, value)| checked(key) && crate::body::has_control(value))
+    {
+        Some((key, _)) => Err(invalid_request(format!(
+            "parameter {} holds a control character",
+            rfc6749_text(key)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The client authenticated by HTTP Basic or by `client_id` +
+/// `client_secret` in the body (see [`client_credentials`]).
+pub async fn authenticate_client(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+    state: &AppState,
+) -> Result<OAuthClient, OAuthFailure> {
+    let (id, secret) = client_credentials(req, params)?;
+    let oauth = state.oauth.clone();
+    state
+        .blocking(move || oauth.clients().authenticate(&id, &secret))
+        .await??
+        .ok_or_else(|| {
+            OAuthFailure(OAuthError::InvalidClient(
+                "unknown client or wrong secret".into(),
+            ))
+        })
+}
+
+/// HTTP Basic credentials, form-decoded: `None` without a Basic header,
+/// `Some(None)` for a malformed one.
+fn basic_credentials(req: &HttpRequest) -> Option<Option<(String, String)>> {
+    req.headers().get(header::AUTHORIZATION).map(|value| {
+        let value = value.to_str().unwrap_or_default();
+        let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (id, secret) = text.split_once(':')?;
+        Some((form_decode(id)?, form_decode(secret)?))
+    })
+}
+
+/// The resource server authenticated by the same rule as every OAuth
+/// client (HTTP Basic or the body, not both), for introspection.
+pub fn resource_server_of(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+    state: &AppState,
+) -> Result<OAuthClient, OAuthFailure> {
+    let unauthorized = || {
+        OAuthFailure(OAuthError::InvalidClient(
+            "introspection needs a resource server's credentials".into(),
+        ))
+    };
+    let (id, secret) = client_credentials(req, params).map_err(|e| match e.0 {
+        OAuthError::InvalidRequest(_) => e,
+        _ => unauthorized(),
+    })?;
+    state
+        .oauth
+        .clients()
+        .authenticate_resource_server(&id, &secret)
+        .ok_or_else(unauthorized)
+}
+
+/// The resource server of a non-OAuth endpoint (the revocation feed):
+/// HTTP Basic only, errors as problem+json.
+pub fn resource_server(req: &HttpRequest, state: &AppState) -> Result<OAuthClient, ApiError> {
+    resource_server_of(req, &HashMap::new(), state).map_err(|_| {
+        ApiError::ClientUnauthorized(
+            "this endpoint needs a resource server's HTTP Basic credentials",
+        )
+    })
+}
+
+/// Success responses of the token endpoints are never cached.
+pub fn no_store(mut response: HttpResponse) -> HttpResponse {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
