@@ -5,6 +5,7 @@
 pub mod availability;
 pub mod cache;
 pub mod client;
+pub mod client_fields;
 pub mod crypto;
 mod expiring;
 pub mod freshness;
@@ -14,6 +15,7 @@ pub mod oauth;
 pub mod permission;
 pub mod ports;
 pub mod principal;
+pub mod random;
 pub mod revocations;
 pub mod secret;
 pub mod time;
@@ -26,6 +28,7 @@ pub mod testing;
 pub use availability::{Unavailable, is_unavailable};
 pub use cache::{CacheSettings, TokenCache};
 pub use client::{ClientDirectory, OAuthClient};
+pub use client_fields::{ApiKeyTemplate, ClientName, FieldError, FileName, HttpUrl};
 pub use crypto::{Keyring, KeyringError, TokenHash};
 pub use freshness::RevocationView;
 pub use idempotency::{

@@ -3,6 +3,7 @@
 //! crate; adapters only keep the data and settle races in the database.
 
 use crate::client::OAuthClient;
+use crate::client_fields::{ApiKeyTemplate, ClientName, FileName, HttpUrl};
 use crate::crypto::TokenHash;
 use crate::ids::{ClientId, UserId};
 use crate::ports::{NewTokenRecord, TokenRecord};
@@ -27,11 +28,11 @@ impl StoredClient {
 /// `Some(None)` clears an optional one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientUpdate {
-    pub name: Option<String>,
-    pub redirect_uri: Option<Option<String>>,
-    pub webhook_uri: Option<Option<String>>,
-    pub api_key_template: Option<Option<String>>,
-    pub api_key_filename: Option<Option<String>>,
+    pub name: Option<ClientName>,
+    pub redirect_uri: Option<Option<HttpUrl>>,
+    pub webhook_uri: Option<Option<HttpUrl>>,
+    pub api_key_template: Option<Option<ApiKeyTemplate>>,
+    pub api_key_filename: Option<Option<FileName>>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,9 +2,6 @@
 //! and a 6-character CRC32 checksum, so a mistyped or forged-looking token is
 //! refused without a database lookup.
 
-use rand::RngExt;
-use rand::distr::Alphanumeric;
-
 use crate::secret::SecretString;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -52,12 +49,7 @@ impl TokenFormat {
     pub fn generate(&self) -> SecretString {
         let mut token = String::with_capacity(self.token_len());
         token.push_str(&self.prefix);
-        token.extend(
-            rand::rng()
-                .sample_iter(Alphanumeric)
-                .take(RANDOM_LEN)
-                .map(char::from),
-        );
+        crate::random::push_alphanumeric(&mut token, RANDOM_LEN);
         let sum = checksum(token.as_bytes());
         token.push_str(std::str::from_utf8(&sum).unwrap_or_default());
         SecretString::new(token)

@@ -240,8 +240,8 @@ pub fn apply(document: &mut Value, catalogue: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_domain::{ApiKeyTemplate, ClientName, FileName, HttpUrl};
     use tessera_domain::{Identifier, UserId};
-    use tessera_oauth_clients::validate;
 
     fn re(pattern: &str) -> regex::Regex {
         regex::Regex::new(pattern).expect("a valid pattern")
@@ -283,7 +283,7 @@ mod tests {
         let name_long = "n".repeat(81);
         agree(
             &trimmed(3, 80),
-            |s| validate::name(s).is_ok() && !crate::body::has_control(s),
+            |s| ClientName::parse(s).is_ok() && !crate::body::has_control(s),
             &[
                 "abc",
                 "ab",
@@ -312,7 +312,7 @@ mod tests {
         );
         agree(
             URL,
-            |s| validate::uri("u", s).is_ok(),
+            |s| HttpUrl::parse("u", s).is_ok(),
             &[
                 "https://example.com/cb?x=1",
                 "http://localhost:8080/cb",
@@ -325,7 +325,7 @@ mod tests {
         );
         agree(
             FILE_NAME,
-            |s| validate::api_key_filename(s).is_ok(),
+            |s| FileName::parse(s).is_ok(),
             &[
                 "key.txt",
                 "tessera.env",
@@ -340,7 +340,7 @@ mod tests {
         );
         agree(
             &template(),
-            |s| validate::api_key_template(s).is_ok() && !crate::body::has_control(s),
+            |s| ApiKeyTemplate::parse(s).is_ok() && !crate::body::has_control(s),
             &["KEY=%%TOKEN%%", "KEY=", "%%TOKEN%%\u{0}", "a %%TOKEN%% b"],
         );
         agree(

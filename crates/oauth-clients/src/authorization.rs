@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use rand::RngExt as _;
-use rand::distr::Alphanumeric;
 use tessera_domain::tokens::to_document;
 use tessera_domain::{
     ApiToken, AuthorizationCode, ClientId, Clock, CodeRepository, OAuthClient, RedeemError,
@@ -160,13 +158,7 @@ impl AuthorizationService {
         let now = self.clock.now();
         // Expired codes go without an operator's help: each new code sweeps.
         self.codes.purge_expired(now)?;
-        let code = SecretString::new(
-            rand::rng()
-                .sample_iter(Alphanumeric)
-                .take(CODE_RANDOM_LEN)
-                .map(char::from)
-                .collect::<String>(),
-        );
+        let code = SecretString::new(tessera_domain::random::alphanumeric("", CODE_RANDOM_LEN));
         let expires_at = now.saturating_add(self.code_ttl_ms);
         self.codes.insert(AuthorizationCode {
             hash: self.tokens.fingerprint(code.expose()),

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use tessera_domain::permission::PermissionCatalogue;
-use tessera_domain::{ClientDirectory, Keyring, OAuthClient, SecretString, Timestamp, TokenHash};
+use tessera_domain::{
+    ClientDirectory, ClientName, Keyring, OAuthClient, SecretString, Timestamp, TokenHash,
+};
 
 /// One `[[oauth.clients]]` entry.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,7 +53,9 @@ pub enum ClientConfigError {
     BadId(String),
     #[error("oauth.clients: client_id {0:?} appears twice")]
     DuplicateId(String),
-    #[error("oauth.clients: client {0:?} needs a name of 3-80 characters")]
+    #[error(
+        "oauth.clients: client {0:?} needs a name of 3-80 characters, without control characters"
+    )]
     BadName(String),
     #[error("oauth.clients: resource server {0:?} needs a client_secret")]
     ResourceServerWithoutSecret(String),
@@ -95,10 +99,10 @@ impl StaticClientDirectory {
             if !id_ok {
                 return Err(ClientConfigError::BadId(id.clone()));
             }
-            let name_len = config.name.trim().chars().count();
-            if !(3..=80).contains(&name_len) {
-                return Err(ClientConfigError::BadName(id.clone()));
-            }
+            // The rule registered clients' names follow, control characters
+            // included.
+            let name = ClientName::parse(&config.name)
+                .map_err(|_| ClientConfigError::BadName(id.clone()))?;
             let permissions = catalogue
                 .resolve(&config.permissions)
                 .map_err(|permission| ClientConfigError::UnknownPermission {
@@ -110,7 +114,7 @@ impl StaticClientDirectory {
                 api_key_template: config.api_key_template.clone(),
                 api_key_filename: config.api_key_filename.clone(),
                 created_at,
-                ..OAuthClient::minimal(id, config.name.trim(), permissions)
+                ..OAuthClient::minimal(id, &name, permissions)
             };
             let secret_hash = config
                 .client_secret
@@ -207,6 +211,10 @@ mod tests {
             Err(ClientConfigError::DuplicateId("CXA".into()))
         );
         assert!(directory(&[BuiltInClientConfig::new("CXA", "ab", &[])]).is_err());
+        assert!(
+            directory(&[BuiltInClientConfig::new("CXA", "Al\u{7}pha", &[])]).is_err(),
+            "the registered clients' rule: no control characters"
+        );
         assert!(directory(&[BuiltInClientConfig::new("C X", "Alpha", &[])]).is_err());
     }
 }

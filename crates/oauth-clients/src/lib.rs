@@ -6,9 +6,6 @@ mod authorization;
 mod built_in;
 mod pkce;
 mod registry;
-/// The rules of what users send about their clients (the OpenAPI
-/// document's patterns are tested against them).
-pub mod validate;
 mod wiring;
 
 pub use authorization::{

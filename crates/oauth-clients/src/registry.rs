@@ -4,18 +4,16 @@
 
 use std::sync::Arc;
 
-use rand::RngExt as _;
-use rand::distr::Alphanumeric;
 use subtle::ConstantTimeEq;
+use tessera_domain::random;
 use tessera_domain::{
-    ClientDirectory, ClientId, ClientRepository, ClientUpdate, Clock, IdempotencyClaim,
-    IdempotencyError, IdempotencyKey, IdempotencyScope, IdempotencyStore, InsertClientError,
-    Keyring, OAuthClient, PermissionCatalogue, RevocationSink, SecretString, StoredClient, UserId,
-    run_once,
+    ApiKeyTemplate, ClientDirectory, ClientId, ClientName, ClientRepository, ClientUpdate, Clock,
+    FieldError, FileName, HttpUrl, IdempotencyClaim, IdempotencyError, IdempotencyKey,
+    IdempotencyScope, IdempotencyStore, InsertClientError, Keyring, OAuthClient,
+    PermissionCatalogue, RevocationSink, SecretString, StoredClient, UserId, run_once,
 };
 
 use crate::built_in::StaticClientDirectory;
-use crate::validate;
 
 const ID_RANDOM_LEN: usize = 24;
 const SECRET_RANDOM_LEN: usize = 40;
@@ -67,6 +65,12 @@ pub enum ClientError {
     Unexpected(#[from] anyhow::Error),
 }
 
+impl From<FieldError> for ClientError {
+    fn from(error: FieldError) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}
+
 pub struct ClientService {
     built_in: StaticClientDirectory,
     repository: Arc<dyn ClientRepository>,
@@ -88,26 +92,23 @@ impl std::fmt::Debug for ClientService {
     }
 }
 
-fn random(prefix: &str, len: usize) -> String {
-    let mut out = String::with_capacity(prefix.len() + len);
-    out.push_str(prefix);
-    out.extend(
-        rand::rng()
-            .sample_iter(Alphanumeric)
-            .take(len)
-            .map(char::from),
-    );
-    out
+/// An optional member as sent, parsed when present.
+fn optional<T>(
+    value: Option<String>,
+    parse: impl Fn(&str) -> Result<T, FieldError>,
+) -> Result<Option<T>, ClientError> {
+    value
+        .map(|v| parse(&v))
+        .transpose()
+        .map_err(ClientError::from)
 }
 
-fn optional(
-    value: Option<String>,
-    check: impl Fn(&str) -> Result<String, String>,
-) -> Result<Option<String>, ClientError> {
-    value
-        .map(|v| check(&v))
-        .transpose()
-        .map_err(ClientError::Invalid)
+/// A change as sent (`None` keeps, `Some(None)` clears), parsed when set.
+fn optional_change<T>(
+    value: Option<Option<String>>,
+    parse: impl Fn(&str) -> Result<T, FieldError>,
+) -> Result<Option<Option<T>>, ClientError> {
+    value.map(|change| optional(change, &parse)).transpose()
 }
 
 impl ClientService {
@@ -202,7 +203,7 @@ impl ClientService {
         new: NewClient,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<ClientView, ClientError> {
-        let name = validate::name(&new.name).map_err(ClientError::Invalid)?;
+        let name = ClientName::parse(&new.name)?.into_string();
         if new.permissions.is_empty() {
             return Err(ClientError::Invalid(
                 "permissions must name at least one permission".into(),
@@ -217,18 +218,22 @@ impl ClientService {
             name,
             author: Some(user),
             permissions,
-            redirect_uri: optional(new.redirect_uri, |v| validate::uri("redirectUri", v))?,
-            webhook_uri: optional(new.webhook_uri, |v| validate::uri("webhookUri", v))?,
-            api_key_template: optional(new.api_key_template, validate::api_key_template)?,
-            api_key_filename: optional(new.api_key_filename, validate::api_key_filename)?,
+            redirect_uri: optional(new.redirect_uri, |v| HttpUrl::parse("redirectUri", v))?
+                .map(HttpUrl::into_string),
+            webhook_uri: optional(new.webhook_uri, |v| HttpUrl::parse("webhookUri", v))?
+                .map(HttpUrl::into_string),
+            api_key_template: optional(new.api_key_template, ApiKeyTemplate::parse)?
+                .map(ApiKeyTemplate::into_string),
+            api_key_filename: optional(new.api_key_filename, FileName::parse)?
+                .map(FileName::into_string),
             created_at: self.clock.now(),
         };
         for _ in 0..INSERT_ATTEMPTS {
-            let secret = SecretString::new(random("CS", SECRET_RANDOM_LEN));
+            let secret = SecretString::new(random::alphanumeric("CS", SECRET_RANDOM_LEN));
             let secret_hash = self.keyring.fingerprint(secret.expose());
             let stored = StoredClient {
                 client: OAuthClient {
-                    id: ClientId::new(random("CI", ID_RANDOM_LEN)),
+                    id: ClientId::new(random::alphanumeric("CI", ID_RANDOM_LEN)),
                     ..client.clone()
                 },
                 secret_hash,
@@ -283,29 +288,14 @@ impl ClientService {
         patch: ClientPatch,
     ) -> Result<ClientView, ClientError> {
         self.owned(user, id)?;
-        let optional_change = |value: Option<Option<String>>,
-                               check: &dyn Fn(&str) -> Result<String, String>|
-         -> Result<Option<Option<String>>, ClientError> {
-            match value {
-                None => Ok(None),
-                Some(None) => Ok(Some(None)),
-                Some(Some(v)) => check(&v)
-                    .map(|v| Some(Some(v)))
-                    .map_err(ClientError::Invalid),
-            }
-        };
         let update = ClientUpdate {
-            name: patch
-                .name
-                .map(|n| validate::name(&n))
-                .transpose()
-                .map_err(ClientError::Invalid)?,
-            redirect_uri: optional_change(patch.redirect_uri, &|v| {
-                validate::uri("redirectUri", v)
+            name: optional(patch.name, ClientName::parse)?,
+            redirect_uri: optional_change(patch.redirect_uri, |v| {
+                HttpUrl::parse("redirectUri", v)
             })?,
-            webhook_uri: optional_change(patch.webhook_uri, &|v| validate::uri("webhookUri", v))?,
-            api_key_template: optional_change(patch.api_key_template, &validate::api_key_template)?,
-            api_key_filename: optional_change(patch.api_key_filename, &validate::api_key_filename)?,
+            webhook_uri: optional_change(patch.webhook_uri, |v| HttpUrl::parse("webhookUri", v))?,
+            api_key_template: optional_change(patch.api_key_template, ApiKeyTemplate::parse)?,
+            api_key_filename: optional_change(patch.api_key_filename, FileName::parse)?,
         };
         let stored = self
             .repository
@@ -316,7 +306,7 @@ impl ClientService {
 
     pub fn reset_secret(&self, user: UserId, id: &str) -> Result<ClientView, ClientError> {
         self.owned(user, id)?;
-        let secret = SecretString::new(random("CS", SECRET_RANDOM_LEN));
+        let secret = SecretString::new(random::alphanumeric("CS", SECRET_RANDOM_LEN));
         let hash = self.keyring.fingerprint(secret.expose());
         let sealed = self.keyring.seal(&secret, &hash);
         let stored = self

@@ -70,16 +70,30 @@ impl ClientRepository for InMemoryStore {
         };
         let client = &mut stored.client;
         if let Some(name) = &update.name {
-            client.name.clone_from(name);
+            client.name = name.to_string();
         }
+        // `Some(change)`: the field becomes `change` (`None` clears it).
+        let text = |change: Option<&str>| change.map(str::to_owned);
         for (field, change) in [
-            (&mut client.redirect_uri, &update.redirect_uri),
-            (&mut client.webhook_uri, &update.webhook_uri),
-            (&mut client.api_key_template, &update.api_key_template),
-            (&mut client.api_key_filename, &update.api_key_filename),
+            (
+                &mut client.redirect_uri,
+                update.redirect_uri.as_ref().map(|c| text(c.as_deref())),
+            ),
+            (
+                &mut client.webhook_uri,
+                update.webhook_uri.as_ref().map(|c| text(c.as_deref())),
+            ),
+            (
+                &mut client.api_key_template,
+                update.api_key_template.as_ref().map(|c| text(c.as_deref())),
+            ),
+            (
+                &mut client.api_key_filename,
+                update.api_key_filename.as_ref().map(|c| text(c.as_deref())),
+            ),
         ] {
             if let Some(value) = change {
-                field.clone_from(value);
+                *field = value;
             }
         }
         Ok(Some(stored.clone()))

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Barrier};
 
 use tessera_domain::{
-    AuthorizationCode, ClientId, ClientUpdate, InsertClientError, OAuthClient, PermissionSet,
-    RedeemError, StoredClient, UserId,
+    AuthorizationCode, ClientId, ClientName, ClientUpdate, FileName, HttpUrl, InsertClientError,
+    OAuthClient, PermissionSet, RedeemError, StoredClient, UserId,
 };
 
 use crate::Fixture;
@@ -128,11 +128,13 @@ pub fn concurrent_client_creation_stops_exactly_at_the_cap(f: &Fixture) {
 pub fn client_update_sets_and_clears_fields(f: &Fixture) {
     f.clients.insert(client("CIupd", 1), 10).expect("insert");
     let update = ClientUpdate {
-        name: Some("Renamed".into()),
+        name: Some(ClientName::parse("Renamed").expect("a valid name")),
         redirect_uri: Some(None),
-        webhook_uri: Some(Some("https://example.com/hook".into())),
+        webhook_uri: Some(Some(
+            HttpUrl::parse("webhookUri", "https://example.com/hook").expect("a valid URL"),
+        )),
         api_key_template: None,
-        api_key_filename: Some(Some("key.txt".into())),
+        api_key_filename: Some(Some(FileName::parse("key.txt").expect("a valid file name"))),
     };
     let updated = f
         .clients
