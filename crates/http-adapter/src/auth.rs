@@ -1,9 +1,12 @@
 //! Who is calling (contract §3): the session cookie first, then a Bearer
 //! token; and the Self-Key rule that only a user's own session manages
-//! that user's tokens.
+//! that user's tokens, as an extractor (`SelfKey`) every Self-Key handler
+//! takes.
 
-use actix_web::HttpRequest;
+use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, COOKIE};
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 use tessera_domain::{Lookup, Principal, UserId, VerifyError};
 
 use crate::error::ApiError;
@@ -94,10 +97,7 @@ pub async fn verify_token(
 ) -> Result<Result<Principal, VerifyError>, ApiError> {
     let outcome = match state.tokens.lookup(token) {
         Lookup::Answered(answer) => answer,
-        Lookup::Miss(hash) => {
-            let tokens = state.tokens.clone();
-            state.blocking(move || tokens.verify_stored(hash)).await?
-        }
+        Lookup::Miss(hash) => state.verify_stored(hash).await?,
     };
     crate::metrics::record_verification(&outcome);
     Ok(outcome)
@@ -112,7 +112,7 @@ fn bearer_token(value: &str) -> Option<&str> {
 }
 
 /// The user whose tokens the request may manage (Self-Key, contract §3).
-pub async fn require_self_key(
+async fn require_self_key(
     req: &HttpRequest,
     state: &AppState,
     target: UserRef,
@@ -131,6 +131,31 @@ pub async fn require_self_key(
         Caller::Anonymous => Err(ApiError::Unauthorized(
             "this endpoint needs the user's session cookie",
         )),
+    }
+}
+
+/// The Self-Key extractor: the user a Self-Key endpoint acts for. The
+/// path's `{userID}` (or `me` where the path has none) is checked first,
+/// then the caller must be that user's session (contract §3).
+#[derive(Debug, Clone, Copy)]
+pub struct SelfKey(pub UserId);
+
+impl FromRequest for SelfKey {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let target = match req.match_info().get("userID") {
+                Some(_) => UserRef::from_path(&req)?,
+                None => UserRef::Me,
+            };
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no application state")))?;
+            require_self_key(&req, state, target).await.map(Self)
+        })
     }
 }
 

@@ -159,9 +159,8 @@ pub async fn authenticate_client(
     state: &AppState,
 ) -> Result<OAuthClient, OAuthFailure> {
     let (id, secret) = client_credentials(req, params)?;
-    let oauth = state.oauth.clone();
     state
-        .blocking(move || oauth.clients().authenticate(&id, &secret))
+        .authenticate_client(id, secret)
         .await??
         .ok_or_else(|| {
             OAuthFailure(OAuthError::InvalidClient(

@@ -19,6 +19,7 @@ mod openapi;
 mod reply;
 mod responses;
 mod revocations;
+mod services;
 mod session;
 mod state;
 mod status;

@@ -122,6 +122,5 @@ pub async fn revocation_feed(
 }
 
 async fn read(state: &AppState, after: i64) -> Result<tessera_domain::RevocationPage, ApiError> {
-    let log = state.revocations.clone();
-    Ok(state.blocking(move || log.after(after, PAGE)).await??)
+    Ok(state.revocations_after(after, PAGE).await??)
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use tessera_oauth_clients::NewClient;
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::body::read_json_keyed;
 use crate::clients::ClientDocument;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
@@ -61,11 +61,11 @@ pub struct CreateClientBody {
     )
 )]
 pub async fn create_client(
+    SelfKey(user): SelfKey,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = require_self_key(&req, &state, UserRef::Me).await?;
     let (body, key): (CreateClientBody, _) = read_json_keyed(&req, payload).await?;
     let new = NewClient {
         name: body.name,
@@ -75,10 +75,7 @@ pub async fn create_client(
         api_key_template: body.api_key_template,
         api_key_filename: body.api_key_filename,
     };
-    let oauth = state.oauth.clone();
-    let view = state
-        .blocking(move || oauth.clients().create_once(user, new, key))
-        .await??;
+    let view = state.create_client(user, new, key).await??;
     tracing::info!(user = user.get(), client = %view.client.id, "client created");
     Ok(json_ok(&ClientDocument::with_secret(view)))
 }

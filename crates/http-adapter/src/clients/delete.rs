@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::clients::client_id;
 use crate::error::ApiError;
 use crate::reply::{Empty, json_ok};
@@ -29,16 +29,13 @@ use crate::state::AppState;
     )
 )]
 pub async fn delete_client(
+    SelfKey(user): SelfKey,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = require_self_key(&req, &state, UserRef::Me).await?;
     let id = client_id(&req);
-    let oauth = state.oauth.clone();
     let shown = id.clone();
-    state
-        .blocking(move || oauth.clients().delete(user, &id))
-        .await??;
+    state.delete_client(user, id).await??;
     tracing::info!(user = user.get(), client = %shown, "client deleted");
     Ok(json_ok(&Empty {}))
 }

@@ -29,7 +29,6 @@ pub async fn get_client(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = client_id(&req);
-    let oauth = state.oauth.clone();
-    let client = state.blocking(move || oauth.clients().get(&id)).await??;
+    let client = state.get_client(id).await??;
     Ok(json_ok(&ClientDocument::public(client)))
 }

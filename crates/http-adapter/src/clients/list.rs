@@ -1,8 +1,8 @@
 //! `GET /api/v1/clients`: the session user's own clients, with secrets.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::clients::ClientDocument;
 use crate::error::ApiError;
 use crate::reply::json_ok;
@@ -25,14 +25,10 @@ use crate::state::AppState;
     )
 )]
 pub async fn list_clients(
-    req: HttpRequest,
+    SelfKey(user): SelfKey,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = require_self_key(&req, &state, UserRef::Me).await?;
-    let oauth = state.oauth.clone();
-    let views = state
-        .blocking(move || oauth.clients().list_own(user))
-        .await??;
+    let views = state.list_clients(user).await??;
     let documents: Vec<_> = views.into_iter().map(ClientDocument::with_secret).collect();
     Ok(json_ok(&documents))
 }

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::clients::{ClientDocument, client_id};
 use crate::error::ApiError;
 use crate::reply::json_ok;
@@ -28,15 +28,12 @@ use crate::state::AppState;
     )
 )]
 pub async fn reset_client_secret(
+    SelfKey(user): SelfKey,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = require_self_key(&req, &state, UserRef::Me).await?;
     let id = client_id(&req);
-    let oauth = state.oauth.clone();
-    let view = state
-        .blocking(move || oauth.clients().reset_secret(user, &id))
-        .await??;
+    let view = state.reset_client_secret(user, id).await??;
     tracing::info!(user = user.get(), client = %view.client.id, "client secret reset");
     Ok(json_ok(&ClientDocument::with_secret(view)))
 }

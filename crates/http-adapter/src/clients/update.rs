@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer};
 use tessera_oauth_clients::ClientPatch;
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::body::read_json;
 use crate::clients::{ClientDocument, client_id};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
@@ -74,11 +74,11 @@ pub struct PatchClientBody {
     )
 )]
 pub async fn update_client(
+    SelfKey(user): SelfKey,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = require_self_key(&req, &state, UserRef::Me).await?;
     let body: PatchClientBody = read_json(&req, payload).await?;
     if body.permissions.is_some() {
         return Err(ApiError::BadRequest(
@@ -98,9 +98,6 @@ pub async fn update_client(
         api_key_filename: body.api_key_filename,
     };
     let id = client_id(&req);
-    let oauth = state.oauth.clone();
-    let view = state
-        .blocking(move || oauth.clients().update(user, &id, patch))
-        .await??;
+    let view = state.update_client(user, id, patch).await??;
     Ok(json_ok(&ClientDocument::with_secret(view)))
 }

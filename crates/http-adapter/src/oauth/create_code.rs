@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tessera_domain::Timestamp;
 use tessera_oauth_clients::{CodeError, CreateCodeRequest};
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::body::read_json;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::reply::json_ok;
@@ -80,21 +80,18 @@ impl From<CodeError> for ApiError {
     )
 )]
 pub async fn create_code(
+    SelfKey(user): SelfKey,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = require_self_key(&req, &state, UserRef::Me).await?;
     let body: CreateCodeBody = read_json(&req, payload).await?;
     let request = CreateCodeRequest {
         client_id: body.client_id,
         code_challenge: body.code_challenge,
         code_challenge_method: body.code_challenge_method,
     };
-    let oauth = state.oauth.clone();
-    let issued = state
-        .blocking(move || oauth.create_code(user, request))
-        .await??;
+    let issued = state.create_code(user, request).await??;
     Ok(crate::client_auth::no_store(json_ok(&CodeDocument {
         code: issued.code.expose().to_owned(),
         user_id: issued.user_id.get(),

@@ -66,9 +66,8 @@ pub async fn revoke_token(
     let client = authenticate_client(&req, &params, &state).await?;
     crate::client_auth::reject_control(&params, &["token"])?;
     let token = params.remove("token");
-    let oauth = state.oauth.clone();
     state
-        .blocking(move || oauth.revoke(&client, token.as_deref()))
+        .revoke_for_client(client, token)
         .await
         .map_err(OAuthFailure::from)?
         .map_err(OAuthFailure::from)?;

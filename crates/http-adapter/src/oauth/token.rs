@@ -99,10 +99,9 @@ pub async fn exchange_token(
         redirect_uri: params.remove("redirect_uri"),
         code_verifier: params.remove("code_verifier"),
     };
-    let oauth = state.oauth.clone();
     let client_for_log = client.id.clone();
     let token = state
-        .blocking(move || oauth.exchange(&client, request))
+        .exchange_code(client, request)
         .await
         .map_err(OAuthFailure::from)?
         .map_err(OAuthFailure::from)?;

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use tessera_domain::CreateTokenRequest;
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::body::read_json_keyed;
 use crate::dto::{CreateTokenBody, TokenDocument};
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
@@ -43,18 +43,14 @@ use crate::state::AppState;
     )
 )]
 pub async fn create_token(
+    SelfKey(user): SelfKey,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = UserRef::from_path(&req)?;
-    let user = require_self_key(&req, &state, target).await?;
     let (body, key): (CreateTokenBody, _) = read_json_keyed(&req, payload).await?;
     let request = CreateTokenRequest::try_from(body)?;
-    let tokens = state.tokens.clone();
-    let created = state
-        .blocking(move || tokens.create_once(user, request, key))
-        .await??;
+    let created = state.create_token(user, request, key).await??;
     crate::metrics::token_created();
     tracing::info!(
         user = user.get(),

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::reply::{Empty, json_ok};
 use crate::state::AppState;
@@ -32,17 +32,13 @@ use crate::state::AppState;
     )
 )]
 pub async fn delete_token(
+    SelfKey(user): SelfKey,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = UserRef::from_path(&req)?;
-    let user = require_self_key(&req, &state, target).await?;
     let token = req.match_info().get("token").unwrap_or_default().to_owned();
     let shown = state.tokens.shown(&token);
-    let tokens = state.tokens.clone();
-    state
-        .blocking(move || tokens.delete(user, &token))
-        .await??;
+    state.delete_token(user, token).await??;
     crate::metrics::token_deleted();
     tracing::info!(user = user.get(), token = %shown, "token deleted");
     Ok(json_ok(&Empty {}))

@@ -1,8 +1,8 @@
 //! `GET /api/v1/users/{userID}/api-tokens`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use crate::auth::{UserRef, require_self_key};
+use crate::auth::SelfKey;
 use crate::dto::TokenDocument;
 use crate::error::ApiError;
 use crate::reply::json_ok;
@@ -28,13 +28,10 @@ use crate::state::AppState;
     )
 )]
 pub async fn list_tokens(
-    req: HttpRequest,
+    SelfKey(user): SelfKey,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = UserRef::from_path(&req)?;
-    let user = require_self_key(&req, &state, target).await?;
-    let tokens = state.tokens.clone();
-    let listed = state.blocking(move || tokens.list(user)).await??;
+    let listed = state.list_tokens(user).await??;
     let documents: Vec<TokenDocument> = listed.into_iter().map(TokenDocument::from).collect();
     Ok(json_ok(&documents))
 }

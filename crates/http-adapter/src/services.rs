@@ -1,0 +1,156 @@
+//! The one async boundary between handlers and the synchronous services:
+//! every service call that may touch the database runs here, on the
+//! blocking pool within the database deadline (`AppState::blocking`), so no
+//! handler hands work to the pool itself. The outer `Result` is the
+//! boundary's (`503` past the deadline, a panicked call), the inner one the
+//! service's, which each handler maps into the error shape it speaks.
+
+use tessera_domain::{
+    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyKey, OAuthClient,
+    Principal, RevocationPage, TokenHash, UserId, VerifyError,
+};
+use tessera_oauth_clients::{
+    ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest, IssuedCode, NewClient,
+    OAuthError, TokenRequest,
+};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An `Idempotency-Key` with the fingerprint of the body it came with.
+type Keyed = Option<(IdempotencyKey, [u8; 32])>;
+
+/// What the boundary answers: its own failure outside, the service's inside.
+type Called<T, E> = Result<Result<T, E>, ApiError>;
+
+impl AppState {
+    pub(crate) async fn create_token(
+        &self,
+        user: UserId,
+        request: CreateTokenRequest,
+        key: Keyed,
+    ) -> Called<ApiToken, CreateTokenError> {
+        let tokens = self.tokens.clone();
+        self.blocking(move || tokens.create_once(user, request, key))
+            .await
+    }
+
+    pub(crate) async fn list_tokens(&self, user: UserId) -> Called<Vec<ApiToken>, anyhow::Error> {
+        let tokens = self.tokens.clone();
+        self.blocking(move || tokens.list(user)).await
+    }
+
+    pub(crate) async fn delete_token(
+        &self,
+        user: UserId,
+        token: String,
+    ) -> Called<(), DeleteTokenError> {
+        let tokens = self.tokens.clone();
+        self.blocking(move || tokens.delete(user, &token)).await
+    }
+
+    /// The store's answer for a token the cache could not give.
+    pub(crate) async fn verify_stored(&self, hash: TokenHash) -> Called<Principal, VerifyError> {
+        let tokens = self.tokens.clone();
+        self.blocking(move || tokens.verify_stored(hash)).await
+    }
+
+    pub(crate) async fn create_client(
+        &self,
+        user: UserId,
+        new: NewClient,
+        key: Keyed,
+    ) -> Called<ClientView, ClientError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.clients().create_once(user, new, key))
+            .await
+    }
+
+    pub(crate) async fn list_clients(&self, user: UserId) -> Called<Vec<ClientView>, ClientError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.clients().list_own(user)).await
+    }
+
+    pub(crate) async fn get_client(&self, id: String) -> Called<OAuthClient, ClientError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.clients().get(&id)).await
+    }
+
+    pub(crate) async fn update_client(
+        &self,
+        user: UserId,
+        id: String,
+        patch: ClientPatch,
+    ) -> Called<ClientView, ClientError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.clients().update(user, &id, patch))
+            .await
+    }
+
+    pub(crate) async fn reset_client_secret(
+        &self,
+        user: UserId,
+        id: String,
+    ) -> Called<ClientView, ClientError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.clients().reset_secret(user, &id))
+            .await
+    }
+
+    pub(crate) async fn delete_client(&self, user: UserId, id: String) -> Called<(), ClientError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.clients().delete(user, &id))
+            .await
+    }
+
+    /// The client with this id and secret, if any.
+    pub(crate) async fn authenticate_client(
+        &self,
+        id: String,
+        secret: String,
+    ) -> Called<Option<OAuthClient>, anyhow::Error> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.clients().authenticate(&id, &secret))
+            .await
+    }
+
+    pub(crate) async fn create_code(
+        &self,
+        user: UserId,
+        request: CreateCodeRequest,
+    ) -> Called<IssuedCode, CodeError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.create_code(user, request))
+            .await
+    }
+
+    pub(crate) async fn exchange_code(
+        &self,
+        client: OAuthClient,
+        request: TokenRequest,
+    ) -> Called<ApiToken, OAuthError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.exchange(&client, request))
+            .await
+    }
+
+    pub(crate) async fn revoke_for_client(
+        &self,
+        client: OAuthClient,
+        token: Option<String>,
+    ) -> Called<(), OAuthError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || oauth.revoke(&client, token.as_deref()))
+            .await
+    }
+
+    /// The revocation log after `cursor`, at most `limit` entries.
+    pub(crate) async fn revocations_after(
+        &self,
+        cursor: i64,
+        limit: usize,
+    ) -> Called<RevocationPage, anyhow::Error> {
+        let log = self.revocations.clone();
+        self.blocking(move || log.after(cursor, limit)).await
+    }
+}
