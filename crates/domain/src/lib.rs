@@ -45,7 +45,7 @@ pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
 pub use principal::Principal;
 pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage, RevocationSink};
 pub use secret::SecretString;
-pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp, secs_as_ms, whole_secs};
 pub use token::{TokenFormat, TokenFormatError};
 pub use tokens::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, TokenService,

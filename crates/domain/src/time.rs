@@ -11,6 +11,18 @@ pub type Timestamp = i64;
 /// arithmetic on client-supplied times can never overflow.
 pub const MAX_TIMESTAMP: Timestamp = 253_402_300_799_999;
 
+/// Whole seconds of a timestamp, rounded down: what JWT `exp` and RFC 7662
+/// `exp`/`iat` carry. Every conversion from milliseconds goes through here.
+pub fn whole_secs(at: Timestamp) -> i64 {
+    at.div_euclid(1000)
+}
+
+/// A configured number of seconds as milliseconds, saturating: every
+/// conversion into milliseconds goes through here.
+pub fn secs_as_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
 }
@@ -44,5 +56,19 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod conversion_tests {
+    use super::*;
+
+    #[test]
+    fn seconds_round_down_and_milliseconds_saturate() {
+        assert_eq!(whole_secs(1_999), 1);
+        assert_eq!(whole_secs(2_000), 2);
+        assert_eq!(whole_secs(-1), -1, "before 1970 still rounds down");
+        assert_eq!(secs_as_ms(600), 600_000);
+        assert_eq!(secs_as_ms(u64::MAX), i64::MAX);
     }
 }

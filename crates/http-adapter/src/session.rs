@@ -91,7 +91,7 @@ impl SessionCodec {
         let invalid = |why: &str| SessionError::Invalid(why.to_owned());
         let data = jsonwebtoken::decode::<Claims>(value, &self.decoding, &self.validation)
             .map_err(|e| SessionError::Invalid(e.to_string()))?;
-        let now_secs = u64::try_from(now / 1000).unwrap_or(0);
+        let now_secs = u64::try_from(tessera_domain::whole_secs(now)).unwrap_or(0);
         let claims = &data.claims;
         if claims.exp.saturating_add(LEEWAY_SECS) < now_secs {
             return Err(invalid("expired"));
@@ -110,7 +110,7 @@ impl SessionCodec {
         ttl_secs: u64,
         now: Timestamp,
     ) -> Result<SecretString, SessionError> {
-        let now_secs = u64::try_from(now / 1000).unwrap_or(0);
+        let now_secs = u64::try_from(tessera_domain::whole_secs(now)).unwrap_or(0);
         let claims = Claims {
             sub: user.to_string(),
             exp: now_secs.saturating_add(ttl_secs),

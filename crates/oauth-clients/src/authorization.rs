@@ -114,7 +114,7 @@ impl AuthorizationService {
             codes,
             tokens,
             clock,
-            code_ttl_ms: i64::try_from(code_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            code_ttl_ms: tessera_domain::secs_as_ms(code_ttl_secs),
         }
     }
 

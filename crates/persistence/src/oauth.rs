@@ -11,6 +11,7 @@ use tessera_domain::{
     Redeemed, StoredClient, TokenHash, TokenRecord, UserId,
 };
 
+use crate::connection::Backend;
 use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
 use crate::store::{Store, StoreContext as _, store_error};
@@ -161,6 +162,13 @@ impl From<DieselError> for InsertFailure {
     }
 }
 
+/// The author's quota row, created at zero unless it exists; SQLite's and
+/// PostgreSQL's placeholders.
+const QUOTA_ROW_SQL: [&str; 2] = [
+    "INSERT INTO oauth_client_quota (user_id, used) VALUES (?, 0) ON CONFLICT (user_id) DO NOTHING",
+    "INSERT INTO oauth_client_quota (user_id, used) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING",
+];
+
 impl DieselOAuthRepository {
     /// Stores a client within the author's cap and completes `claim` with
     /// its id, in one transaction.
@@ -189,18 +197,15 @@ impl DieselOAuthRepository {
             secret_sealed: stored.secret_sealed.clone(),
             created_at: client.created_at,
         };
+        let postgres = self.store.backend() == Backend::Postgres;
         self.store.write("storing a client", |conn| {
             let outcome = conn.transaction::<(), InsertFailure, _>(|conn| {
-                // The quota row exists after this (a savepoint absorbs the
-                // unique violation when it already did) ...
-                let _ = conn.transaction::<_, DieselError, _>(|conn| {
-                    diesel::insert_into(oauth_client_quota::table)
-                        .values((
-                            oauth_client_quota::user_id.eq(author),
-                            oauth_client_quota::used.eq(0_i64),
-                        ))
-                        .execute(conn)
-                });
+                // The quota row exists after this (both backends know
+                // ON CONFLICT DO NOTHING; Diesel's builder does not offer it
+                // for a connection that may be either) ...
+                diesel::sql_query(QUOTA_ROW_SQL[usize::from(postgres)])
+                    .bind::<diesel::sql_types::BigInt, _>(author)
+                    .execute(conn)?;
                 // ... and this update locks it until commit, so concurrent
                 // creations for one user queue here and see each other's count.
                 diesel::update(oauth_client_quota::table.find(author))

@@ -296,8 +296,7 @@ impl Application {
         }
         background.push(watch_freshness(services.cache.clone())?);
         let log = database.revocation_log();
-        let retention_ms = i64::try_from(settings.revocations.retention_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX);
+        let retention_ms = tessera_domain::secs_as_ms(settings.revocations.retention_secs);
         let clock_for_purge = services.tokens.clone();
         background.push(Periodic::spawn(
             "revocation-purge",

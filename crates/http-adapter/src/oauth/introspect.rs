@@ -92,8 +92,8 @@ impl Introspection {
             scope: Some(principal.permissions.scope()),
             client_id: principal.from_api_client.map(|c| c.to_string()),
             sub: Some(principal.user_id.to_string()),
-            exp: principal.expires_at.map(|at| at / 1000),
-            iat: Some(principal.created_at / 1000),
+            exp: principal.expires_at.map(tessera_domain::whole_secs),
+            iat: Some(tessera_domain::whole_secs(principal.created_at)),
             token_type: Some("Bearer"),
             fingerprint: Some(principal.hash.to_hex()),
         }
