@@ -107,8 +107,7 @@ impl Store {
         E: From<anyhow::Error>,
     {
         let _turn = self.write_gate(what)?;
-        let mut conn = self.conn(what)?;
-        work(&mut conn)
+        self.read(what, work)
     }
 
     /// A pooled connection, or `Unavailable` at once while the circuit is
