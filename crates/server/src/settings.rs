@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use config::{Config, Environment, File, FileFormat};
+use config::{Config, Environment as EnvironmentVariables, File, FileFormat};
 use serde::Deserialize;
 use tessera_domain::SecretString;
 use tessera_http_adapter::SessionSettings;
@@ -40,9 +40,52 @@ pub struct Settings {
     pub cache: CacheSection,
     #[serde(default)]
     pub revocations: RevocationSettings,
-    /// `TESSERA_ENV`, when set (not a configuration key).
+    /// From `TESSERA_ENV` (not a configuration key).
     #[serde(skip)]
-    pub environment: Option<String>,
+    pub environment: Environment,
+}
+
+/// Which settings apply, parsed once from `TESSERA_ENV` against the
+/// configuration folder: the development defaults (unset), production
+/// (whose checks refuse development secrets), or another environment whose
+/// file exists. A value of this type names a real environment, so no typo
+/// can reach the layering or skip the production checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+    /// Another `config/{name}.toml` (a staging, say).
+    Named(String),
+}
+
+impl Environment {
+    /// `TESSERA_ENV`'s value (`None` or empty: development), checked
+    /// against the files of `config_dir`.
+    pub fn resolve(config_dir: &Path, value: Option<&str>) -> anyhow::Result<Self> {
+        let Some(name) = value.filter(|v| !v.is_empty()) else {
+            return Ok(Self::Development);
+        };
+        check_environment(config_dir, name)?;
+        Ok(match name {
+            PRODUCTION => Self::Production,
+            other => Self::Named(other.to_owned()),
+        })
+    }
+
+    /// The name of its file in the configuration folder, if it has one.
+    fn file_stem(&self) -> Option<&str> {
+        match self {
+            Self::Development => None,
+            Self::Production => Some(PRODUCTION),
+            Self::Named(name) => Some(name),
+        }
+    }
+
+    /// The name logs show.
+    pub fn name(&self) -> &str {
+        self.file_stem().unwrap_or("development")
+    }
 }
 
 /// The `[revocations]` section: the feed for relying services.
@@ -243,15 +286,14 @@ impl Sources {
 
 impl Settings {
     pub fn load(sources: &Sources) -> anyhow::Result<Self> {
-        if let Some(env) = &sources.environment {
-            check_environment(&sources.config_dir, env)?;
-        }
+        let environment =
+            Environment::resolve(&sources.config_dir, sources.environment.as_deref())?;
         let mut builder = Config::builder().add_source(
             File::from(sources.config_dir.join("default.toml"))
                 .format(FileFormat::Toml)
                 .required(false),
         );
-        if let Some(env) = &sources.environment {
+        if let Some(env) = environment.file_stem() {
             builder = builder.add_source(
                 File::from(sources.config_dir.join(format!("{env}.toml")))
                     .format(FileFormat::Toml)
@@ -264,7 +306,7 @@ impl Settings {
         }
         let mut settings: Self = builder
             .add_source(
-                Environment::with_prefix("TESSERA")
+                EnvironmentVariables::with_prefix("TESSERA")
                     .prefix_separator("__")
                     .separator("__")
                     .try_parsing(true),
@@ -273,16 +315,16 @@ impl Settings {
             .context("reading configuration")?
             .try_deserialize()
             .context("invalid configuration")?;
-        settings.environment = sources.environment.clone();
-        if sources.environment.as_deref() == Some(PRODUCTION) {
+        if environment == Environment::Production {
             settings.check_production()?;
         }
+        settings.environment = environment;
         Ok(settings)
     }
 
     /// The environment's name for logs: `TESSERA_ENV`, or `development`.
     pub fn environment_name(&self) -> &str {
-        self.environment.as_deref().unwrap_or("development")
+        self.environment.name()
     }
 
     /// Production must not run on the public development secrets nor on
@@ -385,6 +427,15 @@ mod tests {
         assert!(text.contains("production"), "{text}");
         assert!(!text.contains("default"), "{text}");
         check_environment(&repo_config(), "production").expect("production.toml exists");
+        assert_eq!(
+            Environment::resolve(&repo_config(), Some("production")).expect("exists"),
+            Environment::Production
+        );
+        assert_eq!(
+            Environment::resolve(&repo_config(), Some("")).expect("empty is unset"),
+            Environment::Development
+        );
+        assert!(Environment::resolve(&repo_config(), Some("Production")).is_err());
         assert!(check_environment(&repo_config(), "../config/production").is_err());
     }
 }
