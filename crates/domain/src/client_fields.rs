@@ -10,6 +10,8 @@ use url::Url;
 const MAX_URI_LEN: usize = 2048;
 /// Where a client's API-key template puts the token.
 pub const TOKEN_PLACEHOLDER: &str = "%%TOKEN%%";
+/// The same placeholder as Tachi's client documents spell it.
+pub const TACHI_PLACEHOLDER: &str = "%%TACHI_KEY%%";
 
 /// Why a field was refused, for the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +50,8 @@ text_type!(
     HttpUrl
 );
 text_type!(
-    /// A template holding [`TOKEN_PLACEHOLDER`], at most 4096 characters.
+    /// A template holding [`TOKEN_PLACEHOLDER`] (or Tachi's
+    /// [`TACHI_PLACEHOLDER`]), at most 4096 characters.
     ApiKeyTemplate
 );
 text_type!(
@@ -121,9 +124,9 @@ impl HttpUrl {
 
 impl ApiKeyTemplate {
     pub fn parse(value: &str) -> Result<Self, FieldError> {
-        if !value.contains(TOKEN_PLACEHOLDER) {
+        if !value.contains(TOKEN_PLACEHOLDER) && !value.contains(TACHI_PLACEHOLDER) {
             return Err(FieldError(format!(
-                "apiKeyTemplate must contain {TOKEN_PLACEHOLDER}"
+                "apiKeyTemplate must contain {TOKEN_PLACEHOLDER} (or {TACHI_PLACEHOLDER})"
             )));
         }
         if value.chars().count() > 4096 {
@@ -186,6 +189,11 @@ mod tests {
         );
         assert!(ApiKeyTemplate::parse("KEY=%%TOKEN%%").is_ok());
         assert!(ApiKeyTemplate::parse("KEY=").is_err());
+        assert!(
+            ApiKeyTemplate::parse("KEY=%%TACHI_KEY%%").is_ok(),
+            "Tachi's spelling"
+        );
+        assert!(ApiKeyTemplate::parse("KEY=%%TACHI%%").is_err());
         assert!(FileName::parse("key.txt").is_ok());
         assert!(FileName::parse("../key").is_err());
         assert!(FileName::parse("").is_err());

@@ -52,7 +52,7 @@ pub const USER_ID: &str = concat!(
 
 /// `apiKeyTemplate`: the placeholder somewhere, no control character.
 fn template() -> String {
-    format!("^[^{CONTROL}]*%%TOKEN%%[^{CONTROL}]*$")
+    format!("^[^{CONTROL}]*%%(TOKEN|TACHI_KEY)%%[^{CONTROL}]*$")
 }
 
 fn string(pattern: &str) -> Value {
@@ -341,7 +341,14 @@ mod tests {
         agree(
             &template(),
             |s| ApiKeyTemplate::parse(s).is_ok() && !crate::body::has_control(s),
-            &["KEY=%%TOKEN%%", "KEY=", "%%TOKEN%%\u{0}", "a %%TOKEN%% b"],
+            &[
+                "KEY=%%TOKEN%%",
+                "KEY=",
+                "%%TOKEN%%\u{0}",
+                "a %%TOKEN%% b",
+                "KEY=%%TACHI_KEY%%",
+                "KEY=%%TACHI%%",
+            ],
         );
         agree(
             &text(),

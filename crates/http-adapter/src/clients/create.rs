@@ -27,7 +27,7 @@ pub struct CreateClientBody {
     redirect_uri: Option<String>,
     /// An absolute `http`/`https` URL.
     webhook_uri: Option<String>,
-    /// Must contain `%%TOKEN%%`.
+    /// Must contain `%%TOKEN%%` (or Tachi's `%%TACHI_KEY%%`).
     api_key_template: Option<String>,
     api_key_filename: Option<String>,
 }

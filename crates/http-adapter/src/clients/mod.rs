@@ -50,7 +50,7 @@ pub struct ClientDocument {
     #[serde(rename = "webhookUri")]
     #[schema(required = true)]
     webhook_uri: Option<String>,
-    /// Contains `%%TOKEN%%`, where a client shows its token.
+    /// Contains `%%TOKEN%%` (or `%%TACHI_KEY%%`), where a client shows its token.
     #[serde(rename = "apiKeyTemplate")]
     #[schema(required = true)]
     api_key_template: Option<String>,

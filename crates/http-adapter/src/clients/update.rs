@@ -36,7 +36,7 @@ pub struct PatchClientBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, required = false)]
     webhook_uri: Option<Option<String>>,
-    /// Must contain `%%TOKEN%%`.
+    /// Must contain `%%TOKEN%%` (or Tachi's `%%TACHI_KEY%%`).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, required = false)]
     api_key_template: Option<Option<String>>,

@@ -15,6 +15,7 @@ crate::both_backends!(clients:
     client_endpoints_need_a_session,
     concurrent_creation_stops_at_the_cap,
     deleting_a_client_deletes_its_tokens,
+    tachis_placeholder_is_accepted_in_templates,
 );
 
 pub fn valid_client() -> Value {
@@ -264,4 +265,29 @@ pub async fn deleting_a_client_deletes_its_tokens(backend: Backend) {
     assert_problem(&app.status_with(&token).await, 401);
     assert_eq!(app.status_with(&plain).await.status, 200);
     assert_eq!(app.list(5).await.len(), 1);
+}
+
+/// Contract §12.8: Tachi's client documents spell the placeholder
+/// `%%TACHI_KEY%%`; it is accepted wherever `%%TOKEN%%` is, and kept as sent.
+pub async fn tachis_placeholder_is_accepted_in_templates(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut body = valid_client();
+    body["apiKeyTemplate"] = json!("export TACHI_KEY=%%TACHI_KEY%%");
+    let created = create_client(&app, 1, &body).await;
+    assert_eq!(created["apiKeyTemplate"], "export TACHI_KEY=%%TACHI_KEY%%");
+    let id = created["clientID"].as_str().expect("id");
+    let patched = send_json(
+        app.with_session(Method::PATCH, &format!("/api/v1/clients/{id}"), 1),
+        &json!({"apiKeyTemplate": "KEY=%%TACHI_KEY%%"}),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.raw);
+    assert_eq!(patched.body["apiKeyTemplate"], "KEY=%%TACHI_KEY%%");
+    // A near miss is still no placeholder.
+    let refused = send_json(
+        app.with_session(Method::PATCH, &format!("/api/v1/clients/{id}"), 1),
+        &json!({"apiKeyTemplate": "KEY=%%TACHI%%"}),
+    )
+    .await;
+    assert_problem(&refused, 400);
 }
