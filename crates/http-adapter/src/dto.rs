@@ -75,7 +75,9 @@ pub struct CreateTokenBody {
     /// Required with `permissions`: 1–120 characters after trimming.
     /// Ignored with `clientID`.
     identifier: Option<String>,
-    /// Unix milliseconds, in the future.
+    /// Unix milliseconds, in the future. Where the service sets a longest
+    /// lifetime (`tokens.max_lifetime_days`), a token without one gets that
+    /// lifetime and a later one is refused.
     #[serde(rename = "expiresAt", default, deserialize_with = "integral")]
     #[schema(value_type = Option<i64>)]
     expires_at: Option<Timestamp>,

@@ -60,6 +60,7 @@ fn fixture(cap: u32) -> Fixture {
             client_cap: cap,
             code_ttl_secs: 600,
             cache: CacheSettings::default(),
+            max_lifetime_days: 0,
         },
         clock.clone(),
     );

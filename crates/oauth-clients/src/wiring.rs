@@ -41,6 +41,8 @@ pub struct CoreSettings {
     pub client_cap: u32,
     pub code_ttl_secs: u64,
     pub cache: CacheSettings,
+    /// `tokens.max_lifetime_days` (`0`: no policy).
+    pub max_lifetime_days: u32,
 }
 
 /// One instance's services, sharing one verification cache.
@@ -78,7 +80,8 @@ impl Core {
                 clock.clone(),
                 cache.clone(),
             )
-            .with_idempotency(ports.idempotency),
+            .with_idempotency(ports.idempotency)
+            .with_max_lifetime_days(settings.max_lifetime_days),
         );
         let oauth = Arc::new(AuthorizationService::new(
             clients.clone(),

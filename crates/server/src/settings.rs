@@ -200,6 +200,9 @@ pub struct TokenSettings {
     /// How often noted uses are written to `lastUsedAt`.
     #[serde(default = "default_usage_flush")]
     pub usage_flush_secs: u64,
+    /// The longest a token may live (contract §12.7); `0`: no limit.
+    #[serde(default)]
+    pub max_lifetime_days: u32,
 }
 
 fn default_usage_flush() -> u64 {

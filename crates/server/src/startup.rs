@@ -105,6 +105,7 @@ pub fn build_services(
             client_cap: settings.oauth.client_cap,
             code_ttl_secs: settings.oauth.code_ttl_secs,
             cache: settings.cache.into(),
+            max_lifetime_days: settings.tokens.max_lifetime_days,
         },
         clock,
     );

@@ -104,13 +104,15 @@ impl TokenService {
         user: UserId,
         client: &OAuthClient,
     ) -> (SecretString, NewTokenRecord) {
+        let now = self.clock.now();
         self.mint(&Draft {
             user,
             identifier: client_token_identifier(client),
             permissions: client.permissions.clone(),
             from_api_client: Some(client.id.clone()),
-            created_at: self.clock.now(),
-            expires_at: None,
+            created_at: now,
+            // The grant asks for no expiry: the policy's lifetime, if any.
+            expires_at: self.max_lifetime_ms.map(|ms| now.saturating_add(ms)),
         })
     }
 
@@ -157,6 +159,7 @@ impl TokenService {
                 ));
             }
         }
+        let expires_at = self.within_policy(request.expires_at, now)?;
         let (identifier, permissions, from_api_client) = match request.source {
             TokenSource::Permissions {
                 identifier,
@@ -194,7 +197,7 @@ impl TokenService {
             permissions,
             from_api_client,
             created_at: now,
-            expires_at: request.expires_at,
+            expires_at,
         };
         for _ in 0..INSERT_ATTEMPTS {
             let (token, record) = self.mint(&draft);
@@ -213,5 +216,26 @@ impl TokenService {
             }
         }
         Err(anyhow::anyhow!("could not generate a unique token").into())
+    }
+
+    /// The expiry a new token gets under the lifetime policy: the policy's
+    /// lifetime when none was asked for, a refusal beyond it.
+    fn within_policy(
+        &self,
+        asked: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, CreateTokenError> {
+        let Some(lifetime) = self.max_lifetime_ms else {
+            return Ok(asked);
+        };
+        let latest = now.saturating_add(lifetime);
+        match asked {
+            None => Ok(Some(latest)),
+            Some(at) if at > latest => Err(CreateTokenError::Invalid(format!(
+                "expiresAt is beyond the longest lifetime tokens may have here ({} days)",
+                lifetime / (24 * 3600 * 1000)
+            ))),
+            Some(at) => Ok(Some(at)),
+        }
     }
 }

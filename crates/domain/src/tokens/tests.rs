@@ -7,7 +7,7 @@ use super::*;
 use crate::cache::{CacheSettings, TokenCache};
 use crate::crypto::Keyring;
 use crate::ids::{ClientId, UserId};
-use crate::permission::PermissionCatalogue;
+use crate::permission::{PermissionCatalogue, PermissionSet};
 use crate::ports::TokenRepository;
 use crate::testing::{InMemoryClientDirectory, InMemoryTokenRepository, TEST_SECRET_KEY};
 use crate::time::{MAX_TIMESTAMP, ManualClock, Timestamp};
@@ -438,4 +438,66 @@ fn a_refresh_drops_what_the_store_no_longer_has() {
         f.service.verify(token.token.expose()),
         Err(VerifyError::Unknown)
     ));
+}
+
+#[test]
+fn the_lifetime_policy_fills_in_and_bounds_expiry() {
+    const DAY: i64 = 24 * 3600 * 1000;
+    let f = fixture();
+    let service = f.service.with_max_lifetime_days(30);
+    let limit = NOW + 30 * DAY;
+    let unbounded = service
+        .create(user(1), by_permissions("Script", &["submit_score"]))
+        .expect("created");
+    assert_eq!(unbounded.expires_at, Some(limit));
+    let at_limit = CreateTokenRequest {
+        expires_at: Some(limit),
+        ..by_permissions("Edge", &[])
+    };
+    assert_eq!(
+        service
+            .create(user(1), at_limit)
+            .expect("at the limit")
+            .expires_at,
+        Some(limit)
+    );
+    let beyond = CreateTokenRequest {
+        expires_at: Some(limit + 1),
+        ..by_permissions("Long", &[])
+    };
+    assert!(matches!(
+        service.create(user(1), beyond),
+        Err(CreateTokenError::Invalid(detail)) if detail.contains("30 days")
+    ));
+    let by_client = service
+        .create(user(2), by_client("CXFervidex", None))
+        .expect("a client token");
+    assert_eq!(by_client.expires_at, Some(limit));
+    let client = crate::OAuthClient::minimal("CXFervidex", "Fervidex", PermissionSet::default());
+    let (_, granted) = service.new_client_token(user(3), &client);
+    assert_eq!(
+        granted.expires_at,
+        Some(limit),
+        "a grant asks for no expiry"
+    );
+    assert_eq!(
+        f.repository.snapshot().len(),
+        3,
+        "the refused one was not stored"
+    );
+}
+
+#[test]
+fn without_a_policy_tokens_may_live_forever() {
+    let f = fixture();
+    let created = f
+        .service
+        .create(user(1), by_permissions("Script", &[]))
+        .expect("created");
+    assert_eq!(created.expires_at, None);
+    let client = crate::OAuthClient::minimal("CXFervidex", "Fervidex", PermissionSet::default());
+    assert_eq!(
+        f.service.new_client_token(user(3), &client).1.expires_at,
+        None
+    );
 }

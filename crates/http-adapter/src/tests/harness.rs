@@ -129,6 +129,7 @@ pub(super) async fn harness() -> Harness {
             client_cap: 10,
             code_ttl_secs: 600,
             cache: CacheSettings::default(),
+            max_lifetime_days: 0,
         },
         clock.clone(),
     );

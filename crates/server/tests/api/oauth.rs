@@ -29,6 +29,7 @@ crate::both_backends!(oauth:
     token_endpoint_errors_are_oauth_shaped,
     token_endpoint_takes_json_bodies,
     create_code_checks_its_client,
+    a_granted_token_gets_the_lifetime_policys_expiry,
 );
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -477,5 +478,25 @@ pub async fn create_code_checks_its_client(backend: Backend) {
     assert_problem(
         &send_json(app.with_session(Method::POST, path, 1), &bad_pkce).await,
         400,
+    );
+}
+
+/// Contract §12.7: a grant asks for no expiry, so under a lifetime policy
+/// its token gets the policy's lifetime.
+pub async fn a_granted_token_gets_the_lifetime_policys_expiry(backend: Backend) {
+    let app = crate::lifetime::with_policy(backend, 7);
+    let code = code_for(&app, 4, "CXBuiltIn", None).await;
+    let client = library_client(&app, "CXBuiltIn", BUILT_IN_SECRET, AuthType::RequestBody);
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .request_async(&http)
+        .await
+        .expect("exchange");
+    let listed = app.list(4).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["token"], json!(token.access_token().secret()));
+    assert_eq!(
+        listed[0]["expiresAt"],
+        app.now() + 7 * crate::lifetime::DAY_MS
     );
 }
