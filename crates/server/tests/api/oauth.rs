@@ -151,19 +151,23 @@ pub async fn pkce_flow_with_client_secret_basic_yields_a_working_token(backend: 
     assert_eq!(listed[0]["token"], json!(access));
 }
 
-pub async fn plain_flow_with_client_secret_post_and_a_built_in_client(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let code = code_for(&app, 4, "CXBuiltIn", None).await;
-    let client = library_client(&app, "CXBuiltIn", BUILT_IN_SECRET, AuthType::RequestBody);
+/// The whole flow for `user` with the built-in client, no PKCE, the
+/// secret in the body: the granted access token.
+async fn built_in_grant(app: &TestApp, user: i64) -> String {
+    let code = code_for(app, user, "CXBuiltIn", None).await;
+    let client = library_client(app, "CXBuiltIn", BUILT_IN_SECRET, AuthType::RequestBody);
     let token = client
         .exchange_code(AuthorizationCode::new(code))
         .request_async(&http)
         .await
         .expect("exchange");
-    assert_eq!(
-        whoami(&app, token.access_token().secret()).await,
-        (200, json!(4))
-    );
+    token.access_token().secret().to_owned()
+}
+
+pub async fn plain_flow_with_client_secret_post_and_a_built_in_client(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = built_in_grant(&app, 4).await;
+    assert_eq!(whoami(&app, &token).await, (200, json!(4)));
 }
 
 pub async fn a_reused_code_fails_and_revokes_the_first_token(backend: Backend) {
@@ -485,16 +489,10 @@ pub async fn create_code_checks_its_client(backend: Backend) {
 /// its token gets the policy's lifetime.
 pub async fn a_granted_token_gets_the_lifetime_policys_expiry(backend: Backend) {
     let app = crate::lifetime::with_policy(backend, 7);
-    let code = code_for(&app, 4, "CXBuiltIn", None).await;
-    let client = library_client(&app, "CXBuiltIn", BUILT_IN_SECRET, AuthType::RequestBody);
-    let token = client
-        .exchange_code(AuthorizationCode::new(code))
-        .request_async(&http)
-        .await
-        .expect("exchange");
+    let token = built_in_grant(&app, 4).await;
     let listed = app.list(4).await;
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0]["token"], json!(token.access_token().secret()));
+    assert_eq!(listed[0]["token"], json!(token));
     assert_eq!(
         listed[0]["expiresAt"],
         app.now() + 7 * crate::lifetime::DAY_MS
