@@ -54,6 +54,10 @@ fn key_of(claim: &IdempotencyClaim) -> (i64, &'static str, String) {
 }
 
 impl State {
+    fn client_mut(&mut self, id: &str) -> Option<&mut StoredClient> {
+        self.clients.iter_mut().find(|c| c.client.id.as_str() == id)
+    }
+
     /// Whether `claim` still holds its key, unfinished.
     fn holds(&self, claim: &IdempotencyClaim) -> bool {
         self.keys

@@ -61,11 +61,7 @@ impl ClientRepository for InMemoryStore {
 
     fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
         let mut state = self.lock();
-        let Some(stored) = state
-            .clients
-            .iter_mut()
-            .find(|c| c.client.id.as_str() == id)
-        else {
+        let Some(stored) = state.client_mut(id) else {
             return Ok(None);
         };
         let client = &mut stored.client;
@@ -106,11 +102,7 @@ impl ClientRepository for InMemoryStore {
         secret_sealed: Vec<u8>,
     ) -> anyhow::Result<Option<StoredClient>> {
         let mut state = self.lock();
-        let Some(stored) = state
-            .clients
-            .iter_mut()
-            .find(|c| c.client.id.as_str() == id)
-        else {
+        let Some(stored) = state.client_mut(id) else {
             return Ok(None);
         };
         stored.secret_hash = secret_hash;
