@@ -130,15 +130,15 @@ impl IdempotencyStore for DieselIdempotencyStore {
     }
 
     fn release(&self, claim: &IdempotencyClaim) -> anyhow::Result<()> {
-        self.store.write("releasing an Idempotency-Key", |conn| {
-            diesel::delete(
-                key_row!(claim)
-                    .filter(idempotency_keys::claim.eq(claim.claim))
-                    .filter(idempotency_keys::outcome.is_null()),
-            )
-            .execute(conn)
-            .store_context("releasing an Idempotency-Key")
+        self.store
+            .write_query("releasing an Idempotency-Key", |conn| {
+                diesel::delete(
+                    key_row!(claim)
+                        .filter(idempotency_keys::claim.eq(claim.claim))
+                        .filter(idempotency_keys::outcome.is_null()),
+                )
+                .execute(conn)
+            })
             .map(drop)
-        })
     }
 }

@@ -125,11 +125,7 @@ impl DieselOAuthRepository {
             query = query.filter(oauth_clients::author.eq(author.get()));
         }
         self.store
-            .read("listing clients", |conn| {
-                query
-                    .load::<ClientRow>(conn)
-                    .store_context("listing clients")
-            })?
+            .read_query("listing clients", |conn| query.load::<ClientRow>(conn))?
             .into_iter()
             .map(StoredClient::try_from)
             .collect()
@@ -262,16 +258,16 @@ impl ClientRepository for DieselOAuthRepository {
         if !storable_id(id) {
             return Ok(None);
         }
-        self.store.read("looking a client up", |conn| {
-            oauth_clients::table
-                .find(id)
-                .select(ClientRow::as_select())
-                .first::<ClientRow>(conn)
-                .optional()
-                .store_context("looking a client up")?
-                .map(StoredClient::try_from)
-                .transpose()
-        })
+        self.store
+            .read_query("looking a client up", |conn| {
+                oauth_clients::table
+                    .find(id)
+                    .select(ClientRow::as_select())
+                    .first::<ClientRow>(conn)
+                    .optional()
+            })?
+            .map(StoredClient::try_from)
+            .transpose()
     }
 
     fn list_all(&self) -> anyhow::Result<Vec<StoredClient>> {
@@ -294,11 +290,10 @@ impl ClientRepository for DieselOAuthRepository {
             api_key_filename: update.api_key_filename.as_ref().map(Option::as_deref),
         };
         if update != &ClientUpdate::default() {
-            self.store.write("updating a client", |conn| {
+            self.store.write_query("updating a client", |conn| {
                 diesel::update(oauth_clients::table.find(id))
                     .set(&changes)
                     .execute(conn)
-                    .store_context("updating a client")
             })?;
         }
         ClientRepository::find(self, id)
@@ -313,15 +308,16 @@ impl ClientRepository for DieselOAuthRepository {
         if !storable_id(id) {
             return Ok(None);
         }
-        let updated = self.store.write("replacing a client secret", |conn| {
-            diesel::update(oauth_clients::table.find(id))
-                .set((
-                    oauth_clients::secret_hash.eq(&secret_hash.0[..]),
-                    oauth_clients::secret_sealed.eq(&secret_sealed),
-                ))
-                .execute(conn)
-                .store_context("replacing a client secret")
-        })?;
+        let updated = self
+            .store
+            .write_query("replacing a client secret", |conn| {
+                diesel::update(oauth_clients::table.find(id))
+                    .set((
+                        oauth_clients::secret_hash.eq(&secret_hash.0[..]),
+                        oauth_clients::secret_sealed.eq(&secret_sealed),
+                    ))
+                    .execute(conn)
+            })?;
         if updated == 0 {
             return Ok(None);
         }
@@ -393,34 +389,32 @@ impl CodeRepository for DieselOAuthRepository {
             used_at: code.used_at,
             token_hash: code.token_hash.map(|h| h.0.to_vec()),
         };
-        self.store.write("storing an authorization code", |conn| {
-            diesel::insert_into(oauth_codes::table)
-                .values(&row)
-                .execute(conn)
-                .store_context("storing an authorization code")
-                .map(drop)
-        })
+        self.store
+            .write_query("storing an authorization code", |conn| {
+                diesel::insert_into(oauth_codes::table)
+                    .values(&row)
+                    .execute(conn)
+            })
+            .map(drop)
     }
 
     fn purge_expired(&self, now: i64) -> anyhow::Result<usize> {
-        self.store.write("purging expired codes", |conn| {
-            diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now)))
-                .execute(conn)
-                .store_context("purging expired codes")
+        self.store.write_query("purging expired codes", |conn| {
+            diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now))).execute(conn)
         })
     }
 
     fn find(&self, hash: &TokenHash) -> anyhow::Result<Option<AuthorizationCode>> {
-        self.store.read("looking a code up", |conn| {
-            oauth_codes::table
-                .find(&hash.0[..])
-                .select(CodeRow::as_select())
-                .first::<CodeRow>(conn)
-                .optional()
-                .store_context("looking a code up")?
-                .map(AuthorizationCode::try_from)
-                .transpose()
-        })
+        self.store
+            .read_query("looking a code up", |conn| {
+                oauth_codes::table
+                    .find(&hash.0[..])
+                    .select(CodeRow::as_select())
+                    .first::<CodeRow>(conn)
+                    .optional()
+            })?
+            .map(AuthorizationCode::try_from)
+            .transpose()
     }
 
     fn redeem(

@@ -94,7 +94,7 @@ impl RevocationLog for DieselRevocationLog {
     }
 
     fn purge_before(&self, cutoff: i64) -> anyhow::Result<usize> {
-        self.store.write("purging revocations", |conn| {
+        self.store.write_query("purging revocations", |conn| {
             conn.transaction::<usize, DieselError, _>(|conn| {
                 let last: Option<i64> = token_revocations::table
                     .filter(token_revocations::revoked_at.lt(cutoff))
@@ -111,7 +111,6 @@ impl RevocationLog for DieselRevocationLog {
                     .execute(conn)?;
                 Ok(purged)
             })
-            .store_context("purging revocations")
         })
     }
 }

@@ -110,6 +110,25 @@ impl Store {
         self.read(what, work)
     }
 
+    /// [`Self::read`] of one Diesel query, its error classified once under
+    /// `what` (`Unavailable` when the database is down, slow or full).
+    pub(crate) fn read_query<T>(
+        &self,
+        what: &'static str,
+        query: impl FnOnce(&mut AnyConnection) -> Result<T, DieselError>,
+    ) -> anyhow::Result<T> {
+        self.read(what, |conn| query(conn).store_context(what))
+    }
+
+    /// [`Self::write`] of one Diesel query (or one transaction of them).
+    pub(crate) fn write_query<T>(
+        &self,
+        what: &'static str,
+        query: impl FnOnce(&mut AnyConnection) -> Result<T, DieselError>,
+    ) -> anyhow::Result<T> {
+        self.write(what, |conn| query(conn).store_context(what))
+    }
+
     /// A pooled connection, or `Unavailable` at once while the circuit is
     /// open and within `acquire_timeout` otherwise.
     fn conn(&self, what: &'static str) -> anyhow::Result<PooledConnection<ConnectionManager>> {

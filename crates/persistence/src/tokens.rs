@@ -241,42 +241,41 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>> {
-        self.store.read("looking a token up", |conn| {
-            api_tokens::table
-                .filter(api_tokens::id.eq(id))
-                .filter(api_tokens::user_id.eq(user.get()))
-                .select(TokenRow::as_select())
-                .first::<TokenRow>(conn)
-                .optional()
-                .store_context("looking a token up")?
-                .map(TokenRecord::try_from)
-                .transpose()
-        })
+        self.store
+            .read_query("looking a token up", |conn| {
+                api_tokens::table
+                    .filter(api_tokens::id.eq(id))
+                    .filter(api_tokens::user_id.eq(user.get()))
+                    .select(TokenRow::as_select())
+                    .first::<TokenRow>(conn)
+                    .optional()
+            })?
+            .map(TokenRecord::try_from)
+            .transpose()
     }
 
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>> {
-        let rows = self.store.read("listing tokens", |conn| {
+        let rows = self.store.read_query("listing tokens", |conn| {
             api_tokens::table
                 .filter(api_tokens::user_id.eq(user.get()))
                 .order((api_tokens::created_at.asc(), api_tokens::id.asc()))
                 .select(TokenRow::as_select())
                 .load::<TokenRow>(conn)
-                .store_context("listing tokens")
         })?;
         rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
     fn find_by_hash(&self, hash: &TokenHash) -> anyhow::Result<Option<TokenRecord>> {
-        self.store.read("looking a token up", |conn| {
-            api_tokens::table
-                .filter(api_tokens::token_hash.eq(&hash.0[..]))
-                .select(TokenRow::as_select())
-                .first::<TokenRow>(conn)
-                .optional()
-                .store_context("looking a token up")?
-                .map(TokenRecord::try_from)
-                .transpose()
-        })
+        self.store
+            .read_query("looking a token up", |conn| {
+                api_tokens::table
+                    .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                    .select(TokenRow::as_select())
+                    .first::<TokenRow>(conn)
+                    .optional()
+            })?
+            .map(TokenRecord::try_from)
+            .transpose()
     }
 
     fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>> {
@@ -298,27 +297,25 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
-        let deleted = self.store.write("deleting a token", |conn| {
+        let deleted = self.store.write_query("deleting a token", |conn| {
             diesel::delete(
                 api_tokens::table
                     .filter(api_tokens::user_id.eq(user.get()))
                     .filter(api_tokens::token_hash.eq(&hash.0[..])),
             )
             .execute(conn)
-            .store_context("deleting a token")
         })?;
         Ok(deleted > 0)
     }
 
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
-        let deleted = self.store.write("revoking a token", |conn| {
+        let deleted = self.store.write_query("revoking a token", |conn| {
             diesel::delete(
                 api_tokens::table
                     .filter(api_tokens::token_hash.eq(&hash.0[..]))
                     .filter(api_tokens::from_api_client.eq(client.as_str())),
             )
             .execute(conn)
-            .store_context("revoking a token")
         })?;
         Ok(deleted > 0)
     }
@@ -335,11 +332,10 @@ impl TokenRepository for DieselTokenRepository {
             query = query.filter(api_tokens::from_api_client.eq(client.as_str()));
         }
         self.store
-            .write("revoking a user's tokens", |conn| {
+            .write_query("revoking a user's tokens", |conn| {
                 query
                     .returning(api_tokens::token_hash)
                     .get_results::<Vec<u8>>(conn)
-                    .store_context("revoking a user's tokens")
             })?
             .into_iter()
             .map(|bytes| crate::hash_of(bytes, "token"))
@@ -397,8 +393,6 @@ impl TokenRepository for DieselTokenRepository {
 
     fn ping(&self) -> anyhow::Result<()> {
         use diesel::r2d2::R2D2Connection;
-        self.store.read("database ping", |conn| {
-            conn.ping().store_context("database ping")
-        })
+        self.store.read_query("database ping", |conn| conn.ping())
     }
 }
