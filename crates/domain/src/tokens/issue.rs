@@ -112,7 +112,7 @@ impl TokenService {
             from_api_client: Some(client.id.clone()),
             created_at: now,
             // The grant asks for no expiry: the policy's lifetime, if any.
-            expires_at: self.max_lifetime_ms.map(|ms| now.saturating_add(ms)),
+            expires_at: self.latest_expiry(now),
         })
     }
 
@@ -225,17 +225,22 @@ impl TokenService {
         asked: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, CreateTokenError> {
-        let Some(lifetime) = self.max_lifetime_ms else {
-            return Ok(asked);
-        };
-        let latest = now.saturating_add(lifetime);
-        match asked {
-            None => Ok(Some(latest)),
-            Some(at) if at > latest => Err(CreateTokenError::Invalid(format!(
+        match (asked, self.latest_expiry(now)) {
+            (None, latest) => Ok(latest),
+            (Some(at), Some(latest)) if at > latest => Err(CreateTokenError::Invalid(format!(
                 "expiresAt is beyond the longest lifetime tokens may have here ({} days)",
-                lifetime / (24 * 3600 * 1000)
+                self.max_lifetime_days
             ))),
-            Some(at) => Ok(Some(at)),
+            (Some(at), _) => Ok(Some(at)),
         }
+    }
+
+    /// The latest expiry the lifetime policy allows for a token made `now`.
+    fn latest_expiry(&self, now: Timestamp) -> Option<Timestamp> {
+        (self.max_lifetime_days > 0).then(|| {
+            now.saturating_add(crate::time::secs_as_ms(
+                u64::from(self.max_lifetime_days) * 24 * 3600,
+            ))
+        })
     }
 }

@@ -27,8 +27,8 @@ pub struct TokenService {
     pub(super) usage: UsageLog,
     /// Where `Idempotency-Key`s are kept; `None`: keys are refused.
     pub(super) idempotency: Option<Arc<dyn IdempotencyStore>>,
-    /// `tokens.max_lifetime_days`, as milliseconds; `None`: no policy.
-    pub(super) max_lifetime_ms: Option<i64>,
+    /// `tokens.max_lifetime_days`; `0`: no policy.
+    pub(super) max_lifetime_days: u32,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -62,7 +62,7 @@ impl TokenService {
             cache,
             usage: UsageLog::default(),
             idempotency: None,
-            max_lifetime_ms: None,
+            max_lifetime_days: 0,
         }
     }
 
@@ -71,8 +71,7 @@ impl TokenService {
     /// longer. `0` sets no policy.
     #[must_use]
     pub fn with_max_lifetime_days(mut self, days: u32) -> Self {
-        self.max_lifetime_ms =
-            (days > 0).then(|| crate::time::secs_as_ms(u64::from(days) * 24 * 3600));
+        self.max_lifetime_days = days;
         self
     }
 
