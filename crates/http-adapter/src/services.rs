@@ -7,11 +7,11 @@
 
 use tessera_domain::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyKey, OAuthClient,
-    Principal, RevocationPage, TokenHash, UserId, VerifyError,
+    Principal, RevocationPage, TokenHash, TokenService, UserId, VerifyError,
 };
 use tessera_oauth_clients::{
-    ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest, IssuedCode, NewClient,
-    OAuthError, TokenRequest,
+    AuthorizationService, ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest,
+    IssuedCode, NewClient, OAuthError, TokenRequest,
 };
 
 use crate::error::ApiError;
@@ -24,20 +24,34 @@ type Keyed = Option<(IdempotencyKey, [u8; 32])>;
 type Called<T, E> = Result<Result<T, E>, ApiError>;
 
 impl AppState {
+    async fn on_tokens<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&TokenService) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let tokens = self.tokens.clone();
+        self.blocking(move || work(&tokens)).await
+    }
+
+    async fn on_oauth<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&AuthorizationService) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let oauth = self.oauth.clone();
+        self.blocking(move || work(&oauth)).await
+    }
+
     pub(crate) async fn create_token(
         &self,
         user: UserId,
         request: CreateTokenRequest,
         key: Keyed,
     ) -> Called<ApiToken, CreateTokenError> {
-        let tokens = self.tokens.clone();
-        self.blocking(move || tokens.create_once(user, request, key))
+        self.on_tokens(move |tokens| tokens.create_once(user, request, key))
             .await
     }
 
     pub(crate) async fn list_tokens(&self, user: UserId) -> Called<Vec<ApiToken>, anyhow::Error> {
-        let tokens = self.tokens.clone();
-        self.blocking(move || tokens.list(user)).await
+        self.on_tokens(move |tokens| tokens.list(user)).await
     }
 
     pub(crate) async fn delete_token(
@@ -45,14 +59,14 @@ impl AppState {
         user: UserId,
         token: String,
     ) -> Called<(), DeleteTokenError> {
-        let tokens = self.tokens.clone();
-        self.blocking(move || tokens.delete(user, &token)).await
+        self.on_tokens(move |tokens| tokens.delete(user, &token))
+            .await
     }
 
     /// The store's answer for a token the cache could not give.
     pub(crate) async fn verify_stored(&self, hash: TokenHash) -> Called<Principal, VerifyError> {
-        let tokens = self.tokens.clone();
-        self.blocking(move || tokens.verify_stored(hash)).await
+        self.on_tokens(move |tokens| tokens.verify_stored(hash))
+            .await
     }
 
     pub(crate) async fn create_client(
@@ -61,19 +75,17 @@ impl AppState {
         new: NewClient,
         key: Keyed,
     ) -> Called<ClientView, ClientError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.clients().create_once(user, new, key))
+        self.on_oauth(move |oauth| oauth.clients().create_once(user, new, key))
             .await
     }
 
     pub(crate) async fn list_clients(&self, user: UserId) -> Called<Vec<ClientView>, ClientError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.clients().list_own(user)).await
+        self.on_oauth(move |oauth| oauth.clients().list_own(user))
+            .await
     }
 
     pub(crate) async fn get_client(&self, id: String) -> Called<OAuthClient, ClientError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.clients().get(&id)).await
+        self.on_oauth(move |oauth| oauth.clients().get(&id)).await
     }
 
     pub(crate) async fn update_client(
@@ -82,8 +94,7 @@ impl AppState {
         id: String,
         patch: ClientPatch,
     ) -> Called<ClientView, ClientError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.clients().update(user, &id, patch))
+        self.on_oauth(move |oauth| oauth.clients().update(user, &id, patch))
             .await
     }
 
@@ -92,14 +103,12 @@ impl AppState {
         user: UserId,
         id: String,
     ) -> Called<ClientView, ClientError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.clients().reset_secret(user, &id))
+        self.on_oauth(move |oauth| oauth.clients().reset_secret(user, &id))
             .await
     }
 
     pub(crate) async fn delete_client(&self, user: UserId, id: String) -> Called<(), ClientError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.clients().delete(user, &id))
+        self.on_oauth(move |oauth| oauth.clients().delete(user, &id))
             .await
     }
 
@@ -109,8 +118,7 @@ impl AppState {
         id: String,
         secret: String,
     ) -> Called<Option<OAuthClient>, anyhow::Error> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.clients().authenticate(&id, &secret))
+        self.on_oauth(move |oauth| oauth.clients().authenticate(&id, &secret))
             .await
     }
 
@@ -119,8 +127,7 @@ impl AppState {
         user: UserId,
         request: CreateCodeRequest,
     ) -> Called<IssuedCode, CodeError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.create_code(user, request))
+        self.on_oauth(move |oauth| oauth.create_code(user, request))
             .await
     }
 
@@ -129,8 +136,7 @@ impl AppState {
         client: OAuthClient,
         request: TokenRequest,
     ) -> Called<ApiToken, OAuthError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.exchange(&client, request))
+        self.on_oauth(move |oauth| oauth.exchange(&client, request))
             .await
     }
 
@@ -139,8 +145,7 @@ impl AppState {
         client: OAuthClient,
         token: Option<String>,
     ) -> Called<(), OAuthError> {
-        let oauth = self.oauth.clone();
-        self.blocking(move || oauth.revoke(&client, token.as_deref()))
+        self.on_oauth(move |oauth| oauth.revoke(&client, token.as_deref()))
             .await
     }
 
