@@ -2,7 +2,7 @@
 //! their `#[utoipa::path]`s. They only describe bodies that `ApiError`,
 //! `problem_fallback` and `OAuthFailure` build, so they are never built.
 
-use utoipa::ToResponse;
+use utoipa::{IntoResponses, ToResponse};
 
 use crate::error::{ErrorBody, PROBLEM_JSON, Problem};
 
@@ -153,3 +153,22 @@ pub struct OAuthUnavailable(ErrorBody<'static>);
 #[response(headers(("Cache-Control" = String, description = "`no-store`")))]
 #[expect(dead_code, reason = "describes a response for OpenAPI; never built")]
 pub struct OAuthServerError(ErrorBody<'static>);
+
+/// Every error the OAuth token, revocation and introspection endpoints
+/// answer, in RFC 6749's shape: one list those three `#[utoipa::path]`s share.
+#[derive(IntoResponses)]
+#[expect(dead_code, reason = "describes responses for OpenAPI; never built")]
+pub enum OAuthErrors {
+    #[response(status = 400)]
+    BadRequest(#[ref_response] OAuthBadRequest),
+    #[response(status = 401)]
+    InvalidClient(#[ref_response] OAuthInvalidClient),
+    #[response(status = 413)]
+    PayloadTooLarge(#[ref_response] OAuthPayloadTooLarge),
+    #[response(status = 415)]
+    UnsupportedMediaType(#[ref_response] OAuthUnsupportedMediaType),
+    #[response(status = 500)]
+    ServerError(#[ref_response] OAuthServerError),
+    #[response(status = 503)]
+    Unavailable(#[ref_response] OAuthUnavailable),
+}

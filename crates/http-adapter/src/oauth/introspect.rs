@@ -121,12 +121,7 @@ impl Introspection {
     responses(
         (status = 200, description = "Whether the token is active, and for whom",
             body = Introspection, headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = crate::responses::OAuthBadRequest),
-        (status = 401, response = crate::responses::OAuthInvalidClient),
-        (status = 413, response = crate::responses::OAuthPayloadTooLarge),
-        (status = 415, response = crate::responses::OAuthUnsupportedMediaType),
-        (status = 500, response = crate::responses::OAuthServerError),
-        (status = 503, response = crate::responses::OAuthUnavailable),
+        crate::responses::OAuthErrors,
     )
 )]
 pub async fn introspect_token(

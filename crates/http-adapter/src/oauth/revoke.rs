@@ -49,12 +49,7 @@ pub struct RevokeParams {
     responses(
         (status = 200, description = "Revoked, or there was no such token of this client",
             body = Empty, headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = crate::responses::OAuthBadRequest),
-        (status = 401, response = crate::responses::OAuthInvalidClient),
-        (status = 413, response = crate::responses::OAuthPayloadTooLarge),
-        (status = 415, response = crate::responses::OAuthUnsupportedMediaType),
-        (status = 500, response = crate::responses::OAuthServerError),
-        (status = 503, response = crate::responses::OAuthUnavailable),
+        crate::responses::OAuthErrors,
     )
 )]
 pub async fn revoke_token(

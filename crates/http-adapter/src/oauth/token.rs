@@ -77,12 +77,7 @@ pub struct TokenGrant {
     responses(
         (status = 200, description = "The new token", body = TokenGrant,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, response = crate::responses::OAuthBadRequest),
-        (status = 401, response = crate::responses::OAuthInvalidClient),
-        (status = 413, response = crate::responses::OAuthPayloadTooLarge),
-        (status = 415, response = crate::responses::OAuthUnsupportedMediaType),
-        (status = 500, response = crate::responses::OAuthServerError),
-        (status = 503, response = crate::responses::OAuthUnavailable),
+        crate::responses::OAuthErrors,
     )
 )]
 pub async fn exchange_token(
