@@ -18,8 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ENGINE_LOG_PREFIX=smoke.sh
-# shellcheck source=lib/engine.sh
-. scripts/lib/engine.sh
+# The engine's functions (scripts/lib/engine.sh) come with it.
 # shellcheck source=images.sh
 . scripts/images.sh
 log() { printf 'smoke.sh: %s\n' "$*" >&2; }

@@ -17,6 +17,9 @@ COMPOSE=
 
 engine_log() { printf '%s: %s\n' "${ENGINE_LOG_PREFIX:-engine}" "$*" >&2; }
 
+# The host's network links, one name a line, sorted.
+engine_links() { ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
+
 # Installs the Debian packages named, those not installed yet.
 engine_install_missing() {
     local missing=() pkg
@@ -64,7 +67,7 @@ engine_ensure() {
     for tool in iptables ip6tables; do
         command -v "$tool-save" >/dev/null 2>&1 && "$tool-save" >"$ENGINE_STATE_DIR/$tool" 2>/dev/null || true
     done
-    ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort >"$ENGINE_STATE_DIR/links"
+    engine_links >"$ENGINE_STATE_DIR/links"
     if command -v nft >/dev/null 2>&1; then nft list tables | sort >"$ENGINE_STATE_DIR/nft-tables"; fi
 
     engine_log "starting dockerd (log: ${ENGINE_DOCKERD_LOG:=/tmp/tessera-dockerd.log})"
@@ -116,9 +119,8 @@ engine_release() {
             nft delete table "$family" "$name" 2>/dev/null || true
         done
     fi
-    ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort |
-        comm -13 "$ENGINE_STATE_DIR/links" - | while read -r link; do
-            case $link in docker0 | br-* | veth*) ip link delete "$link" 2>/dev/null || true ;; esac
-        done
+    engine_links | comm -13 "$ENGINE_STATE_DIR/links" - | while read -r link; do
+        case $link in docker0 | br-* | veth*) ip link delete "$link" 2>/dev/null || true ;; esac
+    done
     rm -rf "$ENGINE_STATE_DIR"
 }
