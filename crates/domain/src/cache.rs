@@ -360,6 +360,7 @@ mod tests {
                 hash: TokenHash([1; 32]),
                 created_at: 0,
                 expires_at: None,
+                allowed_ips: None,
             },
             0,
         ))

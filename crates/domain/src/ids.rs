@@ -67,9 +67,65 @@ impl fmt::Display for ClientId {
     }
 }
 
+/// A token's public name (contract §12.1): a UUID, version 7 so ids sort
+/// by creation time in indexes and logs. It reveals nothing of the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId(uuid::Uuid);
+
+impl TokenId {
+    /// A fresh id for a token created at `at` (Unix milliseconds).
+    pub fn generate(at: crate::time::Timestamp) -> Self {
+        let random: [u8; 10] = rand::random();
+        let millis = u64::try_from(at).unwrap_or(0);
+        Self(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+    }
+
+    /// The hyphenated form only (`8-4-4-4-12` hex digits, either case), so a
+    /// path segment is an id or a token, never both.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 36 {
+            return None;
+        }
+        uuid::Uuid::try_parse(text).ok().map(Self)
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_ids_are_version_7_lowercase_and_parse_back() {
+        let id = TokenId::generate(1_764_337_200_000);
+        let text = id.to_string();
+        assert_eq!(text.len(), 36);
+        assert_eq!(&text[14..15], "7", "version 7: {text}");
+        assert_eq!(text, text.to_lowercase());
+        assert_eq!(TokenId::parse(&text), Some(id));
+        assert_eq!(TokenId::parse(&text.to_uppercase()), Some(id));
+        assert_ne!(TokenId::generate(1_764_337_200_000), id);
+        // Time-ordered: a later creation sorts after.
+        assert!(TokenId::generate(1_764_337_200_001) > id);
+    }
+
+    #[test]
+    fn only_the_hyphenated_form_is_a_token_id() {
+        let id = TokenId::generate(1);
+        let simple = id.to_string().replace('-', "");
+        assert_eq!(TokenId::parse(&simple), None);
+        assert_eq!(TokenId::parse(&format!("{{{id}}}")), None);
+        assert_eq!(
+            TokenId::parse("tsr_0123456789ABCDEFGHIJKLMNOPQRSTUV10Oa8F"),
+            None
+        );
+        assert_eq!(TokenId::parse(""), None);
+    }
 
     #[test]
     fn canonical_user_ids_parse() {

@@ -2,6 +2,7 @@
 //! service that enforces the contract's rules. Nothing here performs IO or
 //! knows about HTTP or SQL, so every rule can be unit-tested in isolation.
 
+pub mod address;
 pub mod availability;
 pub mod cache;
 pub mod client;
@@ -25,6 +26,7 @@ pub mod tokens;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use address::{AllowedIps, AllowedIpsError, MAX_ALLOWED_NETWORKS, Networks};
 pub use availability::{Unavailable, is_unavailable};
 pub use cache::{CacheSettings, TokenCache};
 pub use client::{ClientDirectory, OAuthClient};
@@ -35,19 +37,21 @@ pub use idempotency::{
     ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyError, IdempotencyKey, IdempotencyScope,
     IdempotencyStore, body_fingerprint, run_once,
 };
-pub use ids::{ClientId, UserId, UserIdError};
+pub use ids::{ClientId, TokenId, UserId, UserIdError};
 pub use oauth::{
     AuthorizationCode, ClientRepository, ClientUpdate, CodeRepository, InsertClientError,
     RedeemError, Redeemed, StoredClient,
 };
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
-pub use ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
+pub use ports::{
+    InsertTokenError, NewTokenRecord, TokenChange, TokenRecord, TokenRepository, UpdateTokenError,
+};
 pub use principal::Principal;
 pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage, RevocationSink};
 pub use secret::SecretString;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp, secs_as_ms, whole_secs};
 pub use token::{TokenFormat, TokenFormatError};
 pub use tokens::{
-    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, TokenService,
-    TokenSource, VerifyError,
+    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, PatchTokenError,
+    TokenPatch, TokenService, TokenSource, VerifyError,
 };

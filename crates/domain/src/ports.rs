@@ -2,9 +2,12 @@
 //! in-memory fake) must behave identically; the persistence crate's
 //! conformance suite holds each of them to this contract.
 
+use std::net::IpAddr;
+
+use crate::address::AllowedIps;
 use crate::crypto::TokenHash;
 use crate::idempotency::IdempotencyClaim;
-use crate::ids::{ClientId, UserId};
+use crate::ids::{ClientId, TokenId, UserId};
 use crate::permission::PermissionSet;
 use crate::time::Timestamp;
 
@@ -14,6 +17,8 @@ use crate::time::Timestamp;
 pub struct TokenRecord {
     /// Store-assigned, increasing in insertion order: breaks `created_at` ties.
     pub id: i64,
+    /// The public name (contract §12.1).
+    pub public_id: TokenId,
     pub user_id: UserId,
     pub identifier: String,
     pub hash: TokenHash,
@@ -23,6 +28,19 @@ pub struct TokenRecord {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+    /// Refused everywhere while set; the token is kept (contract §12.2).
+    pub disabled: bool,
+    /// `None`: any address.
+    pub allowed_ips: Option<AllowedIps>,
+    pub canary: bool,
+    /// The successor while a rotated token is in its overlap.
+    pub superseded_by: Option<TokenId>,
+    /// When the overlap ends: the token is refused from then on.
+    pub superseded_until: Option<Timestamp>,
+    /// The resource server that last introspected it, or `"status"`.
+    pub last_used_by: Option<String>,
+    /// Up to five distinct addresses, most recent first.
+    pub last_used_ips: Vec<IpAddr>,
 }
 
 impl TokenRecord {
@@ -33,6 +51,7 @@ impl TokenRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTokenRecord {
+    pub public_id: TokenId,
     pub user_id: UserId,
     pub identifier: String,
     pub hash: TokenHash,
@@ -41,6 +60,38 @@ pub struct NewTokenRecord {
     pub from_api_client: Option<ClientId>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    pub allowed_ips: Option<AllowedIps>,
+    pub canary: bool,
+}
+
+/// What an owner changes of a token (contract §12.2), already checked
+/// against the rules; `None` leaves a member as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenChange {
+    pub identifier: Option<String>,
+    pub disabled: Option<bool>,
+    /// Stored only if the token has no expiry or a later one, so two
+    /// concurrent changes can only ever shorten a token's life.
+    pub expires_at: Option<Timestamp>,
+    /// `Some(None)` lifts the restriction.
+    pub allowed_ips: Option<Option<AllowedIps>>,
+}
+
+impl TokenChange {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateTokenError {
+    #[error("no such token")]
+    NotFound,
+    /// The token's expiry is (by now) earlier than the one asked for.
+    #[error("expiresAt may only move earlier")]
+    ExpiryNotEarlier,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +138,24 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// returns).
     fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>>;
 
+    /// The user's token with this public id.
+    fn find_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenRecord>>;
+
+    /// Applies `change` to the user's token `id` in one statement and
+    /// returns it as stored; a non-empty change of a verification-relevant
+    /// member (disabled, expiry, addresses) is announced on the revocation
+    /// log like a deletion, so every instance drops what it cached.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown id or another user's token;
+    /// `ExpiryNotEarlier` when the stored expiry is earlier than the change's.
+    fn update(
+        &self,
+        user: UserId,
+        id: TokenId,
+        change: &TokenChange,
+    ) -> Result<TokenRecord, UpdateTokenError>;
+
     /// The user's tokens, expired ones included, by `created_at` then `id`.
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>>;
 
@@ -101,6 +170,10 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// Deletes the user's token with this fingerprint; `false` when the user
     /// has none (another user's token is left alone).
     fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool>;
+
+    /// Deletes the user's token with this public id; its fingerprint, or
+    /// `None` when the user has no such token.
+    fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>>;
 
     /// Deletes the token with this fingerprint if it was issued from
     /// `client` (RFC 7009 revocation); `false` otherwise.

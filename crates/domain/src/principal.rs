@@ -1,8 +1,10 @@
 //! Who a verified token speaks for: what the cache keeps and what every
 //! verification answers.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::address::AllowedIps;
 use crate::crypto::TokenHash;
 use crate::ids::{ClientId, UserId};
 use crate::permission::PermissionSet;
@@ -18,4 +20,18 @@ pub struct Principal {
     pub hash: TokenHash,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// `None`: any address (contract §12.5).
+    pub allowed_ips: Option<Arc<AllowedIps>>,
+}
+
+impl Principal {
+    /// Whether the token may be used from `origin`. A restricted token
+    /// used where the caller's address is unknown is refused: fail closed.
+    pub fn admits(&self, origin: Option<IpAddr>) -> bool {
+        match (&self.allowed_ips, origin) {
+            (None, _) => true,
+            (Some(allowed), Some(address)) => allowed.admits(address),
+            (Some(_), None) => false,
+        }
+    }
 }

@@ -124,6 +124,7 @@ mod tests {
         store
             .insert(
                 NewTokenRecord {
+                    public_id: crate::TokenId::generate(0),
                     user_id: UserId::new(1).expect("positive"),
                     identifier: "followed".into(),
                     hash,
@@ -132,6 +133,8 @@ mod tests {
                     from_api_client: None,
                     created_at: 0,
                     expires_at: None,
+                    allowed_ips: None,
+                    canary: false,
                 },
                 0,
             )

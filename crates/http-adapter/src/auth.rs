@@ -7,7 +7,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, COOKIE};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use tessera_domain::{Lookup, Principal, UserId, VerifyError};
+use std::net::IpAddr;
+
+use tessera_domain::{Lookup, Networks, Principal, UserId, VerifyError};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -81,7 +83,7 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
         .ok_or(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <token>`",
         ))?;
-    match verify_token(state, token).await? {
+    match verify_token(state, token, || client_address(req, &state.trusted_proxies)).await? {
         Ok(principal) => Ok(Caller::Token(principal)),
         Err(VerifyError::Unexpected(e)) => Err(e.into()),
         Err(_) => Err(invalid),
@@ -90,17 +92,52 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
 
 /// Verifies a token as cheaply as it can: malformed tokens and cache hits
 /// are answered on the worker; only a cache miss costs a trip to the
-/// blocking pool and the store. The outer error is the pool's.
+/// blocking pool and the store. `origin` (the caller's address) is asked
+/// only for a token restricted to addresses. The outer error is the pool's.
 pub async fn verify_token(
     state: &AppState,
     token: &str,
+    origin: impl FnOnce() -> Option<IpAddr>,
 ) -> Result<Result<Principal, VerifyError>, ApiError> {
     let outcome = match state.tokens.lookup(token) {
         Lookup::Answered(answer) => answer,
         Lookup::Miss(hash) => state.verify_stored(hash).await?,
     };
+    let outcome = outcome.and_then(|principal| {
+        if principal.allowed_ips.is_none() || principal.admits(origin()) {
+            Ok(principal)
+        } else {
+            Err(VerifyError::Restricted)
+        }
+    });
     crate::metrics::record_verification(&outcome);
     Ok(outcome)
+}
+
+/// The address of the client a request comes from (contract §12.5): the
+/// TCP peer's, or, when the peer is a trusted proxy, the right-most
+/// `X-Forwarded-For` entry that is not one. `None` when that entry does not
+/// parse: an address-restricted token is then refused (fail closed).
+pub fn client_address(req: &HttpRequest, trusted: &Networks) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for entry in forwarded.iter().rev() {
+        let address = entry.parse::<IpAddr>().ok()?;
+        client = address;
+        if !trusted.contains(address) {
+            break;
+        }
+    }
+    Some(client)
 }
 
 /// `Bearer <token>`, scheme case-insensitive (RFC 7235), token non-empty.

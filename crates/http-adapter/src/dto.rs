@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tessera_domain::{ApiToken, PermissionSet, Timestamp};
-use tessera_domain::{CreateTokenRequest, TokenSource};
+use tessera_domain::{CreateTokenRequest, TokenPatch, TokenSource};
 
 use crate::error::ApiError;
 
@@ -40,6 +40,31 @@ pub struct TokenDocument {
     #[serde(rename = "lastUsedAt")]
     #[schema(value_type = Option<i64>, required = true)]
     last_used_at: Option<Timestamp>,
+    /// The token's public name: a UUID, stable, revealing nothing of the
+    /// token. Accepted wherever a path takes the token.
+    #[schema(example = "01975e6c-8f3a-7b21-9c4e-5d2a1f0b3c47", format = Uuid)]
+    id: String,
+    /// A disabled token is refused everywhere until enabled again.
+    disabled: bool,
+    /// The networks (CIDR) the token may be used from; `null`: any address.
+    #[serde(rename = "allowedIps")]
+    #[schema(required = true, example = json!(["10.0.0.0/8", "192.0.2.7/32"]))]
+    allowed_ips: Option<Vec<String>>,
+    /// A canary token authenticates nothing; its use raises an alarm.
+    canary: bool,
+    /// The successor's `id` while this rotated token is in its overlap.
+    #[serde(rename = "supersededBy")]
+    #[schema(required = true, format = Uuid)]
+    superseded_by: Option<String>,
+    /// The resource server that last introspected the token, `"status"`
+    /// for `/api/v1/status`, or `null`.
+    #[serde(rename = "lastUsedBy")]
+    #[schema(required = true)]
+    last_used_by: Option<String>,
+    /// Up to five distinct client addresses, most recent first.
+    #[serde(rename = "lastUsedIps")]
+    #[schema(example = json!(["192.0.2.7"]))]
+    last_used_ips: Vec<String>,
 }
 
 pub fn permission_object(set: &PermissionSet) -> BTreeMap<String, bool> {
@@ -57,6 +82,17 @@ impl From<ApiToken> for TokenDocument {
             created_at: token.created_at,
             expires_at: token.expires_at,
             last_used_at: token.last_used_at,
+            id: token.id.to_string(),
+            disabled: token.disabled,
+            allowed_ips: token.allowed_ips.map(|allowed| allowed.to_strings()),
+            canary: token.canary,
+            superseded_by: token.superseded_by.map(|id| id.to_string()),
+            last_used_by: token.last_used_by,
+            last_used_ips: token
+                .last_used_ips
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 }
@@ -81,6 +117,57 @@ pub struct CreateTokenBody {
     #[serde(rename = "expiresAt", default, deserialize_with = "integral")]
     #[schema(value_type = Option<i64>)]
     expires_at: Option<Timestamp>,
+}
+
+/// Body of `PATCH …/api-tokens/{id}`: the members to change; an absent
+/// one stays as it is, `{}` changes nothing.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"disabled": true, "allowedIps": ["10.0.0.0/8"]}))]
+pub struct PatchTokenBody {
+    /// 1–120 characters after trimming.
+    identifier: Option<String>,
+    /// `true` refuses the token everywhere (within the revocation
+    /// deadline); `false` restores it, same token string.
+    disabled: Option<bool>,
+    /// Unix milliseconds, in the future; may only move earlier, or be set
+    /// where the token has none. `null` is accepted only where the token
+    /// has no expiry (a document sent back unchanged).
+    #[serde(rename = "expiresAt", default, deserialize_with = "present_integral")]
+    #[schema(value_type = Option<i64>, required = false)]
+    expires_at: Option<Option<Timestamp>>,
+    /// Up to 16 IPv4/IPv6 networks (CIDR) or bare addresses; `null`: any
+    /// address again.
+    #[serde(rename = "allowedIps", default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, required = false)]
+    allowed_ips: Option<Option<Vec<String>>>,
+}
+
+impl From<PatchTokenBody> for TokenPatch {
+    fn from(body: PatchTokenBody) -> Self {
+        Self {
+            identifier: body.identifier,
+            disabled: body.disabled,
+            expires_at: body.expires_at,
+            allowed_ips: body.allowed_ips,
+        }
+    }
+}
+
+/// Tells an absent member (`None`) from an explicit `null` (`Some(None)`).
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// [`integral`], telling an absent member from an explicit `null`.
+fn present_integral<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<i64>>, D::Error> {
+    integral(deserializer).map(Some)
 }
 
 /// A JSON integer, written `5` or `5.0` (JSON Schema counts both as the

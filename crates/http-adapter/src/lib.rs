@@ -166,11 +166,15 @@ fn endpoints() -> Vec<Endpoint> {
             vec![on(Method::POST, tokens::create::create_token)],
         ),
         endpoint(
-            &[
-                "/api/v1/users/{userID}/api-token/{token}",
-                "/api/v1/users/{userID}/api-tokens/{token}",
-            ],
+            &["/api/v1/users/{userID}/api-token/{token}"],
             vec![on(Method::DELETE, tokens::delete::delete_token)],
+        ),
+        endpoint(
+            &["/api/v1/users/{userID}/api-tokens/{token}"],
+            vec![
+                on(Method::DELETE, tokens::delete::delete_token),
+                on(Method::PATCH, tokens::update::update_token),
+            ],
         ),
         endpoint(
             &["/api/v1/clients"],

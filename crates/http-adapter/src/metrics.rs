@@ -22,7 +22,15 @@ const TOKENS_CREATED: &str = "tessera_tokens_created_total";
 const TOKENS_DELETED: &str = "tessera_tokens_deleted_total";
 
 /// `tessera_token_verifications_total`'s outcomes, indexed by `record_verification`.
-const OUTCOMES: [&str; 5] = ["valid", "unknown", "expired", "malformed", "error"];
+const OUTCOMES: [&str; 7] = [
+    "valid",
+    "unknown",
+    "expired",
+    "malformed",
+    "error",
+    "disabled",
+    "restricted",
+];
 
 /// Help texts, once per process, before anything is recorded.
 pub fn describe_metrics() {
@@ -74,7 +82,7 @@ thread_local! {
     static REQUEST_HANDLES: RefCell<HashMap<RequestLabels, (Counter, Histogram)>> =
         RefCell::new(HashMap::new());
     /// Likewise, one per verification outcome.
-    static VERIFICATION_HANDLES: [Counter; 5] =
+    static VERIFICATION_HANDLES: [Counter; 7] =
         OUTCOMES.map(|outcome| counter!(VERIFICATIONS, "outcome" => outcome));
 }
 
@@ -100,6 +108,8 @@ pub(crate) fn record_verification<T>(outcome: &Result<T, VerifyError>) {
         Err(VerifyError::Expired) => 2,
         Err(VerifyError::Malformed) => 3,
         Err(VerifyError::Unexpected(_)) => 4,
+        Err(VerifyError::Disabled) => 5,
+        Err(VerifyError::Restricted) => 6,
     };
     VERIFICATION_HANDLES.with(|handles| handles[index].increment(1));
 }

@@ -68,6 +68,7 @@ is `403`.";
         crate::tokens::list::list_tokens,
         crate::tokens::create::create_token,
         crate::tokens::delete::delete_token,
+        crate::tokens::update::update_token,
         crate::clients::list::list_clients,
         crate::clients::create::create_client,
         crate::clients::get::get_client,
@@ -287,13 +288,15 @@ struct DeleteTokenAlias;
 impl Modify for DeleteTokenAlias {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let paths = &mut openapi.paths.paths;
-        let Some(mut item) = paths.get(DELETE_TOKEN).cloned() else {
+        let Some(mut delete) = paths.get(DELETE_TOKEN).and_then(|item| item.delete.clone()) else {
             return;
         };
-        if let Some(operation) = item.delete.as_mut() {
-            operation.operation_id = Some("delete_token_alias".to_owned());
-            operation.summary = Some("Delete a token (the `api-tokens` spelling)".to_owned());
-        }
-        paths.insert(DELETE_TOKEN_ALIAS.to_owned(), item);
+        delete.operation_id = Some("delete_token_alias".to_owned());
+        delete.summary = Some("Delete a token (the `api-tokens` spelling)".to_owned());
+        // The plural spelling also serves `PATCH`, documented on its own.
+        paths
+            .entry(DELETE_TOKEN_ALIAS.to_owned())
+            .or_default()
+            .delete = Some(delete);
     }
 }

@@ -7,7 +7,8 @@
 
 use tessera_domain::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyKey, OAuthClient,
-    Principal, RevocationPage, TokenHash, TokenService, UserId, VerifyError,
+    PatchTokenError, Principal, RevocationPage, TokenHash, TokenPatch, TokenService, UserId,
+    VerifyError,
 };
 use tessera_oauth_clients::{
     AuthorizationService, ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest,
@@ -60,6 +61,16 @@ impl AppState {
         token: String,
     ) -> Called<(), DeleteTokenError> {
         self.on_tokens(move |tokens| tokens.delete(user, &token))
+            .await
+    }
+
+    pub(crate) async fn update_token(
+        &self,
+        user: UserId,
+        id: String,
+        patch: TokenPatch,
+    ) -> Called<ApiToken, PatchTokenError> {
+        self.on_tokens(move |tokens| tokens.update(user, &id, patch))
             .await
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_domain::{RevocationLog, Timestamp, TokenService};
+use tessera_domain::{Networks, RevocationLog, Timestamp, TokenService};
 use tessera_oauth_clients::AuthorizationService;
 use tokio::sync::Notify;
 
@@ -35,6 +35,8 @@ pub struct AppState {
     /// This instance's OpenAPI document, rendered on first request: it
     /// depends only on the code and the permission catalogue.
     pub(crate) openapi: Arc<std::sync::OnceLock<String>>,
+    /// Proxies whose `X-Forwarded-For` names the client (`server.trusted_proxies`).
+    pub(crate) trusted_proxies: Arc<Networks>,
 }
 
 /// `Ok` when the database's volume takes writes, else a short reason.
@@ -76,6 +78,7 @@ impl AppState {
             deadline: DEFAULT_DEADLINE,
             storage: None,
             openapi: Arc::default(),
+            trusted_proxies: Arc::default(),
         }
     }
 
@@ -98,6 +101,12 @@ impl AppState {
         T: Send + 'static,
     {
         crate::body::blocking(self.deadline, work).await
+    }
+
+    /// Believes `X-Forwarded-For` from these peers (contract §12.5).
+    pub fn with_trusted_proxies(mut self, proxies: Networks) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 
     /// Serves `/metrics` from `render`.

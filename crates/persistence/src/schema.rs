@@ -14,6 +14,14 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> Nullable<BigInt>,
         last_used_at -> Nullable<BigInt>,
+        public_id -> Text,
+        disabled -> Bool,
+        allowed_ips -> Nullable<Text>,
+        canary -> Bool,
+        superseded_by -> Nullable<Text>,
+        superseded_until -> Nullable<BigInt>,
+        last_used_by -> Nullable<Text>,
+        last_used_ips -> Nullable<Text>,
     }
 }
 

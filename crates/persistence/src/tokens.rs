@@ -5,15 +5,20 @@
 use anyhow::Context as _;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use std::net::IpAddr;
+
 use tessera_domain::{
-    ClaimLost, ClientId, IdempotencyClaim, InsertTokenError, NewTokenRecord, PermissionSet,
-    TokenHash, TokenRecord, TokenRepository, UserId,
+    AllowedIps, ClaimLost, ClientId, IdempotencyClaim, InsertTokenError, NewTokenRecord,
+    PermissionSet, TokenChange, TokenHash, TokenId, TokenRecord, TokenRepository, UpdateTokenError,
+    UserId,
 };
 
 use crate::connection::{AnyConnection, Backend, MultiBackend};
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
 
+/// Fields in the table's column order: `RETURNING` reads `all_columns`
+/// (Diesel's `as_returning` does not work on `MultiConnection`).
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 pub(crate) struct TokenRow {
@@ -27,6 +32,14 @@ pub(crate) struct TokenRow {
     created_at: i64,
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
+    public_id: String,
+    disabled: bool,
+    allowed_ips: Option<String>,
+    canary: bool,
+    superseded_by: Option<String>,
+    superseded_until: Option<i64>,
+    last_used_by: Option<String>,
+    last_used_ips: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -40,6 +53,32 @@ struct NewTokenRow<'a> {
     from_api_client: Option<&'a str>,
     created_at: i64,
     expires_at: Option<i64>,
+    public_id: String,
+    allowed_ips: Option<String>,
+    canary: bool,
+}
+
+/// The members `PATCH` may change; `None` leaves a column alone.
+#[derive(AsChangeset)]
+#[diesel(table_name = api_tokens)]
+struct TokenChangeRow<'a> {
+    identifier: Option<&'a str>,
+    disabled: Option<bool>,
+    expires_at: Option<i64>,
+    allowed_ips: Option<Option<String>>,
+}
+
+/// Address lists are JSON arrays of CIDR strings in a text column (Diesel's
+/// `MultiConnection` has no JSON or array type common to both backends).
+fn allowed_ips_column(allowed: Option<&AllowedIps>) -> Result<Option<String>, DieselError> {
+    allowed
+        .map(|allowed| serde_json::to_string(&allowed.to_strings()))
+        .transpose()
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))
+}
+
+fn public_id_of(text: &str, row: i64) -> anyhow::Result<TokenId> {
+    TokenId::parse(text).with_context(|| format!("token {row}: {text:?} is not a UUID"))
 }
 
 impl TryFrom<TokenRow> for TokenRecord {
@@ -49,8 +88,23 @@ impl TryFrom<TokenRow> for TokenRecord {
         let permissions: Vec<String> = serde_json::from_str(&row.permissions)
             .with_context(|| format!("token {}: permissions are not a JSON array", row.id))?;
         let hash = crate::hash_of(row.token_hash, &format!("token {}:", row.id))?;
+        let allowed_ips = row
+            .allowed_ips
+            .map(|text| {
+                let entries: Vec<String> = serde_json::from_str(&text)?;
+                anyhow::Ok(AllowedIps::parse(&entries)?)
+            })
+            .transpose()
+            .with_context(|| format!("token {}: allowed_ips", row.id))?;
+        let last_used_ips = row
+            .last_used_ips
+            .map(|text| serde_json::from_str::<Vec<IpAddr>>(&text))
+            .transpose()
+            .with_context(|| format!("token {}: last_used_ips", row.id))?
+            .unwrap_or_default();
         Ok(Self {
             id: row.id,
+            public_id: public_id_of(&row.public_id, row.id)?,
             user_id: UserId::new(row.user_id)?,
             identifier: row.identifier,
             hash,
@@ -60,6 +114,16 @@ impl TryFrom<TokenRow> for TokenRecord {
             created_at: row.created_at,
             expires_at: row.expires_at,
             last_used_at: row.last_used_at,
+            disabled: row.disabled,
+            allowed_ips,
+            canary: row.canary,
+            superseded_by: row
+                .superseded_by
+                .map(|text| public_id_of(&text, row.id))
+                .transpose()?,
+            superseded_until: row.superseded_until,
+            last_used_by: row.last_used_by,
+            last_used_ips,
         })
     }
 }
@@ -159,6 +223,9 @@ pub(crate) fn insert_token_row(
         from_api_client: token.from_api_client.as_ref().map(ClientId::as_str),
         created_at: token.created_at,
         expires_at: token.expires_at,
+        public_id: token.public_id.to_string(),
+        allowed_ips: allowed_ips_column(token.allowed_ips.as_ref())?,
+        canary: token.canary,
     };
     diesel::insert_into(api_tokens::table)
         .values(&row)
@@ -251,6 +318,92 @@ impl TokenRepository for DieselTokenRepository {
                     .optional()
             })?
             .map(TokenRecord::try_from)
+            .transpose()
+    }
+
+    fn find_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenRecord>> {
+        self.store
+            .read_query("looking a token up", |conn| {
+                api_tokens::table
+                    .filter(api_tokens::public_id.eq(id.to_string()))
+                    .filter(api_tokens::user_id.eq(user.get()))
+                    .select(TokenRow::as_select())
+                    .first::<TokenRow>(conn)
+                    .optional()
+            })?
+            .map(TokenRecord::try_from)
+            .transpose()
+    }
+
+    fn update(
+        &self,
+        user: UserId,
+        id: TokenId,
+        change: &TokenChange,
+    ) -> Result<TokenRecord, UpdateTokenError> {
+        const WHAT: &str = "changing a token";
+        let row = TokenChangeRow {
+            identifier: change.identifier.as_deref(),
+            disabled: change.disabled,
+            expires_at: change.expires_at,
+            allowed_ips: match &change.allowed_ips {
+                None => None,
+                Some(allowed) => Some(allowed_ips_column(allowed.as_ref()).store_context(WHAT)?),
+            },
+        };
+        // Without an expiry in the change the bound holds for every row.
+        let bound = change.expires_at.unwrap_or(i64::MIN);
+        let public_id = id.to_string();
+        let updated = self.store.write_query(WHAT, |conn| {
+            conn.transaction(|conn| {
+                let updated = diesel::update(
+                    api_tokens::table
+                        .filter(api_tokens::public_id.eq(&public_id))
+                        .filter(api_tokens::user_id.eq(user.get()))
+                        .filter(
+                            api_tokens::expires_at
+                                .is_null()
+                                .or(api_tokens::expires_at.ge(bound)),
+                        ),
+                )
+                .set(&row)
+                .returning(api_tokens::all_columns)
+                .get_result::<TokenRow>(conn)
+                .optional()?;
+                if updated.is_some() {
+                    return Ok(Ok(updated));
+                }
+                // Nothing matched: an unknown id, or an expiry already earlier.
+                let exists = api_tokens::table
+                    .filter(api_tokens::public_id.eq(&public_id))
+                    .filter(api_tokens::user_id.eq(user.get()))
+                    .count()
+                    .get_result::<i64>(conn)?
+                    > 0;
+                Ok(Err(exists))
+            })
+        })?;
+        match updated {
+            Ok(Some(row)) => Ok(TokenRecord::try_from(row)?),
+            Ok(None) => Err(UpdateTokenError::NotFound),
+            Err(true) => Err(UpdateTokenError::ExpiryNotEarlier),
+            Err(false) => Err(UpdateTokenError::NotFound),
+        }
+    }
+
+    fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>> {
+        self.store
+            .write_query("deleting a token", |conn| {
+                diesel::delete(
+                    api_tokens::table
+                        .filter(api_tokens::user_id.eq(user.get()))
+                        .filter(api_tokens::public_id.eq(id.to_string())),
+                )
+                .returning(api_tokens::token_hash)
+                .get_result::<Vec<u8>>(conn)
+                .optional()
+            })?
+            .map(|bytes| crate::hash_of(bytes, "token"))
             .transpose()
     }
 

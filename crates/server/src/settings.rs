@@ -185,6 +185,10 @@ fn default_negative_ttl() -> u64 {
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
+    /// Peers (CIDRs or addresses) whose `X-Forwarded-For` names the client:
+    /// the load balancer in front of the service, nothing else.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,10 +12,12 @@ use crate::idempotency::{
     ABANDONED_AFTER_MS, ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyStore,
     KEY_LIFETIME_MS,
 };
-use crate::ids::{ClientId, UserId};
+use crate::ids::{ClientId, TokenId, UserId};
 use crate::oauth::{AuthorizationCode, InsertClientError, StoredClient};
 use crate::permission::PermissionSet;
-use crate::ports::{InsertTokenError, NewTokenRecord, TokenRecord, TokenRepository};
+use crate::ports::{
+    InsertTokenError, NewTokenRecord, TokenChange, TokenRecord, TokenRepository, UpdateTokenError,
+};
 use crate::revocations::{Revocation, RevocationLog, RevocationPage};
 use crate::time::Timestamp;
 
@@ -126,27 +128,75 @@ impl State {
             .collect();
         self.tokens.retain(|t| !doomed(t));
         for hash in &hashes {
-            let cursor = self
-                .revocations
-                .last()
-                .map_or(self.purged_through, |r| r.cursor)
-                + 1;
-            self.revocations.push(Revocation {
-                cursor,
-                hash: *hash,
-                revoked_at: 0,
-            });
+            self.announce(*hash);
         }
         hashes
+    }
+
+    /// Appends to the revocation log, as the databases' triggers do.
+    fn announce(&mut self, hash: TokenHash) {
+        let cursor = self
+            .revocations
+            .last()
+            .map_or(self.purged_through, |r| r.cursor)
+            + 1;
+        self.revocations.push(Revocation {
+            cursor,
+            hash,
+            revoked_at: 0,
+        });
+    }
+
+    fn update_token(
+        &mut self,
+        user: UserId,
+        id: TokenId,
+        change: &TokenChange,
+    ) -> Result<TokenRecord, UpdateTokenError> {
+        let token = self
+            .tokens
+            .iter_mut()
+            .find(|t| t.user_id == user && t.public_id == id)
+            .ok_or(UpdateTokenError::NotFound)?;
+        if let (Some(asked), Some(stored)) = (change.expires_at, token.expires_at)
+            && stored < asked
+        {
+            return Err(UpdateTokenError::ExpiryNotEarlier);
+        }
+        let before = token.clone();
+        if let Some(identifier) = &change.identifier {
+            token.identifier.clone_from(identifier);
+        }
+        if let Some(disabled) = change.disabled {
+            token.disabled = disabled;
+        }
+        if let Some(at) = change.expires_at {
+            token.expires_at = Some(at);
+        }
+        if let Some(allowed) = &change.allowed_ips {
+            token.allowed_ips.clone_from(allowed);
+        }
+        let after = token.clone();
+        if before.disabled != after.disabled
+            || before.expires_at != after.expires_at
+            || before.allowed_ips != after.allowed_ips
+        {
+            self.announce(after.hash);
+        }
+        Ok(after)
     }
 
     fn push_token(&mut self, token: NewTokenRecord) -> Result<TokenRecord, InsertTokenError> {
         if self.tokens.iter().any(|r| r.hash == token.hash) {
             return Err(InsertTokenError::DuplicateHash);
         }
+        if self.tokens.iter().any(|r| r.public_id == token.public_id) {
+            return Err(anyhow::anyhow!("api_tokens_public_id_key: duplicate public id").into());
+        }
         self.next_id += 1;
         let record = TokenRecord {
             id: self.next_id,
+            public_id: token.public_id,
             user_id: token.user_id,
             identifier: token.identifier,
             hash: token.hash,
@@ -156,6 +206,13 @@ impl State {
             created_at: token.created_at,
             expires_at: token.expires_at,
             last_used_at: None,
+            disabled: false,
+            allowed_ips: token.allowed_ips,
+            canary: token.canary,
+            superseded_by: None,
+            superseded_until: None,
+            last_used_by: None,
+            last_used_ips: Vec::new(),
         };
         self.tokens.push(record.clone());
         Ok(record)
@@ -235,6 +292,32 @@ impl TokenRepository for InMemoryStore {
             .iter()
             .find(|r| r.id == id && r.user_id == user)
             .cloned())
+    }
+
+    fn find_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenRecord>> {
+        Ok(self
+            .lock()
+            .tokens
+            .iter()
+            .find(|r| r.public_id == id && r.user_id == user)
+            .cloned())
+    }
+
+    fn update(
+        &self,
+        user: UserId,
+        id: TokenId,
+        change: &TokenChange,
+    ) -> Result<TokenRecord, UpdateTokenError> {
+        self.lock().update_token(user, id, change)
+    }
+
+    fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>> {
+        let mut state = self.lock();
+        Ok(state
+            .delete_tokens(|r| r.user_id == user && r.public_id == id)
+            .first()
+            .copied())
     }
 
     fn list_for_user(&self, user: UserId) -> anyhow::Result<Vec<TokenRecord>> {

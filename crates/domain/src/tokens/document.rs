@@ -1,6 +1,9 @@
 //! The owner's view of a token (contract §2 `APITokenDocument`).
 
-use crate::ids::{ClientId, UserId};
+use std::net::IpAddr;
+
+use crate::address::AllowedIps;
+use crate::ids::{ClientId, TokenId, UserId};
 use crate::permission::PermissionSet;
 use crate::ports::TokenRecord;
 use crate::secret::SecretString;
@@ -9,6 +12,7 @@ use crate::time::Timestamp;
 /// A token as shown to its owner (contract §2 `APITokenDocument`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
+    pub id: TokenId,
     pub token: SecretString,
     pub identifier: String,
     pub permissions: PermissionSet,
@@ -17,11 +21,18 @@ pub struct ApiToken {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+    pub disabled: bool,
+    pub allowed_ips: Option<AllowedIps>,
+    pub canary: bool,
+    pub superseded_by: Option<TokenId>,
+    pub last_used_by: Option<String>,
+    pub last_used_ips: Vec<IpAddr>,
 }
 
 /// The owner's view of a stored token.
 pub fn to_document(record: TokenRecord, token: SecretString) -> ApiToken {
     ApiToken {
+        id: record.public_id,
         token,
         identifier: record.identifier,
         permissions: record.permissions,
@@ -30,5 +41,11 @@ pub fn to_document(record: TokenRecord, token: SecretString) -> ApiToken {
         created_at: record.created_at,
         expires_at: record.expires_at,
         last_used_at: record.last_used_at,
+        disabled: record.disabled,
+        allowed_ips: record.allowed_ips,
+        canary: record.canary,
+        superseded_by: record.superseded_by,
+        last_used_by: record.last_used_by,
+        last_used_ips: record.last_used_ips,
     }
 }

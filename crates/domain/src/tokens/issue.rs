@@ -5,7 +5,7 @@ use crate::client::OAuthClient;
 use crate::idempotency::{
     IdempotencyClaim, IdempotencyError, IdempotencyKey, IdempotencyScope, run_once,
 };
-use crate::ids::{ClientId, UserId};
+use crate::ids::{ClientId, TokenId, UserId};
 use crate::permission::{Identifier, PermissionSet};
 use crate::ports::{InsertTokenError, NewTokenRecord};
 use crate::secret::SecretString;
@@ -120,6 +120,7 @@ impl TokenService {
         let token = self.format.generate();
         let hash = self.keyring.fingerprint(token.expose());
         let record = NewTokenRecord {
+            public_id: TokenId::generate(draft.created_at),
             user_id: draft.user,
             identifier: draft.identifier.clone(),
             hash,
@@ -128,6 +129,8 @@ impl TokenService {
             from_api_client: draft.from_api_client.clone(),
             created_at: draft.created_at,
             expires_at: draft.expires_at,
+            allowed_ips: None,
+            canary: false,
         };
         (token, record)
     }
@@ -220,7 +223,7 @@ impl TokenService {
 
     /// The expiry a new token gets under the lifetime policy: the policy's
     /// lifetime when none was asked for, a refusal beyond it.
-    fn within_policy(
+    pub(super) fn within_policy(
         &self,
         asked: Option<Timestamp>,
         now: Timestamp,

@@ -12,7 +12,7 @@ mod verify;
 
 pub use document::{ApiToken, to_document};
 pub use issue::{CreateTokenError, CreateTokenRequest, TokenSource};
-pub use owner::DeleteTokenError;
+pub use owner::{DeleteTokenError, PatchTokenError, TokenPatch};
 pub use service::TokenService;
 pub use usage::USAGE_RESOLUTION_MS;
 pub use verify::{Lookup, VerifyError};

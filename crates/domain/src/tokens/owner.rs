@@ -1,7 +1,11 @@
 //! What an owner (or an operator, or an OAuth2 client for its own tokens)
-//! does with stored tokens: list, delete, revoke.
+//! does with stored tokens: list, change, delete, revoke.
 
-use crate::ids::{ClientId, UserId};
+use crate::address::AllowedIps;
+use crate::ids::{ClientId, TokenId, UserId};
+use crate::permission::Identifier;
+use crate::ports::{TokenChange, UpdateTokenError};
+use crate::time::{MAX_TIMESTAMP, Timestamp};
 
 use super::document::{ApiToken, to_document};
 use super::service::TokenService;
@@ -14,7 +18,128 @@ pub enum DeleteTokenError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// What `PATCH …/api-tokens/{id}` asks to change (contract §12.2); `None`
+/// leaves a member as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenPatch {
+    pub identifier: Option<String>,
+    pub disabled: Option<bool>,
+    /// `Some(None)`: an explicit `null`, accepted only where the token has
+    /// no expiry (a document sent back as it was read).
+    pub expires_at: Option<Option<Timestamp>>,
+    /// `Some(None)`: any address again.
+    pub allowed_ips: Option<Option<Vec<String>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PatchTokenError {
+    #[error("no such token")]
+    NotFound,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<UpdateTokenError> for PatchTokenError {
+    fn from(error: UpdateTokenError) -> Self {
+        match error {
+            UpdateTokenError::NotFound => Self::NotFound,
+            UpdateTokenError::ExpiryNotEarlier => Self::Invalid(
+                "expiresAt may only move earlier: the token already expires before it".into(),
+            ),
+            UpdateTokenError::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
+}
+
 impl TokenService {
+    /// Changes what the owner may change of a token; a change that
+    /// matters to verification (disabled, expiry, addresses) is refused
+    /// by every instance within the revocation deadline.
+    pub fn update(
+        &self,
+        user: UserId,
+        id: &str,
+        patch: TokenPatch,
+    ) -> Result<ApiToken, PatchTokenError> {
+        let id = TokenId::parse(id).ok_or(PatchTokenError::NotFound)?;
+        let removes_expiry = patch.expires_at == Some(None);
+        let change = self.checked_change(patch)?;
+        if removes_expiry {
+            // Only a document sent back as it was read: no expiry to remove.
+            let stored = self
+                .repository
+                .find_by_public_id(user, id)?
+                .ok_or(PatchTokenError::NotFound)?;
+            if stored.expires_at.is_some() {
+                return Err(PatchTokenError::Invalid(
+                    "expiresAt cannot be removed or moved later; it may only move earlier".into(),
+                ));
+            }
+        }
+        let record = if change.is_empty() {
+            self.repository
+                .find_by_public_id(user, id)?
+                .ok_or(PatchTokenError::NotFound)?
+        } else {
+            let record = self.repository.update(user, id, &change)?;
+            self.forget(&[record.hash]);
+            record
+        };
+        let token = self
+            .keyring
+            .open(&record.sealed, &record.hash)
+            .map_err(anyhow::Error::from)?;
+        Ok(to_document(record, token))
+    }
+
+    /// The patch as a change checked against every rule that needs no
+    /// stored state.
+    fn checked_change(&self, patch: TokenPatch) -> Result<TokenChange, PatchTokenError> {
+        let invalid = |message: String| PatchTokenError::Invalid(message);
+        let identifier = patch
+            .identifier
+            .map(|text| Identifier::parse(&text).map(Identifier::into_string))
+            .transpose()
+            .map_err(|e| invalid(e.to_string()))?;
+        let allowed_ips = match patch.allowed_ips {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(entries)) => Some(Some(
+                AllowedIps::parse(&entries).map_err(|e| invalid(e.to_string()))?,
+            )),
+        };
+        let expires_at = patch
+            .expires_at
+            .flatten()
+            .map(|at| self.checked_new_expiry(at))
+            .transpose()?;
+        Ok(TokenChange {
+            identifier,
+            disabled: patch.disabled,
+            expires_at,
+            allowed_ips,
+        })
+    }
+
+    fn checked_new_expiry(&self, at: Timestamp) -> Result<Timestamp, PatchTokenError> {
+        let now = self.clock.now();
+        if at <= now {
+            return Err(PatchTokenError::Invalid(
+                "expiresAt must be in the future".into(),
+            ));
+        }
+        if at > MAX_TIMESTAMP {
+            return Err(PatchTokenError::Invalid(
+                "expiresAt must be before the year 10000".into(),
+            ));
+        }
+        self.within_policy(Some(at), now)
+            .map_err(|e| PatchTokenError::Invalid(e.to_string()))?;
+        Ok(at)
+    }
+
     pub fn list(&self, user: UserId) -> anyhow::Result<Vec<ApiToken>> {
         let mut records = self.repository.list_for_user(user)?;
         // Uses not flushed yet still show.
@@ -28,17 +153,24 @@ impl TokenService {
             .collect()
     }
 
-    pub fn delete(&self, user: UserId, token: &str) -> Result<(), DeleteTokenError> {
-        if self.format.check(token).is_err() {
-            return Err(DeleteTokenError::NotFound);
-        }
-        let hash = self.keyring.fingerprint(token);
-        if self.repository.delete(user, &hash)? {
-            self.forget(&[hash]);
-            Ok(())
+    /// Deletes the user's token named by the token itself or by its id.
+    pub fn delete(&self, user: UserId, token_or_id: &str) -> Result<(), DeleteTokenError> {
+        let hash = if let Some(id) = TokenId::parse(token_or_id) {
+            self.repository
+                .delete_by_public_id(user, id)?
+                .ok_or(DeleteTokenError::NotFound)?
         } else {
-            Err(DeleteTokenError::NotFound)
-        }
+            if self.format.check(token_or_id).is_err() {
+                return Err(DeleteTokenError::NotFound);
+            }
+            let hash = self.keyring.fingerprint(token_or_id);
+            if !self.repository.delete(user, &hash)? {
+                return Err(DeleteTokenError::NotFound);
+            }
+            hash
+        };
+        self.forget(&[hash]);
+        Ok(())
     }
 
     pub fn revoke_all(&self, user: UserId, client: Option<&ClientId>) -> anyhow::Result<usize> {

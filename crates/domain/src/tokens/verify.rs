@@ -3,6 +3,7 @@
 //! outage.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -31,6 +32,11 @@ pub enum VerifyError {
     Unknown,
     #[error("expired token")]
     Expired,
+    #[error("disabled token")]
+    Disabled,
+    /// Not allowed from the caller's address (or the address is unknown).
+    #[error("token not allowed from this address")]
+    Restricted,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -65,6 +71,12 @@ impl TokenService {
             self.cache.fill(hash, Cached::Unknown, epoch);
             return Err(VerifyError::Unknown);
         };
+        if record.disabled {
+            // Cached like an unknown token: enabling it again is announced
+            // on the revocation log, which drops this entry everywhere.
+            self.cache.fill(hash, Cached::Unknown, epoch);
+            return Err(VerifyError::Disabled);
+        }
         let entry = self.entry_for(record, None);
         // Accepted first: the use it notes travels into the cache with it.
         let answer = self.accept(&entry);
@@ -96,6 +108,7 @@ impl TokenService {
                 hash: record.hash,
                 created_at: record.created_at,
                 expires_at: record.expires_at,
+                allowed_ips: record.allowed_ips.map(Arc::new),
             },
             noted.map_or(recorded, |noted| noted.max(recorded)),
         )
@@ -117,6 +130,11 @@ impl TokenService {
         for record in records {
             // An expired token's entry just runs out.
             if expired(record.expires_at, now) {
+                continue;
+            }
+            // Disabled: its announcement may be late or lost, like a deletion's.
+            if record.disabled {
+                self.cache.discard(&[record.hash]);
                 continue;
             }
             let hash = record.hash;

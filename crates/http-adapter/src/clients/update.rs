@@ -1,24 +1,16 @@
 //! `PATCH /api/v1/clients/{clientID}` (owner only).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use tessera_oauth_clients::ClientPatch;
 
 use crate::auth::SelfKey;
 use crate::body::read_json;
 use crate::clients::{ClientDocument, client_id};
+use crate::dto::present;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::reply::json_ok;
 use crate::state::AppState;
-
-/// Tells an absent member (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
 
 /// The members to change; an absent one stays as it is, `null` clears an
 /// optional one.

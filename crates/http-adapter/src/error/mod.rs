@@ -15,7 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
-use tessera_domain::{CreateTokenError, DeleteTokenError, IdempotencyError};
+use tessera_domain::{CreateTokenError, DeleteTokenError, IdempotencyError, PatchTokenError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -137,6 +137,16 @@ impl From<DeleteTokenError> for ApiError {
         match error {
             DeleteTokenError::NotFound => Self::NotFound("this user has no such token".to_owned()),
             DeleteTokenError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<PatchTokenError> for ApiError {
+    fn from(error: PatchTokenError) -> Self {
+        match error {
+            PatchTokenError::NotFound => Self::NotFound("this user has no such token".to_owned()),
+            PatchTokenError::Invalid(detail) => Self::BadRequest(detail),
+            PatchTokenError::Unexpected(e) => e.into(),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! whether a token is active and for whom. The hot path: a cached token is
 //! answered without leaving the worker thread.
 
+use std::net::IpAddr;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use tessera_domain::{Principal, VerifyError};
@@ -70,6 +72,11 @@ pub struct IntrospectParams {
     client_id: String,
     #[schema(required = false)]
     client_secret: String,
+    /// The address of the end client that presented the token. A token
+    /// restricted to addresses is active only when this is one of them;
+    /// without it such a token is inactive (fail closed).
+    #[schema(required = false, example = "192.0.2.7")]
+    client_ip: String,
 }
 
 impl Introspection {
@@ -136,7 +143,15 @@ pub async fn introspect_token(
         .get("token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| OAuthFailure(OAuthError::InvalidRequest("token is required".into())))?;
-    let answer = verify_token(&state, token)
+    let client_ip = match params.get("client_ip").filter(|ip| !ip.is_empty()) {
+        None => None,
+        Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
+            OAuthFailure(OAuthError::InvalidRequest(
+                "client_ip must be an IPv4 or IPv6 address".into(),
+            ))
+        })?),
+    };
+    let answer = verify_token(&state, token, || client_ip)
         .await
         .map_err(OAuthFailure::from)?;
     let document = match answer {

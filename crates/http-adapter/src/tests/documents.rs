@@ -15,12 +15,19 @@ async fn created_document_has_exactly_the_contract_keys() {
     assert_eq!(
         keys(doc),
         BTreeSet::from([
+            "allowedIps",
+            "canary",
             "createdAt",
+            "disabled",
             "expiresAt",
             "fromAPIClient",
+            "id",
             "identifier",
             "lastUsedAt",
+            "lastUsedBy",
+            "lastUsedIps",
             "permissions",
+            "supersededBy",
             "token",
             "userID",
         ])
@@ -35,6 +42,14 @@ async fn created_document_has_exactly_the_contract_keys() {
     assert_eq!(doc["createdAt"], json!(h.now()));
     assert_eq!(doc["expiresAt"], Value::Null);
     assert_eq!(doc["lastUsedAt"], Value::Null);
+    assert_eq!(doc["disabled"], false);
+    assert_eq!(doc["allowedIps"], Value::Null);
+    assert_eq!(doc["canary"], false);
+    assert_eq!(doc["supersededBy"], Value::Null);
+    assert_eq!(doc["lastUsedBy"], Value::Null);
+    assert_eq!(doc["lastUsedIps"], json!([]));
+    let id = doc["id"].as_str().expect("id is a string");
+    assert!(tessera_domain::TokenId::parse(id).is_some(), "a UUID: {id}");
     let token = doc["token"].as_str().expect("token is a string");
     assert!(token.starts_with(PREFIX), "{token}");
     assert!(
@@ -143,7 +158,7 @@ async fn list_shows_each_token_back_in_full() {
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0]["token"], json!(token));
     assert_eq!(docs[0]["permissions"], json!({"submit_score": true}));
-    assert_eq!(keys(&docs[0]).len(), 8, "{}", docs[0]);
+    assert_eq!(keys(&docs[0]).len(), 15, "{}", docs[0]);
 }
 
 #[actix_web::test]

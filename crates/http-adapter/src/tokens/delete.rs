@@ -9,7 +9,8 @@ use crate::state::AppState;
 
 /// Delete a token
 ///
-/// From the `200` on, the token authenticates nowhere. Also served at
+/// By the token itself or by its `id`. From the `200` on, the token
+/// authenticates nowhere. Also served at
 /// `/api/v1/users/{userID}/api-tokens/{token}`.
 #[utoipa::path(
     delete,
@@ -17,7 +18,7 @@ use crate::state::AppState;
     tag = "tokens",
     params(
         crate::tokens::UserPath,
-        ("token" = String, Path, description = "The token to delete"),
+        ("token" = String, Path, description = "The token to delete, or its `id`"),
     ),
     security(("session" = [])),
     responses(

@@ -3,6 +3,7 @@
 pub mod create;
 pub mod delete;
 pub mod list;
+pub mod update;
 
 /// The `{userID}` of the token endpoints' paths, as documented (the
 /// handlers read it through `UserRef::from_path`).

@@ -3,6 +3,7 @@
 //! backends cannot drift apart. Plus migration round trips per backend.
 
 mod idempotency_suite;
+mod lifecycle_suite;
 mod migrations;
 mod oauth_suite;
 mod suite;
@@ -111,6 +112,17 @@ macro_rules! conformance {
             a_client_completes_its_claim_with_its_id,
             concurrent_claims_of_one_key_yield_exactly_one
         );
+        lifecycle_conformance!(@each $make;
+            a_token_is_found_by_its_public_id_only_for_its_owner,
+            a_restriction_given_at_insert_round_trips,
+            a_change_sets_only_what_it_names,
+            an_expiry_only_moves_earlier,
+            concurrent_expiry_changes_keep_the_earliest,
+            changing_another_users_or_an_unknown_token_is_not_found,
+            refusal_changes_are_logged_like_deletions_and_renames_are_not,
+            deleting_by_public_id_is_the_owners_and_logged,
+            public_ids_are_unique
+        );
     };
     (@each $make:path; $($name:ident),*) => {
         $(
@@ -142,6 +154,18 @@ macro_rules! idempotency_conformance {
             fn $name() {
                 let fixture = $make();
                 crate::idempotency_suite::$name(&fixture);
+            }
+        )*
+    };
+}
+
+macro_rules! lifecycle_conformance {
+    (@each $make:path; $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                let fixture = $make();
+                crate::lifecycle_suite::$name(&fixture);
             }
         )*
     };

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Barrier};
 
 use tessera_domain::{
-    ClientId, InsertTokenError, NewTokenRecord, PermissionSet, TokenHash, TokenRepository, UserId,
+    ClientId, InsertTokenError, NewTokenRecord, PermissionSet, TokenHash, TokenId, TokenRepository,
+    UserId,
 };
 
 type Repo = Arc<dyn TokenRepository>;
@@ -32,6 +33,7 @@ pub fn fresh_hash() -> TokenHash {
 
 pub fn record(user_id: i64, client: Option<&str>) -> NewTokenRecord {
     NewTokenRecord {
+        public_id: TokenId::generate(NOW),
         user_id: user(user_id),
         identifier: "Ünïcode token ✓".to_owned(),
         hash: fresh_hash(),
@@ -40,6 +42,8 @@ pub fn record(user_id: i64, client: Option<&str>) -> NewTokenRecord {
         from_api_client: client.map(ClientId::new),
         created_at: NOW,
         expires_at: None,
+        allowed_ips: None,
+        canary: false,
     }
 }
 

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 use tessera_domain::{
-    Clock as _, Keyring, NewTokenRecord, PermissionCatalogue, SystemClock, TokenFormat, UserId,
+    Clock as _, Keyring, NewTokenRecord, PermissionCatalogue, SystemClock, TokenFormat, TokenId,
+    UserId,
 };
 use tessera_server::settings::{Settings, Sources};
 
@@ -56,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         let token = format.generate();
         let hash = keyring.fingerprint(token.expose());
         batch.push(NewTokenRecord {
+            public_id: TokenId::generate(now),
             user_id: UserId::new(user)?,
             identifier: format!("seed {i}"),
             hash,
@@ -64,6 +66,8 @@ fn main() -> anyhow::Result<()> {
             from_api_client: None,
             created_at: now,
             expires_at: None,
+            allowed_ips: None,
+            canary: false,
         });
         if let Some(out) = out.as_mut() {
             writeln!(out, "{}", token.expose())?;

@@ -10,6 +10,7 @@ mod faults;
 mod helpers;
 mod hostile;
 mod idempotency;
+mod lifecycle;
 mod lifetime;
 mod oauth;
 mod operations;

@@ -64,12 +64,19 @@ pub async fn created_document_has_the_contract_fields(backend: Backend) {
     assert_eq!(
         keys,
         [
+            "allowedIps",
+            "canary",
             "createdAt",
+            "disabled",
             "expiresAt",
             "fromAPIClient",
+            "id",
             "identifier",
             "lastUsedAt",
+            "lastUsedBy",
+            "lastUsedIps",
             "permissions",
+            "supersededBy",
             "token",
             "userID"
         ]

@@ -1,0 +1,304 @@
+//! The behaviours of the token lifecycle (public ids, changes, deletion by
+//! id) every `TokenRepository` must show, including that a change which
+//! alters verification is announced on the revocation log like a deletion.
+
+use std::sync::{Arc, Barrier};
+
+use tessera_domain::{AllowedIps, TokenChange, TokenId, UpdateTokenError, UserId};
+
+use crate::Fixture;
+use crate::suite::record;
+
+const NOW: i64 = 1_764_337_200_000;
+
+fn user(id: i64) -> UserId {
+    UserId::new(id).expect("positive")
+}
+
+fn logged(f: &Fixture) -> Vec<tessera_domain::TokenHash> {
+    f.revocations
+        .after(0, 1000)
+        .expect("read the log")
+        .entries
+        .iter()
+        .map(|r| r.hash)
+        .collect()
+}
+
+pub fn a_token_is_found_by_its_public_id_only_for_its_owner(f: &Fixture) {
+    let new = record(1, None);
+    let stored = f.repo.insert(new.clone(), NOW).expect("insert");
+    assert_eq!(stored.public_id, new.public_id);
+    assert!(!stored.disabled && !stored.canary);
+    assert_eq!(stored.allowed_ips, None);
+    assert_eq!(stored.superseded_by, None);
+    assert_eq!(stored.last_used_by, None);
+    assert!(stored.last_used_ips.is_empty());
+    let found = f
+        .repo
+        .find_by_public_id(user(1), new.public_id)
+        .expect("find")
+        .expect("present");
+    assert_eq!(found, stored);
+    assert_eq!(
+        f.repo
+            .find_by_public_id(user(2), new.public_id)
+            .expect("find"),
+        None,
+        "another user's id is not found"
+    );
+    assert_eq!(
+        f.repo
+            .find_by_public_id(user(1), TokenId::generate(NOW))
+            .expect("find"),
+        None
+    );
+}
+
+pub fn a_restriction_given_at_insert_round_trips(f: &Fixture) {
+    let mut new = record(1, None);
+    new.allowed_ips = Some(AllowedIps::parse(&["10.0.0.0/8", "::1"]).expect("valid"));
+    let stored = f.repo.insert(new.clone(), NOW).expect("insert");
+    let found = f
+        .repo
+        .find_by_hash(&new.hash)
+        .expect("find")
+        .expect("present");
+    assert_eq!(found.allowed_ips, new.allowed_ips);
+    assert_eq!(found, stored);
+}
+
+pub fn a_change_sets_only_what_it_names(f: &Fixture) {
+    let mut new = record(1, None);
+    new.expires_at = Some(NOW + 100_000);
+    f.repo.insert(new.clone(), NOW).expect("insert");
+    let allowed = AllowedIps::parse(&["192.168.0.0/16"]).expect("valid");
+    let changed = f
+        .repo
+        .update(
+            user(1),
+            new.public_id,
+            &TokenChange {
+                identifier: Some("Renamed ✓".into()),
+                disabled: Some(true),
+                expires_at: Some(NOW + 50_000),
+                allowed_ips: Some(Some(allowed.clone())),
+            },
+        )
+        .expect("update");
+    assert_eq!(changed.identifier, "Renamed ✓");
+    assert!(changed.disabled);
+    assert_eq!(changed.expires_at, Some(NOW + 50_000));
+    assert_eq!(changed.allowed_ips, Some(allowed));
+    assert_eq!(changed.permissions, new.permissions, "untouched");
+    let stored = f
+        .repo
+        .find_by_hash(&new.hash)
+        .expect("find")
+        .expect("present");
+    assert_eq!(stored, changed, "what is returned is what is stored");
+
+    let cleared = f
+        .repo
+        .update(
+            user(1),
+            new.public_id,
+            &TokenChange {
+                disabled: Some(false),
+                allowed_ips: Some(None),
+                ..TokenChange::default()
+            },
+        )
+        .expect("update");
+    assert!(!cleared.disabled);
+    assert_eq!(cleared.allowed_ips, None);
+    assert_eq!(cleared.identifier, "Renamed ✓", "kept");
+    assert_eq!(cleared.expires_at, Some(NOW + 50_000), "kept");
+}
+
+pub fn an_expiry_only_moves_earlier(f: &Fixture) {
+    let mut new = record(1, None);
+    new.expires_at = Some(NOW + 100_000);
+    f.repo.insert(new.clone(), NOW).expect("insert");
+    let later = TokenChange {
+        expires_at: Some(NOW + 100_001),
+        disabled: Some(true),
+        ..TokenChange::default()
+    };
+    assert!(matches!(
+        f.repo.update(user(1), new.public_id, &later),
+        Err(UpdateTokenError::ExpiryNotEarlier)
+    ));
+    let stored = f
+        .repo
+        .find_by_hash(&new.hash)
+        .expect("find")
+        .expect("present");
+    assert!(!stored.disabled, "a refused change changes nothing");
+    assert_eq!(stored.expires_at, Some(NOW + 100_000));
+    let same = TokenChange {
+        expires_at: Some(NOW + 100_000),
+        ..TokenChange::default()
+    };
+    f.repo
+        .update(user(1), new.public_id, &same)
+        .expect("the same expiry is no move");
+
+    let never = record(1, None);
+    f.repo.insert(never.clone(), NOW).expect("insert");
+    let set = TokenChange {
+        expires_at: Some(NOW + 5),
+        ..TokenChange::default()
+    };
+    let changed = f.repo.update(user(1), never.public_id, &set).expect("set");
+    assert_eq!(
+        changed.expires_at,
+        Some(NOW + 5),
+        "set where there was none"
+    );
+}
+
+pub fn concurrent_expiry_changes_keep_the_earliest(f: &Fixture) {
+    let mut new = record(1, None);
+    new.expires_at = Some(NOW + 1_000_000);
+    f.repo.insert(new.clone(), NOW).expect("insert");
+    let racers = 8_i64;
+    let barrier = Arc::new(Barrier::new(racers as usize));
+    let handles: Vec<_> = (0..racers)
+        .map(|i| {
+            let repo = f.repo.clone();
+            let barrier = barrier.clone();
+            let id = new.public_id;
+            std::thread::spawn(move || {
+                barrier.wait();
+                let change = TokenChange {
+                    expires_at: Some(NOW + 1000 * (i + 1)),
+                    ..TokenChange::default()
+                };
+                repo.update(user(1), id, &change)
+            })
+        })
+        .collect();
+    for handle in handles {
+        match handle.join().expect("thread") {
+            Ok(_) | Err(UpdateTokenError::ExpiryNotEarlier) => {}
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    let stored = f
+        .repo
+        .find_by_hash(&new.hash)
+        .expect("find")
+        .expect("present");
+    assert_eq!(stored.expires_at, Some(NOW + 1000), "the earliest wins");
+}
+
+pub fn changing_another_users_or_an_unknown_token_is_not_found(f: &Fixture) {
+    let new = record(1, None);
+    f.repo.insert(new.clone(), NOW).expect("insert");
+    let change = TokenChange {
+        disabled: Some(true),
+        ..TokenChange::default()
+    };
+    assert!(matches!(
+        f.repo.update(user(2), new.public_id, &change),
+        Err(UpdateTokenError::NotFound)
+    ));
+    assert!(matches!(
+        f.repo.update(user(1), TokenId::generate(NOW), &change),
+        Err(UpdateTokenError::NotFound)
+    ));
+    let stored = f
+        .repo
+        .find_by_hash(&new.hash)
+        .expect("find")
+        .expect("present");
+    assert!(!stored.disabled);
+}
+
+pub fn refusal_changes_are_logged_like_deletions_and_renames_are_not(f: &Fixture) {
+    let new = record(1, None);
+    f.repo.insert(new.clone(), NOW).expect("insert");
+    let rename = TokenChange {
+        identifier: Some("Only a name".into()),
+        ..TokenChange::default()
+    };
+    f.repo
+        .update(user(1), new.public_id, &rename)
+        .expect("rename");
+    f.repo.record_usage(&[(new.hash, NOW + 1)]).expect("usage");
+    assert_eq!(logged(f), vec![], "neither a rename nor a use is announced");
+    for change in [
+        TokenChange {
+            disabled: Some(true),
+            ..TokenChange::default()
+        },
+        TokenChange {
+            disabled: Some(false),
+            ..TokenChange::default()
+        },
+        TokenChange {
+            expires_at: Some(NOW + 10),
+            ..TokenChange::default()
+        },
+        TokenChange {
+            allowed_ips: Some(Some(AllowedIps::parse(&["10.0.0.1"]).expect("valid"))),
+            ..TokenChange::default()
+        },
+    ] {
+        let before = logged(f).len();
+        f.repo
+            .update(user(1), new.public_id, &change)
+            .expect("update");
+        assert_eq!(logged(f)[before..], [new.hash], "{change:?}");
+    }
+    let before = logged(f).len();
+    let again = TokenChange {
+        disabled: Some(false),
+        ..TokenChange::default()
+    };
+    f.repo
+        .update(user(1), new.public_id, &again)
+        .expect("no-op");
+    assert_eq!(
+        logged(f).len(),
+        before,
+        "a change to the same value is none"
+    );
+}
+
+pub fn deleting_by_public_id_is_the_owners_and_logged(f: &Fixture) {
+    let mine = record(1, None);
+    f.repo.insert(mine.clone(), NOW).expect("insert");
+    assert_eq!(
+        f.repo
+            .delete_by_public_id(user(2), mine.public_id)
+            .expect("delete"),
+        None,
+        "another user's token is left alone"
+    );
+    assert_eq!(
+        f.repo
+            .delete_by_public_id(user(1), mine.public_id)
+            .expect("delete"),
+        Some(mine.hash)
+    );
+    assert_eq!(f.repo.find_by_hash(&mine.hash).expect("find"), None);
+    assert_eq!(logged(f), vec![mine.hash]);
+    assert_eq!(
+        f.repo
+            .delete_by_public_id(user(1), mine.public_id)
+            .expect("delete"),
+        None,
+        "gone"
+    );
+}
+
+pub fn public_ids_are_unique(f: &Fixture) {
+    let first = record(1, None);
+    f.repo.insert(first.clone(), NOW).expect("insert");
+    let mut second = record(2, None);
+    second.public_id = first.public_id;
+    assert!(f.repo.insert(second.clone(), NOW).is_err());
+    assert_eq!(f.repo.find_by_hash(&second.hash).expect("find"), None);
+}

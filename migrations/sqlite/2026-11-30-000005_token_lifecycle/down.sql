@@ -1,0 +1,10 @@
+DROP TRIGGER api_tokens_refusal_changed;
+DROP INDEX api_tokens_public_id_key;
+ALTER TABLE api_tokens DROP COLUMN last_used_ips;
+ALTER TABLE api_tokens DROP COLUMN last_used_by;
+ALTER TABLE api_tokens DROP COLUMN superseded_until;
+ALTER TABLE api_tokens DROP COLUMN superseded_by;
+ALTER TABLE api_tokens DROP COLUMN canary;
+ALTER TABLE api_tokens DROP COLUMN allowed_ips;
+ALTER TABLE api_tokens DROP COLUMN disabled;
+ALTER TABLE api_tokens DROP COLUMN public_id;
