@@ -44,7 +44,8 @@ pub use oauth::{
 };
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
 pub use ports::{
-    InsertTokenError, NewTokenRecord, TokenChange, TokenRecord, TokenRepository, UpdateTokenError,
+    InsertTokenError, NewTokenRecord, RotateError, Rotated, Rotation, RotationOf, TokenChange,
+    TokenRecord, TokenRepository, UpdateTokenError,
 };
 pub use principal::Principal;
 pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage, RevocationSink};
@@ -53,5 +54,5 @@ pub use time::{Clock, ManualClock, SystemClock, Timestamp, secs_as_ms, whole_sec
 pub use token::{TokenFormat, TokenFormatError};
 pub use tokens::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, PatchTokenError,
-    TokenPatch, TokenService, TokenSource, VerifyError,
+    RotateRequest, RotateTokenError, TokenPatch, TokenService, TokenSource, VerifyError,
 };

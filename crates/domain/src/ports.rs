@@ -47,6 +47,63 @@ impl TokenRecord {
     pub fn is_expired(&self, now: Timestamp) -> bool {
         crate::cache::expired(self.expires_at, now)
     }
+
+    /// When the token stops authenticating: its expiry, or the end of its
+    /// overlap once rotated, whichever comes first.
+    pub fn valid_until(&self) -> Option<Timestamp> {
+        match (self.expires_at, self.superseded_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Which token a rotation replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationOf {
+    /// By its owner's session, named by id.
+    Owned(UserId, TokenId),
+    /// By the token itself (self-rotation).
+    Presented(TokenHash),
+}
+
+/// A rotation as the store carries it out: the old token is claimed only if
+/// it is still rotatable (not superseded, not disabled, not expired at
+/// `now`), and the successor copies its identifier, permissions, client and
+/// addresses as they are at that moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub of: RotationOf,
+    pub now: Timestamp,
+    /// The old token works until then; `None`: it is deleted at once.
+    pub overlap_until: Option<Timestamp>,
+    pub successor_id: TokenId,
+    pub successor_hash: TokenHash,
+    pub successor_sealed: Vec<u8>,
+    /// The body's `expiresAt`; `None`: the old token's, or
+    /// `default_expiry` where it has none (the lifetime policy).
+    pub expires_at: Option<Timestamp>,
+    pub default_expiry: Option<Timestamp>,
+}
+
+/// The two tokens after a rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    pub old: TokenRecord,
+    pub successor: TokenRecord,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error("no such token")]
+    NotFound,
+    /// Superseded, disabled or expired (perhaps by a concurrent rotation).
+    #[error("the token cannot be rotated: it is superseded, disabled or expired")]
+    NotRotatable,
+    #[error("a token with this fingerprint exists")]
+    DuplicateHash,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +231,24 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// Deletes the user's token with this public id; its fingerprint, or
     /// `None` when the user has no such token.
     fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>>;
+
+    /// Rotates a token in one transaction: claims the old one (so of
+    /// concurrent rotations exactly one succeeds), stores the successor, and
+    /// deletes the old one unless it keeps an overlap.
+    ///
+    /// # Errors
+    /// `NotFound`; `NotRotatable` when the old token is superseded, disabled
+    /// or expired; `DuplicateHash` (nothing changed, retry with a new token).
+    fn rotate(&self, rotation: &Rotation) -> Result<Rotated, RotateError>;
+
+    /// Deletes the token with this fingerprint and every successor it was
+    /// rotated into (reuse of a superseded token: two parties hold it);
+    /// returns the deleted fingerprints.
+    fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>>;
+
+    /// Deletes rotated tokens whose overlap (or life) has ended by `now`;
+    /// returns their fingerprints.
+    fn purge_superseded(&self, now: Timestamp) -> anyhow::Result<Vec<TokenHash>>;
 
     /// Deletes the token with this fingerprint if it was issued from
     /// `client` (RFC 7009 revocation); `false` otherwise.

@@ -140,6 +140,40 @@ pub fn client_address(req: &HttpRequest, trusted: &Networks) -> Option<IpAddr> {
     Some(client)
 }
 
+/// The API token a request presents to act on itself (self-rotation),
+/// after contract §3's precedence: a session cookie, valid or not, decides
+/// first — a session has no token of its own to rotate.
+pub(crate) fn presented_token<'a>(
+    req: &'a HttpRequest,
+    state: &AppState,
+) -> Result<&'a str, ApiError> {
+    if let Some(cookie) = raw_cookie(req, state.sessions.cookie_name()) {
+        let value = std::str::from_utf8(cookie).unwrap_or_default();
+        return match state.sessions.verify(value, state.tokens.now()) {
+            Ok(_) => Err(ApiError::Forbidden(
+                "a session rotates a token by its id: \
+                 POST /api/v1/users/{userID}/api-tokens/{id}/rotate",
+            )),
+            Err(_) => Err(ApiError::Unauthorized(
+                "the session cookie is invalid or expired",
+            )),
+        };
+    }
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "this endpoint needs the token itself: `Authorization: Bearer <token>`",
+        ))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header must be `Bearer <token>`",
+        ))
+}
+
 /// `Bearer <token>`, scheme case-insensitive (RFC 7235), token non-empty.
 fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tessera_domain::{ApiToken, PermissionSet, Timestamp};
-use tessera_domain::{CreateTokenRequest, TokenPatch, TokenSource};
+use tessera_domain::{CreateTokenRequest, RotateRequest, TokenPatch, TokenSource};
 
 use crate::error::ApiError;
 
@@ -154,6 +154,32 @@ impl From<PatchTokenBody> for TokenPatch {
     }
 }
 
+/// Body of both rotation endpoints.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"overlapSecs": 3600}))]
+pub struct RotateBody {
+    /// How long the old token keeps working, 0–604800 seconds (a week);
+    /// default 0: it is deleted at once.
+    #[serde(rename = "overlapSecs", default, deserialize_with = "integral")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 604_800)]
+    overlap_secs: Option<i64>,
+    /// The successor's expiry (Unix milliseconds, in the future); default:
+    /// the old token's (or, under a lifetime policy, that lifetime).
+    #[serde(rename = "expiresAt", default, deserialize_with = "integral")]
+    #[schema(value_type = Option<i64>)]
+    expires_at: Option<Timestamp>,
+}
+
+impl From<RotateBody> for RotateRequest {
+    fn from(body: RotateBody) -> Self {
+        Self {
+            overlap_secs: body.overlap_secs,
+            expires_at: body.expires_at,
+        }
+    }
+}
+
 /// Tells an absent member (`None`) from an explicit `null` (`Some(None)`).
 pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -189,7 +215,7 @@ fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<
             Ok(Some(float as i64))
         }
         _ => Err(D::Error::custom(
-            "expiresAt must be an integer (Unix milliseconds)",
+            "expected an integer (times are Unix milliseconds)",
         )),
     }
 }

@@ -177,6 +177,14 @@ fn endpoints() -> Vec<Endpoint> {
             ],
         ),
         endpoint(
+            &["/api/v1/users/{userID}/api-tokens/{id}/rotate"],
+            vec![on(Method::POST, tokens::rotate::rotate_token)],
+        ),
+        endpoint(
+            &["/api/v1/tokens/rotate"],
+            vec![on(Method::POST, tokens::rotate::rotate_self)],
+        ),
+        endpoint(
             &["/api/v1/clients"],
             vec![on(Method::GET, clients::list::list_clients)],
         ),

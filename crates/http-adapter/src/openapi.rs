@@ -69,6 +69,8 @@ is `403`.";
         crate::tokens::create::create_token,
         crate::tokens::delete::delete_token,
         crate::tokens::update::update_token,
+        crate::tokens::rotate::rotate_token,
+        crate::tokens::rotate::rotate_self,
         crate::clients::list::list_clients,
         crate::clients::create::create_client,
         crate::clients::get::get_client,

@@ -7,8 +7,8 @@
 
 use tessera_domain::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyKey, OAuthClient,
-    PatchTokenError, Principal, RevocationPage, TokenHash, TokenPatch, TokenService, UserId,
-    VerifyError,
+    PatchTokenError, Principal, RevocationPage, RotateRequest, RotateTokenError, TokenHash,
+    TokenPatch, TokenService, UserId, VerifyError,
 };
 use tessera_oauth_clients::{
     AuthorizationService, ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest,
@@ -71,6 +71,35 @@ impl AppState {
         patch: TokenPatch,
     ) -> Called<ApiToken, PatchTokenError> {
         self.on_tokens(move |tokens| tokens.update(user, &id, patch))
+            .await
+    }
+
+    pub(crate) async fn rotate_owned(
+        &self,
+        user: UserId,
+        id: String,
+        request: RotateRequest,
+    ) -> Called<ApiToken, RotateTokenError> {
+        self.on_tokens(move |tokens| tokens.rotate_owned(user, &id, request))
+            .await
+    }
+
+    /// Whether `token` may rotate itself from `origin`; its fingerprint.
+    pub(crate) async fn rotation_credential(
+        &self,
+        token: String,
+        origin: Option<std::net::IpAddr>,
+    ) -> Called<TokenHash, RotateTokenError> {
+        self.on_tokens(move |tokens| tokens.rotation_credential(&token, origin))
+            .await
+    }
+
+    pub(crate) async fn rotate_presented(
+        &self,
+        hash: TokenHash,
+        request: RotateRequest,
+    ) -> Called<ApiToken, RotateTokenError> {
+        self.on_tokens(move |tokens| tokens.rotate_presented(hash, request))
             .await
     }
 

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 
 use tessera_domain::{
     AllowedIps, ClaimLost, ClientId, IdempotencyClaim, InsertTokenError, NewTokenRecord,
-    PermissionSet, TokenChange, TokenHash, TokenId, TokenRecord, TokenRepository, UpdateTokenError,
-    UserId,
+    PermissionSet, RotateError, Rotated, Rotation, RotationOf, TokenChange, TokenHash, TokenId,
+    TokenRecord, TokenRepository, UpdateTokenError, UserId,
 };
 
 use crate::connection::{AnyConnection, Backend, MultiBackend};
@@ -253,6 +253,87 @@ impl From<DieselError> for InsertFailure {
     }
 }
 
+/// Why a rotation's transaction rolled back.
+enum RotateFailure {
+    Db(DieselError),
+    NotFound,
+    NotRotatable,
+}
+
+impl From<DieselError> for RotateFailure {
+    fn from(error: DieselError) -> Self {
+        Self::Db(error)
+    }
+}
+
+/// A rotation inside its transaction: claim the old row with a conditional
+/// update (the row lock makes concurrent rotations of one token queue, and
+/// all but the first find it superseded), store the successor from the
+/// claimed row's current values, drop the old row unless it overlaps.
+fn rotate_in(
+    conn: &mut AnyConnection,
+    rotation: &Rotation,
+) -> Result<(TokenRow, TokenRow), RotateFailure> {
+    let target: Option<i64> = match rotation.of {
+        RotationOf::Owned(user, id) => api_tokens::table
+            .filter(api_tokens::public_id.eq(id.to_string()))
+            .filter(api_tokens::user_id.eq(user.get()))
+            .select(api_tokens::id)
+            .first(conn)
+            .optional()?,
+        RotationOf::Presented(hash) => api_tokens::table
+            .filter(api_tokens::token_hash.eq(&hash.0[..]))
+            .select(api_tokens::id)
+            .first(conn)
+            .optional()?,
+    };
+    let target = target.ok_or(RotateFailure::NotFound)?;
+    let now = rotation.now;
+    let old = diesel::update(
+        api_tokens::table
+            .filter(api_tokens::id.eq(target))
+            .filter(api_tokens::superseded_by.is_null())
+            .filter(api_tokens::disabled.eq(false))
+            .filter(
+                api_tokens::expires_at
+                    .is_null()
+                    .or(api_tokens::expires_at.gt(now)),
+            ),
+    )
+    .set((
+        api_tokens::superseded_by.eq(rotation.successor_id.to_string()),
+        api_tokens::superseded_until.eq(rotation.overlap_until.unwrap_or(now)),
+    ))
+    .returning(api_tokens::all_columns)
+    .get_result::<TokenRow>(conn)
+    .optional()?
+    .ok_or(RotateFailure::NotRotatable)?;
+    let successor = NewTokenRow {
+        user_id: old.user_id,
+        identifier: &old.identifier,
+        token_hash: &rotation.successor_hash.0,
+        token_sealed: &rotation.successor_sealed,
+        permissions: old.permissions.clone(),
+        from_api_client: old.from_api_client.as_deref(),
+        created_at: now,
+        expires_at: rotation
+            .expires_at
+            .or(old.expires_at)
+            .or(rotation.default_expiry),
+        public_id: rotation.successor_id.to_string(),
+        allowed_ips: old.allowed_ips.clone(),
+        canary: old.canary,
+    };
+    let successor = diesel::insert_into(api_tokens::table)
+        .values(&successor)
+        .returning(api_tokens::all_columns)
+        .get_result::<TokenRow>(conn)?;
+    if rotation.overlap_until.is_none() {
+        diesel::delete(api_tokens::table.filter(api_tokens::id.eq(target))).execute(conn)?;
+    }
+    Ok((old, successor))
+}
+
 impl DieselTokenRepository {
     /// Inserts a token (replacing the user's expired one from the same
     /// client) and completes `claim` with its id, in one transaction.
@@ -389,6 +470,82 @@ impl TokenRepository for DieselTokenRepository {
             Err(true) => Err(UpdateTokenError::ExpiryNotEarlier),
             Err(false) => Err(UpdateTokenError::NotFound),
         }
+    }
+
+    fn rotate(&self, rotation: &Rotation) -> Result<Rotated, RotateError> {
+        const WHAT: &str = "rotating a token";
+        let outcome = self.store.write(WHAT, |conn| {
+            conn.transaction::<_, RotateFailure, _>(|conn| rotate_in(conn, rotation))
+                .map_err(|failure| match failure {
+                    RotateFailure::Db(error) if is_duplicate_token_hash(&error) => {
+                        RotateError::DuplicateHash
+                    }
+                    RotateFailure::Db(error) => RotateError::Unexpected(store_error(error, WHAT)),
+                    RotateFailure::NotFound => RotateError::NotFound,
+                    RotateFailure::NotRotatable => RotateError::NotRotatable,
+                })
+        })?;
+        let (old, successor) = outcome;
+        Ok(Rotated {
+            old: TokenRecord::try_from(old)?,
+            successor: TokenRecord::try_from(successor)?,
+        })
+    }
+
+    fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {
+        self.store
+            .write_query("revoking a reused token", |conn| {
+                conn.transaction(|conn| {
+                    let mut doomed: Vec<Vec<u8>> = Vec::new();
+                    let mut next = api_tokens::table
+                        .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                        .select((api_tokens::token_hash, api_tokens::superseded_by))
+                        .first::<(Vec<u8>, Option<String>)>(conn)
+                        .optional()?;
+                    while let Some((hash, successor)) = next {
+                        if doomed.contains(&hash) {
+                            break;
+                        }
+                        doomed.push(hash);
+                        next = match successor {
+                            Some(id) => api_tokens::table
+                                .filter(api_tokens::public_id.eq(id))
+                                .select((api_tokens::token_hash, api_tokens::superseded_by))
+                                .first::<(Vec<u8>, Option<String>)>(conn)
+                                .optional()?,
+                            None => None,
+                        };
+                    }
+                    diesel::delete(
+                        api_tokens::table.filter(api_tokens::token_hash.eq_any(&doomed)),
+                    )
+                    .execute(conn)?;
+                    Ok(doomed)
+                })
+            })?
+            .into_iter()
+            .map(|bytes| crate::hash_of(bytes, "token"))
+            .collect()
+    }
+
+    fn purge_superseded(&self, now: i64) -> anyhow::Result<Vec<TokenHash>> {
+        self.store
+            .write_query("purging superseded tokens", |conn| {
+                diesel::delete(
+                    api_tokens::table
+                        .filter(api_tokens::superseded_by.is_not_null())
+                        .filter(
+                            api_tokens::superseded_until
+                                .le(now)
+                                .or(api_tokens::expires_at.le(now)),
+                        ),
+                )
+                .returning(api_tokens::token_hash)
+                .get_results::<Vec<u8>>(conn)
+            })?
+            .into_iter()
+            .map(|bytes| crate::hash_of(bytes, "token"))
+            .collect()
     }
 
     fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>> {

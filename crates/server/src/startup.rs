@@ -35,6 +35,10 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 /// How often cached entries in use are renewed before they expire, and
 /// how many at most per round (a few statements of 500 each).
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// How often rotated tokens whose overlap ended are deleted. They are
+/// refused and left out of lists from the end of the overlap on; the sweep
+/// only keeps the table from filling with them.
+const SUPERSEDED_SWEEP_EVERY: Duration = Duration::from_secs(30);
 const REFRESH_LIMIT: usize = 10_000;
 
 /// The services of one instance, as wired from settings.
@@ -261,6 +265,12 @@ impl Application {
             REFRESH_EVERY,
             // On failure entries expire and are read again on demand.
             move || tokens.refresh_cache(ahead, REFRESH_LIMIT).map(drop),
+        )?);
+        let tokens = services.tokens.clone();
+        background.push(Periodic::spawn(
+            "superseded-sweep",
+            SUPERSEDED_SWEEP_EVERY,
+            move || tokens.purge_superseded().map(drop),
         )?);
         if let Some(handle) = metrics {
             background.push(Periodic::spawn(

@@ -16,7 +16,8 @@ use crate::ids::{ClientId, TokenId, UserId};
 use crate::oauth::{AuthorizationCode, InsertClientError, StoredClient};
 use crate::permission::PermissionSet;
 use crate::ports::{
-    InsertTokenError, NewTokenRecord, TokenChange, TokenRecord, TokenRepository, UpdateTokenError,
+    InsertTokenError, NewTokenRecord, RotateError, Rotated, Rotation, RotationOf, TokenChange,
+    TokenRecord, TokenRepository, UpdateTokenError,
 };
 use crate::revocations::{Revocation, RevocationLog, RevocationPage};
 use crate::time::Timestamp;
@@ -86,7 +87,12 @@ impl State {
                 r.user_id == token.user_id && r.from_api_client.as_ref() == Some(client)
             };
             self.delete_tokens(|r| same(r) && r.is_expired(now));
-            if self.tokens.iter().any(same) {
+            // A superseded token is no longer its client's one token.
+            if self
+                .tokens
+                .iter()
+                .any(|r| same(r) && r.superseded_by.is_none())
+            {
                 return Err(InsertTokenError::DuplicateClientToken);
             }
         }
@@ -145,6 +151,70 @@ impl State {
             hash,
             revoked_at: 0,
         });
+    }
+
+    fn rotate(&mut self, rotation: &Rotation) -> Result<Rotated, RotateError> {
+        let at = match rotation.of {
+            RotationOf::Owned(user, id) => self
+                .tokens
+                .iter()
+                .position(|t| t.user_id == user && t.public_id == id),
+            RotationOf::Presented(hash) => self.tokens.iter().position(|t| t.hash == hash),
+        }
+        .ok_or(RotateError::NotFound)?;
+        if self
+            .tokens
+            .iter()
+            .any(|t| t.hash == rotation.successor_hash)
+        {
+            return Err(RotateError::DuplicateHash);
+        }
+        let old = &self.tokens[at];
+        if old.superseded_by.is_some() || old.disabled || old.is_expired(rotation.now) {
+            return Err(RotateError::NotRotatable);
+        }
+        let mut successor = old.clone();
+        self.next_id += 1;
+        successor.id = self.next_id;
+        successor.public_id = rotation.successor_id;
+        successor.hash = rotation.successor_hash;
+        successor.sealed.clone_from(&rotation.successor_sealed);
+        successor.created_at = rotation.now;
+        successor.expires_at = rotation
+            .expires_at
+            .or(old.expires_at)
+            .or(rotation.default_expiry);
+        successor.last_used_at = None;
+        successor.last_used_by = None;
+        successor.last_used_ips = Vec::new();
+        let old_hash = old.hash;
+        {
+            let old = &mut self.tokens[at];
+            old.superseded_by = Some(rotation.successor_id);
+            old.superseded_until = Some(rotation.overlap_until.unwrap_or(rotation.now));
+        }
+        let old = self.tokens[at].clone();
+        self.announce(old_hash);
+        self.tokens.push(successor.clone());
+        if rotation.overlap_until.is_none() {
+            self.delete_tokens(|t| t.hash == old_hash);
+        }
+        Ok(Rotated { old, successor })
+    }
+
+    fn revoke_lineage(&mut self, hash: &TokenHash) -> Vec<TokenHash> {
+        let mut doomed = Vec::new();
+        let mut next = self.tokens.iter().find(|t| &t.hash == hash).cloned();
+        while let Some(token) = next {
+            if doomed.contains(&token.hash) {
+                break;
+            }
+            doomed.push(token.hash);
+            next = token
+                .superseded_by
+                .and_then(|id| self.tokens.iter().find(|t| t.public_id == id).cloned());
+        }
+        self.delete_tokens(|t| doomed.contains(&t.hash))
     }
 
     fn update_token(
@@ -310,6 +380,20 @@ impl TokenRepository for InMemoryStore {
         change: &TokenChange,
     ) -> Result<TokenRecord, UpdateTokenError> {
         self.lock().update_token(user, id, change)
+    }
+
+    fn rotate(&self, rotation: &Rotation) -> Result<Rotated, RotateError> {
+        self.lock().rotate(rotation)
+    }
+
+    fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {
+        Ok(self.lock().revoke_lineage(hash))
+    }
+
+    fn purge_superseded(&self, now: Timestamp) -> anyhow::Result<Vec<TokenHash>> {
+        Ok(self.lock().delete_tokens(|t| {
+            t.superseded_by.is_some() && t.valid_until().is_some_and(|until| until <= now)
+        }))
     }
 
     fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>> {

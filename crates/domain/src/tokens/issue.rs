@@ -239,7 +239,7 @@ impl TokenService {
     }
 
     /// The latest expiry the lifetime policy allows for a token made `now`.
-    fn latest_expiry(&self, now: Timestamp) -> Option<Timestamp> {
+    pub(super) fn latest_expiry(&self, now: Timestamp) -> Option<Timestamp> {
         (self.max_lifetime_days > 0).then(|| {
             now.saturating_add(crate::time::secs_as_ms(
                 u64::from(self.max_lifetime_days) * 24 * 3600,

@@ -6,6 +6,7 @@
 mod document;
 mod issue;
 mod owner;
+mod rotate;
 mod service;
 mod usage;
 mod verify;
@@ -13,6 +14,7 @@ mod verify;
 pub use document::{ApiToken, to_document};
 pub use issue::{CreateTokenError, CreateTokenRequest, TokenSource};
 pub use owner::{DeleteTokenError, PatchTokenError, TokenPatch};
+pub use rotate::{MAX_OVERLAP_SECS, RotateRequest, RotateTokenError};
 pub use service::TokenService;
 pub use usage::USAGE_RESOLUTION_MS;
 pub use verify::{Lookup, VerifyError};

@@ -141,7 +141,13 @@ impl TokenService {
     }
 
     pub fn list(&self, user: UserId) -> anyhow::Result<Vec<ApiToken>> {
+        let now = self.clock.now();
         let mut records = self.repository.list_for_user(user)?;
+        // A rotated token whose overlap has ended is gone, even before the
+        // sweep deletes it.
+        records.retain(|record| {
+            record.superseded_by.is_none() || record.valid_until().is_none_or(|until| until > now)
+        });
         // Uses not flushed yet still show.
         self.usage.apply_to(&mut records);
         records

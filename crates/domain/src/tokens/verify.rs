@@ -100,6 +100,8 @@ impl TokenService {
 
     fn entry_for(&self, record: TokenRecord, noted: Option<Timestamp>) -> ValidEntry {
         let recorded = record.last_used_at.unwrap_or(i64::MIN);
+        // A rotated token works until its overlap ends.
+        let valid_until = record.valid_until();
         ValidEntry::new(
             Principal {
                 user_id: record.user_id,
@@ -107,7 +109,7 @@ impl TokenService {
                 from_api_client: record.from_api_client,
                 hash: record.hash,
                 created_at: record.created_at,
-                expires_at: record.expires_at,
+                expires_at: valid_until,
                 allowed_ips: record.allowed_ips.map(Arc::new),
             },
             noted.map_or(recorded, |noted| noted.max(recorded)),
@@ -129,7 +131,7 @@ impl TokenService {
         let mut renewed = 0;
         for record in records {
             // An expired token's entry just runs out.
-            if expired(record.expires_at, now) {
+            if expired(record.valid_until(), now) {
                 continue;
             }
             // Disabled: its announcement may be late or lost, like a deletion's.

@@ -15,7 +15,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
-use tessera_domain::{CreateTokenError, DeleteTokenError, IdempotencyError, PatchTokenError};
+use tessera_domain::{
+    CreateTokenError, DeleteTokenError, IdempotencyError, PatchTokenError, RotateTokenError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -147,6 +149,20 @@ impl From<PatchTokenError> for ApiError {
             PatchTokenError::NotFound => Self::NotFound("this user has no such token".to_owned()),
             PatchTokenError::Invalid(detail) => Self::BadRequest(detail),
             PatchTokenError::Unexpected(e) => e.into(),
+        }
+    }
+}
+
+impl From<RotateTokenError> for ApiError {
+    fn from(error: RotateTokenError) -> Self {
+        match error {
+            RotateTokenError::NotFound => Self::NotFound("this user has no such token".to_owned()),
+            RotateTokenError::Refused | RotateTokenError::Reused { .. } => {
+                Self::Unauthorized("the bearer token is invalid, expired or revoked")
+            }
+            RotateTokenError::Invalid(detail) => Self::BadRequest(detail),
+            e @ RotateTokenError::NotRotatable => Self::Conflict(e.to_string()),
+            RotateTokenError::Unexpected(e) => e.into(),
         }
     }
 }

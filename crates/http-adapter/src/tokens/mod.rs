@@ -3,6 +3,7 @@
 pub mod create;
 pub mod delete;
 pub mod list;
+pub mod rotate;
 pub mod update;
 
 /// The `{userID}` of the token endpoints' paths, as documented (the

@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Barrier};
 
-use tessera_domain::{AllowedIps, TokenChange, TokenId, UpdateTokenError, UserId};
+use tessera_domain::{
+    AllowedIps, RotateError, Rotation, RotationOf, TokenChange, TokenId, UpdateTokenError, UserId,
+};
 
 use crate::Fixture;
 use crate::suite::record;
@@ -301,4 +303,256 @@ pub fn public_ids_are_unique(f: &Fixture) {
     second.public_id = first.public_id;
     assert!(f.repo.insert(second.clone(), NOW).is_err());
     assert_eq!(f.repo.find_by_hash(&second.hash).expect("find"), None);
+}
+
+fn rotation(of: RotationOf, overlap_until: Option<i64>) -> Rotation {
+    let successor = record(1, None);
+    Rotation {
+        of,
+        now: NOW,
+        overlap_until,
+        successor_id: TokenId::generate(NOW),
+        successor_hash: successor.hash,
+        successor_sealed: vec![9, 9, 9],
+        expires_at: None,
+        default_expiry: None,
+    }
+}
+
+pub fn a_rotation_copies_the_rights_and_keeps_the_old_token_through_its_overlap(f: &Fixture) {
+    let mut old = record(1, Some("CXA"));
+    old.allowed_ips = Some(AllowedIps::parse(&["10.0.0.0/8"]).expect("valid"));
+    old.expires_at = Some(NOW + 100_000);
+    f.repo.insert(old.clone(), NOW - 10).expect("insert");
+    let asked = rotation(RotationOf::Owned(user(1), old.public_id), Some(NOW + 5_000));
+    let rotated = f.repo.rotate(&asked).expect("rotate");
+
+    let successor = &rotated.successor;
+    assert_eq!(successor.public_id, asked.successor_id);
+    assert_eq!(successor.hash, asked.successor_hash);
+    assert_eq!(successor.sealed, asked.successor_sealed);
+    assert_eq!(successor.identifier, old.identifier);
+    assert_eq!(successor.permissions, old.permissions);
+    assert_eq!(successor.from_api_client, old.from_api_client);
+    assert_eq!(successor.allowed_ips, old.allowed_ips);
+    assert_eq!(successor.expires_at, old.expires_at, "inherited");
+    assert_eq!(successor.created_at, NOW);
+    assert_eq!(successor.superseded_by, None);
+
+    let kept = f
+        .repo
+        .find_by_hash(&old.hash)
+        .expect("find")
+        .expect("in its overlap");
+    assert_eq!(kept, rotated.old);
+    assert_eq!(kept.superseded_by, Some(asked.successor_id));
+    assert_eq!(kept.superseded_until, Some(NOW + 5_000));
+    assert_eq!(kept.valid_until(), Some(NOW + 5_000));
+    assert_eq!(
+        f.repo.find_by_hash(&successor.hash).expect("find").as_ref(),
+        Some(successor)
+    );
+    assert_eq!(logged(f), vec![old.hash], "superseding is announced");
+
+    // The successor is now the client's one token: a new one conflicts.
+    assert!(f.repo.insert(record(1, Some("CXA")), NOW).is_err());
+}
+
+pub fn a_rotation_without_overlap_deletes_the_old_token(f: &Fixture) {
+    let old = record(1, None);
+    f.repo.insert(old.clone(), NOW).expect("insert");
+    let mut asked = rotation(RotationOf::Presented(old.hash), None);
+    asked.expires_at = Some(NOW + 7);
+    let rotated = f.repo.rotate(&asked).expect("rotate");
+    assert_eq!(f.repo.find_by_hash(&old.hash).expect("find"), None);
+    assert_eq!(
+        rotated.successor.expires_at,
+        Some(NOW + 7),
+        "the asked expiry"
+    );
+    assert_eq!(f.repo.list_for_user(user(1)).expect("list").len(), 1);
+    assert!(logged(f).contains(&old.hash));
+
+    // A token without expiry gets the default (the lifetime policy's).
+    let never = record(2, None);
+    f.repo.insert(never.clone(), NOW).expect("insert");
+    let mut asked = rotation(RotationOf::Presented(never.hash), None);
+    asked.default_expiry = Some(NOW + 99);
+    let rotated = f.repo.rotate(&asked).expect("rotate");
+    assert_eq!(rotated.successor.expires_at, Some(NOW + 99));
+}
+
+pub fn superseded_disabled_expired_and_unknown_tokens_do_not_rotate(f: &Fixture) {
+    let old = record(1, None);
+    f.repo.insert(old.clone(), NOW).expect("insert");
+    f.repo
+        .rotate(&rotation(RotationOf::Presented(old.hash), Some(NOW + 1000)))
+        .expect("first rotation");
+    assert!(matches!(
+        f.repo
+            .rotate(&rotation(RotationOf::Presented(old.hash), None)),
+        Err(RotateError::NotRotatable)
+    ));
+
+    let disabled = record(1, None);
+    f.repo.insert(disabled.clone(), NOW).expect("insert");
+    let off = TokenChange {
+        disabled: Some(true),
+        ..TokenChange::default()
+    };
+    f.repo
+        .update(user(1), disabled.public_id, &off)
+        .expect("disable");
+    assert!(matches!(
+        f.repo.rotate(&rotation(
+            RotationOf::Owned(user(1), disabled.public_id),
+            None
+        )),
+        Err(RotateError::NotRotatable)
+    ));
+
+    let mut expired = record(1, None);
+    expired.expires_at = Some(NOW);
+    f.repo.insert(expired.clone(), NOW - 10).expect("insert");
+    assert!(matches!(
+        f.repo
+            .rotate(&rotation(RotationOf::Presented(expired.hash), None)),
+        Err(RotateError::NotRotatable)
+    ));
+
+    assert!(matches!(
+        f.repo.rotate(&rotation(
+            RotationOf::Owned(user(2), disabled.public_id),
+            None
+        )),
+        Err(RotateError::NotFound)
+    ));
+    assert!(matches!(
+        f.repo
+            .rotate(&rotation(RotationOf::Presented(record(1, None).hash), None)),
+        Err(RotateError::NotFound)
+    ));
+    assert_eq!(
+        f.repo.list_for_user(user(1)).expect("list").len(),
+        4,
+        "refused rotations store nothing"
+    );
+}
+
+pub fn concurrent_rotations_of_one_token_yield_exactly_one(f: &Fixture) {
+    let old = record(1, Some("CXA"));
+    f.repo.insert(old.clone(), NOW).expect("insert");
+    let racers = 8;
+    let barrier = Arc::new(Barrier::new(racers));
+    let handles: Vec<_> = (0..racers)
+        .map(|i| {
+            let repo = f.repo.clone();
+            let barrier = barrier.clone();
+            let asked = rotation(
+                RotationOf::Owned(user(1), old.public_id),
+                (i % 2 == 0).then_some(NOW + 1000),
+            );
+            std::thread::spawn(move || {
+                barrier.wait();
+                repo.rotate(&asked)
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for handle in handles {
+        match handle.join().expect("thread") {
+            Ok(_) => won += 1,
+            Err(RotateError::NotRotatable | RotateError::NotFound) => {}
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let unsuperseded = f
+        .repo
+        .list_for_user(user(1))
+        .expect("list")
+        .into_iter()
+        .filter(|t| t.superseded_by.is_none())
+        .count();
+    assert_eq!(unsuperseded, 1, "one successor, the client's one token");
+}
+
+pub fn revoking_a_lineage_deletes_the_token_and_all_its_successors(f: &Fixture) {
+    let first = record(1, None);
+    f.repo.insert(first.clone(), NOW).expect("insert");
+    let second = f
+        .repo
+        .rotate(&rotation(
+            RotationOf::Presented(first.hash),
+            Some(NOW + 1000),
+        ))
+        .expect("rotate")
+        .successor;
+    let third = f
+        .repo
+        .rotate(&rotation(
+            RotationOf::Presented(second.hash),
+            Some(NOW + 1000),
+        ))
+        .expect("rotate")
+        .successor;
+    let bystander = record(1, None);
+    f.repo.insert(bystander.clone(), NOW).expect("insert");
+
+    let revoked = f.repo.revoke_lineage(&first.hash).expect("revoke");
+    let mut expected = vec![first.hash, second.hash, third.hash];
+    let mut got = revoked.clone();
+    expected.sort_by_key(|h| h.0);
+    got.sort_by_key(|h| h.0);
+    assert_eq!(got, expected);
+    let left: Vec<_> = f
+        .repo
+        .list_for_user(user(1))
+        .expect("list")
+        .into_iter()
+        .map(|t| t.hash)
+        .collect();
+    assert_eq!(left, vec![bystander.hash]);
+    assert_eq!(f.repo.revoke_lineage(&first.hash).expect("again"), vec![]);
+}
+
+pub fn ended_overlaps_are_purged_and_running_ones_kept(f: &Fixture) {
+    let ending = record(1, None);
+    let running = record(1, None);
+    let mut short_lived = record(1, None);
+    short_lived.expires_at = Some(NOW + 50);
+    let plain = record(1, None);
+    for new in [&ending, &running, &short_lived, &plain] {
+        f.repo.insert(new.clone(), NOW).expect("insert");
+    }
+    f.repo
+        .rotate(&rotation(
+            RotationOf::Presented(ending.hash),
+            Some(NOW + 100),
+        ))
+        .expect("rotate");
+    f.repo
+        .rotate(&rotation(
+            RotationOf::Presented(running.hash),
+            Some(NOW + 10_000),
+        ))
+        .expect("rotate");
+    f.repo
+        .rotate(&rotation(
+            RotationOf::Presented(short_lived.hash),
+            Some(NOW + 10_000),
+        ))
+        .expect("rotate");
+
+    let mut purged = f.repo.purge_superseded(NOW + 100).expect("purge");
+    purged.sort_by_key(|h| h.0);
+    let mut expected = vec![ending.hash, short_lived.hash];
+    expected.sort_by_key(|h| h.0);
+    assert_eq!(
+        purged, expected,
+        "ended overlap, and a life shorter than it"
+    );
+    assert!(f.repo.find_by_hash(&running.hash).expect("find").is_some());
+    assert!(f.repo.find_by_hash(&plain.hash).expect("find").is_some());
+    assert_eq!(f.repo.list_for_user(user(1)).expect("list").len(), 5);
 }

@@ -121,7 +121,13 @@ macro_rules! conformance {
             changing_another_users_or_an_unknown_token_is_not_found,
             refusal_changes_are_logged_like_deletions_and_renames_are_not,
             deleting_by_public_id_is_the_owners_and_logged,
-            public_ids_are_unique
+            public_ids_are_unique,
+            a_rotation_copies_the_rights_and_keeps_the_old_token_through_its_overlap,
+            a_rotation_without_overlap_deletes_the_old_token,
+            superseded_disabled_expired_and_unknown_tokens_do_not_rotate,
+            concurrent_rotations_of_one_token_yield_exactly_one,
+            revoking_a_lineage_deletes_the_token_and_all_its_successors,
+            ended_overlaps_are_purged_and_running_ones_kept
         );
     };
     (@each $make:path; $($name:ident),*) => {

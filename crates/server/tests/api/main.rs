@@ -15,6 +15,7 @@ mod lifetime;
 mod oauth;
 mod operations;
 mod proxy;
+mod rotation;
 mod status;
 mod storage;
 mod tokens;

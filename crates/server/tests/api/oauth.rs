@@ -30,6 +30,7 @@ crate::both_backends!(oauth:
     token_endpoint_takes_json_bodies,
     create_code_checks_its_client,
     a_granted_token_gets_the_lifetime_policys_expiry,
+    a_granted_token_rotates_itself_and_stays_the_clients_token,
 );
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -497,4 +498,31 @@ pub async fn a_granted_token_gets_the_lifetime_policys_expiry(backend: Backend) 
         listed[0]["expiresAt"],
         app.now() + 7 * crate::lifetime::DAY_MS
     );
+}
+
+pub async fn a_granted_token_rotates_itself_and_stays_the_clients_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let granted = built_in_grant(&app, 4).await;
+    let rotated = send_json(
+        app.with_bearer(Method::POST, "/api/v1/tokens/rotate", &granted),
+        &json!({"overlapSecs": 30}),
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.raw);
+    assert_eq!(rotated.body["fromAPIClient"], "CXBuiltIn");
+    assert_eq!(rotated.body["identifier"], "Built In Token");
+    let successor = rotated.body["token"].as_str().expect("token").to_owned();
+    assert_eq!(whoami(&app, &successor).await, (200, json!(4)));
+    assert_eq!(
+        whoami(&app, &granted).await,
+        (200, json!(4)),
+        "in its overlap"
+    );
+    // A new grant replaces the client's token: the successor and the
+    // superseded one alike.
+    let regranted = built_in_grant(&app, 4).await;
+    assert_eq!(whoami(&app, &successor).await.0, 401);
+    assert_eq!(whoami(&app, &granted).await.0, 401);
+    assert_eq!(whoami(&app, &regranted).await, (200, json!(4)));
+    assert_eq!(app.list(4).await.len(), 1);
 }
