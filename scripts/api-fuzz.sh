@@ -85,6 +85,7 @@ for backend in ${API_FUZZ_BACKENDS:-sqlite postgres}; do
         url="${TEST_DATABASE_URL%/*}/$database"
     fi
     start "$url"
+    export TESSERA_URL="http://127.0.0.1:$port"
     export TESSERA_SESSION
     TESSERA_SESSION=$(TESSERA__DATABASE__URL="$url" "$binary" session mint --user 1 --ttl 86400)
     export TESSERA_TOKEN
