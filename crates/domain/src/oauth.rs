@@ -116,6 +116,10 @@ pub enum RedeemError {
     AlreadyUsed,
     #[error("a token with this fingerprint exists")]
     DuplicateHash,
+    /// The user was suspended since the code was issued; the code is left
+    /// as it was.
+    #[error("the user is suspended")]
+    Suspended,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

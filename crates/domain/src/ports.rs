@@ -41,6 +41,8 @@ pub struct TokenRecord {
     pub last_used_by: Option<String>,
     /// Up to five distinct addresses, most recent first.
     pub last_used_ips: Vec<IpAddr>,
+    /// The owner is suspended: refused, kept (contract §12.4).
+    pub owner_suspended: bool,
 }
 
 impl TokenRecord {
@@ -102,6 +104,8 @@ pub enum RotateError {
     NotRotatable,
     #[error("a token with this fingerprint exists")]
     DuplicateHash,
+    #[error("the user is suspended")]
+    Suspended,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -157,6 +161,8 @@ pub enum InsertTokenError {
     DuplicateHash,
     #[error("the user already has an unexpired token from this client")]
     DuplicateClientToken,
+    #[error("the user is suspended")]
+    Suspended,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -240,6 +246,25 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// `NotFound`; `NotRotatable` when the old token is superseded, disabled
     /// or expired; `DuplicateHash` (nothing changed, retry with a new token).
     fn rotate(&self, rotation: &Rotation) -> Result<Rotated, RotateError>;
+
+    /// Suspends `user` (again, harmlessly): every token of theirs is
+    /// refused from the commit on, announced like a deletion; creations,
+    /// rotations and grants for them fail with `Suspended` — settled in the
+    /// database against concurrent ones. Returns the tokens now refused.
+    fn suspend(
+        &self,
+        user: UserId,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> anyhow::Result<Vec<TokenHash>>;
+
+    /// Whether `user` is suspended (a check before issuing a code; the
+    /// writes that matter check again under the user's lock).
+    fn is_suspended(&self, user: UserId) -> anyhow::Result<bool>;
+
+    /// Lifts a suspension; `None` when `user` was not suspended, else the
+    /// tokens accepted again.
+    fn resume(&self, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>>;
 
     /// Deletes the token with this fingerprint and every successor it was
     /// rotated into (reuse of a superseded token: two parties hold it);

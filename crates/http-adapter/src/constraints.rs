@@ -50,6 +50,24 @@ pub const USER_ID: &str = concat!(
     r"|92233720368547758[0-9]|922337203685477580[0-7])$"
 );
 
+/// An IPv4 address in the dotted form Rust parses (no leading zeros).
+const IPV4: &str = r"((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+/// An IPv6 address in any of its compressed forms (RFC 4291 §2.2, without
+/// an embedded IPv4 part).
+const IPV6: &str = concat!(
+    r"(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:",
+    r"|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}",
+    r"|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}",
+    r"|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}",
+    r"|:((:[0-9a-fA-F]{1,4}){1,7}|:))"
+);
+
+/// An `allowedIps` entry: an address or a network, IPv4 or IPv6.
+fn network() -> String {
+    // A prefix length may have leading zeros, as the parser allows.
+    format!("^({IPV4}(/0*(3[0-2]|[12]?[0-9]))?|{IPV6}(/0*(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$")
+}
+
 /// `apiKeyTemplate`: the placeholder somewhere, no control character.
 fn template() -> String {
     format!("^[^{CONTROL}]*%%(TOKEN|TACHI_KEY)%%[^{CONTROL}]*$")
@@ -117,6 +135,33 @@ pub fn apply(document: &mut Value, catalogue: &[String]) {
         "example": example,
         "oneOf": [by_permissions, by_client],
     });
+
+    // A token's changes and its rotation.
+    let expiry = |schema: &Value, nullable: bool| {
+        json!({
+            "type": if nullable { json!(["integer", "null"]) } else { json!("integer") },
+            "format": "int64", "maximum": 253_402_300_799_999_i64,
+            "description": describe(schema, "expiresAt"),
+        })
+    };
+    let patch = &mut schemas["PatchTokenBody"];
+    let changed_expiry = expiry(patch, true);
+    set_property(patch, "identifier", nullable(string(&trimmed(1, 120))));
+    set_property(patch, "expiresAt", changed_expiry);
+    set_property(
+        patch,
+        "allowedIps",
+        json!({
+            "type": ["array", "null"], "minItems": 1,
+            "maxItems": tessera_domain::MAX_ALLOWED_NETWORKS,
+            "items": {"type": "string", "pattern": network()},
+        }),
+    );
+    patch["additionalProperties"] = json!(false);
+    let rotate = &mut schemas["RotateBody"];
+    let successor_expiry = expiry(rotate, true);
+    set_property(rotate, "expiresAt", successor_expiry);
+    rotate["additionalProperties"] = json!(false);
 
     let client = &mut schemas["CreateClientBody"];
     set_property(client, "name", string(&trimmed(3, 80)));
@@ -354,6 +399,34 @@ mod tests {
             &text(),
             |s| !crate::body::has_control(s),
             &["plain", "tab\there", "nul\u{0}", "é"],
+        );
+        agree(
+            &network(),
+            |s| tessera_domain::AllowedIps::parse(&[s]).is_ok(),
+            &[
+                "10.0.0.1",
+                "10.0.0.0/8",
+                "10.1.2.3/32",
+                "255.255.255.255/0",
+                "10.0.0.0/33",
+                "010.0.0.1",
+                "10.0.0",
+                "10.0.0.0/08",
+                "10.0.0.0/+8",
+                "10.0.0.0/",
+                "::1",
+                "::",
+                "2001:db8::/32",
+                "2001:db8::1/128",
+                "2001:db8::/129",
+                "fe80::1:2:3:4",
+                "1:2:3:4:5:6:7:8",
+                "1:2:3:4:5:6:7:8:9",
+                ":::1",
+                "example.com",
+                "",
+                " 10.0.0.1",
+            ],
         );
     }
 }

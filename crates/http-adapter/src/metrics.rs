@@ -22,7 +22,7 @@ const TOKENS_CREATED: &str = "tessera_tokens_created_total";
 const TOKENS_DELETED: &str = "tessera_tokens_deleted_total";
 
 /// `tessera_token_verifications_total`'s outcomes, indexed by `record_verification`.
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 8] = [
     "valid",
     "unknown",
     "expired",
@@ -30,6 +30,7 @@ const OUTCOMES: [&str; 7] = [
     "error",
     "disabled",
     "restricted",
+    "suspended",
 ];
 
 /// Help texts, once per process, before anything is recorded.
@@ -82,7 +83,7 @@ thread_local! {
     static REQUEST_HANDLES: RefCell<HashMap<RequestLabels, (Counter, Histogram)>> =
         RefCell::new(HashMap::new());
     /// Likewise, one per verification outcome.
-    static VERIFICATION_HANDLES: [Counter; 7] =
+    static VERIFICATION_HANDLES: [Counter; 8] =
         OUTCOMES.map(|outcome| counter!(VERIFICATIONS, "outcome" => outcome));
 }
 
@@ -110,6 +111,7 @@ pub(crate) fn record_verification<T>(outcome: &Result<T, VerifyError>) {
         Err(VerifyError::Unexpected(_)) => 4,
         Err(VerifyError::Disabled) => 5,
         Err(VerifyError::Restricted) => 6,
+        Err(VerifyError::Suspended) => 7,
     };
     VERIFICATION_HANDLES.with(|handles| handles[index].increment(1));
 }

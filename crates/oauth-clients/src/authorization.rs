@@ -39,6 +39,8 @@ pub enum CodeError {
     Invalid(String),
     #[error("no OAuth2 client has this id")]
     ClientNotFound,
+    #[error("this user is suspended: no token can be granted for them")]
+    Suspended,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -137,6 +139,9 @@ impl AuthorizationService {
             return Err(CodeError::Invalid(
                 "this client has no redirectUri to send a code to".into(),
             ));
+        }
+        if self.tokens.is_suspended(user)? {
+            return Err(CodeError::Suspended);
         }
         let code_challenge = match (request.code_challenge, request.code_challenge_method) {
             (None, None) => None,
@@ -243,6 +248,9 @@ impl AuthorizationService {
                     // Another exchange of the same code won the race: a replay.
                     self.revoke_issued(&hash)?;
                     return Err(invalid_grant("the code was used already"));
+                }
+                Err(RedeemError::Suspended) => {
+                    return Err(invalid_grant("the user is suspended"));
                 }
                 Err(RedeemError::Unexpected(e)) => return Err(e.into()),
             }

@@ -9,6 +9,7 @@ mod oauth;
 mod revocations;
 mod schema;
 mod store;
+mod suspensions;
 mod tokens;
 
 #[cfg(feature = "testing")]

@@ -368,6 +368,7 @@ impl ClientRepository for DieselOAuthRepository {
 #[derive(Debug)]
 enum RedeemFailure {
     AlreadyUsed,
+    Suspended,
     Db(DieselError),
 }
 
@@ -423,8 +424,13 @@ impl CodeRepository for DieselOAuthRepository {
         token: NewTokenRecord,
         now: i64,
     ) -> Result<Redeemed, RedeemError> {
+        let backend = self.store.backend();
         self.store.write("redeeming a code", |conn| {
             let outcome = conn.transaction::<(TokenRow, Vec<Vec<u8>>), RedeemFailure, _>(|conn| {
+                crate::suspensions::lock_user(conn, backend, token.user_id.get())?;
+                if crate::suspensions::is_suspended(conn, token.user_id.get())? {
+                    return Err(RedeemFailure::Suspended);
+                }
                 // Only one of concurrent redemptions flips `used_at`.
                 let marked = diesel::update(
                     oauth_codes::table
@@ -458,6 +464,7 @@ impl CodeRepository for DieselOAuthRepository {
                         .collect::<anyhow::Result<_>>()?,
                 }),
                 Err(RedeemFailure::AlreadyUsed) => Err(RedeemError::AlreadyUsed),
+                Err(RedeemFailure::Suspended) => Err(RedeemError::Suspended),
                 Err(RedeemFailure::Db(e)) if is_duplicate_token_hash(&e) => {
                     Err(RedeemError::DuplicateHash)
                 }

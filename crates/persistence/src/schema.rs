@@ -22,6 +22,15 @@ diesel::table! {
         superseded_until -> Nullable<BigInt>,
         last_used_by -> Nullable<Text>,
         last_used_ips -> Nullable<Text>,
+        owner_suspended -> Bool,
+    }
+}
+
+diesel::table! {
+    suspended_users (user_id) {
+        user_id -> BigInt,
+        reason -> Nullable<Text>,
+        suspended_at -> BigInt,
     }
 }
 

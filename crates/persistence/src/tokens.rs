@@ -16,6 +16,7 @@ use tessera_domain::{
 use crate::connection::{AnyConnection, Backend, MultiBackend};
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
+use crate::suspensions::{is_suspended, lock_user};
 
 /// Fields in the table's column order: `RETURNING` reads `all_columns`
 /// (Diesel's `as_returning` does not work on `MultiConnection`).
@@ -40,6 +41,7 @@ pub(crate) struct TokenRow {
     superseded_until: Option<i64>,
     last_used_by: Option<String>,
     last_used_ips: Option<String>,
+    owner_suspended: bool,
 }
 
 #[derive(Insertable)]
@@ -124,6 +126,7 @@ impl TryFrom<TokenRow> for TokenRecord {
             superseded_until: row.superseded_until,
             last_used_by: row.last_used_by,
             last_used_ips,
+            owner_suspended: row.owner_suspended,
         })
     }
 }
@@ -245,6 +248,7 @@ enum InsertFailure {
     Db(DieselError),
     /// The `Idempotency-Key` claim was taken over.
     ClaimLost,
+    Suspended,
 }
 
 impl From<DieselError> for InsertFailure {
@@ -258,6 +262,7 @@ enum RotateFailure {
     Db(DieselError),
     NotFound,
     NotRotatable,
+    Suspended,
 }
 
 impl From<DieselError> for RotateFailure {
@@ -272,22 +277,27 @@ impl From<DieselError> for RotateFailure {
 /// claimed row's current values, drop the old row unless it overlaps.
 fn rotate_in(
     conn: &mut AnyConnection,
+    backend: Backend,
     rotation: &Rotation,
 ) -> Result<(TokenRow, TokenRow), RotateFailure> {
-    let target: Option<i64> = match rotation.of {
+    let target: Option<(i64, i64)> = match rotation.of {
         RotationOf::Owned(user, id) => api_tokens::table
             .filter(api_tokens::public_id.eq(id.to_string()))
             .filter(api_tokens::user_id.eq(user.get()))
-            .select(api_tokens::id)
+            .select((api_tokens::id, api_tokens::user_id))
             .first(conn)
             .optional()?,
         RotationOf::Presented(hash) => api_tokens::table
             .filter(api_tokens::token_hash.eq(&hash.0[..]))
-            .select(api_tokens::id)
+            .select((api_tokens::id, api_tokens::user_id))
             .first(conn)
             .optional()?,
     };
-    let target = target.ok_or(RotateFailure::NotFound)?;
+    let (target, owner) = target.ok_or(RotateFailure::NotFound)?;
+    lock_user(conn, backend, owner)?;
+    if is_suspended(conn, owner)? {
+        return Err(RotateFailure::Suspended);
+    }
     let now = rotation.now;
     let old = diesel::update(
         api_tokens::table
@@ -343,8 +353,13 @@ impl DieselTokenRepository {
         now: i64,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<TokenRecord, InsertTokenError> {
+        let backend = self.store.backend();
         let inserted = self.store.write("inserting a token", |conn| {
             conn.transaction::<TokenRow, InsertFailure, _>(|conn| {
+                lock_user(conn, backend, token.user_id.get())?;
+                if is_suspended(conn, token.user_id.get())? {
+                    return Err(InsertFailure::Suspended);
+                }
                 if let Some(client) = &token.from_api_client {
                     // An expired token from the same client is replaced, not
                     // a conflict; an unexpired one makes the insert fail on
@@ -368,6 +383,7 @@ impl DieselTokenRepository {
             .map_err(|failure| match failure {
                 InsertFailure::Db(error) => classify_insert_error(error),
                 InsertFailure::ClaimLost => InsertTokenError::Unexpected(ClaimLost.into()),
+                InsertFailure::Suspended => InsertTokenError::Suspended,
             })
         })?;
         Ok(TokenRecord::try_from(inserted)?)
@@ -474,8 +490,9 @@ impl TokenRepository for DieselTokenRepository {
 
     fn rotate(&self, rotation: &Rotation) -> Result<Rotated, RotateError> {
         const WHAT: &str = "rotating a token";
+        let backend = self.store.backend();
         let outcome = self.store.write(WHAT, |conn| {
-            conn.transaction::<_, RotateFailure, _>(|conn| rotate_in(conn, rotation))
+            conn.transaction::<_, RotateFailure, _>(|conn| rotate_in(conn, backend, rotation))
                 .map_err(|failure| match failure {
                     RotateFailure::Db(error) if is_duplicate_token_hash(&error) => {
                         RotateError::DuplicateHash
@@ -483,6 +500,7 @@ impl TokenRepository for DieselTokenRepository {
                     RotateFailure::Db(error) => RotateError::Unexpected(store_error(error, WHAT)),
                     RotateFailure::NotFound => RotateError::NotFound,
                     RotateFailure::NotRotatable => RotateError::NotRotatable,
+                    RotateFailure::Suspended => RotateError::Suspended,
                 })
         })?;
         let (old, successor) = outcome;
@@ -490,6 +508,25 @@ impl TokenRepository for DieselTokenRepository {
             old: TokenRecord::try_from(old)?,
             successor: TokenRecord::try_from(successor)?,
         })
+    }
+
+    fn suspend(
+        &self,
+        user: UserId,
+        reason: Option<&str>,
+        now: i64,
+    ) -> anyhow::Result<Vec<TokenHash>> {
+        crate::suspensions::suspend(&self.store, user, reason, now)
+    }
+
+    fn is_suspended(&self, user: UserId) -> anyhow::Result<bool> {
+        self.store.read_query("looking a suspension up", |conn| {
+            is_suspended(conn, user.get())
+        })
+    }
+
+    fn resume(&self, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>> {
+        crate::suspensions::resume(&self.store, user)
     }
 
     fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {

@@ -34,6 +34,9 @@ pub enum Command {
     /// Users' tokens, for operators.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Suspend or resume users, for operators.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Print the OpenAPI document (what `GET /api/v1/openapi.json` serves).
     Openapi,
     /// Exit 0 when the local instance answers `GET /readyz` with 200: the
@@ -62,6 +65,28 @@ pub enum TokensCommand {
         /// Only the tokens issued from this client.
         #[arg(long)]
         client: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Refuse every token of a user, on every instance within the
+    /// revocation deadline, without deleting them; no token can be created,
+    /// rotated or granted for them until `resume`. Their session can still
+    /// list and delete their tokens.
+    Suspend {
+        /// The user id (a positive integer).
+        #[arg(long)]
+        user: String,
+        /// Why, for the record (kept with the suspension).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a suspension: the user's tokens work again, unchanged.
+    Resume {
+        /// The user id (a positive integer).
+        #[arg(long)]
+        user: String,
     },
 }
 

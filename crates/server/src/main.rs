@@ -7,7 +7,9 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use tessera_domain::{Clock as _, SystemClock, UserId};
 use tessera_http_adapter::SessionCodec;
-use tessera_server::cli::{Cli, ClientsCommand, Command, SessionCommand, TokensCommand};
+use tessera_server::cli::{
+    Cli, ClientsCommand, Command, SessionCommand, TokensCommand, UsersCommand,
+};
 use tessera_server::settings::{Settings, Sources};
 use tessera_server::{Application, operators, telemetry};
 
@@ -47,6 +49,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 operators::revoke_tokens(&settings, &user, client.as_deref())?
             );
+            Ok(())
+        }
+        Command::Users(UsersCommand::Suspend { user, reason }) => {
+            print!(
+                "{}",
+                operators::suspend_user(&settings, &user, reason.as_deref())?
+            );
+            Ok(())
+        }
+        Command::Users(UsersCommand::Resume { user }) => {
+            print!("{}", operators::resume_user(&settings, &user)?);
             Ok(())
         }
         Command::Healthcheck { url } => {

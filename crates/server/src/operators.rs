@@ -1,5 +1,5 @@
 //! Operators' commands (`tessera clients list`, `tessera tokens revoke`,
-//! `tessera healthcheck`): the same services the HTTP API uses, run once
+//! `tessera users suspend|resume`, `tessera healthcheck`): the same services the HTTP API uses, run once
 //! from the command line. Each returns the text to print, or an error the
 //! binary turns into one line and a non-zero exit.
 
@@ -119,6 +119,38 @@ pub fn revoke_tokens(
         "revoked {revoked} token(s) of user {}{scope}\n",
         user.get()
     ))
+}
+
+/// Suspends `user`: instances drop their tokens from their caches through
+/// the notifications the change itself raises (the SQLite follower reads
+/// the same log), so they are refused everywhere within the deadline.
+pub fn suspend_user(
+    settings: &Settings,
+    user: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<String> {
+    let user = UserId::parse(user).context("--user must be a positive integer")?;
+    let refused = with_services(settings, |services| {
+        services.tokens.suspend_user(user, reason)
+    })?;
+    Ok(format!(
+        "suspended user {}: {refused} token(s) refused until `tessera users resume --user {}`\n",
+        user.get(),
+        user.get()
+    ))
+}
+
+/// Lifts a suspension; says so when there was none.
+pub fn resume_user(settings: &Settings, user: &str) -> anyhow::Result<String> {
+    let user = UserId::parse(user).context("--user must be a positive integer")?;
+    let restored = with_services(settings, |services| services.tokens.resume_user(user))?;
+    Ok(match restored {
+        Some(restored) => format!(
+            "resumed user {}: {restored} token(s) work again\n",
+            user.get()
+        ),
+        None => format!("user {} was not suspended: nothing to do\n", user.get()),
+    })
 }
 
 /// `GET url` over plain HTTP/1.1; succeeds on a 200.

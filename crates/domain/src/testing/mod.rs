@@ -36,6 +36,7 @@ struct State {
     revocations: Vec<Revocation>,
     purged_through: i64,
     keys: HashMap<(i64, &'static str, String), KeyRow>,
+    suspended: std::collections::HashSet<UserId>,
 }
 
 /// An idempotency key as the database keeps it.
@@ -81,6 +82,9 @@ impl State {
     ) -> Result<TokenRecord, InsertTokenError> {
         if self.tokens.iter().any(|r| r.hash == token.hash) {
             return Err(InsertTokenError::DuplicateHash);
+        }
+        if self.suspended.contains(&token.user_id) {
+            return Err(InsertTokenError::Suspended);
         }
         if let Some(client) = &token.from_api_client {
             let same = |r: &TokenRecord| {
@@ -170,6 +174,9 @@ impl State {
             return Err(RotateError::DuplicateHash);
         }
         let old = &self.tokens[at];
+        if self.suspended.contains(&old.user_id) {
+            return Err(RotateError::Suspended);
+        }
         if old.superseded_by.is_some() || old.disabled || old.is_expired(rotation.now) {
             return Err(RotateError::NotRotatable);
         }
@@ -200,6 +207,24 @@ impl State {
             self.delete_tokens(|t| t.hash == old_hash);
         }
         Ok(Rotated { old, successor })
+    }
+
+    /// Sets the owner's mark on each of `user`'s tokens, announcing those
+    /// it changes (as the refusal trigger does); returns them all.
+    fn mark_owner(&mut self, user: UserId, suspended: bool) -> Vec<TokenHash> {
+        let mut all = Vec::new();
+        let mut changed = Vec::new();
+        for token in self.tokens.iter_mut().filter(|t| t.user_id == user) {
+            all.push(token.hash);
+            if token.owner_suspended != suspended {
+                token.owner_suspended = suspended;
+                changed.push(token.hash);
+            }
+        }
+        for hash in changed {
+            self.announce(hash);
+        }
+        all
     }
 
     fn revoke_lineage(&mut self, hash: &TokenHash) -> Vec<TokenHash> {
@@ -283,6 +308,7 @@ impl State {
             superseded_until: None,
             last_used_by: None,
             last_used_ips: Vec::new(),
+            owner_suspended: false,
         };
         self.tokens.push(record.clone());
         Ok(record)
@@ -388,6 +414,29 @@ impl TokenRepository for InMemoryStore {
 
     fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {
         Ok(self.lock().revoke_lineage(hash))
+    }
+
+    fn suspend(
+        &self,
+        user: UserId,
+        _reason: Option<&str>,
+        _now: Timestamp,
+    ) -> anyhow::Result<Vec<TokenHash>> {
+        let mut state = self.lock();
+        state.suspended.insert(user);
+        Ok(state.mark_owner(user, true))
+    }
+
+    fn is_suspended(&self, user: UserId) -> anyhow::Result<bool> {
+        Ok(self.lock().suspended.contains(&user))
+    }
+
+    fn resume(&self, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>> {
+        let mut state = self.lock();
+        if !state.suspended.remove(&user) {
+            return Ok(None);
+        }
+        Ok(Some(state.mark_owner(user, false)))
     }
 
     fn purge_superseded(&self, now: Timestamp) -> anyhow::Result<Vec<TokenHash>> {

@@ -163,6 +163,9 @@ impl CodeRepository for InMemoryStore {
         if state.tokens.iter().any(|r| r.hash == token.hash) {
             return Err(RedeemError::DuplicateHash);
         }
+        if state.suspended.contains(&token.user_id) {
+            return Err(RedeemError::Suspended);
+        }
         state.codes[index].used_at = Some(now);
         state.codes[index].token_hash = Some(token.hash);
         let (user, client) = (token.user_id, token.from_api_client.clone());

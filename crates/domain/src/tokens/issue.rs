@@ -40,6 +40,8 @@ pub enum CreateTokenError {
     ClientNotFound(String),
     #[error("this user already has an unexpired token from client {0:?}")]
     Conflict(String),
+    #[error("this user is suspended: no token can be created for them")]
+    Suspended,
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
     #[error(transparent)]
@@ -215,6 +217,7 @@ impl TokenService {
                     let client = draft.from_api_client.map(|c| c.to_string());
                     return Err(CreateTokenError::Conflict(client.unwrap_or_default()));
                 }
+                Err(InsertTokenError::Suspended) => return Err(CreateTokenError::Suspended),
                 Err(InsertTokenError::Unexpected(e)) => return Err(e.into()),
             }
         }

@@ -179,6 +179,28 @@ impl TokenService {
         Ok(())
     }
 
+    /// Suspends `user` (contract §12.4): their tokens are kept but refused
+    /// everywhere within the revocation deadline. Returns how many tokens.
+    pub fn suspend_user(&self, user: UserId, reason: Option<&str>) -> anyhow::Result<usize> {
+        let refused = self.repository.suspend(user, reason, self.clock.now())?;
+        self.forget(&refused);
+        Ok(refused.len())
+    }
+
+    pub fn is_suspended(&self, user: UserId) -> anyhow::Result<bool> {
+        self.repository.is_suspended(user)
+    }
+
+    /// Lifts a suspension; `None` when `user` was not suspended, else how
+    /// many tokens work again.
+    pub fn resume_user(&self, user: UserId) -> anyhow::Result<Option<usize>> {
+        let restored = self.repository.resume(user)?;
+        if let Some(restored) = &restored {
+            self.forget(restored);
+        }
+        Ok(restored.map(|restored| restored.len()))
+    }
+
     pub fn revoke_all(&self, user: UserId, client: Option<&ClientId>) -> anyhow::Result<usize> {
         let deleted = self.repository.delete_all_for_user(user, client)?;
         self.forget(&deleted);

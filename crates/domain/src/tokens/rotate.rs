@@ -41,6 +41,8 @@ pub enum RotateTokenError {
     Invalid(String),
     #[error("the token cannot be rotated: it is superseded, disabled or expired")]
     NotRotatable,
+    #[error("the token's owner is suspended: no token can be rotated for them")]
+    Suspended,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -81,7 +83,7 @@ impl TokenService {
             .allowed_ips
             .as_ref()
             .is_none_or(|allowed| origin.is_some_and(|address| allowed.admits(address)));
-        if record.disabled || expired || !admitted {
+        if record.disabled || record.owner_suspended || expired || !admitted {
             return Err(RotateTokenError::Refused);
         }
         Ok(hash)
@@ -153,6 +155,7 @@ impl TokenService {
                 Err(RotateError::DuplicateHash) => continue,
                 Err(RotateError::NotFound) => return Err(RotateTokenError::NotFound),
                 Err(RotateError::NotRotatable) => return Err(RotateTokenError::NotRotatable),
+                Err(RotateError::Suspended) => return Err(RotateTokenError::Suspended),
                 Err(RotateError::Unexpected(e)) => return Err(e.into()),
             }
         }

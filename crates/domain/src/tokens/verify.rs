@@ -34,11 +34,24 @@ pub enum VerifyError {
     Expired,
     #[error("disabled token")]
     Disabled,
+    #[error("the token's owner is suspended")]
+    Suspended,
     /// Not allowed from the caller's address (or the address is unknown).
     #[error("token not allowed from this address")]
     Restricted,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// Why a stored, unexpired token is refused anyway, if it is.
+fn refusal_of(record: &TokenRecord) -> Option<VerifyError> {
+    if record.owner_suspended {
+        Some(VerifyError::Suspended)
+    } else if record.disabled {
+        Some(VerifyError::Disabled)
+    } else {
+        None
+    }
 }
 
 impl TokenService {
@@ -71,11 +84,12 @@ impl TokenService {
             self.cache.fill(hash, Cached::Unknown, epoch);
             return Err(VerifyError::Unknown);
         };
-        if record.disabled {
-            // Cached like an unknown token: enabling it again is announced
-            // on the revocation log, which drops this entry everywhere.
+        if let Some(refusal) = refusal_of(&record) {
+            // Cached like an unknown token: enabling it (or resuming its
+            // owner) is announced on the revocation log, which drops this
+            // entry everywhere.
             self.cache.fill(hash, Cached::Unknown, epoch);
-            return Err(VerifyError::Disabled);
+            return Err(refusal);
         }
         let entry = self.entry_for(record, None);
         // Accepted first: the use it notes travels into the cache with it.
@@ -134,8 +148,9 @@ impl TokenService {
             if expired(record.valid_until(), now) {
                 continue;
             }
-            // Disabled: its announcement may be late or lost, like a deletion's.
-            if record.disabled {
+            // Refused now: its announcement may be late or lost, like a
+            // deletion's.
+            if refusal_of(&record).is_some() {
                 self.cache.discard(&[record.hash]);
                 continue;
             }

@@ -117,6 +117,9 @@ impl From<CreateTokenError> for ApiError {
             }
             e @ CreateTokenError::ClientNotFound(_) => Self::NotFound(e.to_string()),
             e @ CreateTokenError::Conflict(_) => Self::Conflict(e.to_string()),
+            CreateTokenError::Suspended => {
+                Self::Forbidden("this user is suspended: no token can be created for them")
+            }
             CreateTokenError::Idempotency(e) => e.into(),
             CreateTokenError::Unexpected(e) => e.into(),
         }
@@ -162,6 +165,9 @@ impl From<RotateTokenError> for ApiError {
             }
             RotateTokenError::Invalid(detail) => Self::BadRequest(detail),
             e @ RotateTokenError::NotRotatable => Self::Conflict(e.to_string()),
+            RotateTokenError::Suspended => {
+                Self::Forbidden("this user is suspended: no token can be rotated for them")
+            }
             RotateTokenError::Unexpected(e) => e.into(),
         }
     }

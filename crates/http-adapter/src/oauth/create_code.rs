@@ -47,6 +47,9 @@ impl From<CodeError> for ApiError {
         match error {
             CodeError::Invalid(detail) => Self::BadRequest(detail),
             e @ CodeError::ClientNotFound => Self::NotFound(e.to_string()),
+            CodeError::Suspended => {
+                Self::Forbidden("this user is suspended: no token can be granted for them")
+            }
             CodeError::Unexpected(e) => e.into(),
         }
     }

@@ -556,3 +556,128 @@ pub fn ended_overlaps_are_purged_and_running_ones_kept(f: &Fixture) {
     assert!(f.repo.find_by_hash(&plain.hash).expect("find").is_some());
     assert_eq!(f.repo.list_for_user(user(1)).expect("list").len(), 5);
 }
+
+pub fn a_suspension_refuses_the_users_tokens_and_blocks_new_ones_until_resumed(f: &Fixture) {
+    let first = record(1, None);
+    let second = record(1, Some("CXA"));
+    let other = record(2, None);
+    for new in [&first, &second, &other] {
+        f.repo.insert(new.clone(), NOW).expect("insert");
+    }
+    assert!(!f.repo.is_suspended(user(1)).expect("read"));
+
+    let mut refused = f
+        .repo
+        .suspend(user(1), Some("fraud"), NOW)
+        .expect("suspend");
+    refused.sort_by_key(|h| h.0);
+    let mut mine = vec![first.hash, second.hash];
+    mine.sort_by_key(|h| h.0);
+    assert_eq!(refused, mine);
+    assert!(f.repo.is_suspended(user(1)).expect("read"));
+    for hash in &mine {
+        let stored = f.repo.find_by_hash(hash).expect("find").expect("kept");
+        assert!(stored.owner_suspended);
+    }
+    let bystander = f
+        .repo
+        .find_by_hash(&other.hash)
+        .expect("find")
+        .expect("kept");
+    assert!(!bystander.owner_suspended);
+    let mut announced = logged(f);
+    announced.sort_by_key(|h| h.0);
+    assert_eq!(announced, mine, "announced like deletions");
+
+    // Nothing new for a suspended user: creation, rotation, grant.
+    assert!(matches!(
+        f.repo.insert(record(1, None), NOW),
+        Err(tessera_domain::InsertTokenError::Suspended)
+    ));
+    assert!(matches!(
+        f.repo
+            .rotate(&rotation(RotationOf::Presented(first.hash), None)),
+        Err(RotateError::Suspended)
+    ));
+    let pending = crate::oauth_suite::code("CXA", 1, NOW + 600_000);
+    f.codes.insert(pending.clone()).expect("code");
+    assert!(matches!(
+        f.codes.redeem(&pending.hash, record(1, Some("CXA")), NOW),
+        Err(tessera_domain::RedeemError::Suspended)
+    ));
+    let untouched = f.codes.find(&pending.hash).expect("find").expect("kept");
+    assert_eq!(untouched.used_at, None, "the code is not used up");
+    f.repo
+        .insert(record(2, None), NOW)
+        .expect("other users are not affected");
+
+    // Suspending again changes nothing and announces nothing.
+    let before = logged(f).len();
+    assert_eq!(
+        f.repo.suspend(user(1), None, NOW + 1).expect("again").len(),
+        2
+    );
+    assert_eq!(logged(f).len(), before);
+
+    let mut restored = f
+        .repo
+        .resume(user(1))
+        .expect("resume")
+        .expect("was suspended");
+    restored.sort_by_key(|h| h.0);
+    assert_eq!(restored, mine);
+    assert_eq!(logged(f).len(), before + 2, "resuming is announced too");
+    assert!(!f.repo.is_suspended(user(1)).expect("read"));
+    let back = f
+        .repo
+        .find_by_hash(&first.hash)
+        .expect("find")
+        .expect("kept");
+    assert!(!back.owner_suspended);
+    assert_eq!(
+        f.repo.resume(user(1)).expect("resume"),
+        None,
+        "not suspended"
+    );
+    f.repo
+        .insert(record(1, None), NOW)
+        .expect("creation works again");
+}
+
+pub fn a_suspension_and_concurrent_creations_never_interleave(f: &Fixture) {
+    // Whatever the order, no token of the user is left unsuspended after
+    // the suspension commits: each creation either precedes it (and is
+    // marked by it) or follows it (and is refused).
+    let racers = 8;
+    let barrier = Arc::new(Barrier::new(racers + 1));
+    let creators: Vec<_> = (0..racers)
+        .map(|_| {
+            let repo = f.repo.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                repo.insert(record(1, None), NOW)
+            })
+        })
+        .collect();
+    let repo = f.repo.clone();
+    let suspender = {
+        let barrier = barrier.clone();
+        std::thread::spawn(move || {
+            barrier.wait();
+            repo.suspend(user(1), None, NOW)
+        })
+    };
+    suspender.join().expect("thread").expect("suspend");
+    for creator in creators {
+        match creator.join().expect("thread") {
+            Ok(_) | Err(tessera_domain::InsertTokenError::Suspended) => {}
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    let tokens = f.repo.list_for_user(user(1)).expect("list");
+    assert!(
+        tokens.iter().all(|t| t.owner_suspended),
+        "a token escaped the suspension"
+    );
+}

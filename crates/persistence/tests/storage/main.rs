@@ -127,7 +127,9 @@ macro_rules! conformance {
             superseded_disabled_expired_and_unknown_tokens_do_not_rotate,
             concurrent_rotations_of_one_token_yield_exactly_one,
             revoking_a_lineage_deletes_the_token_and_all_its_successors,
-            ended_overlaps_are_purged_and_running_ones_kept
+            ended_overlaps_are_purged_and_running_ones_kept,
+            a_suspension_refuses_the_users_tokens_and_blocks_new_ones_until_resumed,
+            a_suspension_and_concurrent_creations_never_interleave
         );
     };
     (@each $make:path; $($name:ident),*) => {

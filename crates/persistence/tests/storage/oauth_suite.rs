@@ -36,7 +36,7 @@ pub fn client(id: &str, author: i64) -> StoredClient {
     }
 }
 
-fn code(client: &str, user_id: i64, expires_at: i64) -> AuthorizationCode {
+pub fn code(client: &str, user_id: i64, expires_at: i64) -> AuthorizationCode {
     AuthorizationCode {
         hash: fresh_hash(),
         user_id: user(user_id),

@@ -18,6 +18,7 @@ mod proxy;
 mod rotation;
 mod status;
 mod storage;
+mod suspension;
 mod tokens;
 mod verification;
 

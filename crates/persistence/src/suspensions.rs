@@ -1,0 +1,106 @@
+//! Suspended users (contract §12.4). The suspension row is the truth; each
+//! of the user's tokens mirrors it (`owner_suspended`) so verification reads
+//! it from the token's own row and the refusal trigger announces it. A
+//! per-user transaction lock on PostgreSQL (the write gate on SQLite) makes
+//! a suspension and a concurrent creation, rotation or grant for the same
+//! user happen one after the other, never interleaved.
+
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use tessera_domain::{TokenHash, UserId};
+
+use crate::connection::{AnyConnection, Backend};
+use crate::schema::{api_tokens, suspended_users};
+use crate::store::Store;
+
+/// Namespace of the per-user advisory locks (the revocation log's lock is
+/// the single-key 7261535).
+const USER_LOCK_SPACE: i32 = 7_261_536;
+
+/// Takes the user's lock until the transaction ends (PostgreSQL); SQLite's
+/// single writer already serialises every write.
+pub(crate) fn lock_user(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    user: i64,
+) -> Result<(), DieselError> {
+    if backend == Backend::Postgres {
+        // Two 32-bit keys: users that share one only wait for each other.
+        let key = i32::try_from(user.rem_euclid(i64::from(i32::MAX))).unwrap_or_default();
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<diesel::sql_types::Integer, _>(USER_LOCK_SPACE)
+            .bind::<diesel::sql_types::Integer, _>(key)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Whether `user` is suspended; call with the user's lock held.
+pub(crate) fn is_suspended(conn: &mut AnyConnection, user: i64) -> Result<bool, DieselError> {
+    suspended_users::table
+        .find(user)
+        .count()
+        .get_result::<i64>(conn)
+        .map(|found| found > 0)
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = suspended_users)]
+struct SuspensionRow<'a> {
+    user_id: i64,
+    reason: Option<&'a str>,
+    suspended_at: i64,
+}
+
+fn hashes(rows: Vec<Vec<u8>>) -> anyhow::Result<Vec<TokenHash>> {
+    rows.into_iter()
+        .map(|bytes| crate::hash_of(bytes, "token"))
+        .collect()
+}
+
+pub(crate) fn suspend(
+    store: &Store,
+    user: UserId,
+    reason: Option<&str>,
+    now: i64,
+) -> anyhow::Result<Vec<TokenHash>> {
+    let backend = store.backend();
+    let refused = store.write_query("suspending a user", |conn| {
+        conn.transaction(|conn| {
+            lock_user(conn, backend, user.get())?;
+            if !is_suspended(conn, user.get())? {
+                diesel::insert_into(suspended_users::table)
+                    .values(&SuspensionRow {
+                        user_id: user.get(),
+                        reason,
+                        suspended_at: now,
+                    })
+                    .execute(conn)?;
+            }
+            diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
+                .set(api_tokens::owner_suspended.eq(true))
+                .returning(api_tokens::token_hash)
+                .get_results::<Vec<u8>>(conn)
+        })
+    })?;
+    hashes(refused)
+}
+
+pub(crate) fn resume(store: &Store, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>> {
+    let backend = store.backend();
+    let restored = store.write_query("resuming a user", |conn| {
+        conn.transaction(|conn| {
+            lock_user(conn, backend, user.get())?;
+            let lifted = diesel::delete(suspended_users::table.find(user.get())).execute(conn)?;
+            if lifted == 0 {
+                return Ok(None);
+            }
+            diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
+                .set(api_tokens::owner_suspended.eq(false))
+                .returning(api_tokens::token_hash)
+                .get_results::<Vec<u8>>(conn)
+                .map(Some)
+        })
+    })?;
+    restored.map(hashes).transpose()
+}
