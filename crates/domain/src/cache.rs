@@ -56,6 +56,10 @@ pub struct ValidEntry {
     /// Served since it was filled: only entries in use are refreshed
     /// before they expire.
     pub touched: AtomicBool,
+    /// The key of the last sighting noted (where and from which address),
+    /// so a token used over and over from one place is noted once a minute
+    /// and a new place at once.
+    pub last_sighting: AtomicU64,
 }
 
 impl ValidEntry {
@@ -64,6 +68,7 @@ impl ValidEntry {
             principal,
             last_recorded: AtomicI64::new(last_recorded),
             touched: AtomicBool::new(false),
+            last_sighting: AtomicU64::new(0),
         }
     }
 }

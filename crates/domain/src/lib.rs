@@ -45,7 +45,7 @@ pub use oauth::{
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
 pub use ports::{
     InsertTokenError, NewTokenRecord, RotateError, Rotated, Rotation, RotationOf, TokenChange,
-    TokenRecord, TokenRepository, UpdateTokenError,
+    TokenRecord, TokenRepository, TokenUse, UpdateTokenError,
 };
 pub use principal::Principal;
 pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage, RevocationSink};
@@ -53,6 +53,7 @@ pub use secret::SecretString;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp, secs_as_ms, whole_secs};
 pub use token::{TokenFormat, TokenFormatError};
 pub use tokens::{
-    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, PatchTokenError,
-    RotateRequest, RotateTokenError, TokenPatch, TokenService, TokenSource, VerifyError,
+    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, MAX_USED_IPS,
+    PatchTokenError, RotateRequest, RotateTokenError, Sighting, TokenPatch, TokenService,
+    TokenSource, VerifyError,
 };

@@ -60,6 +60,42 @@ impl TokenRecord {
     }
 }
 
+/// The uses of one token noted since the last flush.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUse {
+    pub hash: TokenHash,
+    /// The latest use; `lastUsedAt` never moves back.
+    pub at: Timestamp,
+    /// The latest place (`lastUsedBy`), if the uses named one.
+    pub by: Option<String>,
+    /// The addresses noted, most recent first; stored ones follow them.
+    pub ips: Vec<IpAddr>,
+}
+
+impl TokenUse {
+    /// `record` as it is once this use is written.
+    pub fn apply_to(&self, record: &mut TokenRecord) {
+        if record.last_used_at.is_some_and(|stored| stored > self.at) {
+            return;
+        }
+        record.last_used_at = Some(self.at);
+        if let Some(by) = &self.by {
+            record.last_used_by = Some(by.clone());
+        }
+        if !self.ips.is_empty() {
+            let mut ips = self.ips.clone();
+            ips.extend(
+                record
+                    .last_used_ips
+                    .iter()
+                    .filter(|ip| !self.ips.contains(ip)),
+            );
+            ips.truncate(crate::tokens::MAX_USED_IPS);
+            record.last_used_ips = ips;
+        }
+    }
+}
+
 /// Which token a rotation replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotationOf {
@@ -288,9 +324,10 @@ pub trait TokenRepository: Send + Sync + 'static {
         client: Option<&ClientId>,
     ) -> anyhow::Result<Vec<TokenHash>>;
 
-    /// Sets `last_used_at` of each token to the given time unless it holds a
-    /// later one already; unknown fingerprints are skipped.
-    fn record_usage(&self, uses: &[(TokenHash, Timestamp)]) -> anyhow::Result<()>;
+    /// Writes each use as [`TokenUse::apply_to`] describes (time never
+    /// moving back, the place, the addresses in front of the stored ones);
+    /// unknown fingerprints are skipped.
+    fn record_usage(&self, uses: &[TokenUse]) -> anyhow::Result<()>;
 
     /// Succeeds when the store answers (readiness).
     fn ping(&self) -> anyhow::Result<()>;

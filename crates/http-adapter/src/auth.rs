@@ -9,7 +9,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use std::net::IpAddr;
 
-use tessera_domain::{Lookup, Networks, Principal, UserId, VerifyError};
+use tessera_domain::{Lookup, Networks, Principal, Sighting, UserId, VerifyError};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -60,7 +60,20 @@ fn raw_cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
         })
 }
 
-pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+/// Where a Bearer token is being used, for `lastUsedBy`/`lastUsedIps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsedAt {
+    /// `/api/v1/status`: the place and the client's address are recorded.
+    Status,
+    /// Any other endpoint: only the time is.
+    Elsewhere,
+}
+
+pub async fn identify(
+    req: &HttpRequest,
+    state: &AppState,
+    used_at: UsedAt,
+) -> Result<Caller, ApiError> {
     if let Some(cookie) = raw_cookie(req, state.sessions.cookie_name()) {
         let value = std::str::from_utf8(cookie).unwrap_or_default();
         return state
@@ -83,7 +96,19 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
         .ok_or(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <token>`",
         ))?;
-    match verify_token(state, token, || client_address(req, &state.trusted_proxies)).await? {
+    let answer = match used_at {
+        UsedAt::Status => {
+            let client = client_address(req, &state.trusted_proxies);
+            verify_token(state, token, Sighting::status(client), || client).await?
+        }
+        UsedAt::Elsewhere => {
+            verify_token(state, token, Sighting::none(), || {
+                client_address(req, &state.trusted_proxies)
+            })
+            .await?
+        }
+    };
+    match answer {
         Ok(principal) => Ok(Caller::Token(principal)),
         Err(VerifyError::Unexpected(e)) => Err(e.into()),
         Err(_) => Err(invalid),
@@ -92,16 +117,18 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
 
 /// Verifies a token as cheaply as it can: malformed tokens and cache hits
 /// are answered on the worker; only a cache miss costs a trip to the
-/// blocking pool and the store. `origin` (the caller's address) is asked
-/// only for a token restricted to addresses. The outer error is the pool's.
+/// blocking pool and the store. A use is noted with `sighting`; `origin`
+/// (the caller's address) is asked only for a token restricted to
+/// addresses. The outer error is the pool's.
 pub async fn verify_token(
     state: &AppState,
     token: &str,
+    sighting: Sighting<'_>,
     origin: impl FnOnce() -> Option<IpAddr>,
 ) -> Result<Result<Principal, VerifyError>, ApiError> {
-    let outcome = match state.tokens.lookup(token) {
+    let outcome = match state.tokens.lookup(token, &sighting) {
         Lookup::Answered(answer) => answer,
-        Lookup::Miss(hash) => state.verify_stored(hash).await?,
+        Lookup::Miss(hash) => state.verify_stored(hash, sighting.into_owned()).await?,
     };
     let outcome = outcome.and_then(|principal| {
         if principal.allowed_ips.is_none() || principal.admits(origin()) {
@@ -188,7 +215,7 @@ async fn require_self_key(
     state: &AppState,
     target: UserRef,
 ) -> Result<UserId, ApiError> {
-    match identify(req, state).await? {
+    match identify(req, state, UsedAt::Elsewhere).await? {
         Caller::Session(user) => match target {
             UserRef::Me => Ok(user),
             UserRef::Id(id) if id == user => Ok(user),

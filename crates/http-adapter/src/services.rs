@@ -7,8 +7,8 @@
 
 use tessera_domain::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyKey, OAuthClient,
-    PatchTokenError, Principal, RevocationPage, RotateRequest, RotateTokenError, TokenHash,
-    TokenPatch, TokenService, UserId, VerifyError,
+    PatchTokenError, Principal, RevocationPage, RotateRequest, RotateTokenError, Sighting,
+    TokenHash, TokenPatch, TokenService, UserId, VerifyError,
 };
 use tessera_oauth_clients::{
     AuthorizationService, ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest,
@@ -104,8 +104,12 @@ impl AppState {
     }
 
     /// The store's answer for a token the cache could not give.
-    pub(crate) async fn verify_stored(&self, hash: TokenHash) -> Called<Principal, VerifyError> {
-        self.on_tokens(move |tokens| tokens.verify_stored(hash))
+    pub(crate) async fn verify_stored(
+        &self,
+        hash: TokenHash,
+        sighting: Sighting<'static>,
+    ) -> Called<Principal, VerifyError> {
+        self.on_tokens(move |tokens| tokens.verify_stored(hash, &sighting))
             .await
     }
 

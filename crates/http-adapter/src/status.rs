@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tessera_domain::Timestamp;
 
-use crate::auth::{Caller, identify};
+use crate::auth::{Caller, UsedAt, identify};
 use crate::body::read_json;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
 use crate::reply::json_ok;
@@ -74,7 +74,7 @@ pub async fn get_status(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = identify(&req, &state).await?;
+    let caller = identify(&req, &state, UsedAt::Status).await?;
     let query: StatusQuery = crate::body::read_query(&req)?;
     Ok(respond(&state, &caller, query.echo))
 }
@@ -104,7 +104,7 @@ pub async fn post_status(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = identify(&req, &state).await?;
+    let caller = identify(&req, &state, UsedAt::Status).await?;
     let body: StatusBody = read_json(&req, payload).await?;
     Ok(respond(&state, &caller, body.echo))
 }

@@ -11,6 +11,7 @@ mod schema;
 mod store;
 mod suspensions;
 mod tokens;
+mod usage;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -10,10 +10,10 @@ use std::net::IpAddr;
 use tessera_domain::{
     AllowedIps, ClaimLost, ClientId, IdempotencyClaim, InsertTokenError, NewTokenRecord,
     PermissionSet, RotateError, Rotated, Rotation, RotationOf, TokenChange, TokenHash, TokenId,
-    TokenRecord, TokenRepository, UpdateTokenError, UserId,
+    TokenRecord, TokenRepository, TokenUse, UpdateTokenError, UserId,
 };
 
-use crate::connection::{AnyConnection, Backend, MultiBackend};
+use crate::connection::{AnyConnection, Backend};
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
 use crate::suspensions::{is_suspended, lock_user};
@@ -186,29 +186,7 @@ fn classify_insert_error(error: DieselError) -> InsertTokenError {
 
 /// Uses written per PostgreSQL statement; fingerprints looked up per
 /// statement on both backends.
-const USAGE_CHUNK: usize = 500;
-
-/// Uses written per SQLite transaction. Every page a commit touches goes to
-/// the WAL once per commit, and uses are spread over the whole table: 100k
-/// uses in transactions of 500 wrote about 200 × 500 pages, in
-/// transactions of 10k each page about once per commit. 10k still holds the
-/// write gate (and so token creation) for only tens of milliseconds.
-const SQLITE_USAGE_TRANSACTION: usize = 10_000;
-
-/// `lastUsedAt` for `rows` tokens in one PostgreSQL statement, never moving
-/// it back: one round trip per chunk instead of one per token.
-fn postgres_usage_update_sql(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|i| format!("(${}::bytea, ${}::bigint)", 2 * i + 1, 2 * i + 2))
-        .collect();
-    format!(
-        "WITH used(hash, at) AS (VALUES {}) \
-         UPDATE api_tokens SET last_used_at = used.at FROM used \
-         WHERE api_tokens.token_hash = used.hash \
-         AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at < used.at)",
-        values.join(", ")
-    )
-}
+pub(crate) const USAGE_CHUNK: usize = 500;
 
 /// Inserts one token row; callers own the transaction around it.
 pub(crate) fn insert_token_row(
@@ -689,53 +667,8 @@ impl TokenRepository for DieselTokenRepository {
             .collect()
     }
 
-    fn record_usage(&self, uses: &[(TokenHash, i64)]) -> anyhow::Result<()> {
-        let per_round = match self.store.backend() {
-            Backend::Postgres => USAGE_CHUNK,
-            Backend::Sqlite => SQLITE_USAGE_TRANSACTION,
-        };
-        for chunk in uses.chunks(per_round) {
-            self.store
-                .write("recording token use", |conn| match self.store.backend() {
-                    // Round trips dominate: one set-based statement per chunk.
-                    Backend::Postgres => {
-                        let mut query = diesel::sql_query(postgres_usage_update_sql(chunk.len()))
-                            .into_boxed::<MultiBackend>();
-                        for (hash, at) in chunk {
-                            query = query
-                                .bind::<diesel::sql_types::Binary, _>(hash.0.to_vec())
-                                .bind::<diesel::sql_types::BigInt, _>(*at);
-                        }
-                        query
-                            .execute(conn)
-                            .store_context("recording token use")
-                            .map(drop)
-                    }
-                    // In process there are no round trips, and SQLite plans a
-                    // joined UPDATE ... FROM far worse than one cached
-                    // statement per row; the gate is free for token creation
-                    // between transactions.
-                    Backend::Sqlite => conn
-                        .transaction(|conn| {
-                            for (hash, at) in chunk {
-                                diesel::update(
-                                    api_tokens::table
-                                        .filter(api_tokens::token_hash.eq(&hash.0[..]))
-                                        .filter(
-                                            api_tokens::last_used_at
-                                                .is_null()
-                                                .or(api_tokens::last_used_at.lt(*at)),
-                                        ),
-                                )
-                                .set(api_tokens::last_used_at.eq(*at))
-                                .execute(conn)?;
-                            }
-                            Ok::<_, DieselError>(())
-                        })
-                        .store_context("recording token use"),
-                })?;
-        }
-        Ok(())
+    fn record_usage(&self, uses: &[TokenUse]) -> anyhow::Result<()> {
+        crate::usage::record_usage(&self.store, uses)
     }
 
     fn ping(&self) -> anyhow::Result<()> {

@@ -17,7 +17,7 @@ use crate::oauth::{AuthorizationCode, InsertClientError, StoredClient};
 use crate::permission::PermissionSet;
 use crate::ports::{
     InsertTokenError, NewTokenRecord, RotateError, Rotated, Rotation, RotationOf, TokenChange,
-    TokenRecord, TokenRepository, UpdateTokenError,
+    TokenRecord, TokenRepository, TokenUse, UpdateTokenError,
 };
 use crate::revocations::{Revocation, RevocationLog, RevocationPage};
 use crate::time::Timestamp;
@@ -504,11 +504,11 @@ impl TokenRepository for InMemoryStore {
         }))
     }
 
-    fn record_usage(&self, uses: &[(TokenHash, Timestamp)]) -> anyhow::Result<()> {
+    fn record_usage(&self, uses: &[TokenUse]) -> anyhow::Result<()> {
         let mut state = self.lock();
-        for (hash, at) in uses {
-            if let Some(token) = state.tokens.iter_mut().find(|t| &t.hash == hash) {
-                token.last_used_at = token.last_used_at.max(Some(*at));
+        for noted in uses {
+            if let Some(token) = state.tokens.iter_mut().find(|t| t.hash == noted.hash) {
+                noted.apply_to(token);
             }
         }
         Ok(())

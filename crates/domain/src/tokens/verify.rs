@@ -14,7 +14,7 @@ use crate::principal::Principal;
 use crate::time::Timestamp;
 
 use super::service::TokenService;
-use super::usage::USAGE_RESOLUTION_MS;
+use super::usage::{Sighting, USAGE_RESOLUTION_MS};
 
 /// What [`TokenService::lookup`] could tell without the store.
 #[derive(Debug)]
@@ -55,30 +55,37 @@ fn refusal_of(record: &TokenRecord) -> Option<VerifyError> {
 }
 
 impl TokenService {
-    pub fn lookup(&self, token: &str) -> Lookup {
+    /// What the cache (or the token's shape) says of `token`; a use is
+    /// noted with `sighting` when the answer is a valid token.
+    pub fn lookup(&self, token: &str, sighting: &Sighting<'_>) -> Lookup {
         if self.format.check(token).is_err() {
             return Lookup::Answered(Err(VerifyError::Malformed));
         }
         let hash = self.keyring.fingerprint(token);
-        match self.cache.get(&hash, |entry| self.accept(entry)) {
+        match self.cache.get(&hash, |entry| self.accept(entry, sighting)) {
             Some(Hit::Valid(answer)) => Lookup::Answered(answer),
             Some(Hit::Unknown) => Lookup::Answered(Err(VerifyError::Unknown)),
             None => Lookup::Miss(hash),
         }
     }
 
+    /// A verification that records only the time of the use.
     pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
-        match self.lookup(token) {
+        match self.lookup(token, &Sighting::none()) {
             Lookup::Answered(answer) => answer,
-            Lookup::Miss(hash) => self.verify_stored(hash),
+            Lookup::Miss(hash) => self.verify_stored(hash, &Sighting::none()),
         }
     }
 
-    pub fn verify_stored(&self, hash: TokenHash) -> Result<Principal, VerifyError> {
+    pub fn verify_stored(
+        &self,
+        hash: TokenHash,
+        sighting: &Sighting<'_>,
+    ) -> Result<Principal, VerifyError> {
         let epoch = self.cache.epoch();
         let found = match self.repository.find_by_hash(&hash) {
             Ok(found) => found,
-            Err(error) => return self.answer_during_outage(&hash, error),
+            Err(error) => return self.answer_during_outage(&hash, sighting, error),
         };
         let Some(record) = found else {
             self.cache.fill(hash, Cached::Unknown, epoch);
@@ -93,7 +100,7 @@ impl TokenService {
         }
         let entry = self.entry_for(record, None);
         // Accepted first: the use it notes travels into the cache with it.
-        let answer = self.accept(&entry);
+        let answer = self.accept(&entry, sighting);
         self.cache.fill(hash, Cached::Valid(entry), epoch);
         answer
     }
@@ -101,11 +108,14 @@ impl TokenService {
     fn answer_during_outage(
         &self,
         hash: &TokenHash,
+        sighting: &Sighting<'_>,
         error: anyhow::Error,
     ) -> Result<Principal, VerifyError> {
         if self.cache.serves_stale_on_outage()
             && crate::availability::is_unavailable(&error)
-            && let Some(answer) = self.cache.get_stale(hash, |entry| self.accept(entry))
+            && let Some(answer) = self
+                .cache
+                .get_stale(hash, |entry| self.accept(entry, sighting))
         {
             return answer;
         }
@@ -167,19 +177,30 @@ impl TokenService {
         Ok(renewed)
     }
 
-    fn accept(&self, entry: &ValidEntry) -> Result<Principal, VerifyError> {
+    /// Accepts a cached valid token unless it expired, noting the use: once
+    /// a minute per token, and at once from a new place or address.
+    fn accept(
+        &self,
+        entry: &ValidEntry,
+        sighting: &Sighting<'_>,
+    ) -> Result<Principal, VerifyError> {
         let now = self.clock.now();
         if expired(entry.principal.expires_at, now) {
             return Err(VerifyError::Expired);
         }
         let last = entry.last_recorded.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= USAGE_RESOLUTION_MS
+        let key = sighting.key();
+        let due = now.saturating_sub(last) >= USAGE_RESOLUTION_MS
             && entry
                 .last_recorded
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.usage.note(entry.principal.hash, now);
+                .is_ok();
+        let moved = key != 0 && entry.last_sighting.load(Ordering::Relaxed) != key;
+        if due || moved {
+            if key != 0 {
+                entry.last_sighting.store(key, Ordering::Relaxed);
+            }
+            self.usage.note(entry.principal.hash, now, sighting);
         }
         Ok(entry.principal.clone())
     }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use tessera_domain::{Principal, VerifyError};
+use tessera_domain::{Principal, Sighting, VerifyError};
 use tessera_oauth_clients::OAuthError;
 
 use crate::auth::verify_token;
@@ -138,7 +138,7 @@ pub async fn introspect_token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let params = read_params(&req, payload).await?;
-    resource_server_of(&req, &params, &state)?;
+    let resource_server = resource_server_of(&req, &params, &state)?;
     crate::client_auth::reject_control(&params, &[])?;
     let token = params
         .get("token")
@@ -149,7 +149,8 @@ pub async fn introspect_token(
     let client_ip = params
         .get("client_ip")
         .and_then(|text| text.parse::<IpAddr>().ok());
-    let answer = verify_token(&state, token, || client_ip)
+    let sighting = Sighting::resource_server(resource_server.id.as_str(), client_ip);
+    let answer = verify_token(&state, token, sighting, || client_ip)
         .await
         .map_err(OAuthFailure::from)?;
     let document = match answer {

@@ -228,7 +228,9 @@ pub fn refusal_changes_are_logged_like_deletions_and_renames_are_not(f: &Fixture
     f.repo
         .update(user(1), new.public_id, &rename)
         .expect("rename");
-    f.repo.record_usage(&[(new.hash, NOW + 1)]).expect("usage");
+    f.repo
+        .record_usage(&[crate::suite::used(new.hash, NOW + 1)])
+        .expect("usage");
     assert_eq!(logged(f), vec![], "neither a rename nor a use is announced");
     for change in [
         TokenChange {
@@ -680,4 +682,91 @@ pub fn a_suspension_and_concurrent_creations_never_interleave(f: &Fixture) {
         tokens.iter().all(|t| t.owner_suspended),
         "a token escaped the suspension"
     );
+}
+
+pub fn uses_record_the_place_and_the_recent_addresses(f: &Fixture) {
+    let token = record(1, None);
+    let quiet = record(1, None);
+    f.repo.insert(token.clone(), NOW).expect("insert");
+    f.repo.insert(quiet.clone(), NOW).expect("insert");
+    let ip = |text: &str| -> std::net::IpAddr { text.parse().expect("address") };
+    let noted = |at: i64, by: Option<&str>, ips: &[&str]| tessera_domain::TokenUse {
+        hash: token.hash,
+        at,
+        by: by.map(str::to_owned),
+        ips: ips.iter().map(|text| ip(text)).collect(),
+    };
+    f.repo
+        .record_usage(&[noted(NOW + 1, Some("status"), &["10.0.0.1", "10.0.0.2"])])
+        .expect("record");
+    let stored = f
+        .repo
+        .find_by_hash(&token.hash)
+        .expect("find")
+        .expect("kept");
+    assert_eq!(stored.last_used_at, Some(NOW + 1));
+    assert_eq!(stored.last_used_by.as_deref(), Some("status"));
+    assert_eq!(stored.last_used_ips, [ip("10.0.0.1"), ip("10.0.0.2")]);
+
+    // Newer addresses go in front, known ones move up, five at most; a use
+    // that names no place keeps the stored one.
+    f.repo
+        .record_usage(&[noted(
+            NOW + 2,
+            None,
+            &["10.0.0.9", "10.0.0.2", "10.0.0.8", "10.0.0.7", "::1"],
+        )])
+        .expect("record");
+    let stored = f
+        .repo
+        .find_by_hash(&token.hash)
+        .expect("find")
+        .expect("kept");
+    assert_eq!(stored.last_used_by.as_deref(), Some("status"));
+    assert_eq!(
+        stored.last_used_ips,
+        [
+            ip("10.0.0.9"),
+            ip("10.0.0.2"),
+            ip("10.0.0.8"),
+            ip("10.0.0.7"),
+            ip("::1")
+        ]
+    );
+
+    f.repo
+        .record_usage(&[noted(NOW + 3, Some("CXResource"), &[])])
+        .expect("record");
+    let stored = f
+        .repo
+        .find_by_hash(&token.hash)
+        .expect("find")
+        .expect("kept");
+    assert_eq!(stored.last_used_by.as_deref(), Some("CXResource"));
+    assert_eq!(
+        stored.last_used_ips.len(),
+        5,
+        "no address: the stored ones stay"
+    );
+
+    // An older batch (another instance's, late) changes nothing.
+    f.repo
+        .record_usage(&[noted(NOW, Some("status"), &["192.0.2.1"])])
+        .expect("record");
+    let stored = f
+        .repo
+        .find_by_hash(&token.hash)
+        .expect("find")
+        .expect("kept");
+    assert_eq!(stored.last_used_at, Some(NOW + 3));
+    assert_eq!(stored.last_used_by.as_deref(), Some("CXResource"));
+    assert!(!stored.last_used_ips.contains(&ip("192.0.2.1")));
+
+    let untouched = f
+        .repo
+        .find_by_hash(&quiet.hash)
+        .expect("find")
+        .expect("kept");
+    assert_eq!(untouched.last_used_by, None);
+    assert!(untouched.last_used_ips.is_empty());
 }

@@ -129,7 +129,8 @@ macro_rules! conformance {
             revoking_a_lineage_deletes_the_token_and_all_its_successors,
             ended_overlaps_are_purged_and_running_ones_kept,
             a_suspension_refuses_the_users_tokens_and_blocks_new_ones_until_resumed,
-            a_suspension_and_concurrent_creations_never_interleave
+            a_suspension_and_concurrent_creations_never_interleave,
+            uses_record_the_place_and_the_recent_addresses
         );
     };
     (@each $make:path; $($name:ident),*) => {

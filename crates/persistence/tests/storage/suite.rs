@@ -5,7 +5,7 @@ use std::sync::{Arc, Barrier};
 
 use tessera_domain::{
     ClientId, InsertTokenError, NewTokenRecord, PermissionSet, TokenHash, TokenId, TokenRepository,
-    UserId,
+    TokenUse, UserId,
 };
 
 type Repo = Arc<dyn TokenRepository>;
@@ -226,17 +226,27 @@ pub fn revocation_by_client_touches_only_that_clients_token(repo: Repo) {
     assert!(repo.find_by_hash(&plain.hash).expect("find").is_some());
 }
 
+/// A use at `at` that names no place and no address.
+pub fn used(hash: TokenHash, at: i64) -> TokenUse {
+    TokenUse {
+        hash,
+        at,
+        by: None,
+        ips: Vec::new(),
+    }
+}
+
 pub fn usage_is_recorded_and_never_moves_back(repo: Repo) {
     let token = repo.insert(record(1, None), NOW).expect("insert");
     let other = repo.insert(record(1, None), NOW).expect("other");
-    repo.record_usage(&[(token.hash, NOW + 100), (fresh_hash(), NOW)])
+    repo.record_usage(&[used(token.hash, NOW + 100), used(fresh_hash(), NOW)])
         .expect("record");
     let found = repo
         .find_by_hash(&token.hash)
         .expect("find")
         .expect("present");
     assert_eq!(found.last_used_at, Some(NOW + 100));
-    repo.record_usage(&[(token.hash, NOW + 50)])
+    repo.record_usage(&[used(token.hash, NOW + 50)])
         .expect("older use");
     let found = repo
         .find_by_hash(&token.hash)
@@ -262,13 +272,16 @@ pub fn usage_of_many_tokens_is_recorded_in_one_call(repo: Repo) {
     let uses: Vec<_> = tokens
         .iter()
         .enumerate()
-        .map(|(i, h)| (*h, NOW + i as i64))
+        .map(|(i, h)| used(*h, NOW + i as i64))
         .collect();
     repo.record_usage(&uses).expect("record");
     let listed = repo.list_for_user(user(2)).expect("list");
-    for (hash, at) in &uses {
-        let found = listed.iter().find(|r| &r.hash == hash).expect("listed");
-        assert_eq!(found.last_used_at, Some(*at));
+    for noted in &uses {
+        let found = listed
+            .iter()
+            .find(|r| r.hash == noted.hash)
+            .expect("listed");
+        assert_eq!(found.last_used_at, Some(noted.at));
     }
 }
 

@@ -9,7 +9,7 @@ use tessera_persistence::testing::TestDatabase;
 
 use crate::helpers::{
     RESOURCE_SERVER_SECRET, TestApp, assert_problem, basic, refused_within_deadline, send,
-    send_json, send_raw, settings_for, spawn_app, spawn_app_with, token_of,
+    send_json, send_raw, settings_for, spawn_app, spawn_app_on, spawn_app_with, token_of,
 };
 
 crate::both_backends!(lifecycle:
@@ -21,6 +21,7 @@ crate::both_backends!(lifecycle:
     a_disabled_token_is_refused_everywhere_and_enabling_restores_it,
     an_address_restriction_holds_on_status_and_introspection,
     forwarded_addresses_count_only_from_trusted_proxies,
+    uses_show_where_and_from_which_addresses_and_are_written,
 );
 
 fn id_of(document: &Value) -> String {
@@ -394,4 +395,71 @@ pub async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backen
     );
     // Without trusted proxies the header is ignored.
     assert_eq!(status(&direct, Some("203.0.113.9")).await, 401);
+}
+
+pub async fn uses_show_where_and_from_which_addresses_and_are_written(backend: Backend) {
+    let db = TestDatabase::new(backend);
+    let mut settings = settings_for(&db);
+    settings.server.trusted_proxies = vec!["127.0.0.1".to_owned()];
+    let app = spawn_app_with(db, settings);
+    let token = token_of(&app.create_token(1, "Busy", &[]).await);
+    let status_from = async |app: &TestApp, client: &str| {
+        let reply = send(
+            app.with_bearer(Method::GET, "/api/v1/status", &token)
+                .insert_header(("X-Forwarded-For", client)),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.raw);
+    };
+
+    status_from(&app, "192.0.2.1").await;
+    let shown = first_listed(&app).await;
+    assert_eq!(shown["lastUsedBy"], "status");
+    assert_eq!(shown["lastUsedIps"], json!(["192.0.2.1"]));
+
+    // A new address is noted at once, not a minute later; a known one
+    // moves to the front.
+    status_from(&app, "192.0.2.2").await;
+    status_from(&app, "192.0.2.1").await;
+    assert_eq!(
+        first_listed(&app).await["lastUsedIps"],
+        json!(["192.0.2.1", "192.0.2.2"])
+    );
+
+    // A resource server's introspection names it, with the end client's
+    // address it passed.
+    assert_eq!(
+        introspect(&app, &token, Some("198.51.100.7")).await["active"],
+        true
+    );
+    let shown = first_listed(&app).await;
+    assert_eq!(shown["lastUsedBy"], "CXResource");
+    assert_eq!(
+        shown["lastUsedIps"],
+        json!(["198.51.100.7", "192.0.2.1", "192.0.2.2"])
+    );
+
+    // Five distinct addresses at most, the oldest dropped.
+    for client in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        status_from(&app, client).await;
+    }
+    let expected = json!([
+        "203.0.113.3",
+        "203.0.113.2",
+        "203.0.113.1",
+        "198.51.100.7",
+        "192.0.2.1"
+    ]);
+    assert_eq!(first_listed(&app).await["lastUsedIps"], expected);
+
+    // Written at shutdown; another instance reads them back.
+    let app = spawn_app_on(app.stop().await).await;
+    let shown = first_listed(&app).await;
+    assert_eq!(shown["lastUsedBy"], "status");
+    assert_eq!(shown["lastUsedIps"], expected);
+    assert!(shown["lastUsedAt"].is_i64());
+}
+
+async fn first_listed(app: &TestApp) -> Value {
+    app.list(1).await.remove(0)
 }
