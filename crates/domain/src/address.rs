@@ -65,10 +65,14 @@ impl fmt::Display for AllowedIps {
     }
 }
 
-/// `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a single host).
+/// `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a single host). A
+/// prefix length is a plain decimal (`/8`, not `/08`), one spelling each.
 fn parse_network(text: &str) -> Option<IpNet> {
-    if let Ok(network) = text.parse::<IpNet>() {
-        return Some(network.trunc());
+    if let Some((_, prefix)) = text.split_once('/') {
+        if prefix.len() > 1 && prefix.starts_with('0') {
+            return None;
+        }
+        return text.parse::<IpNet>().ok().map(|network| network.trunc());
     }
     text.parse::<IpAddr>().ok().map(IpNet::from)
 }

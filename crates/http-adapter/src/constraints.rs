@@ -64,8 +64,7 @@ const IPV6: &str = concat!(
 
 /// An `allowedIps` entry: an address or a network, IPv4 or IPv6.
 fn network() -> String {
-    // A prefix length may have leading zeros, as the parser allows.
-    format!("^({IPV4}(/0*(3[0-2]|[12]?[0-9]))?|{IPV6}(/0*(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$")
+    format!("^({IPV4}(/(3[0-2]|[12]?[0-9]))?|{IPV6}(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$")
 }
 
 /// `apiKeyTemplate`: the placeholder somewhere, no control character.
@@ -414,6 +413,10 @@ mod tests {
                 "10.0.0.0/08",
                 "10.0.0.0/+8",
                 "10.0.0.0/",
+                "D::06/0105",
+                "D::06/105",
+                "247.164.245.109/022",
+                "::8D1B:cccA:C",
                 "::1",
                 "::",
                 "2001:db8::/32",

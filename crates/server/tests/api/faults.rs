@@ -160,6 +160,55 @@ async fn a_stalled_notification_connection_cannot_keep_a_deleted_token_alive() {
     refused_within_deadline(&peer, &after).await;
 }
 
+/// Every refusal travels the deletion's path: with notifications stalled,
+/// a disabled, a rotated-away and a restricted token are still refused by
+/// the other instance within the deadline.
+#[actix_web::test]
+async fn a_stalled_notification_connection_cannot_keep_a_refused_token_alive() {
+    let app = spawn_app(Backend::Postgres).await;
+    let (proxy, peer) = proxied_peer(&app, |_| {});
+    let disabled = cached_on(&app, &peer).await;
+    let rotated = cached_on(&app, &peer).await;
+    let restricted = cached_on(&app, &peer).await;
+    let ids: Vec<String> = app
+        .list(1)
+        .await
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+
+    proxy.freeze_listeners(true);
+    let change = async |id: &str, method: Method, suffix: &str, body: serde_json::Value| {
+        let reply = crate::helpers::send_json(
+            app.with_session(
+                method,
+                &format!("/api/v1/users/1/api-tokens/{id}{suffix}"),
+                1,
+            ),
+            &body,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.raw);
+    };
+    change(&ids[0], Method::PATCH, "", json!({"disabled": true})).await;
+    refused_within_deadline(&peer, &disabled).await;
+    change(&ids[1], Method::POST, "/rotate", json!({})).await;
+    refused_within_deadline(&peer, &rotated).await;
+    change(
+        &ids[2],
+        Method::PATCH,
+        "",
+        json!({"allowedIps": ["192.0.2.0/24"]}),
+    )
+    .await;
+    refused_within_deadline(&peer, &restricted).await;
+    proxy.freeze_listeners(false);
+    readyz_until(&peer, Duration::from_secs(3), ready).await;
+    for token in [&disabled, &rotated, &restricted] {
+        assert_eq!(peer.status_with(token).await.status, 401);
+    }
+}
+
 #[actix_web::test]
 async fn a_partitioned_instance_stops_accepting_a_deleted_token_and_answers_503_in_time() {
     let app = spawn_app(Backend::Postgres).await;
