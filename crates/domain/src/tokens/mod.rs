@@ -20,4 +20,6 @@ pub use usage::{MAX_USED_IPS, STATUS_SITE, Sighting, USAGE_RESOLUTION_MS, most_r
 pub use verify::{Lookup, VerifyError};
 
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;

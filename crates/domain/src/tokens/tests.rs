@@ -13,15 +13,15 @@ use crate::testing::{InMemoryClientDirectory, InMemoryTokenRepository, TEST_SECR
 use crate::time::{MAX_TIMESTAMP, ManualClock, Timestamp};
 use crate::token::TokenFormat;
 
-const NOW: Timestamp = 1_764_337_200_000;
+pub(super) const NOW: Timestamp = 1_764_337_200_000;
 
-struct Fixture {
-    service: TokenService,
-    clock: Arc<ManualClock>,
-    repository: Arc<InMemoryTokenRepository>,
+pub(super) struct Fixture {
+    pub(super) service: TokenService,
+    pub(super) clock: Arc<ManualClock>,
+    pub(super) repository: Arc<InMemoryTokenRepository>,
 }
 
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     fixture_with(CacheSettings::default())
 }
 
@@ -45,11 +45,11 @@ fn fixture_with(settings: CacheSettings) -> Fixture {
     }
 }
 
-fn user(id: i64) -> UserId {
+pub(super) fn user(id: i64) -> UserId {
     UserId::new(id).expect("positive")
 }
 
-fn by_permissions(identifier: &str, permissions: &[&str]) -> CreateTokenRequest {
+pub(super) fn by_permissions(identifier: &str, permissions: &[&str]) -> CreateTokenRequest {
     CreateTokenRequest {
         source: TokenSource::Permissions {
             identifier: Some(identifier.to_owned()),
