@@ -324,8 +324,9 @@ def scaling(work):
         if filler:
             log("scaling: adding 990k filler tokens")
             psql("INSERT INTO api_tokens (user_id, identifier, token_hash, token_sealed, permissions,"
-                 " created_at) SELECT 5000 + g % 1000, 'filler',"
-                 " decode(md5(g::text) || md5((g + 1)::text), 'hex'), '\\x00', '[]', 0"
+                 " created_at, public_id) SELECT 5000 + g % 1000, 'filler',"
+                 " decode(md5(g::text) || md5((g + 1)::text), 'hex'), '\\x00', '[]', 0,"
+                 " gen_random_uuid()::text"
                  f" FROM generate_series(1, {filler}) g", url)
             psql("VACUUM ANALYZE api_tokens", url)
         service = Service(url, PORT, NO_CACHE)
