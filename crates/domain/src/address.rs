@@ -82,14 +82,20 @@ fn parse_network(text: &str) -> Option<IpNet> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Networks(Vec<IpNet>);
 
+/// A configured network that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IPv4 or IPv6 address or CIDR network")]
+pub struct InvalidNetwork(pub String);
+
 impl Networks {
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowedIpsError> {
+    /// Blank entries are skipped (an empty environment variable is an
+    /// empty list).
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, InvalidNetwork> {
         entries
             .iter()
-            .map(|entry| {
-                parse_network(entry.as_ref())
-                    .ok_or_else(|| AllowedIpsError::Malformed(entry.as_ref().to_owned()))
-            })
+            .map(|entry| entry.as_ref().trim())
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| parse_network(entry).ok_or_else(|| InvalidNetwork(entry.to_owned())))
             .collect::<Result<_, _>>()
             .map(Self)
     }
@@ -169,6 +175,13 @@ mod tests {
     fn trusted_networks_may_be_empty() {
         let none = Networks::parse::<&str>(&[]).expect("empty is fine");
         assert!(none.is_empty());
+        assert!(Networks::parse(&[""]).expect("blank is nothing").is_empty());
+        assert_eq!(
+            Networks::parse(&["10.0.0.0/8", "proxy"]),
+            Err(InvalidNetwork("proxy".to_owned()))
+        );
+        let spaced = Networks::parse(&[" 10.0.0.1", "10.0.0.2 "]).expect("trimmed");
+        assert!(spaced.contains(ip("10.0.0.2")));
         assert!(!none.contains(ip("127.0.0.1")));
         let proxies = Networks::parse(&["172.16.0.0/12"]).expect("valid");
         assert!(proxies.contains(ip("172.17.0.2")));

@@ -63,12 +63,13 @@ pub struct ValidEntry {
 }
 
 impl ValidEntry {
-    pub fn new(principal: Principal, last_recorded: Timestamp) -> Self {
+    /// `last_sighting`: the key of where it was last used as stored.
+    pub fn new(principal: Principal, last_recorded: Timestamp, last_sighting: u64) -> Self {
         Self {
             principal,
             last_recorded: AtomicI64::new(last_recorded),
             touched: AtomicBool::new(false),
-            last_sighting: AtomicU64::new(0),
+            last_sighting: AtomicU64::new(last_sighting),
         }
     }
 }
@@ -367,6 +368,7 @@ mod tests {
                 expires_at: None,
                 allowed_ips: None,
             },
+            0,
             0,
         ))
     }

@@ -26,7 +26,7 @@ pub mod tokens;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use address::{AllowedIps, AllowedIpsError, MAX_ALLOWED_NETWORKS, Networks};
+pub use address::{AllowedIps, AllowedIpsError, InvalidNetwork, MAX_ALLOWED_NETWORKS, Networks};
 pub use availability::{Unavailable, is_unavailable};
 pub use cache::{CacheSettings, TokenCache};
 pub use client::{ClientDirectory, OAuthClient};

@@ -7,6 +7,7 @@ mod failure;
 mod idempotency;
 mod oauth;
 mod revocations;
+mod rotation;
 mod schema;
 mod store;
 mod suspensions;

@@ -17,17 +17,37 @@ use crate::store::Store;
 /// the single-key 7261535).
 const USER_LOCK_SPACE: i32 = 7_261_536;
 
-/// Takes the user's lock until the transaction ends (PostgreSQL); SQLite's
-/// single writer already serialises every write.
+/// Takes the user's lock for a suspension or its end: exclusive until the
+/// transaction ends (PostgreSQL); SQLite's single writer already
+/// serialises every write.
 pub(crate) fn lock_user(
     conn: &mut AnyConnection,
     backend: Backend,
     user: i64,
 ) -> Result<(), DieselError> {
+    advisory(conn, backend, user, "pg_advisory_xact_lock")
+}
+
+/// Takes the user's lock for a creation, rotation or grant: shared, so
+/// those never wait for each other, only for a suspension.
+pub(crate) fn share_user(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    user: i64,
+) -> Result<(), DieselError> {
+    advisory(conn, backend, user, "pg_advisory_xact_lock_shared")
+}
+
+fn advisory(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    user: i64,
+    function: &str,
+) -> Result<(), DieselError> {
     if backend == Backend::Postgres {
         // Two 32-bit keys: users that share one only wait for each other.
         let key = i32::try_from(user.rem_euclid(i64::from(i32::MAX))).unwrap_or_default();
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+        diesel::sql_query(format!("SELECT {function}($1, $2)"))
             .bind::<diesel::sql_types::Integer, _>(USER_LOCK_SPACE)
             .bind::<diesel::sql_types::Integer, _>(key)
             .execute(conn)?;

@@ -9,55 +9,55 @@ use std::net::IpAddr;
 
 use tessera_domain::{
     AllowedIps, ClaimLost, ClientId, IdempotencyClaim, InsertTokenError, NewTokenRecord,
-    PermissionSet, RotateError, Rotated, Rotation, RotationOf, TokenChange, TokenHash, TokenId,
-    TokenRecord, TokenRepository, TokenUse, UpdateTokenError, UserId,
+    PermissionSet, RotateError, Rotated, Rotation, TokenChange, TokenHash, TokenId, TokenRecord,
+    TokenRepository, TokenUse, UpdateTokenError, UserId,
 };
 
-use crate::connection::{AnyConnection, Backend};
+use crate::connection::AnyConnection;
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
-use crate::suspensions::{is_suspended, lock_user};
+use crate::suspensions::{is_suspended, share_user};
 
 /// Fields in the table's column order: `RETURNING` reads `all_columns`
 /// (Diesel's `as_returning` does not work on `MultiConnection`).
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 pub(crate) struct TokenRow {
-    id: i64,
-    user_id: i64,
-    identifier: String,
-    token_hash: Vec<u8>,
-    token_sealed: Vec<u8>,
-    permissions: String,
-    from_api_client: Option<String>,
-    created_at: i64,
-    expires_at: Option<i64>,
-    last_used_at: Option<i64>,
-    public_id: String,
-    disabled: bool,
-    allowed_ips: Option<String>,
-    canary: bool,
-    superseded_by: Option<String>,
-    superseded_until: Option<i64>,
-    last_used_by: Option<String>,
-    last_used_ips: Option<String>,
-    owner_suspended: bool,
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) identifier: String,
+    pub(crate) token_hash: Vec<u8>,
+    pub(crate) token_sealed: Vec<u8>,
+    pub(crate) permissions: String,
+    pub(crate) from_api_client: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) public_id: String,
+    pub(crate) disabled: bool,
+    pub(crate) allowed_ips: Option<String>,
+    pub(crate) canary: bool,
+    pub(crate) superseded_by: Option<String>,
+    pub(crate) superseded_until: Option<i64>,
+    pub(crate) last_used_by: Option<String>,
+    pub(crate) last_used_ips: Option<String>,
+    pub(crate) owner_suspended: bool,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = api_tokens)]
-struct NewTokenRow<'a> {
-    user_id: i64,
-    identifier: &'a str,
-    token_hash: &'a [u8],
-    token_sealed: &'a [u8],
-    permissions: String,
-    from_api_client: Option<&'a str>,
-    created_at: i64,
-    expires_at: Option<i64>,
-    public_id: String,
-    allowed_ips: Option<String>,
-    canary: bool,
+pub(crate) struct NewTokenRow<'a> {
+    pub(crate) user_id: i64,
+    pub(crate) identifier: &'a str,
+    pub(crate) token_hash: &'a [u8],
+    pub(crate) token_sealed: &'a [u8],
+    pub(crate) permissions: String,
+    pub(crate) from_api_client: Option<&'a str>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) public_id: String,
+    pub(crate) allowed_ips: Option<String>,
+    pub(crate) canary: bool,
 }
 
 /// The members `PATCH` may change; `None` leaves a column alone.
@@ -235,93 +235,6 @@ impl From<DieselError> for InsertFailure {
     }
 }
 
-/// Why a rotation's transaction rolled back.
-enum RotateFailure {
-    Db(DieselError),
-    NotFound,
-    NotRotatable,
-    Suspended,
-}
-
-impl From<DieselError> for RotateFailure {
-    fn from(error: DieselError) -> Self {
-        Self::Db(error)
-    }
-}
-
-/// A rotation inside its transaction: claim the old row with a conditional
-/// update (the row lock makes concurrent rotations of one token queue, and
-/// all but the first find it superseded), store the successor from the
-/// claimed row's current values, drop the old row unless it overlaps.
-fn rotate_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    rotation: &Rotation,
-) -> Result<(TokenRow, TokenRow), RotateFailure> {
-    let target: Option<(i64, i64)> = match rotation.of {
-        RotationOf::Owned(user, id) => api_tokens::table
-            .filter(api_tokens::public_id.eq(id.to_string()))
-            .filter(api_tokens::user_id.eq(user.get()))
-            .select((api_tokens::id, api_tokens::user_id))
-            .first(conn)
-            .optional()?,
-        RotationOf::Presented(hash) => api_tokens::table
-            .filter(api_tokens::token_hash.eq(&hash.0[..]))
-            .select((api_tokens::id, api_tokens::user_id))
-            .first(conn)
-            .optional()?,
-    };
-    let (target, owner) = target.ok_or(RotateFailure::NotFound)?;
-    lock_user(conn, backend, owner)?;
-    if is_suspended(conn, owner)? {
-        return Err(RotateFailure::Suspended);
-    }
-    let now = rotation.now;
-    let old = diesel::update(
-        api_tokens::table
-            .filter(api_tokens::id.eq(target))
-            .filter(api_tokens::superseded_by.is_null())
-            .filter(api_tokens::disabled.eq(false))
-            .filter(
-                api_tokens::expires_at
-                    .is_null()
-                    .or(api_tokens::expires_at.gt(now)),
-            ),
-    )
-    .set((
-        api_tokens::superseded_by.eq(rotation.successor_id.to_string()),
-        api_tokens::superseded_until.eq(rotation.overlap_until.unwrap_or(now)),
-    ))
-    .returning(api_tokens::all_columns)
-    .get_result::<TokenRow>(conn)
-    .optional()?
-    .ok_or(RotateFailure::NotRotatable)?;
-    let successor = NewTokenRow {
-        user_id: old.user_id,
-        identifier: &old.identifier,
-        token_hash: &rotation.successor_hash.0,
-        token_sealed: &rotation.successor_sealed,
-        permissions: old.permissions.clone(),
-        from_api_client: old.from_api_client.as_deref(),
-        created_at: now,
-        expires_at: rotation
-            .expires_at
-            .or(old.expires_at)
-            .or(rotation.default_expiry),
-        public_id: rotation.successor_id.to_string(),
-        allowed_ips: old.allowed_ips.clone(),
-        canary: old.canary,
-    };
-    let successor = diesel::insert_into(api_tokens::table)
-        .values(&successor)
-        .returning(api_tokens::all_columns)
-        .get_result::<TokenRow>(conn)?;
-    if rotation.overlap_until.is_none() {
-        diesel::delete(api_tokens::table.filter(api_tokens::id.eq(target))).execute(conn)?;
-    }
-    Ok((old, successor))
-}
-
 impl DieselTokenRepository {
     /// Inserts a token (replacing the user's expired one from the same
     /// client) and completes `claim` with its id, in one transaction.
@@ -334,7 +247,7 @@ impl DieselTokenRepository {
         let backend = self.store.backend();
         let inserted = self.store.write("inserting a token", |conn| {
             conn.transaction::<TokenRow, InsertFailure, _>(|conn| {
-                lock_user(conn, backend, token.user_id.get())?;
+                share_user(conn, backend, token.user_id.get())?;
                 if is_suspended(conn, token.user_id.get())? {
                     return Err(InsertFailure::Suspended);
                 }
@@ -467,25 +380,7 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn rotate(&self, rotation: &Rotation) -> Result<Rotated, RotateError> {
-        const WHAT: &str = "rotating a token";
-        let backend = self.store.backend();
-        let outcome = self.store.write(WHAT, |conn| {
-            conn.transaction::<_, RotateFailure, _>(|conn| rotate_in(conn, backend, rotation))
-                .map_err(|failure| match failure {
-                    RotateFailure::Db(error) if is_duplicate_token_hash(&error) => {
-                        RotateError::DuplicateHash
-                    }
-                    RotateFailure::Db(error) => RotateError::Unexpected(store_error(error, WHAT)),
-                    RotateFailure::NotFound => RotateError::NotFound,
-                    RotateFailure::NotRotatable => RotateError::NotRotatable,
-                    RotateFailure::Suspended => RotateError::Suspended,
-                })
-        })?;
-        let (old, successor) = outcome;
-        Ok(Rotated {
-            old: TokenRecord::try_from(old)?,
-            successor: TokenRecord::try_from(successor)?,
-        })
+        crate::rotation::rotate(&self.store, rotation)
     }
 
     fn suspend(
@@ -508,59 +403,11 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {
-        self.store
-            .write_query("revoking a reused token", |conn| {
-                conn.transaction(|conn| {
-                    let mut doomed: Vec<Vec<u8>> = Vec::new();
-                    let mut next = api_tokens::table
-                        .filter(api_tokens::token_hash.eq(&hash.0[..]))
-                        .select((api_tokens::token_hash, api_tokens::superseded_by))
-                        .first::<(Vec<u8>, Option<String>)>(conn)
-                        .optional()?;
-                    while let Some((hash, successor)) = next {
-                        if doomed.contains(&hash) {
-                            break;
-                        }
-                        doomed.push(hash);
-                        next = match successor {
-                            Some(id) => api_tokens::table
-                                .filter(api_tokens::public_id.eq(id))
-                                .select((api_tokens::token_hash, api_tokens::superseded_by))
-                                .first::<(Vec<u8>, Option<String>)>(conn)
-                                .optional()?,
-                            None => None,
-                        };
-                    }
-                    diesel::delete(
-                        api_tokens::table.filter(api_tokens::token_hash.eq_any(&doomed)),
-                    )
-                    .execute(conn)?;
-                    Ok(doomed)
-                })
-            })?
-            .into_iter()
-            .map(|bytes| crate::hash_of(bytes, "token"))
-            .collect()
+        crate::rotation::revoke_lineage(&self.store, hash)
     }
 
     fn purge_superseded(&self, now: i64) -> anyhow::Result<Vec<TokenHash>> {
-        self.store
-            .write_query("purging superseded tokens", |conn| {
-                diesel::delete(
-                    api_tokens::table
-                        .filter(api_tokens::superseded_by.is_not_null())
-                        .filter(
-                            api_tokens::superseded_until
-                                .le(now)
-                                .or(api_tokens::expires_at.le(now)),
-                        ),
-                )
-                .returning(api_tokens::token_hash)
-                .get_results::<Vec<u8>>(conn)
-            })?
-            .into_iter()
-            .map(|bytes| crate::hash_of(bytes, "token"))
-            .collect()
+        crate::rotation::purge_superseded(&self.store, now)
     }
 
     fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>> {

@@ -191,6 +191,14 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
 }
 
+impl ServerSettings {
+    /// `trusted_proxies` parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<tessera_domain::Networks> {
+        tessera_domain::Networks::parse(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: server.trusted_proxies: {e}"))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
@@ -316,12 +324,19 @@ impl Settings {
                 EnvironmentVariables::with_prefix("TESSERA")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    // `TESSERA__SERVER__TRUSTED_PROXIES=10.0.0.0/8,10.1.0.7`;
+                    // every other variable stays one string.
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_proxies"),
             )
             .build()
             .context("reading configuration")?
             .try_deserialize()
             .context("invalid configuration")?;
+        // A list only the server reads, checked now so every command
+        // refuses it in one line, before anything starts.
+        settings.server.trusted_proxies()?;
         if environment == Environment::Production {
             settings.check_production()?;
         }

@@ -10,8 +10,8 @@ use actix_web::HttpServer;
 use actix_web::dev::Server;
 use anyhow::Context as _;
 use tessera_domain::{
-    Clock, Keyring, LogFollower, Networks, PermissionCatalogue, RevocationLog, SystemClock,
-    TokenCache, TokenFormat, TokenService,
+    Clock, Keyring, LogFollower, PermissionCatalogue, RevocationLog, SystemClock, TokenCache,
+    TokenFormat, TokenService,
 };
 use tessera_http_adapter::{AppState, SessionCodec, app};
 use tessera_oauth_clients::{ClientService, Core, CoreSettings, Ports, StaticClientDirectory};
@@ -123,9 +123,7 @@ pub fn build_services(
         Duration::from_secs(settings.revocations.long_poll_secs),
     )
     .with_deadline(deadlines.acquire + deadlines.statement)
-    .with_trusted_proxies(
-        Networks::parse(&settings.server.trusted_proxies).context("server.trusted_proxies")?,
-    );
+    .with_trusted_proxies(settings.server.trusted_proxies()?);
     if let Some(path) = settings.database.url.expose().strip_prefix("sqlite://") {
         state = state.with_storage_probe(storage_probe(path));
     }

@@ -124,6 +124,16 @@ impl TokenService {
 
     fn entry_for(&self, record: TokenRecord, noted: Option<Timestamp>) -> ValidEntry {
         let recorded = record.last_used_at.unwrap_or(i64::MIN);
+        // Where it was last used, as stored: a use from there again is
+        // nothing new (and a restart notes no place it already knew).
+        let stored = Sighting {
+            by: record
+                .last_used_by
+                .as_deref()
+                .map(std::borrow::Cow::Borrowed),
+            ip: record.last_used_ips.first().copied(),
+        }
+        .key();
         // A rotated token works until its overlap ends.
         let valid_until = record.valid_until();
         ValidEntry::new(
@@ -137,6 +147,7 @@ impl TokenService {
                 allowed_ips: record.allowed_ips.map(Arc::new),
             },
             noted.map_or(recorded, |noted| noted.max(recorded)),
+            stored,
         )
     }
 
@@ -196,11 +207,13 @@ impl TokenService {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok();
         let moved = key != 0 && entry.last_sighting.load(Ordering::Relaxed) != key;
-        if due || moved {
-            if key != 0 {
-                entry.last_sighting.store(key, Ordering::Relaxed);
-            }
+        if moved {
+            entry.last_sighting.store(key, Ordering::Relaxed);
             self.usage.note(entry.principal.hash, now, sighting);
+        } else if due {
+            // Same place, same address: only the time is news.
+            self.usage
+                .note(entry.principal.hash, now, &Sighting::none());
         }
         Ok(entry.principal.clone())
     }

@@ -456,6 +456,67 @@ impl Served {
     }
 }
 
+/// `server.trusted_proxies` from the environment, a comma-separated list:
+/// the forwarded address counts only through it.
+#[test]
+fn trusted_proxies_come_from_a_comma_separated_variable() {
+    let served = serve(&[("TESSERA__SERVER__TRUSTED_PROXIES", "10.9.0.0/16, 127.0.0.1")]);
+    let minted = run(tessera(&workspace_root()).args(["session", "mint", "--user", "1"]));
+    let cookie = format!("Cookie: tessera_session={}\r\n", stdout(&minted).trim());
+    let json = "Content-Type: application/json\r\n";
+    let (status, created) = served.http(
+        &format!("POST /api/v1/users/1/api-tokens/create HTTP/1.1\r\n{cookie}{json}"),
+        r#"{"identifier": "proxied", "permissions": []}"#,
+    );
+    assert_eq!(status, 200, "{created}");
+    let created: serde_json::Value = serde_json::from_str(&created).expect("json");
+    let (status, body) = served.http(
+        &format!(
+            "PATCH /api/v1/users/1/api-tokens/{} HTTP/1.1\r\n{cookie}{json}",
+            created["id"].as_str().expect("id")
+        ),
+        r#"{"allowedIps": ["203.0.113.0/24"]}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let bearer = format!(
+        "Authorization: Bearer {}\r\n",
+        created["token"].as_str().expect("token")
+    );
+    let status_from = |forwarded: &str| {
+        served
+            .http(
+                &format!("GET /api/v1/status HTTP/1.1\r\n{bearer}X-Forwarded-For: {forwarded}\r\n"),
+                "",
+            )
+            .0
+    };
+    assert_eq!(status_from("203.0.113.9"), 200);
+    assert_eq!(status_from("198.51.100.1"), 401);
+    let (exit, log) = served.terminate();
+    assert!(exit.success(), "exit status {exit}; log: {log:?}");
+}
+
+#[test]
+fn a_bad_trusted_proxy_is_one_clear_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(tessera(&workspace_root())
+        .env(
+            "TESSERA__DATABASE__URL",
+            format!("sqlite://{}/p.db", dir.path().display()),
+        )
+        .env(
+            "TESSERA__SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/8,the-balancer",
+        )
+        .arg("serve"));
+    assert_clear_failure(&output, "server.trusted_proxies");
+    assert!(
+        stderr(&output).contains("the-balancer"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn serve_logs_its_port_and_stops_gracefully_on_sigterm() {
     let served = serve(&[]);
