@@ -150,6 +150,13 @@ pub(crate) fn hash_of(bytes: Vec<u8>, what: &str) -> anyhow::Result<tessera_doma
     Ok(tessera_domain::TokenHash(array))
 }
 
+/// The fingerprints of token rows a statement returned.
+pub(crate) fn token_hashes(rows: Vec<Vec<u8>>) -> anyhow::Result<Vec<tessera_domain::TokenHash>> {
+    rows.into_iter()
+        .map(|bytes| hash_of(bytes, "token"))
+        .collect()
+}
+
 /// A snapshot of the pool, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolState {

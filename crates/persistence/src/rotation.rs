@@ -62,10 +62,8 @@ pub(crate) fn revoke_lineage(store: &Store, hash: &TokenHash) -> anyhow::Result<
                     .execute(conn)?;
                 Ok(doomed)
             })
-        })?
-        .into_iter()
-        .map(|bytes| crate::hash_of(bytes, "token"))
-        .collect()
+        })
+        .and_then(crate::token_hashes)
 }
 
 pub(crate) fn purge_superseded(store: &Store, now: i64) -> anyhow::Result<Vec<TokenHash>> {
@@ -82,10 +80,8 @@ pub(crate) fn purge_superseded(store: &Store, now: i64) -> anyhow::Result<Vec<To
             )
             .returning(api_tokens::token_hash)
             .get_results::<Vec<u8>>(conn)
-        })?
-        .into_iter()
-        .map(|bytes| crate::hash_of(bytes, "token"))
-        .collect()
+        })
+        .and_then(crate::token_hashes)
 }
 
 /// Why a rotation's transaction rolled back.

@@ -72,12 +72,6 @@ struct SuspensionRow<'a> {
     suspended_at: i64,
 }
 
-fn hashes(rows: Vec<Vec<u8>>) -> anyhow::Result<Vec<TokenHash>> {
-    rows.into_iter()
-        .map(|bytes| crate::hash_of(bytes, "token"))
-        .collect()
-}
-
 pub(crate) fn suspend(
     store: &Store,
     user: UserId,
@@ -103,7 +97,7 @@ pub(crate) fn suspend(
                 .get_results::<Vec<u8>>(conn)
         })
     })?;
-    hashes(refused)
+    crate::token_hashes(refused)
 }
 
 pub(crate) fn resume(store: &Store, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>> {
@@ -122,5 +116,5 @@ pub(crate) fn resume(store: &Store, user: UserId) -> anyhow::Result<Option<Vec<T
                 .map(Some)
         })
     })?;
-    restored.map(hashes).transpose()
+    restored.map(crate::token_hashes).transpose()
 }

@@ -508,10 +508,8 @@ impl TokenRepository for DieselTokenRepository {
                 query
                     .returning(api_tokens::token_hash)
                     .get_results::<Vec<u8>>(conn)
-            })?
-            .into_iter()
-            .map(|bytes| crate::hash_of(bytes, "token"))
-            .collect()
+            })
+            .and_then(crate::token_hashes)
     }
 
     fn record_usage(&self, uses: &[TokenUse]) -> anyhow::Result<()> {

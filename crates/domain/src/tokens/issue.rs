@@ -152,19 +152,9 @@ impl TokenService {
         claim: Option<&IdempotencyClaim>,
     ) -> Result<ApiToken, CreateTokenError> {
         let now = self.clock.now();
-        if let Some(at) = request.expires_at {
-            if at <= now {
-                return Err(CreateTokenError::Invalid(
-                    "expiresAt must be in the future".into(),
-                ));
-            }
-            if at > MAX_TIMESTAMP {
-                return Err(CreateTokenError::Invalid(
-                    "expiresAt must be before the year 10000".into(),
-                ));
-            }
-        }
-        let expires_at = self.within_policy(request.expires_at, now)?;
+        let expires_at = self
+            .checked_expiry(request.expires_at, now)
+            .map_err(CreateTokenError::Invalid)?;
         let (identifier, permissions, from_api_client) = match request.source {
             TokenSource::Permissions {
                 identifier,
@@ -224,21 +214,32 @@ impl TokenService {
         Err(anyhow::anyhow!("could not generate a unique token").into())
     }
 
-    /// The expiry a new token gets under the lifetime policy: the policy's
-    /// lifetime when none was asked for, a refusal beyond it.
-    pub(super) fn within_policy(
+    /// The expiry a token gets when `asked` is what a request asked for
+    /// (creation, a change, a rotation): in the future, before the year
+    /// 10000, within the lifetime policy; the policy's lifetime when nothing
+    /// was asked. The error is the `400`'s detail.
+    pub(super) fn checked_expiry(
         &self,
         asked: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<Option<Timestamp>, CreateTokenError> {
-        match (asked, self.latest_expiry(now)) {
-            (None, latest) => Ok(latest),
-            (Some(at), Some(latest)) if at > latest => Err(CreateTokenError::Invalid(format!(
+    ) -> Result<Option<Timestamp>, String> {
+        let latest = self.latest_expiry(now);
+        let Some(at) = asked else {
+            return Ok(latest);
+        };
+        if at <= now {
+            return Err("expiresAt must be in the future".into());
+        }
+        if at > MAX_TIMESTAMP {
+            return Err("expiresAt must be before the year 10000".into());
+        }
+        if latest.is_some_and(|latest| at > latest) {
+            return Err(format!(
                 "expiresAt is beyond the longest lifetime tokens may have here ({} days)",
                 self.max_lifetime_days
-            ))),
-            (Some(at), _) => Ok(Some(at)),
+            ));
         }
+        Ok(Some(at))
     }
 
     /// The latest expiry the lifetime policy allows for a token made `now`.

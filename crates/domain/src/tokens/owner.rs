@@ -5,7 +5,7 @@ use crate::address::AllowedIps;
 use crate::ids::{ClientId, TokenId, UserId};
 use crate::permission::Identifier;
 use crate::ports::{TokenChange, UpdateTokenError};
-use crate::time::{MAX_TIMESTAMP, Timestamp};
+use crate::time::Timestamp;
 
 use super::document::{ApiToken, to_document};
 use super::service::TokenService;
@@ -124,20 +124,9 @@ impl TokenService {
     }
 
     fn checked_new_expiry(&self, at: Timestamp) -> Result<Timestamp, PatchTokenError> {
-        let now = self.clock.now();
-        if at <= now {
-            return Err(PatchTokenError::Invalid(
-                "expiresAt must be in the future".into(),
-            ));
-        }
-        if at > MAX_TIMESTAMP {
-            return Err(PatchTokenError::Invalid(
-                "expiresAt must be before the year 10000".into(),
-            ));
-        }
-        self.within_policy(Some(at), now)
-            .map_err(|e| PatchTokenError::Invalid(e.to_string()))?;
-        Ok(at)
+        self.checked_expiry(Some(at), self.clock.now())
+            .map(|checked| checked.unwrap_or(at))
+            .map_err(PatchTokenError::Invalid)
     }
 
     pub fn list(&self, user: UserId) -> anyhow::Result<Vec<ApiToken>> {

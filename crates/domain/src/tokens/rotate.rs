@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use crate::crypto::TokenHash;
 use crate::ids::{TokenId, UserId};
 use crate::ports::{RotateError, Rotation, RotationOf};
-use crate::time::{MAX_TIMESTAMP, Timestamp, secs_as_ms};
+use crate::time::{Timestamp, secs_as_ms};
 
 use super::document::{ApiToken, to_document};
 use super::service::TokenService;
@@ -118,19 +118,9 @@ impl TokenService {
                 "overlapSecs must be an integer from 0 to {MAX_OVERLAP_SECS}"
             )));
         }
-        if let Some(at) = request.expires_at {
-            if at <= now {
-                return Err(RotateTokenError::Invalid(
-                    "expiresAt must be in the future".into(),
-                ));
-            }
-            if at > MAX_TIMESTAMP {
-                return Err(RotateTokenError::Invalid(
-                    "expiresAt must be before the year 10000".into(),
-                ));
-            }
-            self.within_policy(Some(at), now)
-                .map_err(|e| RotateTokenError::Invalid(e.to_string()))?;
+        if request.expires_at.is_some() {
+            self.checked_expiry(request.expires_at, now)
+                .map_err(RotateTokenError::Invalid)?;
         }
         let overlap_until =
             (overlap > 0).then(|| now.saturating_add(secs_as_ms(overlap.unsigned_abs())));
