@@ -219,10 +219,24 @@ def balancer_survives_a_stopped_replica(stack, durable, workers=4):
         with lock:
             return counts["ok"] >= 200
     poll("load through the balancer", warmed, 30)
+
+    # A restarted instance is back in rotation only after HAProxy's checks
+    # rise again (2 × 1 s): wait for it, within a deadline.
+    def both_serving():
+        served = [stack.valid_verifications(base) - old
+                  for base, old in zip((stack.t1, stack.t2), served_before)]
+        if all(n > 0 for n in served):
+            return served
+        time.sleep(0.1)
+        return None
+    try:
+        served, _ = poll("both instances serving through the balancer", both_serving, 15)
+    except SmokeFailure:
+        served = [stack.valid_verifications(base) - old
+                  for base, old in zip((stack.t1, stack.t2), served_before)]
+        expect(False, f"the balancer did not use both instances: {served}")
     with lock:
         before = counts["ok"]
-    served = [stack.valid_verifications(base) - old for base, old in zip((stack.t1, stack.t2), served_before)]
-    expect(all(n > 0 for n in served), f"the balancer did not use both instances: {served}")
     stopped_at = time.monotonic()
     stack.run("stop", "tessera-2")
     stop_took = time.monotonic() - stopped_at
