@@ -14,7 +14,7 @@ pub const MAX_ALLOWED_NETWORKS: usize = 16;
 /// [`MAX_ALLOWED_NETWORKS`], each in canonical form (host bits cleared, a
 /// bare address as a `/32` or `/128`), without duplicates, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AllowedIps(Vec<IpNet>);
+pub struct AllowedIps(Networks);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AllowedIpsError {
@@ -42,20 +42,29 @@ impl AllowedIps {
                 networks.push(network);
             }
         }
-        Ok(Self(networks))
+        Ok(Self(Networks(networks)))
     }
 
-    /// Whether `address` is in one of the networks. An IPv4 address that
-    /// reaches the service as IPv4-mapped IPv6 (`::ffff:10.0.0.1`, a
-    /// dual-stack listener) counts as the IPv4 address.
+    /// Whether `address` is in one of the networks (see [`Networks::contains`]).
     pub fn admits(&self, address: IpAddr) -> bool {
-        let address = address.to_canonical();
-        self.0.iter().any(|network| network.contains(&address))
+        self.0.contains(address)
     }
 
     /// The networks as CIDR strings, as documents and the store show them.
     pub fn to_strings(&self) -> Vec<String> {
-        self.0.iter().map(ToString::to_string).collect()
+        self.0.0.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// The rule every verification path applies (contract §12.5): a token
+/// without a restriction is admitted from anywhere; a restricted one only
+/// from a known address among its networks — an unknown address fails
+/// closed.
+pub fn admitted(allowed: Option<&AllowedIps>, origin: Option<IpAddr>) -> bool {
+    match (allowed, origin) {
+        (None, _) => true,
+        (Some(allowed), Some(address)) => allowed.admits(address),
+        (Some(_), None) => false,
     }
 }
 
@@ -77,9 +86,9 @@ fn parse_network(text: &str) -> Option<IpNet> {
     text.parse::<IpAddr>().ok().map(IpNet::from)
 }
 
-/// A list of networks for configuration (`server.trusted_proxies`): like
-/// [`AllowedIps`], but may be empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A list of networks (`server.trusted_proxies`, and what [`AllowedIps`]
+/// holds); may be empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Networks(Vec<IpNet>);
 
 /// A configured network that is not one.
@@ -100,6 +109,9 @@ impl Networks {
             .map(Self)
     }
 
+    /// Whether `address` is in one of the networks. An IPv4 address that
+    /// reaches the service as IPv4-mapped IPv6 (`::ffff:10.0.0.1`, a
+    /// dual-stack listener) counts as the IPv4 address.
     pub fn contains(&self, address: IpAddr) -> bool {
         let address = address.to_canonical();
         self.0.iter().any(|network| network.contains(&address))

@@ -28,10 +28,6 @@ impl Principal {
     /// Whether the token may be used from `origin`. A restricted token
     /// used where the caller's address is unknown is refused: fail closed.
     pub fn admits(&self, origin: Option<IpAddr>) -> bool {
-        match (&self.allowed_ips, origin) {
-            (None, _) => true,
-            (Some(allowed), Some(address)) => allowed.admits(address),
-            (Some(_), None) => false,
-        }
+        crate::address::admitted(self.allowed_ips.as_deref(), origin)
     }
 }

@@ -77,13 +77,12 @@ impl TokenService {
                 revoked: revoked.len(),
             });
         }
-        let now = self.clock.now();
-        let expired = record.valid_until().is_some_and(|until| until <= now);
-        let admitted = record
-            .allowed_ips
-            .as_ref()
-            .is_none_or(|allowed| origin.is_some_and(|address| allowed.admits(address)));
-        if record.disabled || record.owner_suspended || expired || !admitted {
+        // The rules of verification, on the stored record.
+        let expired = crate::cache::expired(record.valid_until(), self.clock.now());
+        if expired
+            || super::verify::refusal_of(&record).is_some()
+            || !crate::address::admitted(record.allowed_ips.as_ref(), origin)
+        {
             return Err(RotateTokenError::Refused);
         }
         Ok(hash)

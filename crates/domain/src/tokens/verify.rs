@@ -44,7 +44,7 @@ pub enum VerifyError {
 }
 
 /// Why a stored, unexpired token is refused anyway, if it is.
-fn refusal_of(record: &TokenRecord) -> Option<VerifyError> {
+pub(super) fn refusal_of(record: &TokenRecord) -> Option<VerifyError> {
     if record.owner_suspended {
         Some(VerifyError::Suspended)
     } else if record.disabled {
