@@ -55,5 +55,5 @@ pub use token::{TokenFormat, TokenFormatError};
 pub use tokens::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, MAX_USED_IPS,
     PatchTokenError, RotateRequest, RotateTokenError, Sighting, TokenPatch, TokenService,
-    TokenSource, VerifyError,
+    TokenSource, VerifyError, most_recent_first,
 };

@@ -83,15 +83,8 @@ impl TokenUse {
             record.last_used_by = Some(by.clone());
         }
         if !self.ips.is_empty() {
-            let mut ips = self.ips.clone();
-            ips.extend(
-                record
-                    .last_used_ips
-                    .iter()
-                    .filter(|ip| !self.ips.contains(ip)),
-            );
-            ips.truncate(crate::tokens::MAX_USED_IPS);
-            record.last_used_ips = ips;
+            record.last_used_ips =
+                crate::tokens::most_recent_first(&self.ips, &record.last_used_ips);
         }
     }
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use tessera_domain::{MAX_USED_IPS, TokenUse};
+use tessera_domain::{TokenUse, most_recent_first};
 
 use crate::connection::{AnyConnection, Backend, MultiBackend};
 use crate::schema::api_tokens;
@@ -73,9 +73,7 @@ fn merged_addresses(
             let earlier: Vec<IpAddr> = text
                 .and_then(|text| serde_json::from_str(&text).ok())
                 .unwrap_or_default();
-            let mut ips = noted.ips.clone();
-            ips.extend(earlier.into_iter().filter(|ip| !noted.ips.contains(ip)));
-            ips.truncate(MAX_USED_IPS);
+            let ips = most_recent_first(&noted.ips, &earlier);
             let json = serde_json::to_string(&ips)
                 .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
             merged.insert(hash, json);

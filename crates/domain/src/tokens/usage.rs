@@ -83,13 +83,15 @@ impl<'a> Sighting<'a> {
     }
 }
 
-/// `ip` first, then `earlier` without it, at most [`MAX_USED_IPS`].
-pub fn most_recent_first(ip: Option<IpAddr>, earlier: &[IpAddr]) -> Vec<IpAddr> {
-    let ip = ip.map(|ip| ip.to_canonical());
-    ip.into_iter()
-        .chain(earlier.iter().copied().filter(|other| Some(*other) != ip))
-        .take(MAX_USED_IPS)
-        .collect()
+/// `newer` first, then `earlier` without them, at most [`MAX_USED_IPS`]:
+/// the one rule for `lastUsedIps`, wherever two lists meet (a use noted, a
+/// batch put back, a flush over the stored list).
+pub fn most_recent_first(newer: &[IpAddr], earlier: &[IpAddr]) -> Vec<IpAddr> {
+    let newer: Vec<IpAddr> = newer.iter().map(IpAddr::to_canonical).collect();
+    let mut merged = newer.clone();
+    merged.extend(earlier.iter().filter(|ip| !newer.contains(ip)));
+    merged.truncate(MAX_USED_IPS);
+    merged
 }
 
 /// Fingerprint → what was noted since the last flush.
@@ -113,8 +115,8 @@ impl UsageLog {
         if let Some(by) = &sighting.by {
             noted.by = Some(by.clone().into_owned());
         }
-        if sighting.ip.is_some() {
-            noted.ips = most_recent_first(sighting.ip, &noted.ips);
+        if let Some(ip) = sighting.ip {
+            noted.ips = most_recent_first(&[ip], &noted.ips);
         }
     }
 
@@ -148,10 +150,7 @@ impl UsageLog {
                     if newer.by.is_none() {
                         newer.by = old.by;
                     }
-                    let mut ips = newer.ips.clone();
-                    ips.extend(old.ips.iter().filter(|ip| !newer.ips.contains(ip)));
-                    ips.truncate(MAX_USED_IPS);
-                    newer.ips = ips;
+                    newer.ips = most_recent_first(&newer.ips, &old.ips);
                 }
                 None => {
                     usage.insert(old.hash, old);
@@ -179,7 +178,7 @@ mod tests {
             ip("10.0.0.5"),
         ];
         assert_eq!(
-            most_recent_first(Some(ip("10.0.0.3")), &earlier),
+            most_recent_first(&[ip("10.0.0.3")], &earlier),
             [
                 ip("10.0.0.3"),
                 ip("10.0.0.1"),
@@ -189,7 +188,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            most_recent_first(Some(ip("10.0.0.9")), &earlier),
+            most_recent_first(&[ip("10.0.0.9")], &earlier),
             [
                 ip("10.0.0.9"),
                 ip("10.0.0.1"),
@@ -199,11 +198,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            most_recent_first(Some(ip("::ffff:10.0.0.2")), &earlier[..2]),
+            most_recent_first(&[ip("::ffff:10.0.0.2")], &earlier[..2]),
             [ip("10.0.0.2"), ip("10.0.0.1")],
             "an IPv4-mapped address is the IPv4 one"
         );
-        assert_eq!(most_recent_first(None, &earlier[..1]), [ip("10.0.0.1")]);
+        assert_eq!(most_recent_first(&[], &earlier[..1]), [ip("10.0.0.1")]);
     }
 
     #[test]
