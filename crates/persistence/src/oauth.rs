@@ -427,8 +427,7 @@ impl CodeRepository for DieselOAuthRepository {
         let backend = self.store.backend();
         self.store.write("redeeming a code", |conn| {
             let outcome = conn.transaction::<(TokenRow, Vec<Vec<u8>>), RedeemFailure, _>(|conn| {
-                crate::suspensions::share_user(conn, backend, token.user_id.get())?;
-                if crate::suspensions::is_suspended(conn, token.user_id.get())? {
+                if !crate::suspensions::may_issue_to(conn, backend, token.user_id.get())? {
                     return Err(RedeemFailure::Suspended);
                 }
                 // Only one of concurrent redemptions flips `used_at`.

@@ -9,7 +9,7 @@ use tessera_domain::{RotateError, Rotated, Rotation, RotationOf, TokenHash, Toke
 use crate::connection::{AnyConnection, Backend};
 use crate::schema::api_tokens;
 use crate::store::{Store, store_error};
-use crate::suspensions::{is_suspended, share_user};
+use crate::suspensions::may_issue_to;
 use crate::tokens::{NewTokenRow, TokenRow, is_duplicate_token_hash};
 
 pub(crate) fn rotate(store: &Store, rotation: &Rotation) -> Result<Rotated, RotateError> {
@@ -121,8 +121,7 @@ fn rotate_in(
             .optional()?,
     };
     let (target, owner) = target.ok_or(RotateFailure::NotFound)?;
-    share_user(conn, backend, owner)?;
-    if is_suspended(conn, owner)? {
+    if !may_issue_to(conn, backend, owner)? {
         return Err(RotateFailure::Suspended);
     }
     let now = rotation.now;

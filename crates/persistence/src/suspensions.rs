@@ -28,14 +28,17 @@ pub(crate) fn lock_user(
     advisory(conn, backend, user, "pg_advisory_xact_lock")
 }
 
-/// Takes the user's lock for a creation, rotation or grant: shared, so
-/// those never wait for each other, only for a suspension.
-pub(crate) fn share_user(
+/// Whether a token may be issued to `user` (a creation, a rotation, a
+/// grant): takes the user's lock shared — issuers never wait for each other,
+/// only for a suspension — then reads the suspension under it, so a
+/// suspension that commits can never miss a token issued beside it.
+pub(crate) fn may_issue_to(
     conn: &mut AnyConnection,
     backend: Backend,
     user: i64,
-) -> Result<(), DieselError> {
-    advisory(conn, backend, user, "pg_advisory_xact_lock_shared")
+) -> Result<bool, DieselError> {
+    advisory(conn, backend, user, "pg_advisory_xact_lock_shared")?;
+    Ok(!is_suspended(conn, user)?)
 }
 
 fn advisory(

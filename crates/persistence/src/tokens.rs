@@ -16,7 +16,7 @@ use tessera_domain::{
 use crate::connection::AnyConnection;
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
-use crate::suspensions::{is_suspended, share_user};
+use crate::suspensions::{is_suspended, may_issue_to};
 
 /// Fields in the table's column order: `RETURNING` reads `all_columns`
 /// (Diesel's `as_returning` does not work on `MultiConnection`).
@@ -247,8 +247,7 @@ impl DieselTokenRepository {
         let backend = self.store.backend();
         let inserted = self.store.write("inserting a token", |conn| {
             conn.transaction::<TokenRow, InsertFailure, _>(|conn| {
-                share_user(conn, backend, token.user_id.get())?;
-                if is_suspended(conn, token.user_id.get())? {
+                if !may_issue_to(conn, backend, token.user_id.get())? {
                     return Err(InsertFailure::Suspended);
                 }
                 if let Some(client) = &token.from_api_client {
@@ -281,6 +280,19 @@ impl DieselTokenRepository {
     }
 }
 
+impl DieselTokenRepository {
+    /// The token one lookup finds, if any.
+    fn one(
+        &self,
+        find: impl FnOnce(&mut AnyConnection) -> Result<Option<TokenRow>, DieselError>,
+    ) -> anyhow::Result<Option<TokenRecord>> {
+        self.store
+            .read_query("looking a token up", find)?
+            .map(TokenRecord::try_from)
+            .transpose()
+    }
+}
+
 impl TokenRepository for DieselTokenRepository {
     fn insert(&self, token: NewTokenRecord, now: i64) -> Result<TokenRecord, InsertTokenError> {
         self.insert_with(token, now, None)
@@ -296,31 +308,25 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>> {
-        self.store
-            .read_query("looking a token up", |conn| {
-                api_tokens::table
-                    .filter(api_tokens::id.eq(id))
-                    .filter(api_tokens::user_id.eq(user.get()))
-                    .select(TokenRow::as_select())
-                    .first::<TokenRow>(conn)
-                    .optional()
-            })?
-            .map(TokenRecord::try_from)
-            .transpose()
+        self.one(|conn| {
+            api_tokens::table
+                .filter(api_tokens::id.eq(id))
+                .filter(api_tokens::user_id.eq(user.get()))
+                .select(TokenRow::as_select())
+                .first::<TokenRow>(conn)
+                .optional()
+        })
     }
 
     fn find_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenRecord>> {
-        self.store
-            .read_query("looking a token up", |conn| {
-                api_tokens::table
-                    .filter(api_tokens::public_id.eq(id.to_string()))
-                    .filter(api_tokens::user_id.eq(user.get()))
-                    .select(TokenRow::as_select())
-                    .first::<TokenRow>(conn)
-                    .optional()
-            })?
-            .map(TokenRecord::try_from)
-            .transpose()
+        self.one(|conn| {
+            api_tokens::table
+                .filter(api_tokens::public_id.eq(id.to_string()))
+                .filter(api_tokens::user_id.eq(user.get()))
+                .select(TokenRow::as_select())
+                .first::<TokenRow>(conn)
+                .optional()
+        })
     }
 
     fn update(
@@ -438,16 +444,13 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn find_by_hash(&self, hash: &TokenHash) -> anyhow::Result<Option<TokenRecord>> {
-        self.store
-            .read_query("looking a token up", |conn| {
-                api_tokens::table
-                    .filter(api_tokens::token_hash.eq(&hash.0[..]))
-                    .select(TokenRow::as_select())
-                    .first::<TokenRow>(conn)
-                    .optional()
-            })?
-            .map(TokenRecord::try_from)
-            .transpose()
+        self.one(|conn| {
+            api_tokens::table
+                .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                .select(TokenRow::as_select())
+                .first::<TokenRow>(conn)
+                .optional()
+        })
     }
 
     fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>> {
