@@ -69,49 +69,60 @@ pub enum UsedAt {
     Elsewhere,
 }
 
-pub async fn identify(
-    req: &HttpRequest,
-    state: &AppState,
-    used_at: UsedAt,
-) -> Result<Caller, ApiError> {
+/// What a request presents, by contract §3's precedence: a session cookie
+/// (valid, or `401`) decides before any `Authorization` header.
+enum Credentials<'a> {
+    Session(UserId),
+    Bearer(&'a str),
+    None,
+}
+
+fn credentials<'a>(req: &'a HttpRequest, state: &AppState) -> Result<Credentials<'a>, ApiError> {
     if let Some(cookie) = raw_cookie(req, state.sessions.cookie_name()) {
         let value = std::str::from_utf8(cookie).unwrap_or_default();
         return state
             .sessions
             .verify(value, state.tokens.now())
-            .map(Caller::Session)
+            .map(Credentials::Session)
             .map_err(|e| {
                 tracing::debug!(reason = %e, "session cookie refused");
                 ApiError::Unauthorized("the session cookie is invalid or expired")
             });
     }
     let Some(header) = req.headers().get(AUTHORIZATION) else {
-        return Ok(Caller::Anonymous);
+        return Ok(Credentials::None);
     };
-    let invalid = ApiError::Unauthorized("the bearer token is invalid, expired or revoked");
-    let token = header
+    header
         .to_str()
         .ok()
         .and_then(bearer_token)
+        .map(Credentials::Bearer)
         .ok_or(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <token>`",
-        ))?;
-    let answer = match used_at {
-        UsedAt::Status => {
-            let client = client_address(req, &state.trusted_proxies);
-            verify_token(state, token, Sighting::status(client), || client).await?
-        }
-        UsedAt::Elsewhere => {
-            verify_token(state, token, Sighting::none(), || {
-                client_address(req, &state.trusted_proxies)
-            })
-            .await?
-        }
+        ))
+}
+
+pub async fn identify(
+    req: &HttpRequest,
+    state: &AppState,
+    used_at: UsedAt,
+) -> Result<Caller, ApiError> {
+    let token = match credentials(req, state)? {
+        Credentials::Session(user) => return Ok(Caller::Session(user)),
+        Credentials::None => return Ok(Caller::Anonymous),
+        Credentials::Bearer(token) => token,
     };
-    match answer {
+    // Where the client is: recorded for `/api/v1/status`, otherwise looked
+    // up only for a token restricted to addresses.
+    let client = (used_at == UsedAt::Status).then(|| client_address(req, &state.trusted_proxies));
+    let sighting = client.map_or_else(Sighting::none, Sighting::status);
+    let origin = || client.unwrap_or_else(|| client_address(req, &state.trusted_proxies));
+    match verify_token(state, token, sighting, origin).await? {
         Ok(principal) => Ok(Caller::Token(principal)),
         Err(VerifyError::Unexpected(e)) => Err(e.into()),
-        Err(_) => Err(invalid),
+        Err(_) => Err(ApiError::Unauthorized(
+            "the bearer token is invalid, expired or revoked",
+        )),
     }
 }
 
@@ -174,31 +185,16 @@ pub(crate) fn presented_token<'a>(
     req: &'a HttpRequest,
     state: &AppState,
 ) -> Result<&'a str, ApiError> {
-    if let Some(cookie) = raw_cookie(req, state.sessions.cookie_name()) {
-        let value = std::str::from_utf8(cookie).unwrap_or_default();
-        return match state.sessions.verify(value, state.tokens.now()) {
-            Ok(_) => Err(ApiError::Forbidden(
-                "a session rotates a token by its id: \
-                 POST /api/v1/users/{userID}/api-tokens/{id}/rotate",
-            )),
-            Err(_) => Err(ApiError::Unauthorized(
-                "the session cookie is invalid or expired",
-            )),
-        };
-    }
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized(
+    match credentials(req, state)? {
+        Credentials::Bearer(token) => Ok(token),
+        Credentials::Session(_) => Err(ApiError::Forbidden(
+            "a session rotates a token by its id: \
+             POST /api/v1/users/{userID}/api-tokens/{id}/rotate",
+        )),
+        Credentials::None => Err(ApiError::Unauthorized(
             "this endpoint needs the token itself: `Authorization: Bearer <token>`",
-        ))?;
-    header
-        .to_str()
-        .ok()
-        .and_then(bearer_token)
-        .ok_or(ApiError::Unauthorized(
-            "the Authorization header must be `Bearer <token>`",
-        ))
+        )),
+    }
 }
 
 /// `Bearer <token>`, scheme case-insensitive (RFC 7235), token non-empty.
