@@ -95,6 +95,9 @@ pub struct TokenCache {
     valid: Option<ExpiringMap<ValidEntry>>,
     unknown: Option<ExpiringMap<()>>,
     epoch: AtomicU64,
+    /// Lookups the cache could not answer (counted on the miss path only,
+    /// so a hit pays nothing for it).
+    misses: AtomicU64,
     observers: RwLock<Vec<Observer>>,
     /// Most tokens share one of a few permission sets: one copy each
     /// keeps a cached entry small.
@@ -124,6 +127,7 @@ impl TokenCache {
             unknown: enabled
                 .then(|| ExpiringMap::new(settings.max_entries / 4 + 1, settings.negative_ttl)),
             epoch: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
             observers: RwLock::new(Vec::new()),
             sets: Mutex::new(HashMap::new()),
             view: RevocationView::new(settings.max_staleness),
@@ -171,10 +175,29 @@ impl TokenCache {
         {
             return Some(Hit::Valid(answer));
         }
-        self.unknown
+        let known = self
+            .unknown
             .as_ref()
             .and_then(|c| c.read_with(hash, now, |()| ()))
-            .map(|()| Hit::Unknown)
+            .map(|()| Hit::Unknown);
+        if known.is_none() {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+        }
+        known
+    }
+
+    /// Lookups the cache could not answer since start (`/metrics`).
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    /// Valid and unknown entries held now (`/metrics`): one read lock per
+    /// shard, for a scrape, not for the request path.
+    pub fn entries(&self) -> (u64, u64) {
+        (
+            self.valid.as_ref().map_or(0, ExpiringMap::entry_count),
+            self.unknown.as_ref().map_or(0, ExpiringMap::entry_count),
+        )
     }
 
     /// A valid entry whatever the revocation view says: what an instance
@@ -371,6 +394,26 @@ mod tests {
             0,
             0,
         ))
+    }
+
+    #[test]
+    fn only_lookups_the_cache_cannot_answer_count_as_misses() {
+        let cache = TokenCache::new(CacheSettings::default());
+        let (valid, unknown) = (TokenHash([1; 32]), TokenHash([2; 32]));
+        assert!(probe(&cache, &valid).is_none());
+        assert_eq!(cache.misses(), 1);
+        cache.fill(valid, entry(), cache.epoch());
+        cache.fill(unknown, Cached::Unknown, cache.epoch());
+        assert_eq!(cache.entries(), (1, 1));
+        for _ in 0..3 {
+            assert!(probe(&cache, &valid).is_some());
+            assert!(probe(&cache, &unknown).is_some());
+        }
+        assert_eq!(cache.misses(), 1, "hits are not misses");
+        cache.invalidate(&[valid]);
+        assert!(probe(&cache, &valid).is_none());
+        assert_eq!(cache.misses(), 2);
+        assert_eq!(cache.entries(), (0, 1));
     }
 
     #[test]

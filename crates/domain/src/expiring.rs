@@ -158,7 +158,6 @@ impl<V> ExpiringMap<V> {
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn entry_count(&self) -> u64 {
         self.shards
             .iter()

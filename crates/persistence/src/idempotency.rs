@@ -96,7 +96,7 @@ impl IdempotencyStore for DieselIdempotencyStore {
                     idempotency_keys::outcome,
                     idempotency_keys::claimed_at,
                 ))
-                .first(conn)
+                .get_result(conn)
                 .optional()
                 .store_context("reading an Idempotency-Key")?;
             let Some((fingerprint, outcome, claimed_at)) = existing else {

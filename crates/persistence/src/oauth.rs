@@ -210,7 +210,7 @@ impl DieselOAuthRepository {
                 let used: i64 = oauth_client_quota::table
                     .find(author)
                     .select(oauth_client_quota::used)
-                    .first(conn)?;
+                    .get_result(conn)?;
                 if used > i64::from(cap) {
                     return Err(InsertFailure::CapReached);
                 }
@@ -263,7 +263,7 @@ impl ClientRepository for DieselOAuthRepository {
                 oauth_clients::table
                     .find(id)
                     .select(ClientRow::as_select())
-                    .first::<ClientRow>(conn)
+                    .get_result::<ClientRow>(conn)
                     .optional()
             })?
             .map(StoredClient::try_from)
@@ -334,7 +334,7 @@ impl ClientRepository for DieselOAuthRepository {
                     let author: Option<i64> = oauth_clients::table
                         .find(id)
                         .select(oauth_clients::author)
-                        .first(conn)
+                        .get_result(conn)
                         .optional()?;
                     let Some(author) = author else {
                         return Ok(None);
@@ -411,7 +411,7 @@ impl CodeRepository for DieselOAuthRepository {
                 oauth_codes::table
                     .find(&hash.0[..])
                     .select(CodeRow::as_select())
-                    .first::<CodeRow>(conn)
+                    .get_result::<CodeRow>(conn)
                     .optional()
             })?
             .map(AuthorizationCode::try_from)
@@ -478,7 +478,7 @@ impl CodeRepository for DieselOAuthRepository {
                 let issued: Option<Option<Vec<u8>>> = oauth_codes::table
                     .find(&code.0[..])
                     .select(oauth_codes::token_hash)
-                    .first(conn)
+                    .get_result(conn)
                     .optional()
                     .store_context("looking a code up")?;
                 let Some(Some(hash)) = issued else {

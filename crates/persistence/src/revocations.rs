@@ -53,7 +53,7 @@ impl RevocationLog for DieselRevocationLog {
             let purged_through = token_revocation_purges::table
                 .find(1_i16)
                 .select(token_revocation_purges::purged_through)
-                .first::<i64>(conn)
+                .get_result::<i64>(conn)
                 .optional()
                 .store_context("reading the purge mark")?
                 .unwrap_or(0);
@@ -78,14 +78,14 @@ impl RevocationLog for DieselRevocationLog {
         self.store.read("reading revocations", |conn| {
             let newest: Option<i64> = token_revocations::table
                 .select(diesel::dsl::max(token_revocations::id))
-                .first(conn)
+                .get_result(conn)
                 .store_context("reading the newest revocation")?;
             match newest {
                 Some(cursor) => Ok(cursor),
                 None => Ok(token_revocation_purges::table
                     .find(1_i16)
                     .select(token_revocation_purges::purged_through)
-                    .first::<i64>(conn)
+                    .get_result::<i64>(conn)
                     .optional()
                     .store_context("reading the purge mark")?
                     .unwrap_or(0)),
@@ -99,7 +99,7 @@ impl RevocationLog for DieselRevocationLog {
                 let last: Option<i64> = token_revocations::table
                     .filter(token_revocations::revoked_at.lt(cutoff))
                     .select(diesel::dsl::max(token_revocations::id))
-                    .first(conn)?;
+                    .get_result(conn)?;
                 let Some(last) = last else {
                     return Ok(0);
                 };

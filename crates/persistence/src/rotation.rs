@@ -42,7 +42,7 @@ pub(crate) fn revoke_lineage(store: &Store, hash: &TokenHash) -> anyhow::Result<
                 let mut next = api_tokens::table
                     .filter(api_tokens::token_hash.eq(&hash.0[..]))
                     .select((api_tokens::token_hash, api_tokens::superseded_by))
-                    .first::<(Vec<u8>, Option<String>)>(conn)
+                    .get_result::<(Vec<u8>, Option<String>)>(conn)
                     .optional()?;
                 while let Some((hash, successor)) = next {
                     if doomed.contains(&hash) {
@@ -53,7 +53,7 @@ pub(crate) fn revoke_lineage(store: &Store, hash: &TokenHash) -> anyhow::Result<
                         Some(id) => api_tokens::table
                             .filter(api_tokens::public_id.eq(id))
                             .select((api_tokens::token_hash, api_tokens::superseded_by))
-                            .first::<(Vec<u8>, Option<String>)>(conn)
+                            .get_result::<(Vec<u8>, Option<String>)>(conn)
                             .optional()?,
                         None => None,
                     };
@@ -112,12 +112,12 @@ fn rotate_in(
             .filter(api_tokens::public_id.eq(id.to_string()))
             .filter(api_tokens::user_id.eq(user.get()))
             .select((api_tokens::id, api_tokens::user_id))
-            .first(conn)
+            .get_result(conn)
             .optional()?,
         RotationOf::Presented(hash) => api_tokens::table
             .filter(api_tokens::token_hash.eq(&hash.0[..]))
             .select((api_tokens::id, api_tokens::user_id))
-            .first(conn)
+            .get_result(conn)
             .optional()?,
     };
     let (target, owner) = target.ok_or(RotateFailure::NotFound)?;

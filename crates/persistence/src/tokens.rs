@@ -313,7 +313,7 @@ impl TokenRepository for DieselTokenRepository {
                 .filter(api_tokens::id.eq(id))
                 .filter(api_tokens::user_id.eq(user.get()))
                 .select(TokenRow::as_select())
-                .first::<TokenRow>(conn)
+                .get_result::<TokenRow>(conn)
                 .optional()
         })
     }
@@ -324,7 +324,7 @@ impl TokenRepository for DieselTokenRepository {
                 .filter(api_tokens::public_id.eq(id.to_string()))
                 .filter(api_tokens::user_id.eq(user.get()))
                 .select(TokenRow::as_select())
-                .first::<TokenRow>(conn)
+                .get_result::<TokenRow>(conn)
                 .optional()
         })
     }
@@ -448,7 +448,7 @@ impl TokenRepository for DieselTokenRepository {
             api_tokens::table
                 .filter(api_tokens::token_hash.eq(&hash.0[..]))
                 .select(TokenRow::as_select())
-                .first::<TokenRow>(conn)
+                .get_result::<TokenRow>(conn)
                 .optional()
         })
     }

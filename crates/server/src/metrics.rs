@@ -52,6 +52,18 @@ pub fn handle() -> Option<PrometheusHandle> {
                 "tessera_db_circuit_open",
                 "1 while the database is known to be down and requests are answered 503 at once"
             );
+            metrics::describe_counter!(
+                "tessera_token_cache_misses_total",
+                "Verifications the cache could not answer (they read the database)"
+            );
+            metrics::describe_gauge!(
+                "tessera_token_cache_entries",
+                "Fingerprints cached, by kind (valid, unknown); at most cache.max_entries valid"
+            );
+            metrics::describe_counter!(
+                "tessera_db_queries_total",
+                "Statements run on the pool's connections"
+            );
             Some(handle)
         })
         .clone()
@@ -75,6 +87,11 @@ pub fn renderer(
         } else {
             0.0
         });
+        metrics::counter!("tessera_token_cache_misses_total").absolute(cache.misses());
+        let (valid, unknown) = cache.entries();
+        metrics::gauge!("tessera_token_cache_entries", "kind" => "valid").set(valid as f64);
+        metrics::gauge!("tessera_token_cache_entries", "kind" => "unknown").set(unknown as f64);
+        metrics::counter!("tessera_db_queries_total").absolute(database.queries_run());
         let pool = database.pool_state();
         let idle = pool.idle.min(pool.connections);
         metrics::gauge!("tessera_db_pool_connections", "state" => "idle").set(f64::from(idle));

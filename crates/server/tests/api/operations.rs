@@ -113,6 +113,9 @@ async fn metrics_cover_a_token_lifecycle(backend: Backend) {
     // through /readyz, which is per instance).
     assert!(after.contains("# TYPE tessera_revocation_view_age_seconds gauge"));
     assert!(after.contains("# TYPE tessera_db_circuit_open gauge"));
+    assert!(after.contains("# TYPE tessera_token_cache_misses_total counter"));
+    assert!(after.contains(r#"tessera_token_cache_entries{kind="valid"}"#));
+    assert!(after.contains("# TYPE tessera_db_queries_total counter"));
     assert_eq!(
         sample(
             &after,
