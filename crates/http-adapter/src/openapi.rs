@@ -1,4 +1,4 @@
-//! The OpenAPI document of the HTTP API (contract §7), generated from the
+//! The OpenAPI document of the HTTP API, generated from the
 //! handlers' `#[utoipa::path]` annotations and the DTOs' schemas so it
 //! cannot drift from the code, served at `/api/v1/openapi.json`, and the
 //! interactive page at `/docs` (Swagger UI, compiled into the binary: the
@@ -107,12 +107,12 @@ is `403`.";
     ),
     modifiers(&SecuritySchemes, &DeleteTokenAlias),
     tags(
-        (name = "tokens", description = "A user's API tokens (contract §4), Self-Key"),
-        (name = "status", description = "Whom a credential speaks for (contract §6)"),
-        (name = "clients", description = "OAuth2 clients (contract §10)"),
+        (name = "tokens", description = "A user's API tokens, Self-Key"),
+        (name = "status", description = "Whom a credential speaks for"),
+        (name = "clients", description = "OAuth2 clients"),
         (name = "oauth", description = "The OAuth2 authorization-code flow, revocation, \
-            introspection and the revocation feed (contract §11)"),
-        (name = "operations", description = "Probes, metrics and this document (contract §7)"),
+            introspection and the revocation feed"),
+        (name = "operations", description = "Probes, metrics and this document"),
     ),
 )]
 struct ApiDoc;

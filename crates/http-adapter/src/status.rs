@@ -52,9 +52,9 @@ pub struct StatusBody {
 
 /// Whom a credential speaks for
 ///
-/// Other services check a token in one call. Credentials follow the §3
-/// precedence: a session cookie first, then `Authorization: Bearer`; none
-/// at all is an anonymous `200`.
+/// Other services check a token in one call. A session cookie decides
+/// first (valid: that user; invalid: `401`), then `Authorization: Bearer`;
+/// no credential at all is an anonymous `200`.
 #[utoipa::path(
     get,
     path = "/api/v1/status",

@@ -13,6 +13,38 @@ use tessera_server::cli::{
 use tessera_server::settings::{Settings, Sources};
 use tessera_server::{Application, operators, telemetry};
 
+/// glibc's malloc gives each thread that allocates its own arena (up to
+/// eight per core) and keeps what was freed in each: the blocking pool's
+/// threads, each filling cache entries between short-lived rows, left a
+/// fresh instance on SQLite at ~97 MiB after a million verifications,
+/// against ~84 MiB with two arenas and no loss of throughput. glibc reads
+/// `MALLOC_ARENA_MAX` only at start-up, so the service starts itself again
+/// with it (same process id, same arguments) unless the operator set one.
+/// Elsewhere, or if that fails, it runs as it is.
+fn cap_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt as _;
+        const ARENAS: &str = "MALLOC_ARENA_MAX";
+        if std::env::var_os(ARENAS).is_some() {
+            return;
+        }
+        let Ok(binary) = std::env::current_exe() else {
+            return;
+        };
+        let mut args = std::env::args_os();
+        let name = args
+            .next()
+            .unwrap_or_else(|| binary.clone().into_os_string());
+        // Returns only when the new image could not start.
+        let _ = std::process::Command::new(&binary)
+            .arg0(name)
+            .args(args)
+            .env(ARENAS, "2")
+            .exec();
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -26,6 +58,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Serve = command {
+        cap_malloc_arenas();
+    }
     // The document is the code's, whatever the configuration.
     if let Command::Openapi = command {
         // The document is the same whatever the file says, but a file that
@@ -37,7 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", tessera_http_adapter::openapi_json());
         return Ok(());
     }
-    let settings = Settings::load(&Sources::from_process(cli.config))?;
+    let settings = Settings::load(&Sources::from_process(cli.config)?)?;
     match command {
         Command::Openapi => Ok(()),
         Command::Clients(ClientsCommand::List) => {

@@ -289,14 +289,44 @@ pub struct Sources {
     pub file: Option<PathBuf>,
 }
 
+/// Names the folder of `default.toml` explicitly; otherwise it is found.
+pub const CONFIG_DIR_VARIABLE: &str = "TESSERA_CONFIG_DIR";
+
 impl Sources {
-    pub fn from_process(file: Option<PathBuf>) -> Self {
-        Self {
-            config_dir: PathBuf::from("config"),
+    /// The process's configuration: the folder named by
+    /// `TESSERA_CONFIG_DIR`, or else the `config/` folder holding a
+    /// `default.toml` in the current folder or the nearest of its parents,
+    /// so that any folder of a checkout finds the checkout's configuration.
+    pub fn from_process(file: Option<PathBuf>) -> anyhow::Result<Self> {
+        let named = std::env::var_os(CONFIG_DIR_VARIABLE).filter(|dir| !dir.is_empty());
+        let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Ok(Self {
+            config_dir: config_folder(named.map(PathBuf::from), &here)?,
             environment: std::env::var("TESSERA_ENV").ok().filter(|e| !e.is_empty()),
             file,
-        }
+        })
     }
+}
+
+/// The configuration folder: `named` when given (it must hold a
+/// `default.toml`), else the nearest `config/default.toml` from `here`
+/// upwards, else `here/config` (absent: the settings then come from
+/// `--config` and `TESSERA__*` variables alone).
+pub fn config_folder(named: Option<PathBuf>, here: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = named {
+        anyhow::ensure!(
+            dir.join("default.toml").is_file(),
+            "{CONFIG_DIR_VARIABLE}={} holds no default.toml: point it at the \
+             configuration folder (the checkout's config/)",
+            dir.display()
+        );
+        return Ok(dir);
+    }
+    Ok(here
+        .ancestors()
+        .map(|folder| folder.join("config"))
+        .find(|dir| dir.join("default.toml").is_file())
+        .unwrap_or_else(|| here.join("config")))
 }
 
 impl Settings {
@@ -333,7 +363,18 @@ impl Settings {
             .build()
             .context("reading configuration")?
             .try_deserialize()
-            .context("invalid configuration")?;
+            .with_context(|| {
+                let defaults = sources.config_dir.join("default.toml");
+                if defaults.is_file() {
+                    "invalid configuration".to_owned()
+                } else {
+                    format!(
+                        "invalid configuration: no configuration folder found (looked for \
+                         config/default.toml here and in every parent folder); run from the \
+                         checkout or set {CONFIG_DIR_VARIABLE}"
+                    )
+                }
+            })?;
         // A list only the server reads, checked now so every command
         // refuses it in one line, before anything starts.
         settings.server.trusted_proxies()?;
@@ -459,5 +500,34 @@ mod tests {
         );
         assert!(Environment::resolve(&repo_config(), Some("Production")).is_err());
         assert!(check_environment(&repo_config(), "../config/production").is_err());
+    }
+
+    #[test]
+    fn any_folder_of_the_checkout_finds_the_checkouts_configuration() {
+        let found = config_folder(None, &repo_config().join("../crates/server/src"))
+            .expect("found")
+            .canonicalize()
+            .expect("exists");
+        assert_eq!(found, repo_config().canonicalize().expect("exists"));
+        let outside = tempfile::tempdir().expect("a folder");
+        assert_eq!(
+            config_folder(None, outside.path()).expect("not an error"),
+            outside.path().join("config"),
+            "no configuration above: the settings come from --config and variables"
+        );
+    }
+
+    #[test]
+    fn a_named_configuration_folder_must_hold_default_toml() {
+        assert_eq!(
+            config_folder(Some(repo_config()), Path::new("/")).expect("named"),
+            repo_config()
+        );
+        let empty = tempfile::tempdir().expect("a folder");
+        let error = config_folder(Some(empty.path().to_owned()), &repo_config())
+            .expect_err("no default.toml there")
+            .to_string();
+        assert!(error.contains(CONFIG_DIR_VARIABLE), "{error}");
+        assert!(error.contains("default.toml"), "{error}");
     }
 }

@@ -302,3 +302,25 @@ async fn token_grant_has_exactly_the_documented_members() {
     assert_eq!(grant.json["scope"], "submit_score");
     assert_eq!(grant.json["identifier"], "Documented Token");
 }
+
+/// The document is read by people who have only Tessera: it names no
+/// document outside it (a section of an external specification) and no
+/// path outside the repository.
+#[test]
+fn the_document_names_no_document_outside_the_project() {
+    let text = document().to_string();
+    for outside in ["contract", "../shared"] {
+        assert!(
+            !text.contains(outside),
+            "the OpenAPI document mentions {outside:?}"
+        );
+    }
+    // A section sign belongs to a published standard (`RFC 6749 §5.2`).
+    for (at, _) in text.match_indices('§') {
+        let before = &text[text.floor_char_boundary(at.saturating_sub(12))..at];
+        assert!(
+            before.contains("RFC "),
+            "a section of no named standard: …{before}§"
+        );
+    }
+}

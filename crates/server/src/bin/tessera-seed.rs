@@ -34,7 +34,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let settings = Settings::load(&Sources::from_process(args.config))?;
+    let settings = Settings::load(&Sources::from_process(args.config)?)?;
     let database = tessera_persistence::Database::connect(&settings.database)?;
     database.migrate()?;
     let keyring = Keyring::from_base64(settings.security.secret_key.expose())?;

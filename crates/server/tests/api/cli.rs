@@ -63,6 +63,34 @@ fn verifies_with(secret: &str, cookie: &str) -> Option<i64> {
 }
 
 #[test]
+fn the_configuration_is_found_from_any_folder_of_the_checkout() {
+    let mint = ["session", "mint", "--user", "7", "--ttl", "120"];
+    let deep = run(tessera(&workspace_root().join("crates/server/src")).args(mint));
+    assert!(deep.status.success(), "{}", stderr(&deep));
+    assert_eq!(verifies_with(DEV_SESSION_SECRET, &stdout(&deep)), Some(7));
+
+    let outside = tempfile::tempdir().expect("a folder");
+    let lost = run(tessera(outside.path()).args(mint));
+    assert_clear_failure(&lost, "TESSERA_CONFIG_DIR");
+    assert!(
+        stderr(&lost).contains("config/default.toml"),
+        "{}",
+        stderr(&lost)
+    );
+
+    let named = run(tessera(outside.path())
+        .env("TESSERA_CONFIG_DIR", workspace_root().join("config"))
+        .args(mint));
+    assert!(named.status.success(), "{}", stderr(&named));
+    assert_eq!(verifies_with(DEV_SESSION_SECRET, &stdout(&named)), Some(7));
+
+    let wrong = run(tessera(&workspace_root())
+        .env("TESSERA_CONFIG_DIR", outside.path())
+        .args(mint));
+    assert_clear_failure(&wrong, "TESSERA_CONFIG_DIR");
+}
+
+#[test]
 fn session_mint_prints_a_cookie_signed_with_the_configured_secret() {
     let output =
         run(tessera(&workspace_root()).args(["session", "mint", "--user", "42", "--ttl", "120"]));
@@ -524,6 +552,41 @@ fn serve_logs_its_port_and_stops_gracefully_on_sigterm() {
     assert_eq!(status, 200);
     let (exit, log) = served.terminate();
     assert!(exit.success(), "exit status {exit}; log: {log:?}");
+}
+
+/// The service's environment as the kernel sees it: the running image's.
+fn environment_of(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .expect("the process's environment")
+        .split(|byte| *byte == 0)
+        .map(|entry| String::from_utf8_lossy(entry).into_owned())
+        .collect()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_service_caps_malloc_arenas_in_its_own_process_unless_told_otherwise() {
+    let served = serve(&[]);
+    let environment = environment_of(served.child.id());
+    let (status, _) = served.http("GET /healthz HTTP/1.1\r\n", "");
+    assert_eq!(status, 200, "the restarted image serves, under the same id");
+    served.terminate();
+    assert!(
+        environment
+            .iter()
+            .any(|entry| entry == "MALLOC_ARENA_MAX=2"),
+        "{environment:?}"
+    );
+
+    let chosen = serve(&[("MALLOC_ARENA_MAX", "4")]);
+    let environment = environment_of(chosen.child.id());
+    chosen.terminate();
+    assert!(
+        environment
+            .iter()
+            .any(|entry| entry == "MALLOC_ARENA_MAX=4"),
+        "{environment:?}"
+    );
 }
 
 #[test]

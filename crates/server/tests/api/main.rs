@@ -5,6 +5,7 @@
 mod auth;
 mod cli;
 mod clients;
+mod docs;
 mod errors;
 mod faults;
 mod helpers;
