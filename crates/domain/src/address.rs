@@ -1,4 +1,4 @@
-//! Address restrictions of a token (contract §12.5): the networks a token
+//! Address restrictions of a token: the networks a token
 //! may be used from, parsed once, and the one check every verification path
 //! makes against the caller's address.
 
@@ -56,7 +56,7 @@ impl AllowedIps {
     }
 }
 
-/// The rule every verification path applies (contract §12.5): a token
+/// The rule every verification path applies: a token
 /// without a restriction is admitted from anywhere; a restricted one only
 /// from a known address among its networks — an unknown address fails
 /// closed.

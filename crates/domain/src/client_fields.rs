@@ -1,6 +1,6 @@
 //! What users (and configuration) say about an OAuth2 client, parsed once:
 //! a value of these types has passed its rule, so the rule lives here and
-//! nowhere else (contract §10). They read as `&str` (`Deref`), which is
+//! nowhere else. They read as `&str` (`Deref`), which is
 //! how they are stored.
 
 use std::ops::Deref;

@@ -1,4 +1,4 @@
-//! How old this instance's view of revocations is (contract §12.6). Whatever
+//! How old this instance's view of revocations is. Whatever
 //! tells the instance of other instances' revocations (the PostgreSQL
 //! listener's heartbeat, the SQLite log follower) proves the view fresh "as
 //! of" an instant: every revocation committed before it has been applied to

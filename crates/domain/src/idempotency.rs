@@ -1,4 +1,4 @@
-//! Idempotent creation (contract §1, draft-ietf-httpapi-idempotency-key-
+//! Idempotent creation (draft-ietf-httpapi-idempotency-key-
 //! header): a client that retries a creation with the same `Idempotency-Key`
 //! gets what its first request created instead of a second record. A key is
 //! claimed before the work, and the claim is completed in the same

@@ -67,7 +67,7 @@ impl fmt::Display for ClientId {
     }
 }
 
-/// A token's public name (contract §12.1): a UUID, version 7 so ids sort
+/// A token's public name: a UUID, version 7 so ids sort
 /// by creation time in indexes and logs. It reveals nothing of the secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TokenId(uuid::Uuid);

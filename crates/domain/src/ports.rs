@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 pub struct TokenRecord {
     /// Store-assigned, increasing in insertion order: breaks `created_at` ties.
     pub id: i64,
-    /// The public name (contract §12.1).
+    /// The public name.
     pub public_id: TokenId,
     pub user_id: UserId,
     pub identifier: String,
@@ -28,7 +28,7 @@ pub struct TokenRecord {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
-    /// Refused everywhere while set; the token is kept (contract §12.2).
+    /// Refused everywhere while set; the token is kept.
     pub disabled: bool,
     /// `None`: any address.
     pub allowed_ips: Option<AllowedIps>,
@@ -41,7 +41,7 @@ pub struct TokenRecord {
     pub last_used_by: Option<String>,
     /// Up to five distinct addresses, most recent first.
     pub last_used_ips: Vec<IpAddr>,
-    /// The owner is suspended: refused, kept (contract §12.4).
+    /// The owner is suspended: refused, kept.
     pub owner_suspended: bool,
 }
 
@@ -154,7 +154,7 @@ pub struct NewTokenRecord {
     pub canary: bool,
 }
 
-/// What an owner changes of a token (contract §12.2), already checked
+/// What an owner changes of a token, already checked
 /// against the rules; `None` leaves a member as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenChange {

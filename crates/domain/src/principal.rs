@@ -20,7 +20,7 @@ pub struct Principal {
     pub hash: TokenHash,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
-    /// `None`: any address (contract §12.5).
+    /// `None`: any address.
     pub allowed_ips: Option<Arc<AllowedIps>>,
 }
 

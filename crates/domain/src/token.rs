@@ -1,4 +1,4 @@
-//! The shape of a token (contract §5): prefix, 32 random base62 characters
+//! The shape of a token: prefix, 32 random base62 characters
 //! and a 6-character CRC32 checksum, so a mistyped or forged-looking token is
 //! refused without a database lookup.
 

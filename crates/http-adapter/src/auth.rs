@@ -1,4 +1,4 @@
-//! Who is calling (contract §3): the session cookie first, then a Bearer
+//! Who is calling: the session cookie first, then a Bearer
 //! token; and the Self-Key rule that only a user's own session manages
 //! that user's tokens, as an extractor (`SelfKey`) every Self-Key handler
 //! takes.
@@ -69,7 +69,7 @@ pub enum UsedAt {
     Elsewhere,
 }
 
-/// What a request presents, by contract §3's precedence: a session cookie
+/// What a request presents, by the credential precedence: a session cookie
 /// (valid, or `401`) decides before any `Authorization` header.
 enum Credentials<'a> {
     Session(UserId),
@@ -152,7 +152,7 @@ pub async fn verify_token(
     Ok(outcome)
 }
 
-/// The address of the client a request comes from (contract §12.5): the
+/// The address of the client a request comes from: the
 /// TCP peer's, or, when the peer is a trusted proxy, the right-most
 /// `X-Forwarded-For` entry that is not one. `None` when that entry does not
 /// parse: an address-restricted token is then refused (fail closed).
@@ -179,7 +179,7 @@ pub fn client_address(req: &HttpRequest, trusted: &Networks) -> Option<IpAddr> {
 }
 
 /// The API token a request presents to act on itself (self-rotation),
-/// after contract §3's precedence: a session cookie, valid or not, decides
+/// after the credential precedence: a session cookie, valid or not, decides
 /// first — a session has no token of its own to rotate.
 pub(crate) fn presented_token<'a>(
     req: &'a HttpRequest,
@@ -205,7 +205,7 @@ fn bearer_token(value: &str) -> Option<&str> {
         .then_some(token)
 }
 
-/// The user whose tokens the request may manage (Self-Key, contract §3).
+/// The user whose tokens the request may manage (Self-Key).
 async fn require_self_key(
     req: &HttpRequest,
     state: &AppState,
@@ -230,7 +230,7 @@ async fn require_self_key(
 
 /// The Self-Key extractor: the user a Self-Key endpoint acts for. The
 /// path's `{userID}` (or `me` where the path has none) is checked first,
-/// then the caller must be that user's session (contract §3).
+/// then the caller must be that user's session.
 #[derive(Debug, Clone, Copy)]
 pub struct SelfKey(pub UserId);
 

@@ -1,4 +1,4 @@
-//! Reading JSON bodies after authentication (contract §1 orders the checks:
+//! Reading JSON bodies after authentication (the API orders the checks:
 //! userID, credentials, then body), and running blocking work off the
 //! async executor.
 
@@ -41,8 +41,8 @@ fn json_error(error: &JsonPayloadError) -> ApiError {
 
 /// Extracts the JSON body only when called, i.e. after the credential
 /// checks. Only an object is a body (serde would read an array into a
-/// struct by position), and no string in it may hold a control character
-/// (contract §1): such input is refused here, before it can reach a query,
+/// struct by position), and no string in it may hold a control character:
+/// such input is refused here, before it can reach a query,
 /// the same way on both backends.
 pub async fn read_json<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
@@ -51,7 +51,7 @@ pub async fn read_json<T: DeserializeOwned + 'static>(
     read_json_value(req, payload).await.map(|(body, _)| body)
 }
 
-/// The request's `Idempotency-Key` (contract §1) with the fingerprint of
+/// The request's `Idempotency-Key` with the fingerprint of
 /// its body, after [`read_json`]'s checks; `None` without the header.
 pub type Keyed = Option<(IdempotencyKey, [u8; 32])>;
 

@@ -15,7 +15,7 @@ use tessera_oauth_clients::OAuthError;
 use crate::error::{ApiError, OAuthFailure, OAuthStatus, invalid_request, rfc6749_text};
 use crate::state::AppState;
 
-/// The request parameters, from a form or a JSON body (contract §11).
+/// The request parameters, from a form or a JSON body.
 /// A repeated parameter is an error (RFC 6749 §3.2).
 pub async fn read_params(
     req: &HttpRequest,
@@ -94,7 +94,7 @@ fn form_decode(text: &str) -> Option<String> {
 /// The client's credentials, by the one rule of every OAuth endpoint
 /// (RFC 6749 §2.3): HTTP Basic or `client_id` + `client_secret` in the
 /// body, not both; a body `client_id` beside Basic must name the same
-/// client. A control character in them names no client (contract §1).
+/// client. A control character in them names no client.
 fn client_credentials(
     req: &HttpRequest,
     params: &HashMap<String, String>,

@@ -1,4 +1,4 @@
-//! The JSON shapes of the contract (§2, §4, §6) and their one-place
+//! The JSON shapes of the API and their one-place
 //! conversion to and from domain types.
 
 use std::collections::BTreeMap;
@@ -229,7 +229,7 @@ impl TryFrom<CreateTokenBody> for CreateTokenRequest {
                 identifier: body.identifier,
                 permissions,
             },
-            // An identifier sent along with clientID is ignored (contract §4).
+            // An identifier sent along with clientID is ignored.
             (None, Some(client)) => TokenSource::Client(client),
             (Some(_), Some(_)) => {
                 return Err(ApiError::BadRequest(

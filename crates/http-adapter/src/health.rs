@@ -1,4 +1,4 @@
-//! Liveness and readiness probes (contract §7).
+//! Liveness and readiness probes.
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;

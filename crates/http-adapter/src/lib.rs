@@ -41,7 +41,7 @@ pub use session::{SessionCodec, SessionError, SessionSettings};
 pub use state::{AppState, MetricsRenderer, StorageProbe};
 pub use telemetry::RedactedRootSpan;
 
-/// Request bodies larger than this are refused with 413 (contract §1).
+/// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// The whole application; `HttpServer::new(move || app(state.clone()))`.

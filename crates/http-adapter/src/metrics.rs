@@ -1,4 +1,4 @@
-//! `GET /metrics` (contract §7) and what the adapter records: requests per
+//! `GET /metrics` and what the adapter records: requests per
 //! route template, verifications by outcome, tokens created and deleted.
 //! The adapter records through the `metrics` facade and serves what the
 //! server's recorder renders; which exporter collects is the server's

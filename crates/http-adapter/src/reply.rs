@@ -1,4 +1,4 @@
-//! Success responses as every endpoint writes them (contract §1: a bare
+//! Success responses as every endpoint writes them (a bare
 //! JSON document, no envelope).
 
 use actix_web::HttpResponse;
@@ -9,7 +9,7 @@ use serde::Serialize;
 #[schema(example = json!({}))]
 pub struct Empty {}
 
-/// A `200` with a bare JSON document (contract §1: no envelope).
+/// A `200` with a bare JSON document (no envelope).
 pub fn json_ok<T: Serialize + ?Sized>(document: &T) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")

@@ -1,4 +1,4 @@
-//! Self-Key sessions (contract §3): an HS256 JWT in a cookie, minted by the
+//! Self-Key sessions: an HS256 JWT in a cookie, minted by the
 //! service that performs logins (or `tessera session mint`), verified here.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};

@@ -103,7 +103,7 @@ impl AppState {
         crate::body::blocking(self.deadline, work).await
     }
 
-    /// Believes `X-Forwarded-For` from these peers (contract §12.5).
+    /// Believes `X-Forwarded-For` from these peers.
     pub fn with_trusted_proxies(mut self, proxies: Networks) -> Self {
         self.trusted_proxies = Arc::new(proxies);
         self

@@ -1,4 +1,4 @@
-//! `GET/POST /api/v1/status` (contract §6): who a credential speaks for,
+//! `GET/POST /api/v1/status`: who a credential speaks for,
 //! so other services can check a token in one call.
 
 use actix_web::{HttpRequest, HttpResponse, web};

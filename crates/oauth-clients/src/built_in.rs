@@ -1,4 +1,4 @@
-//! Built-in clients (`[[oauth.clients]]`, contract §8): they exist from
+//! Built-in clients (`[[oauth.clients]]`): they exist from
 //! configuration alone, have no author and cannot be changed through the API.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! The client registry (contract §10): built-in clients and the ones users
+//! The client registry: built-in clients and the ones users
 //! register, with owner-only changes, a per-user cap and secrets sealed at
 //! rest like tokens.
 

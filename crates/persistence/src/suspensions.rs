@@ -1,4 +1,4 @@
-//! Suspended users (contract §12.4). The suspension row is the truth; each
+//! Suspended users. The suspension row is the truth; each
 //! of the user's tokens mirrors it (`owner_suspended`) so verification reads
 //! it from the token's own row and the refusal trigger announces it. A
 //! per-user transaction lock on PostgreSQL (the write gate on SQLite) makes

@@ -1,4 +1,4 @@
-//! The command line (contract §9).
+//! The command line.
 
 use std::path::PathBuf;
 

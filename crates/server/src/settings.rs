@@ -1,4 +1,4 @@
-//! Layered configuration (contract §8): `config/default.toml`, then
+//! Layered configuration: `config/default.toml`, then
 //! `config/{TESSERA_ENV}.toml`, then `--config FILE`, then
 //! `TESSERA__SECTION__KEY` variables. Unknown keys are errors.
 
@@ -212,7 +212,7 @@ pub struct TokenSettings {
     /// How often noted uses are written to `lastUsedAt`.
     #[serde(default = "default_usage_flush")]
     pub usage_flush_secs: u64,
-    /// The longest a token may live (contract §12.7); `0`: no limit.
+    /// The longest a token may live; `0`: no limit.
     #[serde(default)]
     pub max_lifetime_days: u32,
 }

@@ -1,4 +1,4 @@
-//! The owner's view of a token (contract §2 `APITokenDocument`).
+//! The owner's view of a token (`APITokenDocument`).
 
 use std::net::IpAddr;
 
@@ -9,7 +9,7 @@ use crate::ports::TokenRecord;
 use crate::secret::SecretString;
 use crate::time::Timestamp;
 
-/// A token as shown to its owner (contract §2 `APITokenDocument`).
+/// A token as shown to its owner (`APITokenDocument`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     pub id: TokenId,

@@ -1,4 +1,4 @@
-//! Issuing tokens: by permissions or for an OAuth2 client (contract §4),
+//! Issuing tokens: by permissions or for an OAuth2 client,
 //! at most once per `Idempotency-Key`, and minting for the code grant.
 
 use crate::client::OAuthClient;
@@ -14,7 +14,7 @@ use crate::time::{MAX_TIMESTAMP, Timestamp};
 use super::document::{ApiToken, to_document};
 use super::service::TokenService;
 
-/// Where a new token's permissions come from (contract §4: exactly one).
+/// Where a new token's permissions come from (exactly one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
     Permissions {
@@ -63,7 +63,7 @@ struct Draft {
     expires_at: Option<Timestamp>,
 }
 
-/// `"<client name> Token"` (contract §4 and §11).
+/// `"<client name> Token"`.
 fn client_token_identifier(client: &OAuthClient) -> String {
     format!("{} Token", client.name)
 }

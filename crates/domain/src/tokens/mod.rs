@@ -1,4 +1,4 @@
-//! The token service: every rule of contract §4 and §5 in one place, above
+//! The token service: every rule about tokens in one place, above
 //! the ports, split by job — issuing, verifying, what owners do with their
 //! tokens, and the usage log. Methods are synchronous because the storage
 //! adapters are; the HTTP adapter runs them off the async executor.

@@ -18,7 +18,7 @@ pub enum DeleteTokenError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// What `PATCH …/api-tokens/{id}` asks to change (contract §12.2); `None`
+/// What `PATCH …/api-tokens/{id}` asks to change; `None`
 /// leaves a member as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenPatch {
@@ -168,7 +168,7 @@ impl TokenService {
         Ok(())
     }
 
-    /// Suspends `user` (contract §12.4): their tokens are kept but refused
+    /// Suspends `user`: their tokens are kept but refused
     /// everywhere within the revocation deadline. Returns how many tokens.
     pub fn suspend_user(&self, user: UserId, reason: Option<&str>) -> anyhow::Result<usize> {
         let refused = self.repository.suspend(user, reason, self.clock.now())?;

@@ -1,4 +1,4 @@
-//! Rotation (contract §12.3): a successor with a new secret and the old
+//! Rotation: a successor with a new secret and the old
 //! token's rights, an optional overlap during which both work, self-rotation
 //! by the token itself, and reuse detection — a superseded token presented
 //! for rotation means two parties hold it, so its whole lineage is revoked.

@@ -66,7 +66,7 @@ impl TokenService {
         }
     }
 
-    /// The administrator's lifetime policy (contract §12.7): a token made
+    /// The administrator's lifetime policy: a token made
     /// without `expiresAt` lives `days`, and none may be asked to live
     /// longer. `0` sets no policy.
     #[must_use]

@@ -1,4 +1,4 @@
-//! The OAuth2 client API (contract §10), one file per action.
+//! The OAuth2 client API, one file per action.
 
 pub mod create;
 pub mod delete;

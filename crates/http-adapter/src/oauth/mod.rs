@@ -1,4 +1,4 @@
-//! The OAuth2 endpoints (contract §11). `create-code` is a Self-Key
+//! The OAuth2 endpoints. `create-code` is a Self-Key
 //! endpoint with problem+json errors; `token` and `revoke` speak RFC 6749
 //! §5.2 errors, since OAuth2 client libraries parse that shape.
 

@@ -28,7 +28,7 @@ pub(super) use crate::{AppState, BODY_LIMIT, SessionCodec, SessionSettings};
 pub(super) const COOKIE: &str = "tessera_session";
 pub(super) const SESSION_SECRET: &str = "test-secret";
 pub(super) const PREFIX: &str = "tsr_";
-/// Contract §8's default catalogue, in the (sorted) order it is reported.
+/// `config/default.toml`'s catalogue, in the (sorted) order it is reported.
 pub(super) const DEFAULT_PERMISSIONS: [&str; 8] = crate::openapi::DEFAULT_CATALOGUE;
 pub(super) const JSON_UTF8: &str = "application/json; charset=utf-8";
 pub(super) const PROBLEM_JSON: &str = "application/problem+json";

@@ -1,8 +1,8 @@
-//! The Self-Key token endpoints of contract §4: the status table.
+//! The Self-Key token endpoints: the status table.
 
 use super::harness::*;
 
-/// The three Self-Key token endpoints of contract §4.
+/// The three Self-Key token endpoints.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Endpoint {
     List,

@@ -1,4 +1,4 @@
-//! The seed's token endpoints (contract §4), one file per action.
+//! The seed's token endpoints, one file per action.
 
 pub mod create;
 pub mod delete;

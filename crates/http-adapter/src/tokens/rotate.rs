@@ -96,7 +96,7 @@ pub async fn rotate_self(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    // Credentials before the body (contract §1), and reuse is detected even
+    // Credentials before the body, and reuse is detected even
     // when the body is wrong.
     let token = presented_token(&req, &state)?.to_owned();
     let shown = state.tokens.shown(&token);

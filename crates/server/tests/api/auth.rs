@@ -1,5 +1,5 @@
-//! Contract §3: the status table of every Self-Key endpoint, and the order
-//! of checks of §1 (userID, then credentials, then body).
+//! The status table of every Self-Key endpoint, and the order
+//! of checks (userID, then credentials, then body).
 
 use actix_web::http::Method;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

@@ -1,4 +1,4 @@
-//! The real `tessera` binary (contract §8, §9): configuration layering,
+//! The real `tessera` binary: configuration layering,
 //! production refusal, clear one-line errors, migrate, session mint, and a
 //! graceful stop on SIGTERM.
 

@@ -1,4 +1,4 @@
-//! Contract §10: the OAuth2 client API end to end.
+//! The OAuth2 client API end to end.
 
 use actix_web::http::Method;
 use futures_util::future::join_all;
@@ -267,7 +267,7 @@ pub async fn deleting_a_client_deletes_its_tokens(backend: Backend) {
     assert_eq!(app.list(5).await.len(), 1);
 }
 
-/// Contract §12.8: Tachi's client documents spell the placeholder
+/// Tachi's client documents spell the placeholder
 /// `%%TACHI_KEY%%`; it is accepted wherever `%%TOKEN%%` is, and kept as sent.
 pub async fn tachis_placeholder_is_accepted_in_templates(backend: Backend) {
     let app = spawn_app(backend).await;

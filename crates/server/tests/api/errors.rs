@@ -1,4 +1,4 @@
-//! Contract §1: every error is problem+json, client mistakes are never 5xx,
+//! Every error is problem+json, client mistakes are never 5xx,
 //! content types and the 16 KiB body limit.
 
 use actix_web::http::Method;

@@ -308,7 +308,7 @@ pub fn raw_request(app: &TestApp, head: &str, body: &str) -> (u16, String) {
 /// The deadline of issue 4 for another instance to stop accepting a token.
 pub const PROPAGATION_DEADLINE: Duration = Duration::from_secs(1);
 
-/// Deletes the user's token through the API (contract §4), asserting 200.
+/// Deletes the user's token through the API, asserting 200.
 pub async fn delete_token(app: &TestApp, user: i64, token: &str) {
     let path = format!("/api/v1/users/{user}/api-token/{token}");
     assert_eq!(

@@ -1,4 +1,4 @@
-//! Hostile input (contract §1): bodies that are not objects, control
+//! Hostile input: bodies that are not objects, control
 //! characters in paths, JSON strings, forms and credentials, methods a URL
 //! does not serve, `HEAD`, out-of-range ids, and RFC 6749's rules for empty
 //! parameters and `error_description`. The same requests go to an SQLite and

@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on token and client creation (contract §1): a retry
+//! `Idempotency-Key` on token and client creation: a retry
 //! gets what the first request created, never a second record; another
 //! body is `422`; concurrent requests with one key make one record,
 //! settled by the database; keys are forgotten after 24 hours.

@@ -1,4 +1,4 @@
-//! Contract §12.1, §12.2 and §12.5: a token's public id and lifecycle
+//! A token's public id and lifecycle
 //! members, deletion by id, `PATCH` (rename, disable, shorten, restrict to
 //! addresses), and how every instance and introspection see the change.
 

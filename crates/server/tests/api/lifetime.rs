@@ -1,4 +1,4 @@
-//! Contract §12.7: the administrator's lifetime policy
+//! The administrator's lifetime policy
 //! (`tokens.max_lifetime_days`) on creation, by permissions and by client.
 
 use actix_web::http::Method;

@@ -1,4 +1,4 @@
-//! Contract §11 end to end, driven by a standard OAuth2 client library (the
+//! The OAuth2 endpoints end to end, driven by a standard OAuth2 client library (the
 //! `oauth2` crate) over the real HTTP stack.
 
 use actix_web::http::Method;
@@ -486,7 +486,7 @@ pub async fn create_code_checks_its_client(backend: Backend) {
     );
 }
 
-/// Contract §12.7: a grant asks for no expiry, so under a lifetime policy
+/// A grant asks for no expiry, so under a lifetime policy
 /// its token gets the policy's lifetime.
 pub async fn a_granted_token_gets_the_lifetime_policys_expiry(backend: Backend) {
     let app = crate::lifetime::with_policy(backend, 7);

@@ -1,4 +1,4 @@
-//! Contract §12.3: rotation by the owner's session and by the token
+//! Rotation by the owner's session and by the token
 //! itself, the overlap window, reuse detection, clients' tokens, the
 //! lifetime policy, other instances, and concurrent rotations.
 

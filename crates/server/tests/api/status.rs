@@ -1,5 +1,5 @@
-//! Contract §6: `/api/v1/status` tells other services who a credential is,
-//! and §7's health probes.
+//! `/api/v1/status` tells other services who a credential is,
+//! and the health probes.
 
 use actix_web::http::Method;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Contract §12.4: `tessera users suspend|resume`, run as the operator runs
+//! Suspension: `tessera users suspend|resume`, run as the operator runs
 //! it (the real binary, against the database two running instances use).
 
 use std::process::{Command, Output};

@@ -1,4 +1,4 @@
-//! The seed's token endpoints (contract §4) end to end.
+//! The seed's token endpoints end to end.
 
 use actix_web::http::Method;
 use futures_util::future::join_all;
