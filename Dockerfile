@@ -33,15 +33,18 @@ COPY crates/persistence/Cargo.toml crates/persistence/build.rs crates/persistenc
 COPY crates/oauth-clients/Cargo.toml crates/oauth-clients/
 COPY crates/http-adapter/Cargo.toml crates/http-adapter/
 COPY crates/server/Cargo.toml crates/server/
-RUN for crate in crates/*/; do mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; done \
+COPY crates/client/Cargo.toml crates/client/
+COPY examples/relying-service/Cargo.toml examples/relying-service/
+RUN for crate in crates/*/ examples/*/; do mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; done \
  && echo 'fn main() {}' > crates/server/src/main.rs \
  && cargo build --release -p tessera-server --bin tessera --locked \
- && rm -rf crates/*/src
+ && rm -rf crates/*/src examples/*/src
 # Then the code. Copied files keep their old modification times, older than
 # the stand-ins' build: touch them so Cargo rebuilds the workspace's crates.
 COPY crates/ crates/
+COPY examples/ examples/
 COPY migrations/ migrations/
-RUN find crates migrations -type f -exec touch {} + \
+RUN find crates examples migrations -type f -exec touch {} + \
  && cargo build --release -p tessera-server --bin tessera --locked \
  && install -s -m 0755 target/release/tessera /usr/local/bin/tessera
 
