@@ -6,7 +6,8 @@ Builds release, starts the real service on PostgreSQL and on SQLite, seeds
 prints one table (also written to bench/results/<date>.md) with requests per
 second and p50/p99 latency for: /healthz (the stack's ceiling), status with
 random valid Bearer tokens (warm cache, and cache disabled), introspection,
-token creation and listing a user's 100 tokens; plus `pgbench -S` on the same
+token creation and listing a user's 100 tokens, and a relying service
+(examples/relying-service) checking tokens through tessera-client; plus `pgbench -S` on the same
 PostgreSQL at the same concurrency, the p50 with 10k against 1M stored
 tokens, the resident memory after 1M verifications across 100k tokens, and
 how long a revocation takes to reach a second instance.
@@ -49,6 +50,8 @@ PORT = 18080
 NO_CACHE = {"TESSERA__CACHE__MAX_ENTRIES": "0"}
 COLD = "GET /api/v1/status, Bearer, cache disabled"
 PEER_PORT = 18081
+RELYING_PORT = 18090
+RELYING = "relying service (tessera-client)"
 
 
 def log(message):
@@ -133,6 +136,60 @@ class Service:
             self.process.kill()
 
 
+class RelyingService:
+    """examples/relying-service, checking tokens with the Tessera on `port`."""
+
+    def __init__(self, tessera_port):
+        client_id, secret = resource_server_credentials()
+        env = dict(os.environ, TESSERA_URL=f"http://127.0.0.1:{tessera_port}",
+                   TESSERA_CLIENT_ID=client_id, TESSERA_CLIENT_SECRET=secret,
+                   LISTEN=f"127.0.0.1:{RELYING_PORT}", RUST_LOG="warn")
+        pin = ["taskset", "-c", SERVICE_CPUS] if PIN else []
+        self.process = subprocess.Popen([*pin, str(RELEASE / "relying-service")], cwd=ROOT, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if relying_stats()["fresh"]:
+                    return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise SystemExit("bench: the relying service did not become ready")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def relying_stats(port=RELYING_PORT):
+    import json
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=1) as answer:
+        return json.loads(answer.read())
+
+
+def relying_rows(tokens):
+    """The relying service's warm check (POST /scores through its local
+    cache) beside its own ceiling (GET /healthz, same requests), alternating."""
+    example = RelyingService(PORT)
+    try:
+        fill = warm_up(RELYING_PORT, tokens, "/scores", ["POST"],
+                       misses_of=lambda port: relying_stats(port)["introspections"])
+        log(f"relying service: local cache warm after {fill['seconds']:.0f} s")
+        ceilings, warms = [], []
+        for _ in range(ROUNDS):
+            ceilings.append(wrk(RELYING_PORT, "/healthz", "status.lua", [tokens]))
+            warms.append(wrk(RELYING_PORT, "/scores", "status.lua", [tokens, "POST"]))
+    finally:
+        example.stop()
+    return [(RELYING, "GET /healthz, status requests (its ceiling)", median(ceilings)),
+            (RELYING, "POST /scores, Bearer, warm local cache", median(warms))], fill
+
+
 def seed(url, count, out=None, user=None):
     cmd = [str(RELEASE / "tessera-seed"), "--config", str(BENCH / "bench.toml"), "--count", str(count)]
     if out:
@@ -148,11 +205,16 @@ def session(user):
                 "--user", str(user), "--ttl", "7200"]).stdout.strip()
 
 
-def resource_server_basic():
-    """`Authorization` of bench.toml's resource server (the introspection load)."""
+def resource_server_credentials():
+    """bench.toml's resource server: the introspection load, the relying service."""
     with open(BENCH / "bench.toml", "rb") as config:
         client = next(c for c in tomllib.load(config)["oauth"]["clients"] if c.get("resource_server"))
-    pair = f"{client['client_id']}:{client['client_secret']}".encode()
+    return client["client_id"], client["client_secret"]
+
+
+def resource_server_basic():
+    """`Authorization` of bench.toml's resource server."""
+    pair = ":".join(resource_server_credentials()).encode()
     return "Basic " + base64.b64encode(pair).decode()
 
 
@@ -262,13 +324,13 @@ WARM_MISS_SHARE = 0.001
 WARM_LIMIT = 180
 
 
-def warm_up(port, tokens):
-    """Status requests until the cache answers; the fill as a row."""
-    started, requests, misses = time.time(), 0, cache_misses(port)
+def warm_up(port, tokens, path="/api/v1/status", mode=(), misses_of=cache_misses):
+    """Requests until the cache answers; the fill as a row."""
+    started, requests, misses = time.time(), 0, misses_of(port)
     first = misses
     while True:
-        r = wrk(port, "/api/v1/status", "status.lua", [tokens], seconds=WARM_WINDOW)
-        now = cache_misses(port)
+        r = wrk(port, path, "status.lua", [tokens, *mode], seconds=WARM_WINDOW)
+        now = misses_of(port)
         requests += r["total"]
         window, misses = now - misses, now
         if window <= WARM_MISS_SHARE * r["total"] or time.time() - started > WARM_LIMIT:
@@ -278,7 +340,7 @@ def warm_up(port, tokens):
             "warm": window <= WARM_MISS_SHARE * r["total"]}
 
 
-def bench_backend(name, url, work, cookies, cold=True):
+def bench_backend(name, url, work, cookies, cold=True, relying=False):
     rows = []
     tokens = str(work / f"{name}-tokens.txt")
     log(f"{name}: seeding {SEED} tokens and user 1's 100")
@@ -309,6 +371,11 @@ def bench_backend(name, url, work, cookies, cold=True):
         rows.append((name, "GET /api/v1/status, Bearer, warm cache", median(warms)))
         rows.append((name, "POST /api/v1/oauth/introspect",
                      wrk(PORT, "/api/v1/oauth/introspect", "status.lua", [tokens, resource_server_basic()])))
+        if relying:
+            log(f"{name}: the relying service through tessera-client")
+            relying_result, relying_fill = relying_rows(tokens)
+            rows += relying_result
+            fill["relying"] = relying_fill
         rows.append((name, "GET a user's 100 tokens",
                      wrk(PORT, "/api/v1/users/1/api-tokens", headers=[f"Cookie: tessera_session={cookies[1]}"])))
         rows.append((name, "POST create a token",
@@ -386,13 +453,15 @@ def fmt(value, digits=2):
 def main():
     ensure_tools()
     log("building release")
-    run(["cargo", "build", "--release", "-p", "tessera-server", "--bins"], capture=False)
+    run(["cargo", "build", "--release", "-p", "tessera-server", "-p", "relying-service", "--bins"],
+        capture=False)
     work = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
     sqlite_url = f"sqlite://{work}/bench.db"
     cookies = {user: session(user) for user in (1, 2)}
     try:
         pg_url = fresh_database("tessera_bench")
-        pg_rows, pg_rss, pg_verified, pg_fill = bench_backend("PostgreSQL", pg_url, work, cookies, cold=False)
+        pg_rows, pg_rss, pg_verified, pg_fill = bench_backend("PostgreSQL", pg_url, work, cookies, cold=False,
+                                                                      relying=True)
         log("PostgreSQL: cache disabled against pgbench -S")
         cold, pgb = cold_against_pgbench(pg_url, work)
         pg_rows.append(("PostgreSQL", COLD, cold))
@@ -445,6 +514,15 @@ def main():
     for backend, rss, verified in (("PostgreSQL", pg_rss, pg_verified), ("SQLite", sqlite_rss, sqlite_verified)):
         lines.append(f"| {backend}: RSS ≤ 100 MiB after {verified} verifications of {SEED} tokens | {rss:.1f} MiB | {'yes' if rss <= 100 else 'no'} |")
     lines.append(f"| revocation seen by a second instance ≤ 1 s | {delay:.0f} ms | {'yes' if delay <= 1000 else 'no'} |")
+    client = by(RELYING, "POST /scores")
+    own = by(RELYING, "GET /healthz")
+    introspection = by("PostgreSQL", "POST /api/v1/oauth/introspect")
+    lines.append(f"| relying service: a check through tessera-client's warm cache against one "
+                 f"introspection over HTTP | {client['rps']:.0f} vs {introspection['rps']:.0f} req/s = "
+                 f"{client['rps'] / introspection['rps']:.2f} ×; p50 {client['p50']:.2f} vs "
+                 f"{introspection['p50']:.2f} ms | – |")
+    lines.append(f"| relying service: protected route against its own /healthz | "
+                 f"{client['rps'] / own['rps']:.2f} × (medians {client['rps']:.0f} / {own['rps']:.0f}) | – |")
 
     lines += ["", "Filling the cache (a fresh instance, every seeded token read once; the warm-up "
               f"ends when a {WARM_WINDOW} s window misses at most {WARM_MISS_SHARE:.1%} of its requests):", "",
@@ -454,6 +532,10 @@ def main():
         note = "" if fill["warm"] else f" (not warm after {WARM_LIMIT} s)"
         lines.append(f"| {backend} | {fill['seconds']:.0f} s{note} | {fill['requests']} | {fill['misses']:.0f} | "
                      f"{fill['missed_in_warm_runs']:.0f} of {fill['warm_requests']} |")
+
+    relying_fill = pg_fill["relying"]
+    lines += ["", f"The relying service's local cache filled in {relying_fill['seconds']:.0f} s "
+              f"({relying_fill['requests']} requests, {relying_fill['misses']:.0f} introspections)."]
 
     table = "\n".join(lines) + "\n"
     print(table)

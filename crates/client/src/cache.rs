@@ -130,19 +130,26 @@ impl Cache {
 }
 
 impl Maps {
-    /// Drops expired answers; when none were, one arbitrary answer.
+    /// Drops expired answers, and arbitrary ones until a sixteenth of the
+    /// cache is free: the scan is paid once per many inserts, not per insert.
     fn make_room(&mut self, now: Instant) {
-        let expired: Vec<Key> = self
+        let wanted = (self.entries.len() / 16).max(1);
+        let mut victims: Vec<Key> = self
             .entries
             .iter()
             .filter(|(_, entry)| entry.until <= now)
             .map(|(key, _)| *key)
             .collect();
-        let victims = if expired.is_empty() {
-            self.entries.keys().next().copied().into_iter().collect()
-        } else {
-            expired
-        };
+        if victims.len() < wanted {
+            let more = wanted - victims.len();
+            let arbitrary = self
+                .entries
+                .iter()
+                .filter(|(_, entry)| entry.until > now)
+                .map(|(key, _)| *key)
+                .take(more);
+            victims.extend(arbitrary.collect::<Vec<_>>());
+        }
         for key in victims {
             if let Some(entry) = self.entries.remove(&key) {
                 self.unindex(&key, &entry.answer);
@@ -239,6 +246,29 @@ mod tests {
         let maps = cache.maps.read();
         let indexed: usize = maps.by_fingerprint.values().map(Vec::len).sum();
         assert_eq!(indexed, 2, "{maps:?}");
+    }
+
+    #[test]
+    fn a_full_cache_frees_a_sixteenth_at_once() {
+        let cache = Cache::new(64);
+        for n in 0..64 {
+            cache.insert(
+                Key::new(&n.to_string(), None),
+                principal(&format!("f{n}")),
+                later(),
+                cache.generation(),
+            );
+        }
+        cache.insert(
+            Key::new("one more", None),
+            principal("g"),
+            later(),
+            cache.generation(),
+        );
+        assert_eq!(cache.len(), 64 - 4 + 1);
+        let maps = cache.maps.read();
+        let indexed: usize = maps.by_fingerprint.values().map(Vec::len).sum();
+        assert_eq!(indexed, maps.entries.len());
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl std::fmt::Debug for Tessera {
 /// Why Tessera gave no usable answer.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CallError {
-    #[error("{0}")]
+    #[error("{}", with_causes(.0))]
     Transport(#[from] reqwest::Error),
     #[error(
         "Tessera refused this resource server's credentials (check client_id, client_secret and resource_server = true)"
@@ -165,6 +165,19 @@ impl Tessera {
             .await?;
         read(response).await
     }
+}
+
+/// reqwest's message ("error sending request for url …") without its
+/// causes hides the reason (connection refused, timed out).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, CallError> {

@@ -15,7 +15,13 @@ fn setting(name: &str) -> anyhow::Result<String> {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter("info").init();
+    // RUST_LOG when set; colours only on a terminal, not in a log file.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
     let tessera = std::env::var("TESSERA_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8090".into());
     let mut builder = Verifier::builder(
