@@ -221,8 +221,15 @@ impl ConnectionManager {
         match &self.target {
             Target::Postgres(url) => {
                 let conn = open_postgres(url, self.deadlines.statement)
-                    // libpq's messages span lines; the service reports one.
-                    .map_err(|e| connect_error(one_line(&e)))?;
+                    // libpq's messages span lines; the service reports one,
+                    // naming the setting the URL came from.
+                    .map_err(|e| {
+                        connect_error(format!(
+                            "{} (database.url, or TESSERA__DATABASE__URL): {}",
+                            crate::redact_url(url),
+                            one_line(&e)
+                        ))
+                    })?;
                 Ok(AnyConnection::Postgresql(conn))
             }
             Target::Sqlite(path) => {

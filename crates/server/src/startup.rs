@@ -219,10 +219,17 @@ impl Application {
         let database = open_database(settings)?;
         let services = build_services(settings, &database, clock)?;
         let address = (settings.server.host.as_str(), settings.server.port);
-        let listener = TcpListener::bind(address).with_context(|| {
-            format!(
-                "cannot listen on {}:{}",
-                settings.server.host, settings.server.port
+        let listener = TcpListener::bind(address).map_err(|error| {
+            let hint = if error.kind() == std::io::ErrorKind::AddrInUse {
+                " — another Tessera, or another program, holds that port: stop it, or set \
+                 server.port (TESSERA__SERVER__PORT; 0 picks a free one)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!(
+                "cannot listen on {}:{}: {error}{hint}",
+                settings.server.host,
+                settings.server.port
             )
         })?;
         let port = listener.local_addr()?.port();

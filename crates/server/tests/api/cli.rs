@@ -377,10 +377,27 @@ fn unreachable_database_is_one_clear_line() {
     let output = run(tessera(&workspace_root())
         .env(
             "TESSERA__DATABASE__URL",
-            "postgres://nobody@127.0.0.1:1/none",
+            "postgres://nobody:hunter2-password@127.0.0.1:1/none",
         )
         .arg("serve"));
     assert_clear_failure(&output, "PostgreSQL");
+    // Which setting to fix, and where it is, without its password.
+    assert_clear_failure(&output, "database.url");
+    assert_clear_failure(&output, "127.0.0.1:1/none");
+    assert!(!stderr(&output).contains("hunter2"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_port_in_use_names_the_setting_that_moves_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = taken.local_addr().expect("address").port().to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(tessera(dir.path())
+        .env("TESSERA_CONFIG_DIR", workspace_root().join("config"))
+        .env("TESSERA__SERVER__PORT", &port)
+        .arg("serve"));
+    assert_clear_failure(&output, &format!("cannot listen on 127.0.0.1:{port}"));
+    assert_clear_failure(&output, "server.port");
 }
 
 /// A running `tessera serve` on a free port with its log captured.
