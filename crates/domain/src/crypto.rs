@@ -23,13 +23,15 @@ pub struct TokenHash(pub [u8; 32]);
 impl TokenHash {
     /// Lowercase hex, as the revocation feed and introspection publish it.
     pub fn to_hex(&self) -> String {
-        use std::fmt::Write as _;
-        self.0
-            .iter()
-            .fold(String::with_capacity(64), |mut out, byte| {
-                let _ = write!(out, "{byte:02x}");
-                out
-            })
+        // Every introspection answer carries one: by table, not through
+        // `fmt` per byte (~3 % of an introspection's CPU time).
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+        }
+        out
     }
 }
 
@@ -141,6 +143,17 @@ mod tests {
 
     const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
     const OTHER_KEY: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+
+    #[test]
+    fn fingerprints_print_as_lowercase_hex_two_digits_a_byte() {
+        let mut bytes = [0u8; 32];
+        bytes[..4].copy_from_slice(&[0x00, 0x0f, 0xa5, 0xff]);
+        bytes[31] = 0x10;
+        let hex = TokenHash(bytes).to_hex();
+        assert_eq!(hex.len(), 64);
+        assert!(hex.starts_with("000fa5ff0000"), "{hex}");
+        assert!(hex.ends_with("0010"), "{hex}");
+    }
 
     fn keyring(key: &str) -> Keyring {
         Keyring::from_base64(key).expect("valid key")
