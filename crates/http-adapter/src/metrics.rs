@@ -46,13 +46,21 @@ pub fn describe_metrics() {
     );
     metrics::describe_counter!(
         VERIFICATIONS,
-        "Token verifications by outcome: valid, unknown, expired, malformed, error"
+        "Token verifications by outcome: valid, unknown, expired, malformed, error, \
+         disabled, restricted, suspended"
     );
     metrics::describe_counter!(TOKENS_CREATED, "Tokens created (API and OAuth2 grants)");
     metrics::describe_counter!(
         TOKENS_DELETED,
         "Tokens deleted by their owners through this instance (DELETE)"
     );
+    // Every series exists from the start at 0: a rate or an alert over a
+    // series that appears only on its first event misses that event.
+    for outcome in OUTCOMES {
+        counter!(VERIFICATIONS, "outcome" => outcome).increment(0);
+    }
+    counter!(TOKENS_CREATED).increment(0);
+    counter!(TOKENS_DELETED).increment(0);
 }
 
 /// Method, route template, status.

@@ -226,7 +226,9 @@ impl ConnectionManager {
                     .map_err(|e| {
                         connect_error(format!(
                             "{} (database.url, or TESSERA__DATABASE__URL): {}",
-                            crate::redact_url(url),
+                            // Without the connection parameters the service
+                            // adds (timeouts, keepalives): the URL as written.
+                            crate::redact_url(url.split('?').next().unwrap_or(url)),
                             one_line(&e)
                         ))
                     })?;

@@ -69,38 +69,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::metadata(file)
                 .with_context(|| format!("cannot read configuration file {}", file.display()))?;
         }
-        println!("{}", tessera_http_adapter::openapi_json());
-        return Ok(());
+        return emit(&format!("{}\n", tessera_http_adapter::openapi_json()));
     }
     let settings = Settings::load(&Sources::from_process(cli.config)?)?;
     match command {
         Command::Openapi => Ok(()),
-        Command::Clients(ClientsCommand::List) => {
-            print!("{}", operators::list_clients(&settings)?);
-            Ok(())
-        }
-        Command::Tokens(TokensCommand::Revoke { user, client }) => {
-            print!(
-                "{}",
-                operators::revoke_tokens(&settings, &user, client.as_deref())?
-            );
-            Ok(())
-        }
-        Command::Users(UsersCommand::Suspend { user, reason }) => {
-            print!(
-                "{}",
-                operators::suspend_user(&settings, &user, reason.as_deref())?
-            );
-            Ok(())
-        }
+        Command::Clients(ClientsCommand::List) => emit(&operators::list_clients(&settings)?),
+        Command::Tokens(TokensCommand::Revoke { user, client }) => emit(&operators::revoke_tokens(
+            &settings,
+            &user,
+            client.as_deref(),
+        )?),
+        Command::Users(UsersCommand::Suspend { user, reason }) => emit(&operators::suspend_user(
+            &settings,
+            &user,
+            reason.as_deref(),
+        )?),
         Command::Users(UsersCommand::Resume { user }) => {
-            print!("{}", operators::resume_user(&settings, &user)?);
-            Ok(())
+            emit(&operators::resume_user(&settings, &user)?)
         }
-        Command::Healthcheck { url } => {
-            print!("{}", operators::healthcheck(&settings, url.as_deref())?);
-            Ok(())
-        }
+        Command::Healthcheck { url } => emit(&operators::healthcheck(&settings, url.as_deref())?),
         Command::Serve => serve(&settings),
         Command::Migrate => {
             let database = tessera_persistence::Database::connect(&settings.database)?;
@@ -108,19 +96,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let backend = database.backend();
             // No pool thread may be inside libpq when the process exits.
             database.close(operators::CLOSE_WITHIN);
-            println!(
-                "applied {} migration(s) to the {backend} database",
+            emit(&format!(
+                "applied {} migration(s) to the {backend} database\n",
                 applied?
-            );
-            Ok(())
+            ))
         }
         Command::Session(SessionCommand::Mint { user, ttl }) => {
             let user = UserId::parse(&user).context("--user must be a positive integer")?;
             let codec = SessionCodec::new(&settings.session)?;
             let value = codec.mint(user, ttl, SystemClock.now())?;
-            println!("{}", value.expose());
-            Ok(())
+            emit(&format!("{}\n", value.expose()))
         }
+    }
+}
+
+/// Writes a command's result. A reader that stopped reading (`| head`) is
+/// not the command's failure: the default `print!` would panic there.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to standard output"),
     }
 }
 

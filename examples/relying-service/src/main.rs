@@ -9,8 +9,7 @@ use anyhow::Context as _;
 use tessera_client::Verifier;
 
 fn setting(name: &str) -> anyhow::Result<String> {
-    std::env::var(name)
-        .with_context(|| format!("{name} is not set (see the README's integrating guide)"))
+    std::env::var(name).with_context(|| format!("{name} is not set (see docs/integrating.md)"))
 }
 
 #[actix_web::main]

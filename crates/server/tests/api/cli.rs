@@ -385,6 +385,11 @@ fn unreachable_database_is_one_clear_line() {
     assert_clear_failure(&output, "database.url");
     assert_clear_failure(&output, "127.0.0.1:1/none");
     assert!(!stderr(&output).contains("hunter2"), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("keepalives"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -560,6 +565,58 @@ fn a_bad_trusted_proxy_is_one_clear_line() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn a_fresh_instance_exports_every_counter_at_zero() {
+    let served = serve(&[]);
+    let (status, text) = served.http("GET /metrics HTTP/1.1\r\n", "");
+    assert_eq!(status, 200);
+    for series in [
+        "tessera_tokens_created_total 0",
+        "tessera_tokens_deleted_total 0",
+    ] {
+        assert!(text.lines().any(|line| line == series), "{series}: {text}");
+    }
+    for outcome in [
+        "valid",
+        "unknown",
+        "expired",
+        "malformed",
+        "error",
+        "disabled",
+        "restricted",
+        "suspended",
+    ] {
+        let series = format!(r#"tessera_token_verifications_total{{outcome="{outcome}"}} 0"#);
+        assert!(text.lines().any(|line| line == series), "{series}: {text}");
+    }
+    served.terminate();
+}
+
+#[test]
+fn output_cut_short_by_its_reader_is_not_a_failure() {
+    // Only a document larger than a pipe's buffer (64 KiB) makes the
+    // writer meet the closed pipe.
+    let whole = run(tessera(&workspace_root()).arg("openapi"));
+    assert!(whole.stdout.len() > 1 << 16, "{} bytes", whole.stdout.len());
+    let mut child = tessera(&workspace_root())
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tessera runs");
+    // Read a little, then hang up, as `tessera openapi | head -c 100` does.
+    let mut first = [0u8; 100];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("the document starts");
+    let output = child.wait_with_output().expect("tessera exits");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
 }
 
 #[test]
