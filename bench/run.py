@@ -17,6 +17,7 @@ Only loopback addresses are used. Every load run is bounded in time.
 
 import base64
 import datetime
+import json
 import os
 import re
 import shutil
@@ -107,19 +108,12 @@ class Service:
         if url.startswith("postgres"):
             env["TESSERA__DATABASE__POOL_SIZE"] = "16"
         env.update(extra_env or {})
-        pin = ["taskset", "-c", SERVICE_CPUS] if PIN else []
-        self.process = subprocess.Popen(
-            [*pin, str(RELEASE / "tessera"), "--config", str(BENCH / "bench.toml"), "serve"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit(f"bench: the service on port {port} did not become ready")
+        self.process = start_pinned([str(RELEASE / "tessera"), "--config", str(BENCH / "bench.toml"), "serve"], env)
+
+        def ready():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return True
+        wait_ready(self, ready, f"the service on port {port}")
 
     def rss_mib(self):
         with open(f"/proc/{self.process.pid}/status") as status:
@@ -129,11 +123,36 @@ class Service:
         return float("nan")
 
     def stop(self):
-        self.process.send_signal(signal.SIGTERM)
+        stop_process(self.process)
+
+
+def start_pinned(cmd, env):
+    """A service process, on the service's CPU where pinning applies."""
+    pin = ["taskset", "-c", SERVICE_CPUS] if PIN else []
+    return subprocess.Popen([*pin, *cmd], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_ready(service, ready, what):
+    """Until `ready()` is true (30 s at most); stops `service` otherwise."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
         try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+            if ready():
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.1)
+    service.stop()
+    raise SystemExit(f"bench: {what} did not become ready")
+
+
+def stop_process(process):
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 class RelyingService:
@@ -144,30 +163,14 @@ class RelyingService:
         env = dict(os.environ, TESSERA_URL=f"http://127.0.0.1:{tessera_port}",
                    TESSERA_CLIENT_ID=client_id, TESSERA_CLIENT_SECRET=secret,
                    LISTEN=f"127.0.0.1:{RELYING_PORT}", RUST_LOG="warn")
-        pin = ["taskset", "-c", SERVICE_CPUS] if PIN else []
-        self.process = subprocess.Popen([*pin, str(RELEASE / "relying-service")], cwd=ROOT, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if relying_stats()["fresh"]:
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise SystemExit("bench: the relying service did not become ready")
+        self.process = start_pinned([str(RELEASE / "relying-service")], env)
+        wait_ready(self, lambda: relying_stats()["fresh"], "the relying service")
 
     def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
 
 
 def relying_stats(port=RELYING_PORT):
-    import json
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=1) as answer:
         return json.loads(answer.read())
 

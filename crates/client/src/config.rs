@@ -60,7 +60,7 @@ impl Builder {
             max_staleness: Duration::from_secs(1),
             active_ttl: Duration::from_secs(60),
             inactive_ttl: Duration::from_secs(5),
-            max_entries: 100_000,
+            max_entries: 200_000,
             request_timeout: Duration::from_secs(2),
         }
     }
@@ -91,7 +91,9 @@ impl Builder {
         self
     }
 
-    /// The most answers kept (default 100,000).
+    /// The most answers kept (default 200,000, as Tessera's own cache). A hot
+    /// set larger than this churns: each insert into a full cache drops a
+    /// sixteenth of it.
     pub fn max_entries(mut self, entries: usize) -> Self {
         self.max_entries = entries;
         self
