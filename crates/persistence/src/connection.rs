@@ -150,7 +150,12 @@ pub struct ConnectionManager {
 }
 
 enum Target {
-    Postgres(String),
+    /// `url` carries the deadlines this crate adds; `shown` is the URL as
+    /// configured, without its password, for messages.
+    Postgres {
+        url: String,
+        shown: String,
+    },
     Sqlite(String),
 }
 
@@ -174,7 +179,10 @@ impl ConnectionManager {
             create_parent_folder(path)?;
             Target::Sqlite(path.to_owned())
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Target::Postgres(postgres_url_with_deadlines(url, deadlines))
+            Target::Postgres {
+                url: postgres_url_with_deadlines(url, deadlines),
+                shown: crate::redact_url(url),
+            }
         } else {
             let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
             return Err(DatabaseError::UnsupportedUrl(scheme.to_owned()));
@@ -208,7 +216,7 @@ impl ConnectionManager {
 
     pub fn backend(&self) -> Backend {
         match self.target {
-            Target::Postgres(_) => Backend::Postgres,
+            Target::Postgres { .. } => Backend::Postgres,
             Target::Sqlite(_) => Backend::Sqlite,
         }
     }
@@ -219,16 +227,13 @@ impl ConnectionManager {
             detail,
         };
         match &self.target {
-            Target::Postgres(url) => {
+            Target::Postgres { url, shown } => {
                 let conn = open_postgres(url, self.deadlines.statement)
                     // libpq's messages span lines; the service reports one,
                     // naming the setting the URL came from.
                     .map_err(|e| {
                         connect_error(format!(
-                            "{} (database.url, or TESSERA__DATABASE__URL): {}",
-                            // Without the connection parameters the service
-                            // adds (timeouts, keepalives): the URL as written.
-                            crate::redact_url(url.split('?').next().unwrap_or(url)),
+                            "{shown} (database.url, or TESSERA__DATABASE__URL): {}",
                             one_line(&e)
                         ))
                     })?;
