@@ -14,23 +14,19 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payl
 use futures_util::future::LocalBoxFuture;
 
 use crate::principal::Principal;
-use crate::problem::{AuthError, bearer_token};
+use crate::problem::AuthError;
 use crate::verifier::Verifier;
 
 /// The principal of the request's valid Bearer token. The end client's
 /// address passed to Tessera is the TCP peer's: behind a proxy, call
-/// [`Verifier::verify`] with the address the proxy reports instead.
+/// [`Verifier::authenticate`] with the address the proxy reports instead.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Arc<Principal>);
 
 impl Authenticated {
     /// The principal, when the token carries `permission`; `403` otherwise.
     pub fn require(&self, permission: &str) -> Result<&Principal, AuthError> {
-        if self.0.has(permission) {
-            Ok(&self.0)
-        } else {
-            Err(AuthError::Forbidden(permission.to_owned()))
-        }
+        self.0.require(permission).map(|()| &*self.0)
     }
 }
 
@@ -48,11 +44,10 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let verifier = req.app_data::<Verifier>().cloned();
-        let token = req
+        let authorization = req
             .headers()
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(bearer_token)
             .map(str::to_owned);
         let client_ip = req.peer_addr().map(|peer| peer.ip());
         Box::pin(async move {
@@ -60,8 +55,10 @@ impl FromRequest for Authenticated {
                 tracing::error!("Authenticated used without App::app_data(Verifier)");
                 return Err(AuthError::NotConfigured);
             };
-            let token = token.ok_or(AuthError::Missing)?;
-            Ok(Authenticated(verifier.verify(&token, client_ip).await?))
+            let principal = verifier
+                .authenticate(authorization.as_deref(), client_ip)
+                .await?;
+            Ok(Authenticated(principal))
         })
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::SystemTime;
 
+use crate::problem::AuthError;
+
 /// The owner of a valid token and what it may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -22,5 +24,14 @@ impl Principal {
     /// Whether the token carries `permission`.
     pub fn has(&self, permission: &str) -> bool {
         self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// `403` unless the token carries `permission`.
+    pub fn require(&self, permission: &str) -> Result<(), AuthError> {
+        if self.has(permission) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(permission.to_owned()))
+        }
     }
 }

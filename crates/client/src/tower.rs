@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::problem::{AuthError, bearer_token};
+use crate::problem::AuthError;
 use crate::verifier::Verifier;
 
 /// Reads the end client's address from a request (axum:
@@ -93,29 +93,22 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
-        let token = request
+        let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(bearer_token)
             .map(str::to_owned);
         let client_ip = layer
             .client_ip
             .and_then(|read| read(request.extensions(), request.headers()));
         Box::pin(async move {
-            let checked = match token {
-                None => Err(AuthError::Missing),
-                Some(token) => layer
-                    .verifier
-                    .verify(&token, client_ip)
-                    .await
-                    .map_err(AuthError::from),
-            };
+            let checked = layer
+                .verifier
+                .authenticate(authorization.as_deref(), client_ip)
+                .await;
             let principal = checked.and_then(|principal| match &layer.permission {
-                Some(permission) if !principal.has(permission) => {
-                    Err(AuthError::Forbidden(permission.to_string()))
-                }
-                _ => Ok(principal),
+                Some(permission) => principal.require(permission).map(|()| principal),
+                None => Ok(principal),
             });
             match principal {
                 Ok(principal) => {

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use url::Url;
@@ -13,6 +13,7 @@ use crate::config::{BuildError, Builder};
 use crate::feed::{self, Schedule};
 use crate::introspect::Tessera;
 use crate::principal::Principal;
+use crate::problem::{AuthError, bearer_token};
 
 /// Why a token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +66,15 @@ impl Counters {
     pub(crate) fn note_feed_failure(&self) {
         self.feed_failures.fetch_add(1, Ordering::Relaxed);
     }
+
+    fn snapshot(&self) -> Stats {
+        Stats {
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            introspections: self.introspections.load(Ordering::Relaxed),
+            revocations: self.revocations.load(Ordering::Relaxed),
+            feed_failures: self.feed_failures.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// When the feed last proved the cache complete.
@@ -89,11 +99,12 @@ impl Freshness {
         self.proof.fetch_max(nanos, Ordering::AcqRel);
     }
 
-    /// The age of the proof, or `None` before the first one.
-    fn age(&self, now: Instant) -> Option<Duration> {
-        let nanos = self.proof.load(Ordering::Acquire).checked_sub(1)?;
-        let proven = self.origin + Duration::from_nanos(nanos);
-        Some(now.saturating_duration_since(proven))
+    /// Whether a proof younger than `limit` holds at `now`.
+    fn within(&self, limit: Duration, now: Instant) -> bool {
+        let Some(nanos) = self.proof.load(Ordering::Acquire).checked_sub(1) else {
+            return false;
+        };
+        now.saturating_duration_since(self.origin + Duration::from_nanos(nanos)) <= limit
     }
 }
 
@@ -103,10 +114,10 @@ pub(crate) struct Inner {
     pub(crate) cache: Cache,
     pub(crate) freshness: Freshness,
     pub(crate) stats: Counters,
-    max_staleness: Duration,
-    active_ttl: Duration,
-    inactive_ttl: Duration,
-    request_timeout: Duration,
+    /// Whether the last introspection failed: an outage is logged once,
+    /// not once per request.
+    introspection_failing: AtomicBool,
+    settings: Builder,
 }
 
 /// Checks tokens against one Tessera; cheap to clone (clones share the
@@ -125,26 +136,38 @@ impl Verifier {
     }
 
     pub(crate) fn start(
-        config: Builder,
+        settings: Builder,
         base: Url,
         runtime: &tokio::runtime::Handle,
     ) -> Result<Self, BuildError> {
         let inner = Arc::new(Inner {
-            tessera: Tessera::new(&base, &config.client_id, &config.client_secret)?,
-            cache: Cache::new(config.max_entries),
+            tessera: Tessera::new(&base, &settings.client_id, &settings.client_secret)?,
+            cache: Cache::new(settings.max_entries),
             freshness: Freshness::new(),
             stats: Counters::default(),
-            max_staleness: config.max_staleness,
-            active_ttl: config.active_ttl,
-            inactive_ttl: config.inactive_ttl,
-            request_timeout: config.request_timeout,
+            introspection_failing: AtomicBool::new(false),
+            settings,
         });
         runtime.spawn(feed::follow(
             Arc::downgrade(&inner),
-            Schedule::for_staleness(config.max_staleness),
-            config.request_timeout,
+            Schedule::for_staleness(inner.settings.max_staleness),
+            inner.settings.request_timeout,
         ));
         Ok(Self { inner })
+    }
+
+    /// A request's credential checked: `authorization` is its
+    /// `Authorization` header, which must be `Bearer <token>`. What the
+    /// actix extractor and the tower layer both do, for any other server.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Arc<Principal>, AuthError> {
+        let token = authorization
+            .and_then(bearer_token)
+            .ok_or(AuthError::Missing)?;
+        Ok(self.verify(token, client_ip).await?)
     }
 
     /// Whom `token` speaks for, as seen from `client_ip` (the end client's
@@ -156,9 +179,11 @@ impl Verifier {
         client_ip: Option<IpAddr>,
     ) -> Result<Arc<Principal>, Refusal> {
         let inner = &self.inner;
+        let settings = &inner.settings;
         let key = Key::new(token, client_ip);
-        if self.is_fresh()
-            && let Some(answer) = inner.cache.get(&key, Instant::now())
+        let now = Instant::now();
+        if inner.freshness.within(settings.max_staleness, now)
+            && let Some(answer) = inner.cache.get(&key, now)
         {
             inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
             return match answer {
@@ -170,16 +195,20 @@ impl Verifier {
         inner.stats.introspections.fetch_add(1, Ordering::Relaxed);
         let answer = inner
             .tessera
-            .introspect(token, client_ip, inner.request_timeout)
-            .await
-            .map_err(|error| {
-                tracing::warn!(%error, "token check: Tessera gave no answer");
-                Refusal::Unavailable
-            })?;
+            .introspect(token, client_ip, settings.request_timeout)
+            .await;
+        let failing = answer.is_err();
+        if inner.introspection_failing.swap(failing, Ordering::Relaxed) != failing {
+            match &answer {
+                Err(error) => tracing::warn!(%error, "token checks: Tessera gives no answer"),
+                Ok(_) => tracing::info!("token checks: Tessera answers again"),
+            }
+        }
+        let answer = answer.map_err(|_| Refusal::Unavailable)?;
         let now = Instant::now();
         match answer {
             Some(principal) => {
-                let until = now + inner.active_ttl.min(remaining(principal.expires_at));
+                let until = now + settings.active_ttl.min(remaining(principal.expires_at));
                 let result = Ok(principal.clone());
                 inner
                     .cache
@@ -187,7 +216,7 @@ impl Verifier {
                 result
             }
             None => {
-                let until = now + inner.inactive_ttl;
+                let until = now + settings.inactive_ttl;
                 inner.cache.insert(key, Answer::Inactive, until, generation);
                 Err(Refusal::Inactive)
             }
@@ -197,21 +226,15 @@ impl Verifier {
     /// Whether the cache may answer now: the feed proved it complete within
     /// `max_staleness`.
     pub fn is_fresh(&self) -> bool {
-        self.inner
+        let inner = &self.inner;
+        inner
             .freshness
-            .age(Instant::now())
-            .is_some_and(|age| age <= self.inner.max_staleness)
+            .within(inner.settings.max_staleness, Instant::now())
     }
 
     /// The work done so far.
     pub fn stats(&self) -> Stats {
-        let counters = &self.inner.stats;
-        Stats {
-            cache_hits: counters.cache_hits.load(Ordering::Relaxed),
-            introspections: counters.introspections.load(Ordering::Relaxed),
-            revocations: counters.revocations.load(Ordering::Relaxed),
-            feed_failures: counters.feed_failures.load(Ordering::Relaxed),
-        }
+        self.inner.stats.snapshot()
     }
 
     /// Answers held in the cache.

@@ -131,22 +131,34 @@ async fn behave(mode: Mode) -> Option<HttpResponse> {
     }
 }
 
+/// What both endpoints do first: note the request (and read the
+/// endpoint's mode) with `note`, act the mode out, check the credentials.
+/// `Some` is the answer to give instead of the endpoint's own.
+async fn enter(
+    req: &HttpRequest,
+    state: &Mutex<State>,
+    note: impl FnOnce(&mut State) -> Mode,
+) -> Option<HttpResponse> {
+    let mode = note(&mut state.lock().expect("fake state"));
+    if let Some(response) = behave(mode).await {
+        return Some(response);
+    }
+    (!authorised(req))
+        .then(|| HttpResponse::Unauthorized().json(json!({"error": "invalid_client"})))
+}
+
 async fn introspect(
     req: HttpRequest,
     form: web::Form<HashMap<String, String>>,
     state: web::Data<Mutex<State>>,
 ) -> HttpResponse {
-    let mode = {
-        let mut s = state.lock().expect("fake state");
+    let noted = enter(&req, &state, |s| {
         s.introspections += 1;
         s.last_client_ip = form.get("client_ip").cloned();
         s.introspect_mode
-    };
-    if let Some(response) = behave(mode).await {
+    });
+    if let Some(response) = noted.await {
         return response;
-    }
-    if !authorised(&req) {
-        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
     }
     let s = state.lock().expect("fake state");
     let client_ip = form.get("client_ip").and_then(|ip| ip.parse().ok());
@@ -166,16 +178,12 @@ async fn feed(
     query: web::Query<HashMap<String, String>>,
     state: web::Data<Mutex<State>>,
 ) -> HttpResponse {
-    let mode = {
-        let mut s = state.lock().expect("fake state");
+    let noted = enter(&req, &state, |s| {
         s.feed_requests += 1;
         s.feed_mode
-    };
-    if let Some(response) = behave(mode).await {
+    });
+    if let Some(response) = noted.await {
         return response;
-    }
-    if !authorised(&req) {
-        return HttpResponse::Unauthorized().finish();
     }
     let after: i64 = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let s = state.lock().expect("fake state");
@@ -190,6 +198,18 @@ async fn feed(
         "complete": after >= s.purged_through,
         "more": more,
     }))
+}
+
+/// A verifier of `fake` whose view of the feed is fresh, with short limits
+/// so the tests see a view go stale quickly.
+pub async fn fresh(fake: &Fake) -> tessera_client::Verifier {
+    let verifier = tessera_client::Verifier::builder(&fake.url, CLIENT_ID, SECRET)
+        .max_staleness(Duration::from_millis(400))
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .expect("verifier builds");
+    eventually("the view is fresh", || verifier.is_fresh()).await;
+    verifier
 }
 
 /// Waits (polling) until `condition` holds; panics after 10 s.

@@ -3,22 +3,11 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::fake::{CLIENT_ID, Fake, Mode, SECRET, eventually};
+use crate::fake::{Fake, Mode, eventually, fresh};
 use actix_web::{App, HttpResponse, test, web};
-use tessera_client::{AuthError, Authenticated, Principal, RequireToken, Verifier};
+use tessera_client::{AuthError, Authenticated, Principal, RequireToken};
 use tower::{Layer as _, ServiceExt as _};
-
-async fn fresh(fake: &Fake) -> Verifier {
-    let verifier = Verifier::builder(&fake.url, CLIENT_ID, SECRET)
-        .max_staleness(Duration::from_millis(400))
-        .request_timeout(Duration::from_millis(300))
-        .build()
-        .expect("verifier builds");
-    eventually("the view is fresh", || verifier.is_fresh()).await;
-    verifier
-}
 
 async fn submit(caller: Authenticated) -> Result<HttpResponse, AuthError> {
     let principal = caller.require("submit_score")?;

@@ -5,21 +5,14 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::fake::{CLIENT_ID, Fake, Mode, SECRET, eventually};
+use crate::fake::{CLIENT_ID, Fake, Mode, eventually, fresh};
 use tessera_client::{Refusal, Verifier};
 
-/// Short limits, so the tests see a view go stale quickly.
-fn verifier(fake: &Fake) -> Verifier {
-    Verifier::builder(&fake.url, CLIENT_ID, SECRET)
-        .max_staleness(Duration::from_millis(400))
-        .request_timeout(Duration::from_millis(300))
-        .build()
-        .expect("verifier builds")
-}
-
-async fn fresh(fake: &Fake) -> Verifier {
-    let verifier = verifier(fake);
-    eventually("the view is fresh", || verifier.is_fresh()).await;
+/// A fresh verifier that has `tok-a` (user 1) in its cache.
+async fn holding_tok_a(fake: &Fake) -> Verifier {
+    fake.add_token("tok-a", 1, "");
+    let verifier = fresh(fake).await;
+    verifier.verify("tok-a", None).await.expect("valid");
     verifier
 }
 
@@ -91,9 +84,7 @@ async fn pages_are_followed_until_the_feed_has_no_more() {
 #[actix_web::test]
 async fn entries_lost_to_purging_empty_the_whole_cache() {
     let fake = Fake::start();
-    fake.add_token("tok-a", 1, "");
-    let verifier = fresh(&fake).await;
-    verifier.verify("tok-a", None).await.expect("valid");
+    let verifier = holding_tok_a(&fake).await;
     assert_eq!(verifier.cached(), 1);
     fake.with(|s| s.purged_through = 1_000);
     eventually("the cache is emptied", || verifier.cached() == 0).await;
@@ -102,9 +93,7 @@ async fn entries_lost_to_purging_empty_the_whole_cache() {
 #[actix_web::test]
 async fn a_stale_view_is_not_used_and_tessera_down_means_503() {
     let fake = Fake::start();
-    fake.add_token("tok-a", 1, "");
-    let verifier = fresh(&fake).await;
-    verifier.verify("tok-a", None).await.expect("valid");
+    let verifier = holding_tok_a(&fake).await;
 
     fake.with(|s| s.feed_mode = Mode::Fail);
     eventually("the view goes stale", || !verifier.is_fresh()).await;
@@ -130,9 +119,7 @@ async fn a_stale_view_is_not_used_and_tessera_down_means_503() {
 #[actix_web::test]
 async fn a_stalled_tessera_is_refused_as_unavailable_not_waited_for() {
     let fake = Fake::start();
-    fake.add_token("tok-a", 1, "");
-    let verifier = fresh(&fake).await;
-    verifier.verify("tok-a", None).await.expect("valid");
+    let verifier = holding_tok_a(&fake).await;
     fake.with(|s| {
         s.feed_mode = Mode::Stall;
         s.introspect_mode = Mode::Stall;
