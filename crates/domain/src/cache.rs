@@ -67,7 +67,7 @@ impl ValidEntry {
     pub fn new(principal: Principal, last_recorded: Timestamp, last_sighting: u64) -> Self {
         Self {
             principal,
-            last_recorded: AtomicI64::new(last_recorded),
+            last_recorded: AtomicI64::new(last_recorded.as_millis()),
             touched: AtomicBool::new(false),
             last_sighting: AtomicU64::new(last_sighting),
         }
@@ -234,7 +234,7 @@ impl TokenCache {
         self.valid
             .as_ref()?
             .read_with(hash, Instant::now(), |entry| {
-                entry.last_recorded.load(Ordering::Relaxed)
+                Timestamp::from_millis(entry.last_recorded.load(Ordering::Relaxed))
             })
     }
 
@@ -387,11 +387,11 @@ mod tests {
                 permissions: Arc::new(PermissionSet::default()),
                 from_api_client: None,
                 hash: TokenHash([1; 32]),
-                created_at: 0,
+                created_at: Timestamp::EPOCH,
                 expires_at: None,
                 allowed_ips: None,
             },
-            0,
+            Timestamp::EPOCH,
             0,
         ))
     }

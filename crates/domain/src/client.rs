@@ -32,7 +32,7 @@ impl OAuthClient {
             webhook_uri: None,
             api_key_template: None,
             api_key_filename: None,
-            created_at: 0,
+            created_at: Timestamp::EPOCH,
         }
     }
 }

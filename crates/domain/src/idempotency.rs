@@ -5,16 +5,18 @@
 //! transaction that stores the new record, so a crash leaves either both or
 //! neither; a claim left in progress by a crash is taken over after a while.
 
+use std::time::Duration;
+
 use crate::ids::UserId;
 use crate::time::Timestamp;
 
 /// How long a key is remembered.
-pub const KEY_LIFETIME_MS: i64 = 24 * 3600 * 1000;
+pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A claim still in progress after this long was abandoned (its process
 /// died before it stored anything): the next request with the key takes it
 /// over. Far longer than any request's deadline.
-pub const ABANDONED_AFTER_MS: i64 = 60 * 1000;
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(60);
 
 /// An `Idempotency-Key` value: 1–255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,8 +90,8 @@ pub enum ClaimOutcome {
 
 pub trait IdempotencyStore: Send + Sync + 'static {
     /// Claims `claim.key` for `claim.user` and scope, unless a request with
-    /// it is remembered: forgets keys older than [`KEY_LIFETIME_MS`], takes
-    /// over claims abandoned for [`ABANDONED_AFTER_MS`]. Concurrent claims
+    /// it is remembered: forgets keys older than [`KEY_LIFETIME`], takes
+    /// over claims abandoned for [`ABANDONED_AFTER`]. Concurrent claims
     /// of one key are settled by the store: exactly one is `Claimed`.
     fn claim(&self, claim: &IdempotencyClaim, now: Timestamp) -> anyhow::Result<ClaimOutcome>;
 

@@ -76,7 +76,7 @@ impl TokenId {
     /// A fresh id for a token created at `at` (Unix milliseconds).
     pub fn generate(at: crate::time::Timestamp) -> Self {
         let random: [u8; 10] = rand::random();
-        let millis = u64::try_from(at).unwrap_or(0);
+        let millis = u64::try_from(at.as_millis()).unwrap_or(0);
         Self(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
     }
 
@@ -99,24 +99,28 @@ impl fmt::Display for TokenId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Timestamp;
 
     #[test]
     fn token_ids_are_version_7_lowercase_and_parse_back() {
-        let id = TokenId::generate(1_764_337_200_000);
+        let id = TokenId::generate(Timestamp::from_millis(1_764_337_200_000));
         let text = id.to_string();
         assert_eq!(text.len(), 36);
         assert_eq!(&text[14..15], "7", "version 7: {text}");
         assert_eq!(text, text.to_lowercase());
         assert_eq!(TokenId::parse(&text), Some(id));
         assert_eq!(TokenId::parse(&text.to_uppercase()), Some(id));
-        assert_ne!(TokenId::generate(1_764_337_200_000), id);
+        assert_ne!(
+            TokenId::generate(Timestamp::from_millis(1_764_337_200_000)),
+            id
+        );
         // Time-ordered: a later creation sorts after.
-        assert!(TokenId::generate(1_764_337_200_001) > id);
+        assert!(TokenId::generate(Timestamp::from_millis(1_764_337_200_001)) > id);
     }
 
     #[test]
     fn only_the_hyphenated_form_is_a_token_id() {
-        let id = TokenId::generate(1);
+        let id = TokenId::generate(Timestamp::from_millis(1));
         let simple = id.to_string().replace('-', "");
         assert_eq!(TokenId::parse(&simple), None);
         assert_eq!(TokenId::parse(&format!("{{{id}}}")), None);

@@ -50,7 +50,7 @@ pub use ports::{
 pub use principal::Principal;
 pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage, RevocationSink};
 pub use secret::SecretString;
-pub use time::{Clock, ManualClock, SystemClock, Timestamp, secs_as_ms, whole_secs};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use token::{TokenFormat, TokenFormatError};
 pub use tokens::{
     ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, Lookup, MAX_USED_IPS,

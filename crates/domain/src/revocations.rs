@@ -124,19 +124,19 @@ mod tests {
         store
             .insert(
                 NewTokenRecord {
-                    public_id: crate::TokenId::generate(0),
+                    public_id: crate::TokenId::generate(Timestamp::EPOCH),
                     user_id: UserId::new(1).expect("positive"),
                     identifier: "followed".into(),
                     hash,
                     sealed: vec![1],
                     permissions: crate::PermissionSet::default(),
                     from_api_client: None,
-                    created_at: 0,
+                    created_at: Timestamp::EPOCH,
                     expires_at: None,
                     allowed_ips: None,
                     canary: false,
                 },
-                0,
+                Timestamp::EPOCH,
             )
             .expect("insert");
         hash
@@ -215,7 +215,7 @@ mod tests {
         store
             .delete(UserId::new(1).expect("positive"), &gone)
             .expect("delete");
-        store.purge_before(i64::MAX).expect("purge");
+        store.purge_before(Timestamp::MAX).expect("purge");
         follower.poll().expect("poll");
         assert!(cache.get(&cached, |_| ()).is_none(), "everything forgotten");
 

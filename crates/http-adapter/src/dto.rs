@@ -32,14 +32,14 @@ pub struct TokenDocument {
     from_api_client: Option<String>,
     #[serde(rename = "createdAt")]
     #[schema(value_type = i64, example = 1_764_337_200_000_i64)]
-    created_at: Timestamp,
+    created_at: i64,
     /// `null`: never expires. An expired token stays listed until deleted.
     #[serde(rename = "expiresAt")]
     #[schema(value_type = Option<i64>, required = true)]
-    expires_at: Option<Timestamp>,
+    expires_at: Option<i64>,
     #[serde(rename = "lastUsedAt")]
     #[schema(value_type = Option<i64>, required = true)]
-    last_used_at: Option<Timestamp>,
+    last_used_at: Option<i64>,
     /// The token's public name: a UUID, stable, revealing nothing of the
     /// token. Accepted wherever a path takes the token.
     #[schema(example = "01975e6c-8f3a-7b21-9c4e-5d2a1f0b3c47", format = Uuid)]
@@ -79,9 +79,9 @@ impl From<ApiToken> for TokenDocument {
             permissions: permission_object(&token.permissions),
             user_id: token.user_id.get(),
             from_api_client: token.from_api_client.map(|c| c.to_string()),
-            created_at: token.created_at,
-            expires_at: token.expires_at,
-            last_used_at: token.last_used_at,
+            created_at: token.created_at.as_millis(),
+            expires_at: token.expires_at.map(Timestamp::as_millis),
+            last_used_at: token.last_used_at.map(Timestamp::as_millis),
             id: token.id.to_string(),
             disabled: token.disabled,
             allowed_ips: token.allowed_ips.map(|allowed| allowed.to_strings()),
@@ -116,7 +116,7 @@ pub struct CreateTokenBody {
     /// lifetime and a later one is refused.
     #[serde(rename = "expiresAt", default, deserialize_with = "integral")]
     #[schema(value_type = Option<i64>)]
-    expires_at: Option<Timestamp>,
+    expires_at: Option<i64>,
 }
 
 /// Body of `PATCH …/api-tokens/{id}`: the members to change; an absent
@@ -135,7 +135,7 @@ pub struct PatchTokenBody {
     /// has no expiry (a document sent back unchanged).
     #[serde(rename = "expiresAt", default, deserialize_with = "present_integral")]
     #[schema(value_type = Option<i64>, required = false)]
-    expires_at: Option<Option<Timestamp>>,
+    expires_at: Option<Option<i64>>,
     /// Up to 16 IPv4/IPv6 networks (CIDR) or bare addresses; `null`: any
     /// address again.
     #[serde(rename = "allowedIps", default, deserialize_with = "present")]
@@ -148,7 +148,7 @@ impl From<PatchTokenBody> for TokenPatch {
         Self {
             identifier: body.identifier,
             disabled: body.disabled,
-            expires_at: body.expires_at,
+            expires_at: body.expires_at.map(|at| at.map(Timestamp::from_millis)),
             allowed_ips: body.allowed_ips,
         }
     }
@@ -168,14 +168,14 @@ pub struct RotateBody {
     /// the old token's (or, under a lifetime policy, that lifetime).
     #[serde(rename = "expiresAt", default, deserialize_with = "integral")]
     #[schema(value_type = Option<i64>)]
-    expires_at: Option<Timestamp>,
+    expires_at: Option<i64>,
 }
 
 impl From<RotateBody> for RotateRequest {
     fn from(body: RotateBody) -> Self {
         Self {
             overlap_secs: body.overlap_secs,
-            expires_at: body.expires_at,
+            expires_at: body.expires_at.map(Timestamp::from_millis),
         }
     }
 }
@@ -244,7 +244,7 @@ impl TryFrom<CreateTokenBody> for CreateTokenRequest {
         };
         Ok(Self {
             source,
-            expires_at: body.expires_at,
+            expires_at: body.expires_at.map(Timestamp::from_millis),
         })
     }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use tessera_domain::Timestamp;
 
 use crate::client_auth::resource_server;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
@@ -37,7 +36,7 @@ pub struct Entry {
     /// Unix milliseconds.
     #[serde(rename = "revokedAt")]
     #[schema(value_type = i64)]
-    revoked_at: Timestamp,
+    revoked_at: i64,
 }
 
 /// Revocations after a cursor, oldest first.
@@ -113,7 +112,7 @@ pub async fn revocation_feed(
             .map(|e| Entry {
                 cursor: e.cursor,
                 fingerprint: e.hash.to_hex(),
-                revoked_at: e.revoked_at,
+                revoked_at: e.revoked_at.as_millis(),
             })
             .collect(),
         cursor,

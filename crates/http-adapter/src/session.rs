@@ -91,7 +91,7 @@ impl SessionCodec {
         let invalid = |why: &str| SessionError::Invalid(why.to_owned());
         let data = jsonwebtoken::decode::<Claims>(value, &self.decoding, &self.validation)
             .map_err(|e| SessionError::Invalid(e.to_string()))?;
-        let now_secs = u64::try_from(tessera_domain::whole_secs(now)).unwrap_or(0);
+        let now_secs = u64::try_from(now.whole_secs()).unwrap_or(0);
         let claims = &data.claims;
         if claims.exp.saturating_add(LEEWAY_SECS) < now_secs {
             return Err(invalid("expired"));
@@ -110,7 +110,7 @@ impl SessionCodec {
         ttl_secs: u64,
         now: Timestamp,
     ) -> Result<SecretString, SessionError> {
-        let now_secs = u64::try_from(tessera_domain::whole_secs(now)).unwrap_or(0);
+        let now_secs = u64::try_from(now.whole_secs()).unwrap_or(0);
         let claims = Claims {
             sub: user.to_string(),
             exp: now_secs.saturating_add(ttl_secs),
@@ -127,7 +127,7 @@ impl SessionCodec {
 mod tests {
     use super::*;
 
-    const NOW: Timestamp = 1_764_337_200_000;
+    const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
 
     fn codec(secret: &str) -> SessionCodec {
         SessionCodec::new(&SessionSettings {
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn expiry_and_not_before_allow_sixty_seconds_of_skew() {
         let codec = codec("k");
-        let now = (NOW / 1000) as u64;
+        let now = NOW.whole_secs() as u64;
         let token = |claims: serde_json::Value| raw("k", &claims, Algorithm::HS256);
         let ok = |claims| codec.verify(&token(claims), NOW).is_ok();
         assert!(
@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn only_hs256_and_a_positive_integer_subject_are_accepted() {
         let codec = codec("k");
-        let exp = (NOW / 1000) as u64 + 600;
+        let exp = NOW.whole_secs() as u64 + 600;
         let now = NOW;
         let hs384 = raw(
             "k",

@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use tessera_domain::Timestamp;
 
 use crate::auth::{Caller, UsedAt, identify};
 use crate::body::read_json;
@@ -16,10 +15,10 @@ use crate::state::AppState;
 pub struct StatusDocument<'a> {
     #[serde(rename = "serverTime")]
     #[schema(value_type = i64)]
-    server_time: Timestamp,
+    server_time: i64,
     #[serde(rename = "startTime")]
     #[schema(value_type = i64)]
-    start_time: Timestamp,
+    start_time: i64,
     /// The user id of the session or Bearer token; `null` without credentials.
     #[schema(required = true, example = 1)]
     whoami: Option<i64>,
@@ -123,8 +122,8 @@ fn respond(state: &AppState, caller: &Caller, echo: Option<String>) -> HttpRespo
         Caller::Anonymous => (None, Vec::new()),
     };
     json_ok(&StatusDocument {
-        server_time: state.tokens.now(),
-        start_time: state.start_time,
+        server_time: state.tokens.now().as_millis(),
+        start_time: state.start_time.as_millis(),
         whoami,
         version: env!("CARGO_PKG_VERSION"),
         permissions,

@@ -4,6 +4,7 @@
 //! token first issued from it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tessera_domain::tokens::to_document;
 use tessera_domain::{
@@ -88,13 +89,13 @@ pub struct AuthorizationService {
     codes: Arc<dyn CodeRepository>,
     tokens: Arc<TokenService>,
     clock: Arc<dyn Clock>,
-    code_ttl_ms: i64,
+    code_ttl: Duration,
 }
 
 impl std::fmt::Debug for AuthorizationService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthorizationService")
-            .field("code_ttl_ms", &self.code_ttl_ms)
+            .field("code_ttl", &self.code_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -116,7 +117,7 @@ impl AuthorizationService {
             codes,
             tokens,
             clock,
-            code_ttl_ms: tessera_domain::secs_as_ms(code_ttl_secs),
+            code_ttl: Duration::from_secs(code_ttl_secs),
         }
     }
 
@@ -164,7 +165,7 @@ impl AuthorizationService {
         // Expired codes go without an operator's help: each new code sweeps.
         self.codes.purge_expired(now)?;
         let code = SecretString::new(tessera_domain::random::alphanumeric("", CODE_RANDOM_LEN));
-        let expires_at = now.saturating_add(self.code_ttl_ms);
+        let expires_at = now + self.code_ttl;
         self.codes.insert(AuthorizationCode {
             hash: self.tokens.fingerprint(code.expose()),
             user_id: user,

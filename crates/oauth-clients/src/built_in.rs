@@ -166,7 +166,7 @@ mod tests {
     fn directory(
         configs: &[BuiltInClientConfig],
     ) -> Result<StaticClientDirectory, ClientConfigError> {
-        StaticClientDirectory::new(configs, &catalogue(), &keyring(), 0)
+        StaticClientDirectory::new(configs, &catalogue(), &keyring(), Timestamp::EPOCH)
     }
 
     fn catalogue() -> PermissionCatalogue {

@@ -1,13 +1,14 @@
 //! Unit tests of the registry and the grant on the in-memory store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use tessera_domain::testing::{InMemoryStore, TEST_SECRET_KEY};
 use tessera_domain::{
-    CacheSettings, Keyring, ManualClock, PermissionCatalogue, TokenFormat, TokenRepository,
-    TokenService, UserId,
+    CacheSettings, Keyring, ManualClock, PermissionCatalogue, Timestamp, TokenFormat,
+    TokenRepository, TokenService, UserId,
 };
 
 use crate::{
@@ -16,7 +17,7 @@ use crate::{
     TokenRequest,
 };
 
-const NOW: i64 = 1_764_337_200_000;
+const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
 
 struct Fixture {
     store: Arc<InMemoryStore>,
@@ -303,7 +304,7 @@ fn pkce_code_exchanges_once_and_a_replay_revokes_the_token() {
             },
         )
         .expect("code");
-    assert_eq!(issued.expires_at, NOW + 600_000);
+    assert_eq!(issued.expires_at, NOW + Duration::from_secs(600));
     let code = issued.code.expose().to_owned();
     // Failures do not use the code up.
     assert!(matches!(
@@ -362,13 +363,13 @@ fn a_code_is_bound_to_its_client_and_expires() {
         f.oauth.exchange(&other.client, grant(&code, None)),
         Err(OAuthError::InvalidGrant(_))
     ));
-    f.clock.advance(600_000);
+    f.clock.advance(Duration::from_millis(600_000));
     assert!(matches!(
         f.oauth.exchange(&built_in, grant(&code, None)),
         Err(OAuthError::InvalidGrant(_))
     ));
     // A new code sweeps the expired one away.
-    f.clock.advance(1);
+    f.clock.advance(Duration::from_millis(1));
     f.oauth.create_code(user(3), request).expect("another code");
     assert!(matches!(
         f.oauth.exchange(&built_in, grant(&code, None)),

@@ -6,8 +6,8 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use tessera_domain::idempotency::{ABANDONED_AFTER_MS, KEY_LIFETIME_MS};
-use tessera_domain::{ClaimOutcome, IdempotencyClaim, IdempotencyStore};
+use tessera_domain::idempotency::{ABANDONED_AFTER, KEY_LIFETIME};
+use tessera_domain::{ClaimOutcome, IdempotencyClaim, IdempotencyStore, Timestamp};
 
 use crate::connection::AnyConnection;
 use crate::schema::idempotency_keys;
@@ -59,13 +59,18 @@ pub(crate) fn complete(
 }
 
 impl IdempotencyStore for DieselIdempotencyStore {
-    fn claim(&self, claim: &IdempotencyClaim, now: i64) -> anyhow::Result<ClaimOutcome> {
+    fn claim(&self, claim: &IdempotencyClaim, at: Timestamp) -> anyhow::Result<ClaimOutcome> {
+        let (now, forgotten, abandoned) = (
+            at.as_millis(),
+            (at - KEY_LIFETIME).as_millis(),
+            (at - ABANDONED_AFTER).as_millis(),
+        );
         self.store.write("claiming an Idempotency-Key", |conn| {
             // Forgotten after a day; every key of this user past it goes too.
             diesel::delete(
                 idempotency_keys::table
                     .filter(idempotency_keys::user_id.eq(claim.user.get()))
-                    .filter(idempotency_keys::created_at.le(now - KEY_LIFETIME_MS)),
+                    .filter(idempotency_keys::created_at.le(forgotten)),
             )
             .execute(conn)
             .store_context("forgetting old Idempotency-Keys")?;
@@ -109,7 +114,7 @@ impl IdempotencyStore for DieselIdempotencyStore {
             if let Some(outcome) = outcome {
                 return Ok(ClaimOutcome::Done(outcome));
             }
-            if claimed_at <= now - ABANDONED_AFTER_MS {
+            if claimed_at <= abandoned {
                 let taken = diesel::update(
                     key_row!(claim)
                         .filter(idempotency_keys::claimed_at.eq(claimed_at))

@@ -8,7 +8,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tessera_domain::{
     AuthorizationCode, ClaimLost, ClientId, ClientRepository, ClientUpdate, CodeRepository,
     IdempotencyClaim, InsertClientError, NewTokenRecord, OAuthClient, PermissionSet, RedeemError,
-    Redeemed, StoredClient, TokenHash, TokenRecord, UserId,
+    Redeemed, StoredClient, Timestamp, TokenHash, TokenRecord, UserId,
 };
 
 use crate::connection::Backend;
@@ -74,7 +74,7 @@ impl TryFrom<ClientRow> for StoredClient {
                 webhook_uri: row.webhook_uri,
                 api_key_template: row.api_key_template,
                 api_key_filename: row.api_key_filename,
-                created_at: row.created_at,
+                created_at: Timestamp::from_millis(row.created_at),
             },
             secret_hash: hash_of(row.secret_hash, "client secret")?,
             secret_sealed: row.secret_sealed,
@@ -91,9 +91,9 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             user_id: UserId::new(row.user_id)?,
             client_id: ClientId::new(row.client_id),
             code_challenge: row.code_challenge,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            used_at: row.used_at,
+            created_at: Timestamp::from_millis(row.created_at),
+            expires_at: Timestamp::from_millis(row.expires_at),
+            used_at: row.used_at.map(Timestamp::from_millis),
             token_hash: row.token_hash.map(|h| hash_of(h, "token")).transpose()?,
         })
     }
@@ -191,7 +191,7 @@ impl DieselOAuthRepository {
             api_key_filename: client.api_key_filename.clone(),
             secret_hash: stored.secret_hash.0.to_vec(),
             secret_sealed: stored.secret_sealed.clone(),
-            created_at: client.created_at,
+            created_at: client.created_at.as_millis(),
         };
         let postgres = self.store.backend() == Backend::Postgres;
         self.store.write("storing a client", |conn| {
@@ -385,9 +385,9 @@ impl CodeRepository for DieselOAuthRepository {
             user_id: code.user_id.get(),
             client_id: code.client_id.as_str().to_owned(),
             code_challenge: code.code_challenge,
-            created_at: code.created_at,
-            expires_at: code.expires_at,
-            used_at: code.used_at,
+            created_at: code.created_at.as_millis(),
+            expires_at: code.expires_at.as_millis(),
+            used_at: code.used_at.map(Timestamp::as_millis),
             token_hash: code.token_hash.map(|h| h.0.to_vec()),
         };
         self.store
@@ -399,9 +399,10 @@ impl CodeRepository for DieselOAuthRepository {
             .map(drop)
     }
 
-    fn purge_expired(&self, now: i64) -> anyhow::Result<usize> {
+    fn purge_expired(&self, now: Timestamp) -> anyhow::Result<usize> {
         self.store.write_query("purging expired codes", |conn| {
-            diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now))).execute(conn)
+            diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(now.as_millis())))
+                .execute(conn)
         })
     }
 
@@ -422,7 +423,7 @@ impl CodeRepository for DieselOAuthRepository {
         &self,
         code: &TokenHash,
         token: NewTokenRecord,
-        now: i64,
+        now: Timestamp,
     ) -> Result<Redeemed, RedeemError> {
         let backend = self.store.backend();
         self.store.write("redeeming a code", |conn| {
@@ -437,7 +438,7 @@ impl CodeRepository for DieselOAuthRepository {
                         .filter(oauth_codes::used_at.is_null()),
                 )
                 .set((
-                    oauth_codes::used_at.eq(now),
+                    oauth_codes::used_at.eq(now.as_millis()),
                     oauth_codes::token_hash.eq(&token.hash.0[..]),
                 ))
                 .execute(conn)?;

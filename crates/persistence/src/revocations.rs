@@ -10,7 +10,9 @@ use anyhow::Context as _;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use tessera_domain::{Revocation, RevocationLog, RevocationPage, RevocationSink, TokenHash};
+use tessera_domain::{
+    Revocation, RevocationLog, RevocationPage, RevocationSink, Timestamp, TokenHash,
+};
 
 use crate::schema::{token_revocation_purges, token_revocations};
 use crate::store::{Store, StoreContext as _};
@@ -63,7 +65,7 @@ impl RevocationLog for DieselRevocationLog {
                     Ok(Revocation {
                         cursor,
                         hash: crate::hash_of(hash, &format!("revocation {cursor}:"))?,
-                        revoked_at,
+                        revoked_at: Timestamp::from_millis(revoked_at),
                     })
                 })
                 .collect::<anyhow::Result<_>>()?;
@@ -93,11 +95,11 @@ impl RevocationLog for DieselRevocationLog {
         })
     }
 
-    fn purge_before(&self, cutoff: i64) -> anyhow::Result<usize> {
+    fn purge_before(&self, cutoff: Timestamp) -> anyhow::Result<usize> {
         self.store.write_query("purging revocations", |conn| {
             conn.transaction::<usize, DieselError, _>(|conn| {
                 let last: Option<i64> = token_revocations::table
-                    .filter(token_revocations::revoked_at.lt(cutoff))
+                    .filter(token_revocations::revoked_at.lt(cutoff.as_millis()))
                     .select(diesel::dsl::max(token_revocations::id))
                     .get_result(conn)?;
                 let Some(last) = last else {

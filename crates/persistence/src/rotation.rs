@@ -4,7 +4,9 @@
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use tessera_domain::{RotateError, Rotated, Rotation, RotationOf, TokenHash, TokenRecord};
+use tessera_domain::{
+    RotateError, Rotated, Rotation, RotationOf, Timestamp, TokenHash, TokenRecord,
+};
 
 use crate::connection::{AnyConnection, Backend};
 use crate::schema::api_tokens;
@@ -66,7 +68,8 @@ pub(crate) fn revoke_lineage(store: &Store, hash: &TokenHash) -> anyhow::Result<
         .and_then(crate::token_hashes)
 }
 
-pub(crate) fn purge_superseded(store: &Store, now: i64) -> anyhow::Result<Vec<TokenHash>> {
+pub(crate) fn purge_superseded(store: &Store, now: Timestamp) -> anyhow::Result<Vec<TokenHash>> {
+    let now = now.as_millis();
     store
         .write_query("purging superseded tokens", |conn| {
             diesel::delete(
@@ -124,7 +127,7 @@ fn rotate_in(
     if !may_issue_to(conn, backend, owner)? {
         return Err(RotateFailure::Suspended);
     }
-    let now = rotation.now;
+    let now = rotation.now.as_millis();
     let old = diesel::update(
         api_tokens::table
             .filter(api_tokens::id.eq(target))
@@ -138,7 +141,7 @@ fn rotate_in(
     )
     .set((
         api_tokens::superseded_by.eq(rotation.successor_id.to_string()),
-        api_tokens::superseded_until.eq(rotation.overlap_until.unwrap_or(now)),
+        api_tokens::superseded_until.eq(rotation.overlap_until.map_or(now, Timestamp::as_millis)),
     ))
     .returning(api_tokens::all_columns)
     .get_result::<TokenRow>(conn)
@@ -154,8 +157,9 @@ fn rotate_in(
         created_at: now,
         expires_at: rotation
             .expires_at
+            .map(Timestamp::as_millis)
             .or(old.expires_at)
-            .or(rotation.default_expiry),
+            .or(rotation.default_expiry.map(Timestamp::as_millis)),
         public_id: rotation.successor_id.to_string(),
         allowed_ips: old.allowed_ips.clone(),
         canary: old.canary,

@@ -7,7 +7,7 @@
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use tessera_domain::{TokenHash, UserId};
+use tessera_domain::{Timestamp, TokenHash, UserId};
 
 use crate::connection::{AnyConnection, Backend};
 use crate::schema::{api_tokens, suspended_users};
@@ -79,7 +79,7 @@ pub(crate) fn suspend(
     store: &Store,
     user: UserId,
     reason: Option<&str>,
-    now: i64,
+    now: Timestamp,
 ) -> anyhow::Result<Vec<TokenHash>> {
     let backend = store.backend();
     let refused = store.write_query("suspending a user", |conn| {
@@ -90,7 +90,7 @@ pub(crate) fn suspend(
                     .values(&SuspensionRow {
                         user_id: user.get(),
                         reason,
-                        suspended_at: now,
+                        suspended_at: now.as_millis(),
                     })
                     .execute(conn)?;
             }

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 
 use tessera_domain::{
     AllowedIps, ClaimLost, ClientId, IdempotencyClaim, InsertTokenError, NewTokenRecord,
-    PermissionSet, RotateError, Rotated, Rotation, TokenChange, TokenHash, TokenId, TokenRecord,
-    TokenRepository, TokenUse, UpdateTokenError, UserId,
+    PermissionSet, RotateError, Rotated, Rotation, Timestamp, TokenChange, TokenHash, TokenId,
+    TokenRecord, TokenRepository, TokenUse, UpdateTokenError, UserId,
 };
 
 use crate::connection::AnyConnection;
@@ -113,9 +113,9 @@ impl TryFrom<TokenRow> for TokenRecord {
             sealed: row.token_sealed,
             permissions: PermissionSet::from_trusted(permissions),
             from_api_client: row.from_api_client.map(ClientId::new),
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            last_used_at: row.last_used_at,
+            created_at: Timestamp::from_millis(row.created_at),
+            expires_at: row.expires_at.map(Timestamp::from_millis),
+            last_used_at: row.last_used_at.map(Timestamp::from_millis),
             disabled: row.disabled,
             allowed_ips,
             canary: row.canary,
@@ -123,7 +123,7 @@ impl TryFrom<TokenRow> for TokenRecord {
                 .superseded_by
                 .map(|text| public_id_of(&text, row.id))
                 .transpose()?,
-            superseded_until: row.superseded_until,
+            superseded_until: row.superseded_until.map(Timestamp::from_millis),
             last_used_by: row.last_used_by,
             last_used_ips,
             owner_suspended: row.owner_suspended,
@@ -202,8 +202,8 @@ pub(crate) fn insert_token_row(
         token_sealed: &token.sealed,
         permissions,
         from_api_client: token.from_api_client.as_ref().map(ClientId::as_str),
-        created_at: token.created_at,
-        expires_at: token.expires_at,
+        created_at: token.created_at.as_millis(),
+        expires_at: token.expires_at.map(Timestamp::as_millis),
         public_id: token.public_id.to_string(),
         allowed_ips: allowed_ips_column(token.allowed_ips.as_ref())?,
         canary: token.canary,
@@ -241,7 +241,7 @@ impl DieselTokenRepository {
     fn insert_with(
         &self,
         token: NewTokenRecord,
-        now: i64,
+        now: Timestamp,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<TokenRecord, InsertTokenError> {
         let backend = self.store.backend();
@@ -258,7 +258,7 @@ impl DieselTokenRepository {
                         api_tokens::table
                             .filter(api_tokens::user_id.eq(token.user_id.get()))
                             .filter(api_tokens::from_api_client.eq(client.as_str()))
-                            .filter(api_tokens::expires_at.le(now)),
+                            .filter(api_tokens::expires_at.le(now.as_millis())),
                     )
                     .execute(conn)?;
                 }
@@ -294,14 +294,18 @@ impl DieselTokenRepository {
 }
 
 impl TokenRepository for DieselTokenRepository {
-    fn insert(&self, token: NewTokenRecord, now: i64) -> Result<TokenRecord, InsertTokenError> {
+    fn insert(
+        &self,
+        token: NewTokenRecord,
+        now: Timestamp,
+    ) -> Result<TokenRecord, InsertTokenError> {
         self.insert_with(token, now, None)
     }
 
     fn insert_claimed(
         &self,
         token: NewTokenRecord,
-        now: i64,
+        now: Timestamp,
         claim: &IdempotencyClaim,
     ) -> Result<TokenRecord, InsertTokenError> {
         self.insert_with(token, now, Some(claim))
@@ -339,14 +343,14 @@ impl TokenRepository for DieselTokenRepository {
         let row = TokenChangeRow {
             identifier: change.identifier.as_deref(),
             disabled: change.disabled,
-            expires_at: change.expires_at,
+            expires_at: change.expires_at.map(Timestamp::as_millis),
             allowed_ips: match &change.allowed_ips {
                 None => None,
                 Some(allowed) => Some(allowed_ips_column(allowed.as_ref()).store_context(WHAT)?),
             },
         };
         // Without an expiry in the change the bound holds for every row.
-        let bound = change.expires_at.unwrap_or(i64::MIN);
+        let bound = change.expires_at.unwrap_or(Timestamp::NEVER).as_millis();
         let public_id = id.to_string();
         let updated = self.store.write_query(WHAT, |conn| {
             conn.transaction(|conn| {
@@ -393,7 +397,7 @@ impl TokenRepository for DieselTokenRepository {
         &self,
         user: UserId,
         reason: Option<&str>,
-        now: i64,
+        now: Timestamp,
     ) -> anyhow::Result<Vec<TokenHash>> {
         crate::suspensions::suspend(&self.store, user, reason, now)
     }
@@ -412,7 +416,7 @@ impl TokenRepository for DieselTokenRepository {
         crate::rotation::revoke_lineage(&self.store, hash)
     }
 
-    fn purge_superseded(&self, now: i64) -> anyhow::Result<Vec<TokenHash>> {
+    fn purge_superseded(&self, now: Timestamp) -> anyhow::Result<Vec<TokenHash>> {
         crate::rotation::purge_superseded(&self.store, now)
     }
 

@@ -93,7 +93,7 @@ fn write_postgres(
     for noted in chunk {
         query = query
             .bind::<diesel::sql_types::Binary, _>(noted.hash.0.to_vec())
-            .bind::<diesel::sql_types::BigInt, _>(noted.at)
+            .bind::<diesel::sql_types::BigInt, _>(noted.at.as_millis())
             .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(noted.by.clone())
             .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
                 addresses.get(&noted.hash.0[..]).cloned(),
@@ -153,11 +153,11 @@ fn write_sqlite(
                 .filter(
                     api_tokens::last_used_at
                         .is_null()
-                        .or(api_tokens::last_used_at.le(noted.at)),
+                        .or(api_tokens::last_used_at.le(noted.at.as_millis())),
                 ),
         )
         .set(&UseRow {
-            last_used_at: noted.at,
+            last_used_at: noted.at.as_millis(),
             last_used_by: noted.by.as_deref(),
             last_used_ips: addresses.get(&noted.hash.0[..]).map(String::as_str),
         })

@@ -315,13 +315,13 @@ impl Application {
         }
         background.push(watch_freshness(services.cache.clone())?);
         let log = database.revocation_log();
-        let retention_ms = tessera_domain::secs_as_ms(settings.revocations.retention_secs);
+        let retention = Duration::from_secs(settings.revocations.retention_secs);
         let clock_for_purge = services.tokens.clone();
         background.push(Periodic::spawn(
             "revocation-purge",
             PURGE_EVERY,
             move || {
-                let cutoff = clock_for_purge.now().saturating_sub(retention_ms);
+                let cutoff = clock_for_purge.now() - retention;
                 log.purge_before(cutoff).map(drop)
             },
         )?);

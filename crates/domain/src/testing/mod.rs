@@ -9,8 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::client::{ClientDirectory, OAuthClient};
 use crate::crypto::TokenHash;
 use crate::idempotency::{
-    ABANDONED_AFTER_MS, ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyStore,
-    KEY_LIFETIME_MS,
+    ABANDONED_AFTER, ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyStore, KEY_LIFETIME,
 };
 use crate::ids::{ClientId, TokenId, UserId};
 use crate::oauth::{AuthorizationCode, InsertClientError, StoredClient};
@@ -154,7 +153,7 @@ impl State {
         self.revocations.push(Revocation {
             cursor,
             hash,
-            revoked_at: 0,
+            revoked_at: Timestamp::EPOCH,
         });
     }
 
@@ -464,7 +463,7 @@ impl IdempotencyStore for InMemoryStore {
         let mut state = self.lock();
         let key = key_of(claim);
         if let Some(row) = state.keys.get(&key)
-            && row.created_at <= now - KEY_LIFETIME_MS
+            && row.created_at <= now - KEY_LIFETIME
         {
             state.keys.remove(&key);
         }
@@ -485,7 +484,7 @@ impl IdempotencyStore for InMemoryStore {
         if let Some(outcome) = &row.outcome {
             return Ok(ClaimOutcome::Done(outcome.clone()));
         }
-        if row.claimed_at <= now - ABANDONED_AFTER_MS {
+        if row.claimed_at <= now - ABANDONED_AFTER {
             row.claim = claim.claim;
             row.claimed_at = now;
             return Ok(ClaimOutcome::Claimed);

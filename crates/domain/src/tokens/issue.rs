@@ -1,6 +1,8 @@
 //! Issuing tokens: by permissions or for an OAuth2 client,
 //! at most once per `Idempotency-Key`, and minting for the code grant.
 
+use std::time::Duration;
+
 use crate::client::OAuthClient;
 use crate::idempotency::{
     IdempotencyClaim, IdempotencyError, IdempotencyKey, IdempotencyScope, run_once,
@@ -9,7 +11,7 @@ use crate::ids::{ClientId, TokenId, UserId};
 use crate::permission::{Identifier, PermissionSet};
 use crate::ports::{InsertTokenError, NewTokenRecord};
 use crate::secret::SecretString;
-use crate::time::{MAX_TIMESTAMP, Timestamp};
+use crate::time::Timestamp;
 
 use super::document::{ApiToken, to_document};
 use super::service::TokenService;
@@ -230,7 +232,7 @@ impl TokenService {
         if at <= now {
             return Err("expiresAt must be in the future".into());
         }
-        if at > MAX_TIMESTAMP {
+        if at > Timestamp::MAX {
             return Err("expiresAt must be before the year 10000".into());
         }
         if latest.is_some_and(|latest| at > latest) {
@@ -244,10 +246,7 @@ impl TokenService {
 
     /// The latest expiry the lifetime policy allows for a token made `now`.
     pub(super) fn latest_expiry(&self, now: Timestamp) -> Option<Timestamp> {
-        (self.max_lifetime_days > 0).then(|| {
-            now.saturating_add(crate::time::secs_as_ms(
-                u64::from(self.max_lifetime_days) * 24 * 3600,
-            ))
-        })
+        (self.max_lifetime_days > 0)
+            .then(|| now + Duration::from_secs(u64::from(self.max_lifetime_days) * 24 * 3600))
     }
 }

@@ -2,6 +2,7 @@
 //! what a change checks before it changes anything, rotation and reuse.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::tests::{NOW, by_permissions, fixture, user};
 use super::*;
@@ -42,11 +43,11 @@ fn a_use_is_noted_once_a_minute_and_at_once_from_a_new_place_or_address() {
     assert_eq!(listed[0].last_used_by.as_deref(), Some("CXRes"));
     assert_eq!(listed[0].last_used_ips, [ip("10.0.0.2"), ip("10.0.0.1")]);
 
-    f.clock.advance(USAGE_RESOLUTION_MS);
+    f.clock.advance(USAGE_RESOLUTION);
     verify(Sighting::none()).expect("valid");
     assert_eq!(f.service.flush_usage().expect("flush"), 1, "a minute later");
     let listed = f.service.list(user(1)).expect("list");
-    assert_eq!(listed[0].last_used_at, Some(NOW + USAGE_RESOLUTION_MS));
+    assert_eq!(listed[0].last_used_at, Some(NOW + USAGE_RESOLUTION));
     assert_eq!(
         listed[0].last_used_by.as_deref(),
         Some("CXRes"),
@@ -155,9 +156,9 @@ fn an_overlap_ends_on_the_clock_and_a_week_is_the_longest() {
         .rotate_owned(user(1), &old.id.to_string(), minute)
         .expect("rotate");
     assert_eq!(successor.identifier, "CI");
-    f.clock.advance(59_999);
+    f.clock.advance(Duration::from_millis(59_999));
     assert!(f.service.verify(old.token.expose()).is_ok());
-    f.clock.advance(1);
+    f.clock.advance(Duration::from_millis(1));
     assert!(matches!(
         f.service.verify(old.token.expose()),
         Err(VerifyError::Expired)

@@ -16,7 +16,7 @@ pub use issue::{CreateTokenError, CreateTokenRequest, TokenSource};
 pub use owner::{DeleteTokenError, PatchTokenError, TokenPatch};
 pub use rotate::{MAX_OVERLAP_SECS, RotateRequest, RotateTokenError};
 pub use service::TokenService;
-pub use usage::{MAX_USED_IPS, STATUS_SITE, Sighting, USAGE_RESOLUTION_MS, most_recent_first};
+pub use usage::{MAX_USED_IPS, STATUS_SITE, Sighting, USAGE_RESOLUTION, most_recent_first};
 pub use verify::{Lookup, VerifyError};
 
 #[cfg(test)]

@@ -4,11 +4,12 @@
 //! for rotation means two parties hold it, so its whole lineage is revoked.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use crate::crypto::TokenHash;
 use crate::ids::{TokenId, UserId};
 use crate::ports::{RotateError, Rotation, RotationOf};
-use crate::time::{Timestamp, secs_as_ms};
+use crate::time::Timestamp;
 
 use super::document::{ApiToken, to_document};
 use super::service::TokenService;
@@ -122,7 +123,7 @@ impl TokenService {
                 .map_err(RotateTokenError::Invalid)?;
         }
         let overlap_until =
-            (overlap > 0).then(|| now.saturating_add(secs_as_ms(overlap.unsigned_abs())));
+            (overlap > 0).then(|| now + Duration::from_secs(overlap.unsigned_abs()));
         for _ in 0..ROTATE_ATTEMPTS {
             let token = self.format.generate();
             let hash = self.keyring.fingerprint(token.expose());

@@ -10,10 +10,10 @@ use crate::ids::{ClientId, UserId};
 use crate::permission::{PermissionCatalogue, PermissionSet};
 use crate::ports::TokenRepository;
 use crate::testing::{InMemoryClientDirectory, InMemoryTokenRepository, TEST_SECRET_KEY};
-use crate::time::{MAX_TIMESTAMP, ManualClock, Timestamp};
+use crate::time::{ManualClock, Timestamp};
 use crate::token::TokenFormat;
 
-pub(super) const NOW: Timestamp = 1_764_337_200_000;
+pub(super) const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
 
 pub(super) struct Fixture {
     pub(super) service: TokenService,
@@ -168,7 +168,10 @@ fn second_unexpired_client_token_conflicts_but_an_expired_one_is_replaced() {
     let f = fixture();
     let first = f
         .service
-        .create(user(1), by_client("CXFervidex", Some(NOW + 1_000)))
+        .create(
+            user(1),
+            by_client("CXFervidex", Some(NOW + Duration::from_millis(1_000))),
+        )
         .expect("first");
     assert!(matches!(
         f.service.create(user(1), by_client("CXFervidex", None)),
@@ -179,7 +182,7 @@ fn second_unexpired_client_token_conflicts_but_an_expired_one_is_replaced() {
         .create(user(2), by_client("CXFervidex", None))
         .expect("other user");
 
-    f.clock.advance(1_000);
+    f.clock.advance(Duration::from_millis(1_000));
     let second = f
         .service
         .create(user(1), by_client("CXFervidex", None))
@@ -196,7 +199,12 @@ fn second_unexpired_client_token_conflicts_but_an_expired_one_is_replaced() {
 #[test]
 fn expires_at_must_be_in_the_future() {
     let f = fixture();
-    for at in [NOW, NOW - 1, i64::MIN, MAX_TIMESTAMP + 1] {
+    for at in [
+        NOW,
+        NOW - Duration::from_millis(1),
+        Timestamp::NEVER,
+        Timestamp::MAX + Duration::from_millis(1),
+    ] {
         let mut request = by_permissions("t", &[]);
         request.expires_at = Some(at);
         assert!(
@@ -204,7 +212,7 @@ fn expires_at_must_be_in_the_future() {
                 f.service.create(user(1), request),
                 Err(CreateTokenError::Invalid(_))
             ),
-            "{at}"
+            "{at:?}"
         );
     }
     assert!(f.repository.snapshot().is_empty());
@@ -214,10 +222,10 @@ fn expires_at_must_be_in_the_future() {
 fn expired_token_stays_listed_but_no_longer_verifies() {
     let f = fixture();
     let mut request = by_permissions("short-lived", &[]);
-    request.expires_at = Some(NOW + 10);
+    request.expires_at = Some(NOW + Duration::from_millis(10));
     let created = f.service.create(user(1), request).expect("created");
     assert!(f.service.verify(created.token.expose()).is_ok());
-    f.clock.advance(10);
+    f.clock.advance(Duration::from_millis(10));
     assert!(matches!(
         f.service.verify(created.token.expose()),
         Err(VerifyError::Expired)
@@ -239,7 +247,7 @@ fn list_is_oldest_first_and_only_the_users_own() {
         .service
         .create(user(1), by_permissions("b", &[]))
         .expect("b");
-    f.clock.advance(5);
+    f.clock.advance(Duration::from_millis(5));
     let c = f
         .service
         .create(user(1), by_permissions("c", &[]))
@@ -442,7 +450,7 @@ fn a_refresh_drops_what_the_store_no_longer_has() {
 
 #[test]
 fn the_lifetime_policy_fills_in_and_bounds_expiry() {
-    const DAY: i64 = 24 * 3600 * 1000;
+    const DAY: Duration = Duration::from_secs(24 * 3600);
     let f = fixture();
     let service = f.service.with_max_lifetime_days(30);
     let limit = NOW + 30 * DAY;
@@ -462,7 +470,7 @@ fn the_lifetime_policy_fills_in_and_bounds_expiry() {
         Some(limit)
     );
     let beyond = CreateTokenRequest {
-        expires_at: Some(limit + 1),
+        expires_at: Some(limit + Duration::from_millis(1)),
         ..by_permissions("Long", &[])
     };
     assert!(matches!(

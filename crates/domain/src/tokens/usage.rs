@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::crypto::TokenHash;
 use crate::ports::{TokenRecord, TokenUse};
@@ -14,7 +15,7 @@ use crate::time::Timestamp;
 
 /// `lastUsedAt` is written at most this often per token (unless it is used
 /// from a new place or address).
-pub const USAGE_RESOLUTION_MS: i64 = 60_000;
+pub const USAGE_RESOLUTION: Duration = Duration::from_secs(60);
 
 /// Distinct addresses kept per token (`lastUsedIps`).
 pub const MAX_USED_IPS: usize = 5;
@@ -223,24 +224,32 @@ mod tests {
     fn the_log_keeps_the_latest_place_and_the_recent_addresses() {
         let log = UsageLog::default();
         let hash = TokenHash([7; 32]);
-        log.note(hash, 10, &Sighting::status(Some(ip("10.0.0.1"))));
         log.note(
             hash,
-            20,
+            Timestamp::from_millis(10),
+            &Sighting::status(Some(ip("10.0.0.1"))),
+        );
+        log.note(
+            hash,
+            Timestamp::from_millis(20),
             &Sighting::resource_server("CXRes", Some(ip("10.0.0.2"))),
         );
-        log.note(hash, 15, &Sighting::none());
+        log.note(hash, Timestamp::from_millis(15), &Sighting::none());
         let batch = log.take();
         assert_eq!(batch.len(), 1);
-        assert_eq!(batch[0].at, 20, "never moves back");
+        assert_eq!(batch[0].at, Timestamp::from_millis(20), "never moves back");
         assert_eq!(batch[0].by.as_deref(), Some("CXRes"));
         assert_eq!(batch[0].ips, [ip("10.0.0.2"), ip("10.0.0.1")]);
         assert!(log.take().is_empty());
 
-        log.note(hash, 30, &Sighting::status(Some(ip("10.0.0.3"))));
+        log.note(
+            hash,
+            Timestamp::from_millis(30),
+            &Sighting::status(Some(ip("10.0.0.3"))),
+        );
         log.put_back(batch);
         let merged = log.take();
-        assert_eq!(merged[0].at, 30);
+        assert_eq!(merged[0].at, Timestamp::from_millis(30));
         assert_eq!(
             merged[0].by.as_deref(),
             Some("status"),

@@ -14,7 +14,7 @@ use crate::principal::Principal;
 use crate::time::Timestamp;
 
 use super::service::TokenService;
-use super::usage::{Sighting, USAGE_RESOLUTION_MS};
+use super::usage::{Sighting, USAGE_RESOLUTION};
 
 /// What [`TokenService::lookup`] could tell without the store.
 #[derive(Debug)]
@@ -123,7 +123,7 @@ impl TokenService {
     }
 
     fn entry_for(&self, record: TokenRecord, noted: Option<Timestamp>) -> ValidEntry {
-        let recorded = record.last_used_at.unwrap_or(i64::MIN);
+        let recorded = record.last_used_at.unwrap_or(Timestamp::NEVER);
         // Where it was last used, as stored: a use from there again is
         // nothing new (and a restart notes no place it already knew).
         let stored = Sighting {
@@ -201,10 +201,10 @@ impl TokenService {
         }
         let last = entry.last_recorded.load(Ordering::Relaxed);
         let key = sighting.key();
-        let due = now.saturating_sub(last) >= USAGE_RESOLUTION_MS
+        let due = now.since(Timestamp::from_millis(last)) >= USAGE_RESOLUTION
             && entry
                 .last_recorded
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(last, now.as_millis(), Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok();
         let moved = key != 0 && entry.last_sighting.load(Ordering::Relaxed) != key;
         if moved {

@@ -8,7 +8,7 @@ pub mod reset_secret;
 pub mod update;
 
 use serde::Serialize;
-use tessera_domain::{OAuthClient, Timestamp};
+use tessera_domain::OAuthClient;
 use tessera_oauth_clients::{ClientError, ClientView};
 
 use crate::error::ApiError;
@@ -60,7 +60,7 @@ pub struct ClientDocument {
     /// Unix milliseconds.
     #[serde(rename = "createdAt")]
     #[schema(value_type = i64, example = 1_764_337_200_000_i64)]
-    created_at: Timestamp,
+    created_at: i64,
 }
 
 impl ClientDocument {
@@ -75,7 +75,7 @@ impl ClientDocument {
             webhook_uri: client.webhook_uri,
             api_key_template: client.api_key_template,
             api_key_filename: client.api_key_filename,
-            created_at: client.created_at,
+            created_at: client.created_at.as_millis(),
         }
     }
 

@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use tessera_domain::Timestamp;
 use tessera_oauth_clients::{CodeError, CreateCodeRequest};
 
 use crate::auth::SelfKey;
@@ -36,10 +35,10 @@ pub struct CodeDocument {
     client_id: String,
     #[serde(rename = "createdOn")]
     #[schema(value_type = i64)]
-    created_on: Timestamp,
+    created_on: i64,
     #[serde(rename = "expiresAt")]
     #[schema(value_type = i64)]
-    expires_at: Timestamp,
+    expires_at: i64,
 }
 
 impl From<CodeError> for ApiError {
@@ -99,7 +98,7 @@ pub async fn create_code(
         code: issued.code.expose().to_owned(),
         user_id: issued.user_id.get(),
         client_id: issued.client_id.to_string(),
-        created_on: issued.created_on,
-        expires_at: issued.expires_at,
+        created_on: issued.created_on.as_millis(),
+        expires_at: issued.expires_at.as_millis(),
     })))
 }

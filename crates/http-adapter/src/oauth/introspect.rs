@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use tessera_domain::{Principal, Sighting, VerifyError};
+use tessera_domain::{Principal, Sighting, Timestamp, VerifyError};
 use tessera_oauth_clients::OAuthError;
 
 use crate::auth::verify_token;
@@ -100,8 +100,8 @@ impl Introspection {
             scope: Some(principal.permissions.scope()),
             client_id: principal.from_api_client.map(|c| c.to_string()),
             sub: Some(principal.user_id.to_string()),
-            exp: principal.expires_at.map(tessera_domain::whole_secs),
-            iat: Some(tessera_domain::whole_secs(principal.created_at)),
+            exp: principal.expires_at.map(Timestamp::whole_secs),
+            iat: Some(principal.created_at.whole_secs()),
             token_type: Some("Bearer"),
             fingerprint: Some(principal.hash.to_hex()),
         }

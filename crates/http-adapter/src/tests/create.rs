@@ -342,7 +342,7 @@ async fn expired_client_token_is_replaced_by_a_new_one() {
         json!(h.now() + 1000),
         "expiresAt honoured"
     );
-    h.clock.advance(1000);
+    h.clock.advance(Duration::from_millis(1000));
 
     let second = h.create(json!({"clientID": "CXFervidex"})).await;
 

@@ -113,12 +113,12 @@ async fn successful_responses_are_json_in_utf8() {
 async fn list_is_oldest_first_and_shows_only_the_users_tokens() {
     let h = harness().await;
     h.seed(1, "first", &[], None);
-    h.clock.advance(1000);
+    h.clock.advance(Duration::from_millis(1000));
     h.seed(2, "someone else's", &[], None);
     h.seed(1, "second", &[], None);
     // Same millisecond: creation order breaks the tie.
     h.seed(1, "third", &[], None);
-    h.clock.advance(1000);
+    h.clock.advance(Duration::from_millis(1000));
     h.seed(1, "fourth", &[], None);
 
     let reply = h.send(list_request("1").with_session(&h.session(1))).await;
@@ -166,7 +166,7 @@ async fn expired_token_stays_in_the_list() {
     let h = harness().await;
     let expires_at = h.now() + 1000;
     h.seed(1, "Short-lived", &[], Some(expires_at));
-    h.clock.advance(5000);
+    h.clock.advance(Duration::from_millis(5000));
 
     let reply = h.send(list_request("1").with_session(&h.session(1))).await;
 

@@ -6,6 +6,7 @@
 pub(super) use std::collections::BTreeSet;
 pub(super) use std::rc::Rc;
 pub(super) use std::sync::Arc;
+pub(super) use std::time::Duration;
 
 pub(super) use actix_web::cookie::Cookie;
 pub(super) use actix_web::http::StatusCode;
@@ -190,8 +191,9 @@ impl Harness {
         (self.send)(req).await
     }
 
-    pub(super) fn now(&self) -> Timestamp {
-        self.clock.now()
+    /// The clock as the documents show it: Unix milliseconds.
+    pub(super) fn now(&self) -> i64 {
+        self.clock.now().as_millis()
     }
 
     /// A session cookie value for `id`, valid for an hour from the clock.
@@ -199,9 +201,9 @@ impl Harness {
         self.session_at(id, 3600, self.now())
     }
 
-    pub(super) fn session_at(&self, id: i64, ttl_secs: u64, now: Timestamp) -> String {
+    pub(super) fn session_at(&self, id: i64, ttl_secs: u64, now: i64) -> String {
         self.sessions
-            .mint(user(id), ttl_secs, now)
+            .mint(user(id), ttl_secs, Timestamp::from_millis(now))
             .expect("minting a session")
             .expose()
             .to_owned()
@@ -214,14 +216,14 @@ impl Harness {
         id: i64,
         identifier: &str,
         permissions: &[&str],
-        expires_at: Option<Timestamp>,
+        expires_at: Option<i64>,
     ) -> String {
         let request = CreateTokenRequest {
             source: TokenSource::Permissions {
                 identifier: Some(identifier.to_owned()),
                 permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
             },
-            expires_at,
+            expires_at: expires_at.map(Timestamp::from_millis),
         };
         self.service
             .create(user(id), request)
@@ -345,7 +347,7 @@ pub(super) fn invalid_sessions(h: &Harness) -> Vec<(&'static str, String)> {
         (
             "signed with another secret",
             codec("another-secret")
-                .mint(user(1), 3600, h.now())
+                .mint(user(1), 3600, h.clock.now())
                 .expect("minting")
                 .expose()
                 .to_owned(),

@@ -114,7 +114,7 @@ async fn expired_or_deleted_bearer_on_a_self_key_endpoint_is_401() {
             endpoint,
             |req, h| {
                 let token = h.seed(1, "Short-lived", &["submit_score"], Some(h.now() + 1));
-                h.clock.advance(1);
+                h.clock.advance(Duration::from_millis(1));
                 req.with_bearer(&token)
             },
             StatusCode::UNAUTHORIZED,
@@ -249,7 +249,7 @@ async fn session_expiry_follows_the_service_clock() {
     let before = h.send(list_request("1").with_session(&cookie)).await;
 
     // 60 s of life plus 60 s of leeway, and then some.
-    h.clock.advance(121_000);
+    h.clock.advance(Duration::from_millis(121_000));
     let after = h.send(list_request("1").with_session(&cookie)).await;
 
     assert_json_ok(&before, "session within its life");

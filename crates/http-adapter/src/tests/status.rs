@@ -213,12 +213,12 @@ async fn expired_token_is_401_on_status() {
     let h = harness().await;
     let expires_at = h.now() + 10_000;
     let token = h.seed(1, "Short-lived", &["submit_score"], Some(expires_at));
-    h.clock.advance(9_999);
+    h.clock.advance(Duration::from_millis(9_999));
     let just_before = h.send(status_request().with_bearer(&token)).await;
 
-    h.clock.advance(1);
+    h.clock.advance(Duration::from_millis(1));
     let at_expiry = h.send(status_request().with_bearer(&token)).await;
-    h.clock.advance(60_000);
+    h.clock.advance(Duration::from_millis(60_000));
     let after = h.send(status_request().with_bearer(&token)).await;
 
     assert_json_ok(&just_before, "a millisecond before expiresAt");
@@ -232,7 +232,7 @@ async fn server_time_follows_the_clock_and_start_time_stays() {
     let h = harness().await;
     let first = h.send(status_request()).await;
 
-    h.clock.advance(90_000);
+    h.clock.advance(Duration::from_millis(90_000));
     let second = h.send(status_request()).await;
 
     assert_eq!(first.json["serverTime"], json!(h.now() - 90_000));

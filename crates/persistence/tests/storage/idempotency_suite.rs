@@ -2,18 +2,19 @@
 //! `insert_claimed` of tokens and clients that complete its claims.
 
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
 use tessera_domain::{
     ClaimLost, ClaimOutcome, IdempotencyClaim, IdempotencyKey, IdempotencyScope, InsertTokenError,
-    UserId,
+    Timestamp, UserId,
 };
 
 use crate::Fixture;
 use crate::oauth_suite::client;
 use crate::suite::record;
 
-const NOW: i64 = 1_764_337_200_000;
-const DAY: i64 = 24 * 3600 * 1000;
+const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
+const DAY: Duration = Duration::from_secs(24 * 3600);
 
 fn claim(user: i64, scope: IdempotencyScope, key: &str, body: u8, id: i64) -> IdempotencyClaim {
     IdempotencyClaim {
@@ -41,7 +42,9 @@ pub fn a_key_is_claimed_once_and_then_answers_what_was_stored(f: &Fixture) {
         .expect("insert");
     let retry = token_claim("k-1", 1, 12);
     assert_eq!(
-        f.idempotency.claim(&retry, NOW + 1000).expect("claim"),
+        f.idempotency
+            .claim(&retry, NOW + Duration::from_millis(1000))
+            .expect("claim"),
         ClaimOutcome::Done(stored.id.to_string())
     );
     let user = UserId::new(1).expect("positive");
@@ -76,11 +79,15 @@ pub fn an_unfinished_claim_is_in_progress_until_abandoned_then_taken_over(f: &Fi
     );
     let retry = token_claim("k-3", 1, 32);
     assert_eq!(
-        f.idempotency.claim(&retry, NOW + 1000).expect("claim"),
+        f.idempotency
+            .claim(&retry, NOW + Duration::from_millis(1000))
+            .expect("claim"),
         ClaimOutcome::InProgress
     );
     assert_eq!(
-        f.idempotency.claim(&retry, NOW + 61_000).expect("claim"),
+        f.idempotency
+            .claim(&retry, NOW + Duration::from_millis(61_000))
+            .expect("claim"),
         ClaimOutcome::Claimed,
         "abandoned for over a minute"
     );
@@ -117,7 +124,10 @@ pub fn keys_are_forgotten_after_a_day(f: &Fixture) {
         .expect("insert");
     assert!(matches!(
         f.idempotency
-            .claim(&token_claim("k-5", 1, 52), NOW + DAY - 1)
+            .claim(
+                &token_claim("k-5", 1, 52),
+                NOW + DAY - Duration::from_millis(1)
+            )
             .expect("claim"),
         ClaimOutcome::Done(_)
     ));

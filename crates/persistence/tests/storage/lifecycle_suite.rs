@@ -3,15 +3,17 @@
 //! alters verification is announced on the revocation log like a deletion.
 
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
 use tessera_domain::{
-    AllowedIps, RotateError, Rotation, RotationOf, TokenChange, TokenId, UpdateTokenError, UserId,
+    AllowedIps, RotateError, Rotation, RotationOf, Timestamp, TokenChange, TokenId,
+    UpdateTokenError, UserId,
 };
 
 use crate::Fixture;
 use crate::suite::record;
 
-const NOW: i64 = 1_764_337_200_000;
+const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
 
 fn user(id: i64) -> UserId {
     UserId::new(id).expect("positive")
@@ -72,7 +74,7 @@ pub fn a_restriction_given_at_insert_round_trips(f: &Fixture) {
 
 pub fn a_change_sets_only_what_it_names(f: &Fixture) {
     let mut new = record(1, None);
-    new.expires_at = Some(NOW + 100_000);
+    new.expires_at = Some(NOW + Duration::from_millis(100_000));
     f.repo.insert(new.clone(), NOW).expect("insert");
     let allowed = AllowedIps::parse(&["192.168.0.0/16"]).expect("valid");
     let changed = f
@@ -83,14 +85,17 @@ pub fn a_change_sets_only_what_it_names(f: &Fixture) {
             &TokenChange {
                 identifier: Some("Renamed ✓".into()),
                 disabled: Some(true),
-                expires_at: Some(NOW + 50_000),
+                expires_at: Some(NOW + Duration::from_millis(50_000)),
                 allowed_ips: Some(Some(allowed.clone())),
             },
         )
         .expect("update");
     assert_eq!(changed.identifier, "Renamed ✓");
     assert!(changed.disabled);
-    assert_eq!(changed.expires_at, Some(NOW + 50_000));
+    assert_eq!(
+        changed.expires_at,
+        Some(NOW + Duration::from_millis(50_000))
+    );
     assert_eq!(changed.allowed_ips, Some(allowed));
     assert_eq!(changed.permissions, new.permissions, "untouched");
     let stored = f
@@ -115,15 +120,19 @@ pub fn a_change_sets_only_what_it_names(f: &Fixture) {
     assert!(!cleared.disabled);
     assert_eq!(cleared.allowed_ips, None);
     assert_eq!(cleared.identifier, "Renamed ✓", "kept");
-    assert_eq!(cleared.expires_at, Some(NOW + 50_000), "kept");
+    assert_eq!(
+        cleared.expires_at,
+        Some(NOW + Duration::from_millis(50_000)),
+        "kept"
+    );
 }
 
 pub fn an_expiry_only_moves_earlier(f: &Fixture) {
     let mut new = record(1, None);
-    new.expires_at = Some(NOW + 100_000);
+    new.expires_at = Some(NOW + Duration::from_millis(100_000));
     f.repo.insert(new.clone(), NOW).expect("insert");
     let later = TokenChange {
-        expires_at: Some(NOW + 100_001),
+        expires_at: Some(NOW + Duration::from_millis(100_001)),
         disabled: Some(true),
         ..TokenChange::default()
     };
@@ -137,9 +146,12 @@ pub fn an_expiry_only_moves_earlier(f: &Fixture) {
         .expect("find")
         .expect("present");
     assert!(!stored.disabled, "a refused change changes nothing");
-    assert_eq!(stored.expires_at, Some(NOW + 100_000));
+    assert_eq!(
+        stored.expires_at,
+        Some(NOW + Duration::from_millis(100_000))
+    );
     let same = TokenChange {
-        expires_at: Some(NOW + 100_000),
+        expires_at: Some(NOW + Duration::from_millis(100_000)),
         ..TokenChange::default()
     };
     f.repo
@@ -149,22 +161,22 @@ pub fn an_expiry_only_moves_earlier(f: &Fixture) {
     let never = record(1, None);
     f.repo.insert(never.clone(), NOW).expect("insert");
     let set = TokenChange {
-        expires_at: Some(NOW + 5),
+        expires_at: Some(NOW + Duration::from_millis(5)),
         ..TokenChange::default()
     };
     let changed = f.repo.update(user(1), never.public_id, &set).expect("set");
     assert_eq!(
         changed.expires_at,
-        Some(NOW + 5),
+        Some(NOW + Duration::from_millis(5)),
         "set where there was none"
     );
 }
 
 pub fn concurrent_expiry_changes_keep_the_earliest(f: &Fixture) {
     let mut new = record(1, None);
-    new.expires_at = Some(NOW + 1_000_000);
+    new.expires_at = Some(NOW + Duration::from_millis(1_000_000));
     f.repo.insert(new.clone(), NOW).expect("insert");
-    let racers = 8_i64;
+    let racers = 8_u64;
     let barrier = Arc::new(Barrier::new(racers as usize));
     let handles: Vec<_> = (0..racers)
         .map(|i| {
@@ -174,7 +186,7 @@ pub fn concurrent_expiry_changes_keep_the_earliest(f: &Fixture) {
             std::thread::spawn(move || {
                 barrier.wait();
                 let change = TokenChange {
-                    expires_at: Some(NOW + 1000 * (i + 1)),
+                    expires_at: Some(NOW + Duration::from_secs(i + 1)),
                     ..TokenChange::default()
                 };
                 repo.update(user(1), id, &change)
@@ -192,7 +204,11 @@ pub fn concurrent_expiry_changes_keep_the_earliest(f: &Fixture) {
         .find_by_hash(&new.hash)
         .expect("find")
         .expect("present");
-    assert_eq!(stored.expires_at, Some(NOW + 1000), "the earliest wins");
+    assert_eq!(
+        stored.expires_at,
+        Some(NOW + Duration::from_millis(1000)),
+        "the earliest wins"
+    );
 }
 
 pub fn changing_another_users_or_an_unknown_token_is_not_found(f: &Fixture) {
@@ -229,7 +245,7 @@ pub fn refusal_changes_are_logged_like_deletions_and_renames_are_not(f: &Fixture
         .update(user(1), new.public_id, &rename)
         .expect("rename");
     f.repo
-        .record_usage(&[crate::suite::used(new.hash, NOW + 1)])
+        .record_usage(&[crate::suite::used(new.hash, NOW + Duration::from_millis(1))])
         .expect("usage");
     assert_eq!(logged(f), vec![], "neither a rename nor a use is announced");
     for change in [
@@ -242,7 +258,7 @@ pub fn refusal_changes_are_logged_like_deletions_and_renames_are_not(f: &Fixture
             ..TokenChange::default()
         },
         TokenChange {
-            expires_at: Some(NOW + 10),
+            expires_at: Some(NOW + Duration::from_millis(10)),
             ..TokenChange::default()
         },
         TokenChange {
@@ -307,7 +323,7 @@ pub fn public_ids_are_unique(f: &Fixture) {
     assert_eq!(f.repo.find_by_hash(&second.hash).expect("find"), None);
 }
 
-fn rotation(of: RotationOf, overlap_until: Option<i64>) -> Rotation {
+fn rotation(of: RotationOf, overlap_until: Option<Timestamp>) -> Rotation {
     let successor = record(1, None);
     Rotation {
         of,
@@ -324,9 +340,14 @@ fn rotation(of: RotationOf, overlap_until: Option<i64>) -> Rotation {
 pub fn a_rotation_copies_the_rights_and_keeps_the_old_token_through_its_overlap(f: &Fixture) {
     let mut old = record(1, Some("CXA"));
     old.allowed_ips = Some(AllowedIps::parse(&["10.0.0.0/8"]).expect("valid"));
-    old.expires_at = Some(NOW + 100_000);
-    f.repo.insert(old.clone(), NOW - 10).expect("insert");
-    let asked = rotation(RotationOf::Owned(user(1), old.public_id), Some(NOW + 5_000));
+    old.expires_at = Some(NOW + Duration::from_millis(100_000));
+    f.repo
+        .insert(old.clone(), NOW - Duration::from_millis(10))
+        .expect("insert");
+    let asked = rotation(
+        RotationOf::Owned(user(1), old.public_id),
+        Some(NOW + Duration::from_millis(5_000)),
+    );
     let rotated = f.repo.rotate(&asked).expect("rotate");
 
     let successor = &rotated.successor;
@@ -348,8 +369,11 @@ pub fn a_rotation_copies_the_rights_and_keeps_the_old_token_through_its_overlap(
         .expect("in its overlap");
     assert_eq!(kept, rotated.old);
     assert_eq!(kept.superseded_by, Some(asked.successor_id));
-    assert_eq!(kept.superseded_until, Some(NOW + 5_000));
-    assert_eq!(kept.valid_until(), Some(NOW + 5_000));
+    assert_eq!(
+        kept.superseded_until,
+        Some(NOW + Duration::from_millis(5_000))
+    );
+    assert_eq!(kept.valid_until(), Some(NOW + Duration::from_millis(5_000)));
     assert_eq!(
         f.repo.find_by_hash(&successor.hash).expect("find").as_ref(),
         Some(successor)
@@ -364,12 +388,12 @@ pub fn a_rotation_without_overlap_deletes_the_old_token(f: &Fixture) {
     let old = record(1, None);
     f.repo.insert(old.clone(), NOW).expect("insert");
     let mut asked = rotation(RotationOf::Presented(old.hash), None);
-    asked.expires_at = Some(NOW + 7);
+    asked.expires_at = Some(NOW + Duration::from_millis(7));
     let rotated = f.repo.rotate(&asked).expect("rotate");
     assert_eq!(f.repo.find_by_hash(&old.hash).expect("find"), None);
     assert_eq!(
         rotated.successor.expires_at,
-        Some(NOW + 7),
+        Some(NOW + Duration::from_millis(7)),
         "the asked expiry"
     );
     assert_eq!(f.repo.list_for_user(user(1)).expect("list").len(), 1);
@@ -379,16 +403,22 @@ pub fn a_rotation_without_overlap_deletes_the_old_token(f: &Fixture) {
     let never = record(2, None);
     f.repo.insert(never.clone(), NOW).expect("insert");
     let mut asked = rotation(RotationOf::Presented(never.hash), None);
-    asked.default_expiry = Some(NOW + 99);
+    asked.default_expiry = Some(NOW + Duration::from_millis(99));
     let rotated = f.repo.rotate(&asked).expect("rotate");
-    assert_eq!(rotated.successor.expires_at, Some(NOW + 99));
+    assert_eq!(
+        rotated.successor.expires_at,
+        Some(NOW + Duration::from_millis(99))
+    );
 }
 
 pub fn superseded_disabled_expired_and_unknown_tokens_do_not_rotate(f: &Fixture) {
     let old = record(1, None);
     f.repo.insert(old.clone(), NOW).expect("insert");
     f.repo
-        .rotate(&rotation(RotationOf::Presented(old.hash), Some(NOW + 1000)))
+        .rotate(&rotation(
+            RotationOf::Presented(old.hash),
+            Some(NOW + Duration::from_millis(1000)),
+        ))
         .expect("first rotation");
     assert!(matches!(
         f.repo
@@ -415,7 +445,9 @@ pub fn superseded_disabled_expired_and_unknown_tokens_do_not_rotate(f: &Fixture)
 
     let mut expired = record(1, None);
     expired.expires_at = Some(NOW);
-    f.repo.insert(expired.clone(), NOW - 10).expect("insert");
+    f.repo
+        .insert(expired.clone(), NOW - Duration::from_millis(10))
+        .expect("insert");
     assert!(matches!(
         f.repo
             .rotate(&rotation(RotationOf::Presented(expired.hash), None)),
@@ -452,7 +484,7 @@ pub fn concurrent_rotations_of_one_token_yield_exactly_one(f: &Fixture) {
             let barrier = barrier.clone();
             let asked = rotation(
                 RotationOf::Owned(user(1), old.public_id),
-                (i % 2 == 0).then_some(NOW + 1000),
+                (i % 2 == 0).then_some(NOW + Duration::from_millis(1000)),
             );
             std::thread::spawn(move || {
                 barrier.wait();
@@ -486,7 +518,7 @@ pub fn revoking_a_lineage_deletes_the_token_and_all_its_successors(f: &Fixture) 
         .repo
         .rotate(&rotation(
             RotationOf::Presented(first.hash),
-            Some(NOW + 1000),
+            Some(NOW + Duration::from_millis(1000)),
         ))
         .expect("rotate")
         .successor;
@@ -494,7 +526,7 @@ pub fn revoking_a_lineage_deletes_the_token_and_all_its_successors(f: &Fixture) 
         .repo
         .rotate(&rotation(
             RotationOf::Presented(second.hash),
-            Some(NOW + 1000),
+            Some(NOW + Duration::from_millis(1000)),
         ))
         .expect("rotate")
         .successor;
@@ -522,7 +554,7 @@ pub fn ended_overlaps_are_purged_and_running_ones_kept(f: &Fixture) {
     let ending = record(1, None);
     let running = record(1, None);
     let mut short_lived = record(1, None);
-    short_lived.expires_at = Some(NOW + 50);
+    short_lived.expires_at = Some(NOW + Duration::from_millis(50));
     let plain = record(1, None);
     for new in [&ending, &running, &short_lived, &plain] {
         f.repo.insert(new.clone(), NOW).expect("insert");
@@ -530,23 +562,26 @@ pub fn ended_overlaps_are_purged_and_running_ones_kept(f: &Fixture) {
     f.repo
         .rotate(&rotation(
             RotationOf::Presented(ending.hash),
-            Some(NOW + 100),
+            Some(NOW + Duration::from_millis(100)),
         ))
         .expect("rotate");
     f.repo
         .rotate(&rotation(
             RotationOf::Presented(running.hash),
-            Some(NOW + 10_000),
+            Some(NOW + Duration::from_millis(10_000)),
         ))
         .expect("rotate");
     f.repo
         .rotate(&rotation(
             RotationOf::Presented(short_lived.hash),
-            Some(NOW + 10_000),
+            Some(NOW + Duration::from_millis(10_000)),
         ))
         .expect("rotate");
 
-    let mut purged = f.repo.purge_superseded(NOW + 100).expect("purge");
+    let mut purged = f
+        .repo
+        .purge_superseded(NOW + Duration::from_millis(100))
+        .expect("purge");
     purged.sort_by_key(|h| h.0);
     let mut expected = vec![ending.hash, short_lived.hash];
     expected.sort_by_key(|h| h.0);
@@ -601,7 +636,7 @@ pub fn a_suspension_refuses_the_users_tokens_and_blocks_new_ones_until_resumed(f
             .rotate(&rotation(RotationOf::Presented(first.hash), None)),
         Err(RotateError::Suspended)
     ));
-    let pending = crate::oauth_suite::code("CXA", 1, NOW + 600_000);
+    let pending = crate::oauth_suite::code("CXA", 1, NOW + Duration::from_millis(600_000));
     f.codes.insert(pending.clone()).expect("code");
     assert!(matches!(
         f.codes.redeem(&pending.hash, record(1, Some("CXA")), NOW),
@@ -616,7 +651,10 @@ pub fn a_suspension_refuses_the_users_tokens_and_blocks_new_ones_until_resumed(f
     // Suspending again changes nothing and announces nothing.
     let before = logged(f).len();
     assert_eq!(
-        f.repo.suspend(user(1), None, NOW + 1).expect("again").len(),
+        f.repo
+            .suspend(user(1), None, NOW + Duration::from_millis(1))
+            .expect("again")
+            .len(),
         2
     );
     assert_eq!(logged(f).len(), before);
@@ -690,21 +728,25 @@ pub fn uses_record_the_place_and_the_recent_addresses(f: &Fixture) {
     f.repo.insert(token.clone(), NOW).expect("insert");
     f.repo.insert(quiet.clone(), NOW).expect("insert");
     let ip = |text: &str| -> std::net::IpAddr { text.parse().expect("address") };
-    let noted = |at: i64, by: Option<&str>, ips: &[&str]| tessera_domain::TokenUse {
+    let noted = |at: Timestamp, by: Option<&str>, ips: &[&str]| tessera_domain::TokenUse {
         hash: token.hash,
         at,
         by: by.map(str::to_owned),
         ips: ips.iter().map(|text| ip(text)).collect(),
     };
     f.repo
-        .record_usage(&[noted(NOW + 1, Some("status"), &["10.0.0.1", "10.0.0.2"])])
+        .record_usage(&[noted(
+            NOW + Duration::from_millis(1),
+            Some("status"),
+            &["10.0.0.1", "10.0.0.2"],
+        )])
         .expect("record");
     let stored = f
         .repo
         .find_by_hash(&token.hash)
         .expect("find")
         .expect("kept");
-    assert_eq!(stored.last_used_at, Some(NOW + 1));
+    assert_eq!(stored.last_used_at, Some(NOW + Duration::from_millis(1)));
     assert_eq!(stored.last_used_by.as_deref(), Some("status"));
     assert_eq!(stored.last_used_ips, [ip("10.0.0.1"), ip("10.0.0.2")]);
 
@@ -712,7 +754,7 @@ pub fn uses_record_the_place_and_the_recent_addresses(f: &Fixture) {
     // that names no place keeps the stored one.
     f.repo
         .record_usage(&[noted(
-            NOW + 2,
+            NOW + Duration::from_millis(2),
             None,
             &["10.0.0.9", "10.0.0.2", "10.0.0.8", "10.0.0.7", "::1"],
         )])
@@ -735,7 +777,11 @@ pub fn uses_record_the_place_and_the_recent_addresses(f: &Fixture) {
     );
 
     f.repo
-        .record_usage(&[noted(NOW + 3, Some("CXResource"), &[])])
+        .record_usage(&[noted(
+            NOW + Duration::from_millis(3),
+            Some("CXResource"),
+            &[],
+        )])
         .expect("record");
     let stored = f
         .repo
@@ -758,7 +804,7 @@ pub fn uses_record_the_place_and_the_recent_addresses(f: &Fixture) {
         .find_by_hash(&token.hash)
         .expect("find")
         .expect("kept");
-    assert_eq!(stored.last_used_at, Some(NOW + 3));
+    assert_eq!(stored.last_used_at, Some(NOW + Duration::from_millis(3)));
     assert_eq!(stored.last_used_by.as_deref(), Some("CXResource"));
     assert!(!stored.last_used_ips.contains(&ip("192.0.2.1")));
 

@@ -1,16 +1,17 @@
 //! The behaviours every `ClientRepository` and `CodeRepository` must show.
 
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
 use tessera_domain::{
     AuthorizationCode, ClientId, ClientName, ClientUpdate, FileName, HttpUrl, InsertClientError,
-    OAuthClient, PermissionSet, RedeemError, StoredClient, UserId,
+    OAuthClient, PermissionSet, RedeemError, StoredClient, Timestamp, UserId,
 };
 
 use crate::Fixture;
 use crate::suite::{fresh_hash, record};
 
-const NOW: i64 = 1_764_337_200_000;
+const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
 
 fn user(id: i64) -> UserId {
     UserId::new(id).expect("positive")
@@ -36,7 +37,7 @@ pub fn client(id: &str, author: i64) -> StoredClient {
     }
 }
 
-pub fn code(client: &str, user_id: i64, expires_at: i64) -> AuthorizationCode {
+pub fn code(client: &str, user_id: i64, expires_at: Timestamp) -> AuthorizationCode {
     AuthorizationCode {
         hash: fresh_hash(),
         user_id: user(user_id),
@@ -183,7 +184,7 @@ pub fn deleting_a_client_takes_its_tokens_and_codes_and_frees_a_slot(f: &Fixture
         .repo
         .insert(record(2, Some("CIkeep")), NOW)
         .expect("other token");
-    let pending = code("CIdel", 2, NOW + 60_000);
+    let pending = code("CIdel", 2, NOW + Duration::from_millis(60_000));
     f.codes.insert(pending.clone()).expect("code");
     assert_eq!(
         f.clients.delete("CIdel").expect("delete"),
@@ -200,7 +201,7 @@ pub fn deleting_a_client_takes_its_tokens_and_codes_and_frees_a_slot(f: &Fixture
 }
 
 pub fn code_is_stored_and_found(f: &Fixture) {
-    let stored = code("CXA", 1, NOW + 600_000);
+    let stored = code("CXA", 1, NOW + Duration::from_millis(600_000));
     f.codes.insert(stored.clone()).expect("insert");
     assert_eq!(f.codes.find(&stored.hash).expect("find"), Some(stored));
     assert_eq!(f.codes.find(&fresh_hash()).expect("find"), None);
@@ -209,12 +210,12 @@ pub fn code_is_stored_and_found(f: &Fixture) {
 pub fn redeeming_marks_the_code_and_replaces_the_clients_token(f: &Fixture) {
     let earlier = f.repo.insert(record(3, Some("CXA")), NOW).expect("earlier");
     let plain = f.repo.insert(record(3, None), NOW).expect("plain");
-    let pending = code("CXA", 3, NOW + 600_000);
+    let pending = code("CXA", 3, NOW + Duration::from_millis(600_000));
     f.codes.insert(pending.clone()).expect("code");
     let new = record(3, Some("CXA"));
     let redeemed = f
         .codes
-        .redeem(&pending.hash, new.clone(), NOW + 5)
+        .redeem(&pending.hash, new.clone(), NOW + Duration::from_millis(5))
         .expect("redeem");
     assert_eq!(redeemed.token.hash, new.hash);
     assert_eq!(redeemed.replaced, vec![earlier.hash]);
@@ -225,11 +226,14 @@ pub fn redeeming_marks_the_code_and_replaces_the_clients_token(f: &Fixture) {
     );
     assert!(f.repo.find_by_hash(&plain.hash).expect("find").is_some());
     let used = f.codes.find(&pending.hash).expect("find").expect("kept");
-    assert_eq!(used.used_at, Some(NOW + 5));
+    assert_eq!(used.used_at, Some(NOW + Duration::from_millis(5)));
     assert_eq!(used.token_hash, Some(new.hash));
     assert!(matches!(
-        f.codes
-            .redeem(&pending.hash, record(3, Some("CXA")), NOW + 6),
+        f.codes.redeem(
+            &pending.hash,
+            record(3, Some("CXA")),
+            NOW + Duration::from_millis(6)
+        ),
         Err(RedeemError::AlreadyUsed)
     ));
     assert!(
@@ -240,7 +244,7 @@ pub fn redeeming_marks_the_code_and_replaces_the_clients_token(f: &Fixture) {
 
 pub fn a_code_is_redeemed_once_even_concurrently(f: &Fixture) {
     const RACERS: usize = 12;
-    let pending = code("CXA", 4, NOW + 600_000);
+    let pending = code("CXA", 4, NOW + Duration::from_millis(600_000));
     f.codes.insert(pending.clone()).expect("code");
     let barrier = Arc::new(Barrier::new(RACERS));
     let handles: Vec<_> = (0..RACERS)
@@ -268,7 +272,7 @@ pub fn a_code_is_redeemed_once_even_concurrently(f: &Fixture) {
 }
 
 pub fn replay_revocation_deletes_the_issued_token(f: &Fixture) {
-    let pending = code("CXA", 6, NOW + 600_000);
+    let pending = code("CXA", 6, NOW + Duration::from_millis(600_000));
     f.codes.insert(pending.clone()).expect("code");
     let issued = f
         .codes
@@ -294,8 +298,8 @@ pub fn replay_revocation_deletes_the_issued_token(f: &Fixture) {
 }
 
 pub fn expired_codes_are_purged(f: &Fixture) {
-    let old = code("CXA", 1, NOW - 1);
-    let fresh = code("CXA", 1, NOW + 1);
+    let old = code("CXA", 1, NOW - Duration::from_millis(1));
+    let fresh = code("CXA", 1, NOW + Duration::from_millis(1));
     f.codes.insert(old.clone()).expect("old");
     f.codes.insert(fresh.clone()).expect("fresh");
     assert_eq!(f.codes.purge_expired(NOW).expect("purge"), 1);
@@ -332,7 +336,7 @@ pub fn every_deletion_is_logged_in_order(f: &Fixture) {
 pub fn all_clients_are_listed_oldest_first(f: &Fixture) {
     assert!(f.clients.list_all().expect("list").is_empty());
     let mut first = client("CIfirst", 1);
-    first.client.created_at = NOW - 1000;
+    first.client.created_at = NOW - Duration::from_millis(1000);
     let second = client("CIsecond", 2);
     let second = f.clients.insert(second, 10).expect("second");
     let first = f.clients.insert(first, 10).expect("first");
@@ -396,12 +400,15 @@ pub fn purged_revocations_leave_a_mark(f: &Fixture) {
     f.repo.delete(user(1), &b.hash).expect("delete b");
     assert_eq!(
         f.revocations
-            .purge_before(i64::MIN)
+            .purge_before(Timestamp::NEVER)
             .expect("nothing that old"),
         0
     );
     let last = f.revocations.after(0, 10).expect("read").entries[1].cursor;
-    assert_eq!(f.revocations.purge_before(i64::MAX).expect("purge"), 2);
+    assert_eq!(
+        f.revocations.purge_before(Timestamp::MAX).expect("purge"),
+        2
+    );
     let page = f.revocations.after(0, 10).expect("read");
     assert!(page.entries.is_empty());
     assert_eq!(page.purged_through, last);
@@ -420,7 +427,7 @@ pub fn the_last_cursor_is_where_new_entries_start(f: &Fixture) {
     f.repo.delete(user(1), &b.hash).expect("delete b");
     let newest = f.revocations.after(0, 10).expect("read").entries[1].cursor;
     assert_eq!(f.revocations.last_cursor().expect("newest"), newest);
-    f.revocations.purge_before(i64::MAX).expect("purge");
+    f.revocations.purge_before(Timestamp::MAX).expect("purge");
     assert_eq!(
         f.revocations.last_cursor().expect("purged"),
         newest,

@@ -2,15 +2,16 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
 use tessera_domain::{
-    ClientId, InsertTokenError, NewTokenRecord, PermissionSet, TokenHash, TokenId, TokenRepository,
-    TokenUse, UserId,
+    ClientId, InsertTokenError, NewTokenRecord, PermissionSet, Timestamp, TokenHash, TokenId,
+    TokenRepository, TokenUse, UserId,
 };
 
 type Repo = Arc<dyn TokenRepository>;
 
-const NOW: i64 = 1_764_337_200_000;
+const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
 
 fn user(id: i64) -> UserId {
     UserId::new(id).expect("positive")
@@ -49,7 +50,7 @@ pub fn record(user_id: i64, client: Option<&str>) -> NewTokenRecord {
 
 pub fn inserted_token_is_found_by_fingerprint_with_every_field(repo: Repo) {
     let mut new = record(7, Some("CXFervidex"));
-    new.expires_at = Some(NOW + 60_000);
+    new.expires_at = Some(NOW + Duration::from_millis(60_000));
     let stored = repo.insert(new.clone(), NOW).expect("insert");
     let found = repo
         .find_by_hash(&new.hash)
@@ -62,7 +63,7 @@ pub fn inserted_token_is_found_by_fingerprint_with_every_field(repo: Repo) {
     assert_eq!(found.permissions, new.permissions);
     assert_eq!(found.from_api_client, new.from_api_client);
     assert_eq!(found.created_at, NOW);
-    assert_eq!(found.expires_at, Some(NOW + 60_000));
+    assert_eq!(found.expires_at, Some(NOW + Duration::from_millis(60_000)));
     assert_eq!(found.last_used_at, None);
 }
 
@@ -85,7 +86,7 @@ pub fn duplicate_fingerprint_is_refused(repo: Repo) {
 
 pub fn second_unexpired_token_from_a_client_conflicts(repo: Repo) {
     let mut first = record(1, Some("CXA"));
-    first.expires_at = Some(NOW + 1);
+    first.expires_at = Some(NOW + Duration::from_millis(1));
     repo.insert(first.clone(), NOW).expect("first");
     assert!(matches!(
         repo.insert(record(1, Some("CXA")), NOW),
@@ -99,7 +100,8 @@ pub fn second_unexpired_token_from_a_client_conflicts(repo: Repo) {
 pub fn expired_client_token_is_replaced_in_the_same_insert(repo: Repo) {
     let mut old = record(1, Some("CXA"));
     old.expires_at = Some(NOW);
-    repo.insert(old.clone(), NOW - 10).expect("old");
+    repo.insert(old.clone(), NOW - Duration::from_millis(10))
+        .expect("old");
     let new = record(1, Some("CXA"));
     repo.insert(new.clone(), NOW)
         .expect("replaces the expired one");
@@ -127,7 +129,7 @@ pub fn same_client_for_different_users_is_fine(repo: Repo) {
 
 pub fn list_is_the_users_own_ordered_by_creation(repo: Repo) {
     let mut later = record(1, None);
-    later.created_at = NOW + 5;
+    later.created_at = NOW + Duration::from_millis(5);
     let later = repo.insert(later, NOW).expect("later");
     let first_tie = repo.insert(record(1, None), NOW).expect("tie 1");
     repo.insert(record(2, None), NOW).expect("someone else");
@@ -227,7 +229,7 @@ pub fn revocation_by_client_touches_only_that_clients_token(repo: Repo) {
 }
 
 /// A use at `at` that names no place and no address.
-pub fn used(hash: TokenHash, at: i64) -> TokenUse {
+pub fn used(hash: TokenHash, at: Timestamp) -> TokenUse {
     TokenUse {
         hash,
         at,
@@ -239,14 +241,17 @@ pub fn used(hash: TokenHash, at: i64) -> TokenUse {
 pub fn usage_is_recorded_and_never_moves_back(repo: Repo) {
     let token = repo.insert(record(1, None), NOW).expect("insert");
     let other = repo.insert(record(1, None), NOW).expect("other");
-    repo.record_usage(&[used(token.hash, NOW + 100), used(fresh_hash(), NOW)])
-        .expect("record");
+    repo.record_usage(&[
+        used(token.hash, NOW + Duration::from_millis(100)),
+        used(fresh_hash(), NOW),
+    ])
+    .expect("record");
     let found = repo
         .find_by_hash(&token.hash)
         .expect("find")
         .expect("present");
-    assert_eq!(found.last_used_at, Some(NOW + 100));
-    repo.record_usage(&[used(token.hash, NOW + 50)])
+    assert_eq!(found.last_used_at, Some(NOW + Duration::from_millis(100)));
+    repo.record_usage(&[used(token.hash, NOW + Duration::from_millis(50))])
         .expect("older use");
     let found = repo
         .find_by_hash(&token.hash)
@@ -254,7 +259,7 @@ pub fn usage_is_recorded_and_never_moves_back(repo: Repo) {
         .expect("present");
     assert_eq!(
         found.last_used_at,
-        Some(NOW + 100),
+        Some(NOW + Duration::from_millis(100)),
         "an older use does not move it back"
     );
     let untouched = repo
@@ -272,7 +277,7 @@ pub fn usage_of_many_tokens_is_recorded_in_one_call(repo: Repo) {
     let uses: Vec<_> = tokens
         .iter()
         .enumerate()
-        .map(|(i, h)| used(*h, NOW + i as i64))
+        .map(|(i, h)| used(*h, NOW + Duration::from_millis(i as u64)))
         .collect();
     repo.record_usage(&uses).expect("record");
     let listed = repo.list_for_user(user(2)).expect("list");

@@ -155,14 +155,15 @@ impl TestApp {
         start(settings, None)
     }
 
+    /// The clock as the documents show it: Unix milliseconds.
     pub fn now(&self) -> i64 {
-        self.clock.now()
+        self.clock.now().as_millis()
     }
 
     /// A valid session cookie value for `user`.
     pub fn session(&self, user: i64) -> String {
         self.sessions
-            .mint(UserId::new(user).expect("positive"), 3600, self.now())
+            .mint(UserId::new(user).expect("positive"), 3600, self.clock.now())
             .expect("mint")
             .expose()
             .to_owned()

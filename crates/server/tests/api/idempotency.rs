@@ -3,6 +3,8 @@
 //! body is `422`; concurrent requests with one key make one record,
 //! settled by the database; keys are forgotten after 24 hours.
 
+use std::time::Duration;
+
 use actix_web::http::Method;
 use serde_json::Value;
 use tessera_persistence::Backend;
@@ -95,12 +97,13 @@ pub async fn concurrent_requests_with_one_key_create_one_token(backend: Backend)
 pub async fn keys_are_forgotten_after_a_day(backend: Backend) {
     let app = spawn_app(backend).await;
     let first = create(&app, "key-day", BODY).await;
-    app.clock.advance(24 * 3600 * 1000 - 1);
+    app.clock
+        .advance(Duration::from_secs(24 * 3600) - Duration::from_millis(1));
     assert_eq!(
         create(&app, "key-day", BODY).await.body["token"],
         first.body["token"]
     );
-    app.clock.advance(1);
+    app.clock.advance(Duration::from_millis(1));
     let later = create(&app, "key-day", BODY).await;
     assert_eq!(later.status, 200, "{}", later.raw);
     assert_ne!(later.body["token"], first.body["token"], "a new request");

@@ -2,6 +2,8 @@
 //! members, deletion by id, `PATCH` (rename, disable, shorten, restrict to
 //! addresses), and how every instance and introspection see the change.
 
+use std::time::Duration;
+
 use actix_web::http::Method;
 use serde_json::{Value, json};
 use tessera_persistence::Backend;
@@ -178,7 +180,9 @@ pub async fn a_patch_changes_only_what_it_names_and_validates_everything(backend
         assert_eq!(app.list(1).await[0], lifted.body, "{bad} changed nothing");
     }
 
-    let unknown = tessera_domain::TokenId::generate(app.now()).to_string();
+    let unknown =
+        tessera_domain::TokenId::generate(tessera_domain::Timestamp::from_millis(app.now()))
+            .to_string();
     for missing in [unknown.as_str(), "not-a-uuid", token_of(&created).as_str()] {
         assert_problem(
             &patch(&app, 1, missing, json!({"disabled": true})).await,
@@ -222,7 +226,7 @@ pub async fn an_expiry_only_moves_earlier(backend: Backend) {
         patch(&app, 1, &id, json!({"expiresAt": soon})).await.status,
         200
     );
-    app.clock.advance(11);
+    app.clock.advance(Duration::from_millis(11));
     assert_eq!(app.status_with(&token).await.status, 401);
 }
 
@@ -303,7 +307,7 @@ pub async fn a_disabled_token_is_refused_everywhere_and_enabling_restores_it(bac
             started.elapsed() < crate::helpers::PROPAGATION_DEADLINE,
             "the peer still refuses the enabled token"
         );
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(introspect(&peer, &token, None).await["active"], true);
 }

@@ -1,6 +1,8 @@
 //! The OAuth2 endpoints end to end, driven by a standard OAuth2 client library (the
 //! `oauth2` crate) over the real HTTP stack.
 
+use std::time::Duration;
+
 use actix_web::http::Method;
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenType};
 use oauth2::{
@@ -198,7 +200,7 @@ pub async fn an_expired_code_is_invalid_grant(backend: Backend) {
     let app = spawn_app(backend).await;
     let (id, secret) = registered(&app, 1).await;
     let code = code_for(&app, 2, &id, None).await;
-    app.clock.advance(600_000);
+    app.clock.advance(Duration::from_millis(600_000));
     let client = library_client(&app, &id, &secret, AuthType::BasicAuth);
     let result = client
         .exchange_code(AuthorizationCode::new(code))

@@ -2,6 +2,8 @@
 //! itself, the overlap window, reuse detection, clients' tokens, the
 //! lifetime policy, other instances, and concurrent rotations.
 
+use std::time::Duration;
+
 use actix_web::http::Method;
 use serde_json::{Value, json};
 use tessera_persistence::Backend;
@@ -113,9 +115,9 @@ pub async fn during_the_overlap_both_work_then_the_old_one_is_gone(backend: Back
     assert_problem(&rotate(&app, 1, &id_of(&old), json!({})).await, 409);
     assert_eq!(app.list(1).await.len(), 2);
 
-    app.clock.advance(59_999);
+    app.clock.advance(Duration::from_millis(59_999));
     assert_eq!(app.status_with(&token_of(&old)).await.status, 200);
-    app.clock.advance(1);
+    app.clock.advance(Duration::from_millis(1));
     assert_eq!(app.status_with(&token_of(&old)).await.status, 401);
     let listed = app.list(1).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
@@ -188,7 +190,7 @@ pub async fn what_cannot_rotate_is_refused_with_the_right_status(backend: Backen
     )
     .await;
     assert_eq!(expiring.status, 200, "{}", expiring.raw);
-    app.clock.advance(1000);
+    app.clock.advance(Duration::from_millis(1000));
     assert_problem(
         &rotate(&app, 1, &id_of(&expiring.body), json!({})).await,
         409,
@@ -199,7 +201,9 @@ pub async fn what_cannot_rotate_is_refused_with_the_right_status(backend: Backen
     );
 
     let fine = app.create_token(1, "Fine", &[]).await;
-    let unknown = tessera_domain::TokenId::generate(app.now()).to_string();
+    let unknown =
+        tessera_domain::TokenId::generate(tessera_domain::Timestamp::from_millis(app.now()))
+            .to_string();
     assert_problem(&rotate(&app, 1, &unknown, json!({})).await, 404);
     assert_problem(&rotate(&app, 1, "not-an-id", json!({})).await, 404);
     assert_problem(&rotate(&app, 2, &id_of(&fine), json!({})).await, 404);

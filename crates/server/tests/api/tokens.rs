@@ -1,5 +1,7 @@
 //! The seed's token endpoints end to end.
 
+use std::time::Duration;
+
 use actix_web::http::Method;
 use futures_util::future::join_all;
 use serde_json::json;
@@ -103,7 +105,7 @@ pub async fn list_is_oldest_first_and_never_another_users(backend: Backend) {
     let a = app.create_token(1, "a", &[]).await;
     let other = app.create_token(2, "other", &[]).await;
     let b = app.create_token(1, "b", &[]).await;
-    app.clock.advance(10);
+    app.clock.advance(Duration::from_millis(10));
     let c = app.create_token(1, "c", &[]).await;
     assert_eq!(app.list(1).await, vec![a, b, c]);
     assert_eq!(app.list(2).await, vec![other]);
@@ -237,7 +239,7 @@ pub async fn expired_token_is_rejected_at_once_and_stays_listed(backend: Backend
     .await;
     let token = token_of(&reply.body);
     assert_eq!(app.status_with(&token).await.status, 200);
-    app.clock.advance(1_000);
+    app.clock.advance(Duration::from_millis(1_000));
     assert_problem(&app.status_with(&token).await, 401);
     let listed = app.list(1).await;
     assert_eq!(listed.len(), 1);
@@ -253,7 +255,7 @@ pub async fn expired_client_token_is_replaced(backend: Backend) {
     )
     .await;
     assert_eq!(first.status, 200);
-    app.clock.advance(500);
+    app.clock.advance(Duration::from_millis(500));
     let second = send_json(
         app.with_session(Method::POST, path, 1),
         &json!({"clientID": "CXFervidex"}),
@@ -332,7 +334,7 @@ pub async fn last_used_at_is_noted_once_a_minute_and_flushed_at_shutdown(backend
         first_use,
         "shown before it is written"
     );
-    app.clock.advance(30_000);
+    app.clock.advance(Duration::from_millis(30_000));
     assert_eq!(app.status_with(&token).await.status, 200);
     assert_eq!(
         app.list(1).await[0]["lastUsedAt"],
@@ -343,7 +345,7 @@ pub async fn last_used_at_is_noted_once_a_minute_and_flushed_at_shutdown(backend
     // Shutdown writes what was noted; a new instance reads it back.
     let app = spawn_app_on(app.stop().await).await;
     assert_eq!(app.list(1).await[0]["lastUsedAt"], first_use);
-    app.clock.advance(60_000);
+    app.clock.advance(Duration::from_millis(60_000));
     let second_use = app.now();
     assert_eq!(app.status_with(&token).await.status, 200);
     let app = spawn_app_on(app.stop().await).await;

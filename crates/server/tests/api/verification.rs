@@ -3,6 +3,8 @@
 //! acknowledged, here and (on PostgreSQL) in another instance within the
 //! one-second deadline.
 
+use std::time::Duration;
+
 use actix_web::http::Method;
 use serde_json::{Value, json};
 use tessera_persistence::Backend;
@@ -101,7 +103,7 @@ pub async fn introspection_says_inactive_for_anything_not_valid(backend: Backend
     let deleted = token_of(&app.create_token(1, "gone", &[]).await);
     assert_eq!(introspect(&app, &deleted).await.body["active"], true);
     delete_token(&app, 1, &deleted).await;
-    app.clock.advance(1000);
+    app.clock.advance(Duration::from_millis(1000));
     let unknown = "tsr_0000000000000000000000000000000000000A";
     for token in [
         deleted.as_str(),
