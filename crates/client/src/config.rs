@@ -3,11 +3,7 @@
 
 use std::time::Duration;
 
-use url::Url;
-
-use crate::verifier::Verifier;
-
-/// Settings of a [`Verifier`]; every limit has a default fit for most
+/// Settings of a [`Verifier`](crate::Verifier); every limit has a default fit for most
 /// services.
 #[derive(Clone)]
 pub struct Builder {
@@ -105,26 +101,5 @@ impl Builder {
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
-    }
-
-    /// Checks the settings and starts following the revocation feed on the
-    /// current Tokio runtime (actix-web's included). The follower stops when
-    /// the last clone of the verifier is dropped.
-    pub fn build(self) -> Result<Verifier, BuildError> {
-        let base = Url::parse(&self.base_url)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
-            .ok_or_else(|| BuildError::BaseUrl(self.base_url.clone()))?;
-        if self.client_id.is_empty() {
-            return Err(BuildError::Empty("client_id"));
-        }
-        if self.client_secret.is_empty() {
-            return Err(BuildError::Empty("client_secret"));
-        }
-        if self.max_staleness < Duration::from_millis(100) {
-            return Err(BuildError::Staleness);
-        }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
-        Verifier::start(self, base, &runtime)
     }
 }

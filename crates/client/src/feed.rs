@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::verifier::Inner;
+use crate::state::Inner;
 
 /// Waits between failed feed requests: from the first to the last, doubling.
 const RETRY_FIRST: Duration = Duration::from_millis(100);

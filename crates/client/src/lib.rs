@@ -34,6 +34,7 @@ mod feed;
 mod introspect;
 mod principal;
 mod problem;
+mod state;
 mod verifier;
 
 #[cfg(feature = "actix")]
@@ -45,7 +46,8 @@ mod tower;
 pub use actix::Authenticated;
 pub use config::{BuildError, Builder};
 pub use principal::Principal;
-pub use problem::{AuthError, bearer_token};
+pub use problem::{AuthError, Refusal, bearer_token};
+pub use state::Stats;
 #[cfg(feature = "tower")]
 pub use tower::{RequireToken, RequireTokenService};
-pub use verifier::{Refusal, Stats, Verifier};
+pub use verifier::Verifier;

@@ -4,7 +4,27 @@
 
 use serde::Serialize;
 
-use crate::verifier::Refusal;
+/// Why a token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Unknown, expired, revoked, disabled, or not valid from this address:
+    /// `401`.
+    #[error("the token is not valid")]
+    Inactive,
+    /// Tessera did not answer and the cache may not be used: `503`.
+    #[error("tokens cannot be checked right now")]
+    Unavailable,
+}
+
+impl Refusal {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::Inactive => 401,
+            Refusal::Unavailable => 503,
+        }
+    }
+}
 
 /// Why a request was not let through.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use url::Url;
@@ -13,112 +13,8 @@ use crate::config::{BuildError, Builder};
 use crate::feed::{self, Schedule};
 use crate::introspect::Tessera;
 use crate::principal::Principal;
-use crate::problem::{AuthError, bearer_token};
-
-/// Why a token was not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// Unknown, expired, revoked, disabled, or not valid from this address:
-    /// `401`.
-    #[error("the token is not valid")]
-    Inactive,
-    /// Tessera did not answer and the cache may not be used: `503`.
-    #[error("tokens cannot be checked right now")]
-    Unavailable,
-}
-
-impl Refusal {
-    /// The HTTP status to answer with.
-    pub fn status(&self) -> u16 {
-        match self {
-            Refusal::Inactive => 401,
-            Refusal::Unavailable => 503,
-        }
-    }
-}
-
-/// Counters of a verifier's work, for a service's own metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Checks answered from the local cache.
-    pub cache_hits: u64,
-    /// Introspection requests sent to Tessera.
-    pub introspections: u64,
-    /// Feed entries applied to the cache.
-    pub revocations: u64,
-    /// Feed requests that failed.
-    pub feed_failures: u64,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    cache_hits: AtomicU64,
-    introspections: AtomicU64,
-    revocations: AtomicU64,
-    feed_failures: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn note_revocations(&self, n: usize) {
-        self.revocations.fetch_add(n as u64, Ordering::Relaxed);
-    }
-
-    pub(crate) fn note_feed_failure(&self) {
-        self.feed_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> Stats {
-        Stats {
-            cache_hits: self.cache_hits.load(Ordering::Relaxed),
-            introspections: self.introspections.load(Ordering::Relaxed),
-            revocations: self.revocations.load(Ordering::Relaxed),
-            feed_failures: self.feed_failures.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// When the feed last proved the cache complete.
-#[derive(Debug)]
-pub(crate) struct Freshness {
-    origin: Instant,
-    /// Nanoseconds from `origin` to the proof, plus one; 0 for none yet.
-    proof: AtomicU64,
-}
-
-impl Freshness {
-    fn new() -> Self {
-        Self {
-            origin: Instant::now(),
-            proof: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn prove(&self, sent: Instant) {
-        let nanos = sent.saturating_duration_since(self.origin).as_nanos();
-        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1;
-        self.proof.fetch_max(nanos, Ordering::AcqRel);
-    }
-
-    /// Whether a proof younger than `limit` holds at `now`.
-    fn within(&self, limit: Duration, now: Instant) -> bool {
-        let Some(nanos) = self.proof.load(Ordering::Acquire).checked_sub(1) else {
-            return false;
-        };
-        now.saturating_duration_since(self.origin + Duration::from_nanos(nanos)) <= limit
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) tessera: Tessera,
-    pub(crate) cache: Cache,
-    pub(crate) freshness: Freshness,
-    pub(crate) stats: Counters,
-    /// Whether the last introspection failed: an outage is logged once,
-    /// not once per request.
-    introspection_failing: AtomicBool,
-    settings: Builder,
-}
+use crate::problem::{AuthError, Refusal, bearer_token};
+use crate::state::{Counters, Freshness, Inner, Stats};
 
 /// Checks tokens against one Tessera; cheap to clone (clones share the
 /// cache and the feed follower).
@@ -249,4 +145,27 @@ fn remaining(expires_at: Option<SystemTime>) -> Duration {
         at.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO)
     })
+}
+
+impl Builder {
+    /// Checks the settings and starts following the revocation feed on the
+    /// current Tokio runtime (actix-web's included). The follower stops when
+    /// the last clone of the verifier is dropped.
+    pub fn build(self) -> Result<Verifier, BuildError> {
+        let base = Url::parse(&self.base_url)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+            .ok_or_else(|| BuildError::BaseUrl(self.base_url.clone()))?;
+        if self.client_id.is_empty() {
+            return Err(BuildError::Empty("client_id"));
+        }
+        if self.client_secret.is_empty() {
+            return Err(BuildError::Empty("client_secret"));
+        }
+        if self.max_staleness < Duration::from_millis(100) {
+            return Err(BuildError::Staleness);
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        Verifier::start(self, base, &runtime)
+    }
 }

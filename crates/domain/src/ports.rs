@@ -83,10 +83,23 @@ impl TokenUse {
             record.last_used_by = Some(by.clone());
         }
         if !self.ips.is_empty() {
-            record.last_used_ips =
-                crate::tokens::most_recent_first(&self.ips, &record.last_used_ips);
+            record.last_used_ips = most_recent_first(&self.ips, &record.last_used_ips);
         }
     }
+}
+
+/// Distinct addresses kept per token (`lastUsedIps`).
+pub const MAX_USED_IPS: usize = 5;
+
+/// `newer` first, then `earlier` without them, at most [`MAX_USED_IPS`]:
+/// the one rule for `lastUsedIps`, wherever two lists meet (a use noted, a
+/// batch put back, a flush over the stored list).
+pub fn most_recent_first(newer: &[IpAddr], earlier: &[IpAddr]) -> Vec<IpAddr> {
+    let newer: Vec<IpAddr> = newer.iter().map(IpAddr::to_canonical).collect();
+    let mut merged = newer.clone();
+    merged.extend(earlier.iter().filter(|ip| !newer.contains(ip)));
+    merged.truncate(MAX_USED_IPS);
+    merged
 }
 
 /// Which token a rotation replaces.

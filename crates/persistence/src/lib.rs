@@ -11,6 +11,7 @@ mod rotation;
 mod schema;
 mod store;
 mod suspensions;
+mod token_rows;
 mod tokens;
 mod usage;
 

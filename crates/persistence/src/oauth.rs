@@ -15,7 +15,7 @@ use crate::connection::Backend;
 use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
 use crate::store::{Store, StoreContext as _, store_error};
-use crate::tokens::{TokenRow, insert_token_row, is_duplicate_token_hash};
+use crate::token_rows::{TokenRow, insert_token_row, is_duplicate_token_hash};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = oauth_clients)]

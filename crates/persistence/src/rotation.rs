@@ -12,7 +12,7 @@ use crate::connection::{AnyConnection, Backend};
 use crate::schema::api_tokens;
 use crate::store::{Store, store_error};
 use crate::suspensions::may_issue_to;
-use crate::tokens::{NewTokenRow, TokenRow, is_duplicate_token_hash};
+use crate::token_rows::{NewTokenRow, TokenRow, is_duplicate_token_hash};
 
 pub(crate) fn rotate(store: &Store, rotation: &Rotation) -> Result<Rotated, RotateError> {
     const WHAT: &str = "rotating a token";

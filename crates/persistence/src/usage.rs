@@ -13,7 +13,7 @@ use tessera_domain::{TokenUse, most_recent_first};
 use crate::connection::{AnyConnection, Backend, MultiBackend};
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _};
-use crate::tokens::USAGE_CHUNK;
+use crate::token_rows::USAGE_CHUNK;
 
 /// Uses written per SQLite transaction. Every page a commit touches goes to
 /// the WAL once per commit, and uses are spread over the whole table: 100k

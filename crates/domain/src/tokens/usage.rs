@@ -10,15 +10,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::crypto::TokenHash;
+pub use crate::ports::{MAX_USED_IPS, most_recent_first};
 use crate::ports::{TokenRecord, TokenUse};
 use crate::time::Timestamp;
 
 /// `lastUsedAt` is written at most this often per token (unless it is used
 /// from a new place or address).
 pub const USAGE_RESOLUTION: Duration = Duration::from_secs(60);
-
-/// Distinct addresses kept per token (`lastUsedIps`).
-pub const MAX_USED_IPS: usize = 5;
 
 /// `lastUsedBy` of a verification by `GET`/`POST /api/v1/status`.
 pub const STATUS_SITE: &str = "status";
@@ -82,17 +80,6 @@ impl<'a> Sighting<'a> {
         }
         hash.max(1)
     }
-}
-
-/// `newer` first, then `earlier` without them, at most [`MAX_USED_IPS`]:
-/// the one rule for `lastUsedIps`, wherever two lists meet (a use noted, a
-/// batch put back, a flush over the stored list).
-pub fn most_recent_first(newer: &[IpAddr], earlier: &[IpAddr]) -> Vec<IpAddr> {
-    let newer: Vec<IpAddr> = newer.iter().map(IpAddr::to_canonical).collect();
-    let mut merged = newer.clone();
-    merged.extend(earlier.iter().filter(|ip| !newer.contains(ip)));
-    merged.truncate(MAX_USED_IPS);
-    merged
 }
 
 /// Fingerprint → what was noted since the last flush.

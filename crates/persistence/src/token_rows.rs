@@ -1,0 +1,167 @@
+//! The `api_tokens` row as Diesel reads and writes it, and its one
+//! conversion into the domain's `TokenRecord`: every repository that
+//! returns or inserts a token row goes through here.
+
+use std::net::IpAddr;
+
+use anyhow::Context as _;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use tessera_domain::{
+    AllowedIps, ClientId, NewTokenRecord, PermissionSet, Timestamp, TokenId, TokenRecord, UserId,
+};
+
+use crate::connection::AnyConnection;
+use crate::schema::api_tokens;
+
+/// Fields in the table's column order: `RETURNING` reads `all_columns`
+/// (Diesel's `as_returning` does not work on `MultiConnection`).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub(crate) struct TokenRow {
+    pub(crate) id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) identifier: String,
+    pub(crate) token_hash: Vec<u8>,
+    pub(crate) token_sealed: Vec<u8>,
+    pub(crate) permissions: String,
+    pub(crate) from_api_client: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) public_id: String,
+    pub(crate) disabled: bool,
+    pub(crate) allowed_ips: Option<String>,
+    pub(crate) canary: bool,
+    pub(crate) superseded_by: Option<String>,
+    pub(crate) superseded_until: Option<i64>,
+    pub(crate) last_used_by: Option<String>,
+    pub(crate) last_used_ips: Option<String>,
+    pub(crate) owner_suspended: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = api_tokens)]
+pub(crate) struct NewTokenRow<'a> {
+    pub(crate) user_id: i64,
+    pub(crate) identifier: &'a str,
+    pub(crate) token_hash: &'a [u8],
+    pub(crate) token_sealed: &'a [u8],
+    pub(crate) permissions: String,
+    pub(crate) from_api_client: Option<&'a str>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) public_id: String,
+    pub(crate) allowed_ips: Option<String>,
+    pub(crate) canary: bool,
+}
+
+/// The members `PATCH` may change; `None` leaves a column alone.
+#[derive(AsChangeset)]
+#[diesel(table_name = api_tokens)]
+pub(crate) struct TokenChangeRow<'a> {
+    pub(crate) identifier: Option<&'a str>,
+    pub(crate) disabled: Option<bool>,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) allowed_ips: Option<Option<String>>,
+}
+
+/// Address lists are JSON arrays of CIDR strings in a text column (Diesel's
+/// `MultiConnection` has no JSON or array type common to both backends).
+pub(crate) fn allowed_ips_column(
+    allowed: Option<&AllowedIps>,
+) -> Result<Option<String>, DieselError> {
+    allowed
+        .map(|allowed| serde_json::to_string(&allowed.to_strings()))
+        .transpose()
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))
+}
+
+fn public_id_of(text: &str, row: i64) -> anyhow::Result<TokenId> {
+    TokenId::parse(text).with_context(|| format!("token {row}: {text:?} is not a UUID"))
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = anyhow::Error;
+
+    fn try_from(row: TokenRow) -> anyhow::Result<Self> {
+        let permissions: Vec<String> = serde_json::from_str(&row.permissions)
+            .with_context(|| format!("token {}: permissions are not a JSON array", row.id))?;
+        let hash = crate::hash_of(row.token_hash, &format!("token {}:", row.id))?;
+        let allowed_ips = row
+            .allowed_ips
+            .map(|text| {
+                let entries: Vec<String> = serde_json::from_str(&text)?;
+                anyhow::Ok(AllowedIps::parse(&entries)?)
+            })
+            .transpose()
+            .with_context(|| format!("token {}: allowed_ips", row.id))?;
+        let last_used_ips = row
+            .last_used_ips
+            .map(|text| serde_json::from_str::<Vec<IpAddr>>(&text))
+            .transpose()
+            .with_context(|| format!("token {}: last_used_ips", row.id))?
+            .unwrap_or_default();
+        Ok(Self {
+            id: row.id,
+            public_id: public_id_of(&row.public_id, row.id)?,
+            user_id: UserId::new(row.user_id)?,
+            identifier: row.identifier,
+            hash,
+            sealed: row.token_sealed,
+            permissions: PermissionSet::from_trusted(permissions),
+            from_api_client: row.from_api_client.map(ClientId::new),
+            created_at: Timestamp::from_millis(row.created_at),
+            expires_at: row.expires_at.map(Timestamp::from_millis),
+            last_used_at: row.last_used_at.map(Timestamp::from_millis),
+            disabled: row.disabled,
+            allowed_ips,
+            canary: row.canary,
+            superseded_by: row
+                .superseded_by
+                .map(|text| public_id_of(&text, row.id))
+                .transpose()?,
+            superseded_until: row.superseded_until.map(Timestamp::from_millis),
+            last_used_by: row.last_used_by,
+            last_used_ips,
+            owner_suspended: row.owner_suspended,
+        })
+    }
+}
+
+/// Inserts one token row; callers own the transaction around it.
+pub(crate) fn insert_token_row(
+    conn: &mut AnyConnection,
+    token: &NewTokenRecord,
+) -> Result<TokenRow, DieselError> {
+    let permissions = serde_json::to_string(&token.permissions.iter().collect::<Vec<_>>())
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
+    let row = NewTokenRow {
+        user_id: token.user_id.get(),
+        identifier: &token.identifier,
+        token_hash: &token.hash.0,
+        token_sealed: &token.sealed,
+        permissions,
+        from_api_client: token.from_api_client.as_ref().map(ClientId::as_str),
+        created_at: token.created_at.as_millis(),
+        expires_at: token.expires_at.map(Timestamp::as_millis),
+        public_id: token.public_id.to_string(),
+        allowed_ips: allowed_ips_column(token.allowed_ips.as_ref())?,
+        canary: token.canary,
+    };
+    diesel::insert_into(api_tokens::table)
+        .values(&row)
+        .returning(api_tokens::all_columns)
+        .get_result::<TokenRow>(conn)
+}
+
+/// Whether a unique violation broke the token-fingerprint constraint.
+pub(crate) fn is_duplicate_token_hash(error: &DieselError) -> bool {
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+        if info.constraint_name() == Some("api_tokens_token_hash_key")
+            || info.message().contains("api_tokens.token_hash"))
+}
+
+/// Uses written per PostgreSQL statement; fingerprints looked up per
+/// statement on both backends.
+pub(crate) const USAGE_CHUNK: usize = 500;
