@@ -3,6 +3,7 @@
 //! knows about HTTP or SQL, so every rule can be unit-tested in isolation.
 
 pub mod address;
+pub mod audit;
 pub mod availability;
 pub mod cache;
 pub mod client;
@@ -27,6 +28,10 @@ pub mod tokens;
 pub mod testing;
 
 pub use address::{AllowedIps, AllowedIpsError, InvalidNetwork, MAX_ALLOWED_NETWORKS, Networks};
+pub use audit::{
+    Actor, ActorKind, AuditEvent, AuditLog, ChainBreak, ChainCheck, EventDraft, EventType,
+    RevokeReason, verify_chain,
+};
 pub use availability::{Unavailable, is_unavailable};
 pub use cache::{CacheSettings, TokenCache};
 pub use client::{ClientDirectory, OAuthClient};

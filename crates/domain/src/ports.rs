@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use crate::address::AllowedIps;
+use crate::audit::{Actor, EventDraft, EventType};
 use crate::crypto::TokenHash;
 use crate::idempotency::IdempotencyClaim;
 use crate::ids::{ClientId, TokenId, UserId};
@@ -165,6 +166,25 @@ pub struct NewTokenRecord {
     pub expires_at: Option<Timestamp>,
     pub allowed_ips: Option<AllowedIps>,
     pub canary: bool,
+    /// Who asked for it: the actor of its `token.created` event.
+    pub created_by: Actor,
+}
+
+impl NewTokenRecord {
+    /// `token.created`, appended in the transaction that stores the token.
+    pub fn created_event(&self) -> EventDraft {
+        let event = EventDraft::new(
+            self.user_id,
+            EventType::TokenCreated,
+            self.created_by.clone(),
+        )
+        .token(self.public_id)
+        .detail("identifier", self.identifier.clone());
+        match &self.from_api_client {
+            Some(client) => event.client(client.clone()),
+            None => event,
+        }
+    }
 }
 
 /// What an owner changes of a token, already checked

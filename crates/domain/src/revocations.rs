@@ -135,6 +135,7 @@ mod tests {
                     expires_at: None,
                     allowed_ips: None,
                     canary: false,
+                    created_by: crate::Actor::system(),
                 },
                 Timestamp::EPOCH,
             )

@@ -2,6 +2,7 @@
 //! DTOs, error mapping) over the domain's token service. The server crate
 //! only binds it to a socket.
 
+mod audit;
 mod auth;
 mod body;
 mod client_auth;
@@ -160,6 +161,10 @@ fn endpoints() -> Vec<Endpoint> {
         endpoint(
             &["/api/v1/users/{userID}/api-tokens"],
             vec![on(Method::GET, tokens::list::list_tokens)],
+        ),
+        endpoint(
+            &["/api/v1/users/{userID}/audit"],
+            vec![on(Method::GET, audit::list_audit)],
         ),
         endpoint(
             &["/api/v1/users/{userID}/api-tokens/create"],

@@ -71,6 +71,7 @@ is `403`.";
         crate::tokens::update::update_token,
         crate::tokens::rotate::rotate_token,
         crate::tokens::rotate::rotate_self,
+        crate::audit::list_audit,
         crate::clients::list::list_clients,
         crate::clients::create::create_client,
         crate::clients::get::get_client,

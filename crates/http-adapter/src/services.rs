@@ -6,9 +6,9 @@
 //! service's, which each handler maps into the error shape it speaks.
 
 use tessera_domain::{
-    ApiToken, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyKey, OAuthClient,
-    PatchTokenError, Principal, RevocationPage, RotateRequest, RotateTokenError, Sighting,
-    TokenHash, TokenPatch, TokenService, UserId, VerifyError,
+    ApiToken, AuditEvent, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyKey,
+    OAuthClient, PatchTokenError, Principal, RevocationPage, RotateRequest, RotateTokenError,
+    Sighting, TokenHash, TokenPatch, TokenService, UserId, VerifyError,
 };
 use tessera_oauth_clients::{
     AuthorizationService, ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest,
@@ -194,6 +194,16 @@ impl AppState {
     }
 
     /// The revocation log after `cursor`, at most `limit` entries.
+    pub(crate) async fn audit_events(
+        &self,
+        user: UserId,
+        after: u64,
+        limit: usize,
+    ) -> Called<Vec<AuditEvent>, anyhow::Error> {
+        let log = self.audit.clone();
+        self.blocking(move || log.events(user, after, limit)).await
+    }
+
     pub(crate) async fn revocations_after(
         &self,
         cursor: i64,

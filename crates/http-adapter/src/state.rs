@@ -1,10 +1,10 @@
 //! What every handler shares: the token and OAuth2 services, the session
-//! codec, the revocation log, and the facts `/api/v1/status` reports.
+//! codec, the revocation log and the audit trail, and the facts `/api/v1/status` reports.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_domain::{Networks, RevocationLog, Timestamp, TokenService};
+use tessera_domain::{AuditLog, Networks, RevocationLog, Timestamp, TokenService};
 use tessera_oauth_clients::AuthorizationService;
 use tokio::sync::Notify;
 
@@ -20,6 +20,7 @@ pub struct AppState {
     pub(crate) oauth: Arc<AuthorizationService>,
     pub(crate) sessions: Arc<SessionCodec>,
     pub(crate) revocations: Arc<dyn RevocationLog>,
+    pub(crate) audit: Arc<dyn AuditLog>,
     /// Woken by every invalidation of the cache (local or from another
     /// instance): what long polls of the revocation feed wait on.
     pub(crate) revoked: Arc<Notify>,
@@ -60,6 +61,7 @@ impl AppState {
         oauth: Arc<AuthorizationService>,
         sessions: SessionCodec,
         revocations: Arc<dyn RevocationLog>,
+        audit: Arc<dyn AuditLog>,
         long_poll: Duration,
     ) -> Self {
         let start_time = tokens.now();
@@ -71,6 +73,7 @@ impl AppState {
             oauth,
             sessions: Arc::new(sessions),
             revocations,
+            audit,
             revoked,
             long_poll,
             start_time,

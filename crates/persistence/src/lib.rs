@@ -2,6 +2,7 @@
 //! PostgreSQL (production) and an embedded SQLite file (zero-setup default):
 //! the backend is chosen from the URL scheme at startup.
 
+mod audit;
 mod connection;
 mod failure;
 mod idempotency;
@@ -27,6 +28,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde::Deserialize;
 use tessera_domain::SecretString;
 
+pub use audit::DieselAuditLog;
 pub use connection::{
     AnyConnection, Backend, ConnectionManager, Deadlines, open_postgres,
     postgres_url_with_deadlines,
@@ -307,6 +309,10 @@ impl Database {
 
     pub fn revocation_log(&self) -> DieselRevocationLog {
         DieselRevocationLog::new(self.store.clone())
+    }
+
+    pub fn audit_log(&self) -> DieselAuditLog {
+        DieselAuditLog::new(self.store.clone())
     }
 
     /// A listener for other instances' revocations and the heartbeat that

@@ -453,7 +453,9 @@ impl CodeRepository for DieselOAuthRepository {
                 )
                 .returning(api_tokens::token_hash)
                 .get_results::<Vec<u8>>(conn)?;
-                Ok((insert_token_row(conn, &token)?, replaced))
+                let row = insert_token_row(conn, &token)?;
+                crate::audit::append(conn, backend, &token.created_event(), token.created_at)?;
+                Ok((row, replaced))
             });
             match outcome {
                 Ok((row, replaced)) => Ok(Redeemed {

@@ -99,3 +99,21 @@ diesel::table! {
         outcome -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    audit_events (user_id, seq) {
+        user_id -> BigInt,
+        seq -> BigInt,
+        at -> BigInt,
+        event_type -> Text,
+        event -> Text,
+    }
+}
+
+diesel::table! {
+    audit_heads (user_id) {
+        user_id -> BigInt,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}

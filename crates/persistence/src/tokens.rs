@@ -38,7 +38,8 @@ impl DieselTokenRepository {
     }
 
     /// Stores many tokens at once, a thousand per transaction: for seeding
-    /// benchmarks, not for the service (which goes through the port).
+    /// benchmarks, not for the service (which goes through the port). No
+    /// audit events: a seeded token was made by no one.
     pub fn insert_many(&self, tokens: &[NewTokenRecord]) -> anyhow::Result<()> {
         self.store.write("seeding tokens", |conn| {
             for chunk in tokens.chunks(1000) {
@@ -115,6 +116,7 @@ impl DieselTokenRepository {
                     .execute(conn)?;
                 }
                 let row = insert_token_row(conn, &token)?;
+                crate::audit::append(conn, backend, &token.created_event(), token.created_at)?;
                 if let Some(claim) = claim
                     && !crate::idempotency::complete(conn, claim, &row.id.to_string())?
                 {

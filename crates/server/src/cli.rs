@@ -37,6 +37,9 @@ pub enum Command {
     /// Suspend or resume users, for operators.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// The audit trail, for operators.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print the OpenAPI document (what `GET /api/v1/openapi.json` serves).
     Openapi,
     /// Exit 0 when the local instance answers `GET /readyz` with 200: the
@@ -87,6 +90,18 @@ pub enum UsersCommand {
         /// The user id (a positive integer).
         #[arg(long)]
         user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every user's hash chain (or one user's) from the database
+    /// and name the first edited, removed or reordered event of each broken
+    /// one; exits non-zero when any chain is broken.
+    Verify {
+        /// Only this user (a positive integer).
+        #[arg(long)]
+        user: Option<String>,
     },
 }
 

@@ -8,7 +8,7 @@ use clap::Parser as _;
 use tessera_domain::{Clock as _, SystemClock, UserId};
 use tessera_http_adapter::SessionCodec;
 use tessera_server::cli::{
-    Cli, ClientsCommand, Command, SessionCommand, TokensCommand, UsersCommand,
+    AuditCommand, Cli, ClientsCommand, Command, SessionCommand, TokensCommand, UsersCommand,
 };
 use tessera_server::settings::{Settings, Sources};
 use tessera_server::{Application, operators, telemetry};
@@ -87,6 +87,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         )?),
         Command::Users(UsersCommand::Resume { user }) => {
             emit(&operators::resume_user(&settings, &user)?)
+        }
+        Command::Audit(AuditCommand::Verify { user }) => {
+            emit(&operators::verify_audit(&settings, user.as_deref())?)
         }
         Command::Healthcheck { url } => emit(&operators::healthcheck(&settings, url.as_deref())?),
         Command::Serve => serve(&settings),

@@ -120,6 +120,7 @@ pub fn build_services(
         oauth,
         sessions,
         Arc::new(database.revocation_log()),
+        Arc::new(database.audit_log()),
         Duration::from_secs(settings.revocations.long_poll_secs),
     )
     .with_deadline(deadlines.acquire + deadlines.statement)

@@ -21,6 +21,7 @@ use crate::ports::{
 use crate::revocations::{Revocation, RevocationLog, RevocationPage};
 use crate::time::Timestamp;
 
+mod audit;
 mod lifecycle;
 mod oauth;
 
@@ -37,6 +38,7 @@ struct State {
     purged_through: i64,
     keys: HashMap<(i64, &'static str, String), KeyRow>,
     suspended: std::collections::HashSet<UserId>,
+    audit: HashMap<UserId, Vec<crate::AuditEvent>>,
 }
 
 /// An idempotency key as the database keeps it.
@@ -164,6 +166,7 @@ impl State {
         if self.tokens.iter().any(|r| r.public_id == token.public_id) {
             return Err(anyhow::anyhow!("api_tokens_public_id_key: duplicate public id").into());
         }
+        self.append(&token.created_event(), token.created_at);
         self.next_id += 1;
         let record = TokenRecord {
             id: self.next_id,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::audit::Actor;
 use crate::client::OAuthClient;
 use crate::idempotency::{
     IdempotencyClaim, IdempotencyError, IdempotencyKey, IdempotencyScope, run_once,
@@ -63,6 +64,7 @@ struct Draft {
     from_api_client: Option<ClientId>,
     created_at: Timestamp,
     expires_at: Option<Timestamp>,
+    created_by: Actor,
 }
 
 /// `"<client name> Token"`.
@@ -117,6 +119,7 @@ impl TokenService {
             created_at: now,
             // The grant asks for no expiry: the policy's lifetime, if any.
             expires_at: self.latest_expiry(now),
+            created_by: Actor::client(&client.id),
         })
     }
 
@@ -135,6 +138,7 @@ impl TokenService {
             expires_at: draft.expires_at,
             allowed_ips: None,
             canary: false,
+            created_by: draft.created_by.clone(),
         };
         (token, record)
     }
@@ -195,6 +199,7 @@ impl TokenService {
             from_api_client,
             created_at: now,
             expires_at,
+            created_by: Actor::session(user),
         };
         for _ in 0..INSERT_ATTEMPTS {
             let (token, record) = self.mint(&draft);

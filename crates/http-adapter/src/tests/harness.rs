@@ -140,6 +140,7 @@ pub(super) async fn harness() -> Harness {
         core.oauth,
         codec(SESSION_SECRET),
         repository.clone(),
+        repository.clone(),
         std::time::Duration::from_secs(1),
     );
     let app = Rc::new(init_service(crate::app(state)).await);

@@ -7,6 +7,7 @@
 //!
 //! `TEST_LOG=1` shows the application's log lines while tests run.
 
+mod audit;
 mod create;
 mod documents;
 mod harness;

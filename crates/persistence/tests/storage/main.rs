@@ -2,6 +2,7 @@
 //! port, run against SQLite, PostgreSQL and the in-memory fake, so the
 //! backends cannot drift apart. Plus migration round trips per backend.
 
+mod audit_suite;
 mod idempotency_suite;
 mod lifecycle_suite;
 mod migrations;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use tessera_domain::testing::InMemoryStore;
 use tessera_domain::{
-    ClientRepository, CodeRepository, IdempotencyStore, RevocationLog, TokenRepository,
+    AuditLog, ClientRepository, CodeRepository, IdempotencyStore, RevocationLog, TokenRepository,
 };
 use tessera_persistence::testing::TestDatabase;
 use tessera_persistence::{Backend, Database};
@@ -25,6 +26,7 @@ pub struct Fixture {
     pub codes: Arc<dyn CodeRepository>,
     pub revocations: Arc<dyn RevocationLog>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub audit: Arc<dyn AuditLog>,
     _db: Option<TestDatabase>,
 }
 
@@ -39,6 +41,7 @@ fn real(backend: Backend) -> Fixture {
         codes: oauth,
         revocations: Arc::new(database.revocation_log()),
         idempotency: Arc::new(database.idempotency_store()),
+        audit: Arc::new(database.audit_log()),
         _db: Some(db),
     }
 }
@@ -58,7 +61,8 @@ pub fn in_memory() -> Fixture {
         clients: store.clone(),
         codes: store.clone(),
         revocations: store.clone(),
-        idempotency: store,
+        idempotency: store.clone(),
+        audit: store,
         _db: None,
     }
 }
@@ -112,6 +116,12 @@ macro_rules! conformance {
             a_client_completes_its_claim_with_its_id,
             concurrent_claims_of_one_key_yield_exactly_one
         );
+        audit_conformance!(@each $make;
+            a_created_token_appends_its_event_to_its_users_chain,
+            a_refused_creation_leaves_no_event,
+            concurrent_creations_of_one_user_number_their_events_without_gaps,
+            a_granted_token_is_created_by_its_client
+        );
         lifecycle_conformance!(@each $make;
             a_token_is_found_by_its_public_id_only_for_its_owner,
             a_restriction_given_at_insert_round_trips,
@@ -163,6 +173,18 @@ macro_rules! idempotency_conformance {
             fn $name() {
                 let fixture = $make();
                 crate::idempotency_suite::$name(&fixture);
+            }
+        )*
+    };
+}
+
+macro_rules! audit_conformance {
+    (@each $make:path; $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                let fixture = $make();
+                crate::audit_suite::$name(&fixture);
             }
         )*
     };

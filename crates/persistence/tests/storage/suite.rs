@@ -5,13 +5,13 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use tessera_domain::{
-    ClientId, InsertTokenError, NewTokenRecord, PermissionSet, Timestamp, TokenHash, TokenId,
-    TokenRepository, TokenUse, UserId,
+    Actor, ClientId, InsertTokenError, NewTokenRecord, PermissionSet, Timestamp, TokenHash,
+    TokenId, TokenRepository, TokenUse, UserId,
 };
 
 type Repo = Arc<dyn TokenRepository>;
 
-const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
+pub const NOW: Timestamp = Timestamp::from_millis(1_764_337_200_000);
 
 fn user(id: i64) -> UserId {
     UserId::new(id).expect("positive")
@@ -45,6 +45,7 @@ pub fn record(user_id: i64, client: Option<&str>) -> NewTokenRecord {
         expires_at: None,
         allowed_ips: None,
         canary: false,
+        created_by: Actor::session(user(user_id)),
     }
 }
 

@@ -68,6 +68,8 @@ fn main() -> anyhow::Result<()> {
             expires_at: None,
             allowed_ips: None,
             canary: false,
+            // Seeded straight into the table: no audit events (see insert_many).
+            created_by: tessera_domain::Actor::operator(),
         });
         if let Some(out) = out.as_mut() {
             writeln!(out, "{}", token.expose())?;

@@ -2,6 +2,7 @@
 //! SQLite and real PostgreSQL, and the real `tessera` binary. Every
 //! behaviour runs on both backends through `both_backends!`.
 
+mod audit;
 mod auth;
 mod cli;
 mod clients;

@@ -1,0 +1,110 @@
+//! The audit trail on Diesel: [`append`] numbers and chains an event inside
+//! the transaction of the change it records; [`DieselAuditLog`] reads the
+//! chains back for the API and for `tessera audit verify`.
+
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use tessera_domain::audit::GENESIS_HASH;
+use tessera_domain::{AuditEvent, AuditLog, EventDraft, Timestamp, UserId};
+
+use crate::connection::{AnyConnection, Backend};
+use crate::schema::{audit_events, audit_heads};
+use crate::store::Store;
+
+/// The head row exists after this; both backends know `ON CONFLICT DO
+/// NOTHING`, Diesel's builder does not offer it for a connection that may
+/// be either.
+const HEAD_ROW_SQL: [&str; 2] = [
+    "INSERT INTO audit_heads (user_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (user_id) DO NOTHING",
+    "INSERT INTO audit_heads (user_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (user_id) DO NOTHING",
+];
+
+/// Appends `draft` as its user's next event. Call inside the change's
+/// transaction: bumping the head locks its row until commit, so one user's
+/// concurrent changes append one after another and a rollback takes the
+/// number back with it (no gap).
+pub(crate) fn append(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    draft: &EventDraft,
+    at: Timestamp,
+) -> Result<AuditEvent, DieselError> {
+    let user = draft.user.get();
+    diesel::sql_query(HEAD_ROW_SQL[usize::from(backend == Backend::Postgres)])
+        .bind::<diesel::sql_types::BigInt, _>(user)
+        .bind::<diesel::sql_types::Text, _>(GENESIS_HASH)
+        .execute(conn)?;
+    let (seq, previous): (i64, String) = diesel::update(audit_heads::table.find(user))
+        .set(audit_heads::seq.eq(audit_heads::seq + 1))
+        .returning((audit_heads::seq, audit_heads::hash))
+        .get_result(conn)?;
+    let event = AuditEvent::chain(draft, u64::try_from(seq).unwrap_or(0), at, &previous);
+    let text =
+        serde_json::to_string(&event).map_err(|e| DieselError::SerializationError(e.into()))?;
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::user_id.eq(user),
+            audit_events::seq.eq(seq),
+            audit_events::at.eq(event.at),
+            audit_events::event_type.eq(&event.kind),
+            audit_events::event.eq(&text),
+        ))
+        .execute(conn)?;
+    diesel::update(audit_heads::table.find(user))
+        .set(audit_heads::hash.eq(&event.hash))
+        .execute(conn)?;
+    Ok(event)
+}
+
+#[derive(Clone)]
+pub struct DieselAuditLog {
+    store: Store,
+}
+
+impl std::fmt::Debug for DieselAuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselAuditLog").finish_non_exhaustive()
+    }
+}
+
+impl DieselAuditLog {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl AuditLog for DieselAuditLog {
+    fn events(&self, user: UserId, after: u64, limit: usize) -> anyhow::Result<Vec<AuditEvent>> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(i64, String)> =
+            self.store.read_query("reading the audit trail", |conn| {
+                audit_events::table
+                    .filter(audit_events::user_id.eq(user.get()))
+                    .filter(audit_events::seq.gt(after))
+                    .order(audit_events::seq.asc())
+                    .limit(limit)
+                    .select((audit_events::seq, audit_events::event))
+                    .load(conn)
+            })?;
+        rows.into_iter()
+            .map(|(seq, text)| {
+                serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("audit event {seq} of user {user}: {e}"))
+            })
+            .collect()
+    }
+
+    fn heads(&self) -> anyhow::Result<Vec<(UserId, u64, String)>> {
+        let rows: Vec<(i64, i64, String)> =
+            self.store.read_query("reading the audit heads", |conn| {
+                audit_heads::table
+                    .order(audit_heads::user_id.asc())
+                    .select((audit_heads::user_id, audit_heads::seq, audit_heads::hash))
+                    .load(conn)
+            })?;
+        rows.into_iter()
+            .map(|(user, seq, hash)| Ok((UserId::new(user)?, u64::try_from(seq)?, hash)))
+            .collect()
+    }
+}

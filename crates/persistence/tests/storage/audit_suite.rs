@@ -1,0 +1,147 @@
+//! The audit trail's conformance: an event is appended with its change and
+//! only with it, each user's events are numbered without gaps even when
+//! changes race, and the chain each store keeps verifies.
+
+use std::sync::{Arc, Barrier};
+
+use tessera_domain::{
+    ActorKind, AuditEvent, ChainCheck, ClientId, InsertTokenError, TokenRepository, UserId,
+};
+
+use crate::Fixture;
+use crate::oauth_suite::{client, code};
+use crate::suite::{NOW, record};
+
+fn user(id: i64) -> UserId {
+    UserId::new(id).expect("positive")
+}
+
+fn events_of(f: &Fixture, id: i64) -> Vec<AuditEvent> {
+    f.audit.events(user(id), 0, 1000).expect("events")
+}
+
+/// The user's chain checked as `tessera audit verify` checks it.
+fn assert_chain_verifies(f: &Fixture, id: i64) {
+    let events = events_of(f, id);
+    let mut check = ChainCheck::default();
+    for event in &events {
+        check.push(event).expect("an intact chain");
+    }
+    let (_, seq, hash) = f
+        .audit
+        .heads()
+        .expect("heads")
+        .into_iter()
+        .find(|(u, _, _)| *u == user(id))
+        .expect("a head for every user with events");
+    check
+        .finish(seq, &hash)
+        .expect("the head where the chain ends");
+}
+
+pub fn a_created_token_appends_its_event_to_its_users_chain(f: &Fixture) {
+    let first = record(1, None);
+    let second = record(1, None);
+    let other = record(2, None);
+    f.repo.insert(first.clone(), NOW).expect("insert");
+    f.repo.insert(other.clone(), NOW).expect("insert");
+    f.repo.insert(second.clone(), NOW).expect("insert");
+
+    let events = events_of(f, 1);
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(events[0].kind, "token.created");
+    assert_eq!(events[0].token_id, Some(first.public_id.to_string()));
+    assert_eq!(events[1].token_id, Some(second.public_id.to_string()));
+    assert_eq!(events[0].at, NOW.as_millis());
+    assert_eq!(events[0].actor.kind, ActorKind::Session);
+    assert_eq!(events[0].actor.id.as_deref(), Some("1"));
+    assert_eq!(events[0].details["identifier"], first.identifier.as_str());
+    assert_eq!(events_of(f, 2).len(), 1, "another user's chain is its own");
+    assert_eq!(
+        f.audit.events(user(1), 1, 10).expect("after 1"),
+        events[1..],
+        "after skips what was read"
+    );
+    assert_eq!(f.audit.events(user(1), 0, 1).expect("limit").len(), 1);
+    assert_chain_verifies(f, 1);
+    assert_chain_verifies(f, 2);
+}
+
+pub fn a_refused_creation_leaves_no_event(f: &Fixture) {
+    let stored = record(3, None);
+    f.repo.insert(stored.clone(), NOW).expect("insert");
+    let mut duplicate = record(3, None);
+    duplicate.hash = stored.hash;
+    assert!(matches!(
+        f.repo.insert(duplicate, NOW),
+        Err(InsertTokenError::DuplicateHash)
+    ));
+    f.repo
+        .insert(
+            record(3, Some("CXA")),
+            NOW + std::time::Duration::from_secs(1),
+        )
+        .expect("a client token");
+    assert!(matches!(
+        f.repo.insert(record(3, Some("CXA")), NOW),
+        Err(InsertTokenError::DuplicateClientToken)
+    ));
+    f.repo.suspend(user(4), None, NOW).expect("suspend");
+    assert!(matches!(
+        f.repo.insert(record(4, None), NOW),
+        Err(InsertTokenError::Suspended)
+    ));
+
+    let events = events_of(f, 3);
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2],
+        "refusals rolled their events back, leaving no gap"
+    );
+    assert!(events_of(f, 4).iter().all(|e| e.kind != "token.created"));
+    assert_chain_verifies(f, 3);
+}
+
+pub fn concurrent_creations_of_one_user_number_their_events_without_gaps(f: &Fixture) {
+    let racers = 8;
+    let barrier = Arc::new(Barrier::new(racers));
+    let handles: Vec<_> = (0..racers)
+        .map(|_| {
+            let repo: Arc<dyn TokenRepository> = f.repo.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                repo.insert(record(5, None), NOW).map(drop)
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle
+            .join()
+            .expect("no panic")
+            .expect("every creation stored");
+    }
+    let seqs: Vec<u64> = events_of(f, 5).iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<u64>>());
+    assert_chain_verifies(f, 5);
+}
+
+pub fn a_granted_token_is_created_by_its_client(f: &Fixture) {
+    f.clients.insert(client("CXA", 9), 10).expect("client");
+    let pending = code("CXA", 6, NOW + std::time::Duration::from_secs(600));
+    f.codes.insert(pending.clone()).expect("code");
+    let mut token = record(6, Some("CXA"));
+    token.created_by = tessera_domain::Actor::client(&ClientId::new("CXA"));
+    f.codes
+        .redeem(&pending.hash, token.clone(), NOW)
+        .expect("redeem");
+
+    let events = events_of(f, 6);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "token.created");
+    assert_eq!(events[0].actor.kind, ActorKind::Client);
+    assert_eq!(events[0].actor.id.as_deref(), Some("CXA"));
+    assert_eq!(events[0].client_id.as_deref(), Some("CXA"));
+    assert_eq!(events[0].token_id, Some(token.public_id.to_string()));
+    assert_chain_verifies(f, 6);
+}

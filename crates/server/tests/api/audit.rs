@@ -1,0 +1,163 @@
+//! The audit trail end to end: events exported page by page, a chain the
+//! test checks offline with its own hashing, and `tessera audit verify`
+//! naming an event edited directly in the database.
+
+use actix_web::http::Method;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tessera_persistence::Backend;
+use tessera_server::operators;
+
+use crate::helpers::{TestApp, assert_problem, send, spawn_app, token_of};
+
+crate::both_backends!(audit:
+    created_tokens_are_exported_as_a_chain_anyone_can_check,
+    out_of_range_paging_and_another_users_trail_are_refused,
+    audit_verify_names_an_event_edited_in_the_database,
+);
+
+async fn page(app: &TestApp, user: i64, query: &str) -> Value {
+    let reply = send(app.with_session(
+        Method::GET,
+        &format!("/api/v1/users/{user}/audit{query}"),
+        user,
+    ))
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+/// The whole export, following `next`.
+async fn export(app: &TestApp, user: i64, limit: u32) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut query = format!("?limit={limit}");
+    loop {
+        let body = page(app, user, &query).await;
+        events.extend(body["events"].as_array().expect("events").iter().cloned());
+        match body["next"].as_u64() {
+            Some(next) => query = format!("?limit={limit}&after={next}"),
+            None => return events,
+        }
+    }
+}
+
+/// The chain checked as a holder of the export would: SHA-256 over the
+/// RFC 8785 form of each event without `hash`, linked by `prevHash`.
+fn assert_chain_holds(events: &[Value]) {
+    let mut previous = "0".repeat(64);
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], i as u64 + 1);
+        assert_eq!(event["prevHash"], previous.as_str(), "event {}", i + 1);
+        let mut unhashed = event.clone();
+        unhashed.as_object_mut().expect("object").remove("hash");
+        let canonical = serde_json_canonicalizer::to_string(&unhashed).expect("canonical");
+        let digest = Sha256::digest(canonical.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(event["hash"], hex.as_str(), "event {}", i + 1);
+        previous = hex;
+    }
+}
+
+pub async fn created_tokens_are_exported_as_a_chain_anyone_can_check(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut issued = Vec::new();
+    for i in 0..5 {
+        issued.push(
+            app.create_token(71, &format!("token {i}"), &["submit_score"])
+                .await,
+        );
+    }
+    app.create_token(72, "another user's", &[]).await;
+
+    let events = export(&app, 71, 2).await;
+    assert_eq!(events.len(), 5, "three pages of 2, 2 and 1");
+    assert_chain_holds(&events);
+    for (event, document) in events.iter().zip(&issued) {
+        assert_eq!(event["type"], "token.created");
+        assert_eq!(event["tokenID"], document["id"]);
+        assert_eq!(event["actor"]["kind"], "session");
+        assert_eq!(event["actor"]["id"], "71");
+        assert_eq!(event["clientID"], Value::Null);
+    }
+    // No event holds a token.
+    let text = serde_json::to_string(&events).expect("text");
+    for document in &issued {
+        assert!(!text.contains(&token_of(document)));
+    }
+    let last = page(&app, 71, "?after=5").await;
+    assert_eq!(last["events"], serde_json::json!([]));
+    assert_eq!(last["next"], Value::Null);
+    assert_eq!(export(&app, 72, 100).await.len(), 1);
+    app.stop().await;
+}
+
+pub async fn out_of_range_paging_and_another_users_trail_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for query in [
+        "?limit=0",
+        "?limit=501",
+        "?after=-1",
+        "?limit=ten",
+        "?after=1.5",
+    ] {
+        let reply =
+            send(app.with_session(Method::GET, &format!("/api/v1/users/73/audit{query}"), 73))
+                .await;
+        assert_problem(&reply, 400);
+    }
+    let reply = send(app.with_session(Method::GET, "/api/v1/users/74/audit", 73)).await;
+    assert_problem(&reply, 403);
+    let reply = send(app.request(Method::GET, "/api/v1/users/73/audit")).await;
+    assert_problem(&reply, 401);
+    app.stop().await;
+}
+
+pub async fn audit_verify_names_an_event_edited_in_the_database(backend: Backend) {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+    let app = spawn_app(backend).await;
+    for i in 0..3 {
+        app.create_token(75, &format!("token {i}"), &[]).await;
+    }
+    let settings = app.settings.clone();
+    let intact =
+        actix_web::rt::task::spawn_blocking(move || operators::verify_audit(&settings, None))
+            .await
+            .expect("joins")
+            .expect("an intact trail verifies");
+    assert_eq!(intact, "user 75: 3 event(s), chain intact\n");
+
+    // Someone with database access renames the second token in its event.
+    let edit = "UPDATE audit_events SET event = REPLACE(event, 'token 1', 'token X') \
+                WHERE user_id = 75 AND seq = 2";
+    let url = app.settings.database.url.expose().to_owned();
+    match backend {
+        Backend::Postgres => diesel::PgConnection::establish(&url)
+            .expect("connect")
+            .batch_execute(edit)
+            .expect("edit"),
+        Backend::Sqlite => diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))
+            .expect("open")
+            .batch_execute(edit)
+            .expect("edit"),
+    }
+    let settings = app.settings.clone();
+    let broken =
+        actix_web::rt::task::spawn_blocking(move || operators::verify_audit(&settings, Some("75")))
+            .await
+            .expect("joins")
+            .expect_err("an edited event breaks the chain");
+    let message = format!("{broken:#}");
+    assert!(
+        message.contains("user 75: BROKEN: event 2 was edited"),
+        "{message}"
+    );
+    assert_chain_breaks_offline(&export(&app, 75, 100).await);
+    app.stop().await;
+}
+
+/// The edited export fails the holder's own check too.
+fn assert_chain_breaks_offline(events: &[Value]) {
+    let outcome = std::panic::catch_unwind(|| assert_chain_holds(events));
+    assert!(outcome.is_err(), "an edited event must not pass");
+}
