@@ -183,6 +183,11 @@ impl EventDraft {
         self
     }
 
+    /// `token.deleted` by its owner's session.
+    pub fn deleted_by_owner(user: UserId, token: TokenId) -> Self {
+        Self::new(user, EventType::TokenDeleted, Actor::session(user)).token(token)
+    }
+
     /// One member of `details`. Never a token or a secret: events are
     /// exported to their user and sent to webhooks.
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {

@@ -292,13 +292,20 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// refreshing what is about to expire).
     fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>>;
 
-    /// Deletes the user's token with this fingerprint; `false` when the user
-    /// has none (another user's token is left alone).
-    fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool>;
+    /// The owner deletes their token with this fingerprint, appending
+    /// `token.deleted` ([`EventDraft::deleted_by_owner`]) made `at` in the
+    /// same transaction; `false` when the user has none (another user's
+    /// token is left alone).
+    fn delete(&self, user: UserId, hash: &TokenHash, at: Timestamp) -> anyhow::Result<bool>;
 
-    /// Deletes the user's token with this public id; its fingerprint, or
-    /// `None` when the user has no such token.
-    fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>>;
+    /// As [`Self::delete`], naming the token by its public id; its
+    /// fingerprint, or `None` when the user has no such token.
+    fn delete_by_public_id(
+        &self,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> anyhow::Result<Option<TokenHash>>;
 
     /// Rotates a token in one transaction: claims the old one (so of
     /// concurrent rotations exactly one succeeds), stores the successor, and

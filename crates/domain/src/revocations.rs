@@ -151,7 +151,7 @@ mod tests {
         let after = insert(&store, 2);
         let kept = insert(&store, 3);
         store
-            .delete(UserId::new(1).expect("positive"), &before)
+            .delete(UserId::new(1).expect("positive"), &before, Timestamp::EPOCH)
             .expect("delete");
         let mut follower = LogFollower::new(store.clone(), cache.clone());
         assert_eq!(follower.poll().expect("poll"), 0, "history is skipped");
@@ -160,7 +160,7 @@ mod tests {
             cache.fill(hash, Cached::Unknown, cache.epoch());
         }
         store
-            .delete(UserId::new(1).expect("positive"), &after)
+            .delete(UserId::new(1).expect("positive"), &after, Timestamp::EPOCH)
             .expect("delete");
         assert_eq!(follower.poll().expect("poll"), 1);
         assert!(cache.get(&after, |_| ()).is_none(), "dropped");
@@ -214,7 +214,7 @@ mod tests {
         let cached = insert(&store, 5);
         cache.fill(cached, Cached::Unknown, cache.epoch());
         store
-            .delete(UserId::new(1).expect("positive"), &gone)
+            .delete(UserId::new(1).expect("positive"), &gone, Timestamp::EPOCH)
             .expect("delete");
         store.purge_before(Timestamp::MAX).expect("purge");
         follower.poll().expect("poll");

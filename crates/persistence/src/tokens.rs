@@ -6,11 +6,12 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use tessera_domain::{
-    ClaimLost, ClientId, IdempotencyClaim, InsertTokenError, NewTokenRecord, RotateError, Rotated,
-    Rotation, Timestamp, TokenChange, TokenHash, TokenId, TokenRecord, TokenRepository, TokenUse,
-    UpdateTokenError, UserId,
+    ClaimLost, ClientId, EventDraft, IdempotencyClaim, InsertTokenError, NewTokenRecord,
+    RotateError, Rotated, Rotation, Timestamp, TokenChange, TokenHash, TokenId, TokenRecord,
+    TokenRepository, TokenUse, UpdateTokenError, UserId,
 };
 
+use crate::audit::append;
 use crate::connection::AnyConnection;
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
@@ -274,17 +275,29 @@ impl TokenRepository for DieselTokenRepository {
         crate::rotation::purge_superseded(&self.store, now)
     }
 
-    fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>> {
+    fn delete_by_public_id(
+        &self,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> anyhow::Result<Option<TokenHash>> {
+        let backend = self.store.backend();
         self.store
             .write_query("deleting a token", |conn| {
-                diesel::delete(
-                    api_tokens::table
-                        .filter(api_tokens::user_id.eq(user.get()))
-                        .filter(api_tokens::public_id.eq(id.to_string())),
-                )
-                .returning(api_tokens::token_hash)
-                .get_result::<Vec<u8>>(conn)
-                .optional()
+                conn.transaction(|conn| {
+                    let deleted = diesel::delete(
+                        api_tokens::table
+                            .filter(api_tokens::user_id.eq(user.get()))
+                            .filter(api_tokens::public_id.eq(id.to_string())),
+                    )
+                    .returning(api_tokens::token_hash)
+                    .get_result::<Vec<u8>>(conn)
+                    .optional()?;
+                    if deleted.is_some() {
+                        append(conn, backend, &EventDraft::deleted_by_owner(user, id), at)?;
+                    }
+                    Ok(deleted)
+                })
             })?
             .map(|bytes| crate::hash_of(bytes, "token"))
             .transpose()
@@ -329,16 +342,28 @@ impl TokenRepository for DieselTokenRepository {
         })
     }
 
-    fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
+    fn delete(&self, user: UserId, hash: &TokenHash, at: Timestamp) -> anyhow::Result<bool> {
+        let backend = self.store.backend();
         let deleted = self.store.write_query("deleting a token", |conn| {
-            diesel::delete(
-                api_tokens::table
-                    .filter(api_tokens::user_id.eq(user.get()))
-                    .filter(api_tokens::token_hash.eq(&hash.0[..])),
-            )
-            .execute(conn)
+            conn.transaction(|conn| {
+                let deleted = diesel::delete(
+                    api_tokens::table
+                        .filter(api_tokens::user_id.eq(user.get()))
+                        .filter(api_tokens::token_hash.eq(&hash.0[..])),
+                )
+                .returning(api_tokens::public_id)
+                .get_result::<String>(conn)
+                .optional()?;
+                if let Some(text) = &deleted {
+                    let id = TokenId::parse(text).ok_or_else(|| {
+                        DieselError::DeserializationError(format!("token id {text:?}").into())
+                    })?;
+                    append(conn, backend, &EventDraft::deleted_by_owner(user, id), at)?;
+                }
+                Ok(deleted.is_some())
+            })
         })?;
-        Ok(deleted > 0)
+        Ok(deleted)
     }
 
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {

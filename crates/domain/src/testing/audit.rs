@@ -2,7 +2,9 @@
 //! chains them, appended under the same lock as the change.
 
 use crate::audit::{AuditEvent, AuditLog, EventDraft, GENESIS_HASH};
-use crate::ids::UserId;
+use crate::crypto::TokenHash;
+use crate::ids::{TokenId, UserId};
+use crate::ports::TokenRecord;
 use crate::time::Timestamp;
 
 use super::{InMemoryStore, State};
@@ -13,6 +15,26 @@ impl State {
         let previous = chain.last().map_or(GENESIS_HASH, |e| e.hash.as_str());
         let event = AuditEvent::chain(draft, chain.len() as u64 + 1, at, previous);
         chain.push(event);
+    }
+}
+
+impl State {
+    /// An owner's deletion: the tokens go, each with its `token.deleted`.
+    pub(super) fn delete_owned(
+        &mut self,
+        doomed: impl Fn(&TokenRecord) -> bool,
+        at: Timestamp,
+    ) -> Vec<TokenHash> {
+        let gone: Vec<(UserId, TokenId)> = self
+            .tokens
+            .iter()
+            .filter(|t| doomed(t))
+            .map(|t| (t.user_id, t.public_id))
+            .collect();
+        for (user, id) in gone {
+            self.append(&EventDraft::deleted_by_owner(user, id), at);
+        }
+        self.delete_tokens(doomed)
     }
 }
 

@@ -324,10 +324,15 @@ impl TokenRepository for InMemoryStore {
         }))
     }
 
-    fn delete_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenHash>> {
+    fn delete_by_public_id(
+        &self,
+        user: UserId,
+        id: TokenId,
+        at: Timestamp,
+    ) -> anyhow::Result<Option<TokenHash>> {
         let mut state = self.lock();
         Ok(state
-            .delete_tokens(|r| r.user_id == user && r.public_id == id)
+            .delete_owned(|r| r.user_id == user && r.public_id == id, at)
             .first()
             .copied())
     }
@@ -349,10 +354,10 @@ impl TokenRepository for InMemoryStore {
         Ok(self.lock().tokens.iter().find(|r| &r.hash == hash).cloned())
     }
 
-    fn delete(&self, user: UserId, hash: &TokenHash) -> anyhow::Result<bool> {
+    fn delete(&self, user: UserId, hash: &TokenHash, at: Timestamp) -> anyhow::Result<bool> {
         let mut state = self.lock();
         Ok(!state
-            .delete_tokens(|r| r.user_id == user && &r.hash == hash)
+            .delete_owned(|r| r.user_id == user && &r.hash == hash, at)
             .is_empty())
     }
 

@@ -150,16 +150,17 @@ impl TokenService {
 
     /// Deletes the user's token named by the token itself or by its id.
     pub fn delete(&self, user: UserId, token_or_id: &str) -> Result<(), DeleteTokenError> {
+        let now = self.clock.now();
         let hash = if let Some(id) = TokenId::parse(token_or_id) {
             self.repository
-                .delete_by_public_id(user, id)?
+                .delete_by_public_id(user, id, now)?
                 .ok_or(DeleteTokenError::NotFound)?
         } else {
             if self.format.check(token_or_id).is_err() {
                 return Err(DeleteTokenError::NotFound);
             }
             let hash = self.keyring.fingerprint(token_or_id);
-            if !self.repository.delete(user, &hash)? {
+            if !self.repository.delete(user, &hash, now)? {
                 return Err(DeleteTokenError::NotFound);
             }
             hash

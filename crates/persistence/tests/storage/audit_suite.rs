@@ -145,3 +145,55 @@ pub fn a_granted_token_is_created_by_its_client(f: &Fixture) {
     assert_eq!(events[0].token_id, Some(token.public_id.to_string()));
     assert_chain_verifies(f, 6);
 }
+
+pub fn an_owners_deletion_appends_token_deleted_and_a_refused_one_nothing(f: &Fixture) {
+    let by_hash = record(7, None);
+    let by_id = record(7, None);
+    f.repo.insert(by_hash.clone(), NOW).expect("insert");
+    f.repo.insert(by_id.clone(), NOW).expect("insert");
+    let later = NOW + std::time::Duration::from_secs(5);
+
+    assert!(
+        !f.repo
+            .delete(user(8), &by_hash.hash, later)
+            .expect("not theirs")
+    );
+    assert_eq!(
+        f.repo
+            .delete_by_public_id(user(8), by_id.public_id, later)
+            .expect("not theirs"),
+        None
+    );
+    assert!(
+        events_of(f, 8).is_empty(),
+        "a refused deletion records nothing"
+    );
+    assert!(
+        f.repo
+            .delete(user(7), &by_hash.hash, later)
+            .expect("delete")
+    );
+    assert!(
+        f.repo
+            .delete_by_public_id(user(7), by_id.public_id, later)
+            .expect("delete")
+            .is_some()
+    );
+
+    let events = events_of(f, 7);
+    let deleted: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "token.deleted")
+        .collect();
+    assert_eq!(deleted.len(), 2);
+    assert_eq!(deleted[0].token_id, Some(by_hash.public_id.to_string()));
+    assert_eq!(deleted[1].token_id, Some(by_id.public_id.to_string()));
+    assert_eq!(deleted[0].at, later.as_millis());
+    assert_eq!(deleted[0].actor.kind, ActorKind::Session);
+    assert_eq!(deleted[0].actor.id.as_deref(), Some("7"));
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert_chain_verifies(f, 7);
+}

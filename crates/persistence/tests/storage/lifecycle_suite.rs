@@ -292,14 +292,14 @@ pub fn deleting_by_public_id_is_the_owners_and_logged(f: &Fixture) {
     f.repo.insert(mine.clone(), NOW).expect("insert");
     assert_eq!(
         f.repo
-            .delete_by_public_id(user(2), mine.public_id)
+            .delete_by_public_id(user(2), mine.public_id, NOW)
             .expect("delete"),
         None,
         "another user's token is left alone"
     );
     assert_eq!(
         f.repo
-            .delete_by_public_id(user(1), mine.public_id)
+            .delete_by_public_id(user(1), mine.public_id, NOW)
             .expect("delete"),
         Some(mine.hash)
     );
@@ -307,7 +307,7 @@ pub fn deleting_by_public_id_is_the_owners_and_logged(f: &Fixture) {
     assert_eq!(logged(f), vec![mine.hash]);
     assert_eq!(
         f.repo
-            .delete_by_public_id(user(1), mine.public_id)
+            .delete_by_public_id(user(1), mine.public_id, NOW)
             .expect("delete"),
         None,
         "gone"

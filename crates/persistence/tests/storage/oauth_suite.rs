@@ -314,7 +314,7 @@ pub fn every_deletion_is_logged_in_order(f: &Fixture) {
     let b = f.repo.insert(record(1, Some("CIgone")), NOW).expect("b");
     let c = f.repo.insert(record(2, Some("CXA")), NOW).expect("c");
     f.clients.insert(client("CIgone", 9), 10).expect("client");
-    assert!(f.repo.delete(user(1), &a.hash).expect("delete"));
+    assert!(f.repo.delete(user(1), &a.hash, NOW).expect("delete"));
     f.clients.delete("CIgone").expect("client delete");
     assert!(
         f.repo
@@ -396,8 +396,8 @@ pub fn revoking_all_of_a_users_tokens_is_logged_and_spares_others(f: &Fixture) {
 pub fn purged_revocations_leave_a_mark(f: &Fixture) {
     let a = f.repo.insert(record(1, None), NOW).expect("a");
     let b = f.repo.insert(record(1, None), NOW).expect("b");
-    f.repo.delete(user(1), &a.hash).expect("delete a");
-    f.repo.delete(user(1), &b.hash).expect("delete b");
+    f.repo.delete(user(1), &a.hash, NOW).expect("delete a");
+    f.repo.delete(user(1), &b.hash, NOW).expect("delete b");
     assert_eq!(
         f.revocations
             .purge_before(Timestamp::NEVER)
@@ -413,7 +413,7 @@ pub fn purged_revocations_leave_a_mark(f: &Fixture) {
     assert!(page.entries.is_empty());
     assert_eq!(page.purged_through, last);
     let c = f.repo.insert(record(1, None), NOW).expect("c");
-    f.repo.delete(user(1), &c.hash).expect("delete c");
+    f.repo.delete(user(1), &c.hash, NOW).expect("delete c");
     let page = f.revocations.after(0, 10).expect("read");
     assert_eq!(page.entries.len(), 1);
     assert!(page.entries[0].cursor > last);
@@ -423,8 +423,8 @@ pub fn the_last_cursor_is_where_new_entries_start(f: &Fixture) {
     assert_eq!(f.revocations.last_cursor().expect("empty"), 0);
     let a = f.repo.insert(record(1, None), NOW).expect("a");
     let b = f.repo.insert(record(1, None), NOW).expect("b");
-    f.repo.delete(user(1), &a.hash).expect("delete a");
-    f.repo.delete(user(1), &b.hash).expect("delete b");
+    f.repo.delete(user(1), &a.hash, NOW).expect("delete a");
+    f.repo.delete(user(1), &b.hash, NOW).expect("delete b");
     let newest = f.revocations.after(0, 10).expect("read").entries[1].cursor;
     assert_eq!(f.revocations.last_cursor().expect("newest"), newest);
     f.revocations.purge_before(Timestamp::MAX).expect("purge");
@@ -434,7 +434,7 @@ pub fn the_last_cursor_is_where_new_entries_start(f: &Fixture) {
         "the purge mark once the log is empty"
     );
     let c = f.repo.insert(record(1, None), NOW).expect("c");
-    f.repo.delete(user(1), &c.hash).expect("delete c");
+    f.repo.delete(user(1), &c.hash, NOW).expect("delete c");
     let last = f.revocations.last_cursor().expect("after the purge");
     assert!(last > newest);
     assert!(

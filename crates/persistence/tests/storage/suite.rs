@@ -148,11 +148,15 @@ pub fn list_is_the_users_own_ordered_by_creation(repo: Repo) {
 pub fn delete_removes_only_the_owners_token(repo: Repo) {
     let mine = repo.insert(record(1, None), NOW).expect("mine");
     let other = repo.insert(record(1, None), NOW).expect("other");
-    assert!(!repo.delete(user(2), &mine.hash).expect("delete"));
+    assert!(!repo.delete(user(2), &mine.hash, NOW).expect("delete"));
     assert!(repo.find_by_hash(&mine.hash).expect("find").is_some());
-    assert!(repo.delete(user(1), &mine.hash).expect("delete"));
+    assert!(repo.delete(user(1), &mine.hash, NOW).expect("delete"));
     assert_eq!(repo.find_by_hash(&mine.hash).expect("find"), None);
-    assert!(!repo.delete(user(1), &mine.hash).expect("second delete"));
+    assert!(
+        !repo
+            .delete(user(1), &mine.hash, NOW)
+            .expect("second delete")
+    );
     assert!(repo.find_by_hash(&other.hash).expect("find").is_some());
 }
 

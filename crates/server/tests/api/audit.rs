@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use tessera_persistence::Backend;
 use tessera_server::operators;
 
-use crate::helpers::{TestApp, assert_problem, send, spawn_app, token_of};
+use crate::helpers::{TestApp, assert_problem, delete_token, send, spawn_app, token_of};
 
 crate::both_backends!(audit:
     created_tokens_are_exported_as_a_chain_anyone_can_check,
@@ -68,10 +68,17 @@ pub async fn created_tokens_are_exported_as_a_chain_anyone_can_check(backend: Ba
         );
     }
     app.create_token(72, "another user's", &[]).await;
+    delete_token(&app, 71, &token_of(&issued[1])).await;
 
     let events = export(&app, 71, 2).await;
-    assert_eq!(events.len(), 5, "three pages of 2, 2 and 1");
+    assert_eq!(events.len(), 6, "three pages of 2");
     assert_chain_holds(&events);
+    assert_eq!(events[5]["type"], "token.deleted");
+    assert_eq!(events[5]["tokenID"], issued[1]["id"]);
+    assert_eq!(
+        events[5]["actor"],
+        serde_json::json!({"kind": "session", "id": "71"})
+    );
     for (event, document) in events.iter().zip(&issued) {
         assert_eq!(event["type"], "token.created");
         assert_eq!(event["tokenID"], document["id"]);
@@ -84,7 +91,7 @@ pub async fn created_tokens_are_exported_as_a_chain_anyone_can_check(backend: Ba
     for document in &issued {
         assert!(!text.contains(&token_of(document)));
     }
-    let last = page(&app, 71, "?after=5").await;
+    let last = page(&app, 71, "?after=6").await;
     assert_eq!(last["events"], serde_json::json!([]));
     assert_eq!(last["next"], Value::Null);
     assert_eq!(export(&app, 72, 100).await.len(), 1);
