@@ -204,6 +204,26 @@ impl TokenChange {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// `token.updated` by the owner: each member changed, with its new
+    /// value, under its document name.
+    pub fn updated_event(&self, user: UserId, token: TokenId) -> EventDraft {
+        let mut event =
+            EventDraft::new(user, EventType::TokenUpdated, Actor::session(user)).token(token);
+        if let Some(identifier) = &self.identifier {
+            event = event.detail("identifier", identifier.clone());
+        }
+        if let Some(disabled) = self.disabled {
+            event = event.detail("disabled", disabled);
+        }
+        if let Some(at) = self.expires_at {
+            event = event.detail("expiresAt", at.as_millis());
+        }
+        if let Some(allowed) = &self.allowed_ips {
+            event = event.detail("allowedIps", allowed.as_ref().map(AllowedIps::to_strings));
+        }
+        event
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -266,7 +286,8 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// The user's token with this public id.
     fn find_by_public_id(&self, user: UserId, id: TokenId) -> anyhow::Result<Option<TokenRecord>>;
 
-    /// Applies `change` to the user's token `id` in one statement and
+    /// Applies `change` to the user's token `id` in one statement, with its
+    /// `token.updated` ([`TokenChange::updated_event`]) made `at`, and
     /// returns it as stored; a non-empty change of a verification-relevant
     /// member (disabled, expiry, addresses) is announced on the revocation
     /// log like a deletion, so every instance drops what it cached.
@@ -279,6 +300,7 @@ pub trait TokenRepository: Send + Sync + 'static {
         user: UserId,
         id: TokenId,
         change: &TokenChange,
+        at: Timestamp,
     ) -> Result<TokenRecord, UpdateTokenError>;
 
     /// The user's tokens, expired ones included, by `created_at` then `id`.

@@ -193,7 +193,9 @@ impl TokenRepository for DieselTokenRepository {
         user: UserId,
         id: TokenId,
         change: &TokenChange,
+        at: Timestamp,
     ) -> Result<TokenRecord, UpdateTokenError> {
+        let backend = self.store.backend();
         const WHAT: &str = "changing a token";
         let row = TokenChangeRow {
             identifier: change.identifier.as_deref(),
@@ -224,6 +226,7 @@ impl TokenRepository for DieselTokenRepository {
                 .get_result::<TokenRow>(conn)
                 .optional()?;
                 if updated.is_some() {
+                    append(conn, backend, &change.updated_event(user, id), at)?;
                     return Ok(Ok(updated));
                 }
                 // Nothing matched: an unknown id, or an expiry already earlier.

@@ -6,6 +6,7 @@ use crate::ids::{TokenId, UserId};
 use crate::ports::{
     RotateError, Rotated, Rotation, RotationOf, TokenChange, TokenRecord, UpdateTokenError,
 };
+use crate::time::Timestamp;
 
 use super::State;
 
@@ -100,6 +101,7 @@ impl State {
         user: UserId,
         id: TokenId,
         change: &TokenChange,
+        at: Timestamp,
     ) -> Result<TokenRecord, UpdateTokenError> {
         let token = self
             .tokens
@@ -125,6 +127,7 @@ impl State {
             token.allowed_ips.clone_from(allowed);
         }
         let after = token.clone();
+        self.append(&change.updated_event(user, id), at);
         if before.disabled != after.disabled
             || before.expires_at != after.expires_at
             || before.allowed_ips != after.allowed_ips

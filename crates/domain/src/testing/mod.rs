@@ -283,8 +283,9 @@ impl TokenRepository for InMemoryStore {
         user: UserId,
         id: TokenId,
         change: &TokenChange,
+        at: Timestamp,
     ) -> Result<TokenRecord, UpdateTokenError> {
-        self.lock().update_token(user, id, change)
+        self.lock().update_token(user, id, change, at)
     }
 
     fn rotate(&self, rotation: &Rotation) -> Result<Rotated, RotateError> {

@@ -83,7 +83,9 @@ impl TokenService {
                 .find_by_public_id(user, id)?
                 .ok_or(PatchTokenError::NotFound)?
         } else {
-            let record = self.repository.update(user, id, &change)?;
+            let record = self
+                .repository
+                .update(user, id, &change, self.clock.now())?;
             self.forget(&[record.hash]);
             record
         };

@@ -5,7 +5,8 @@
 use std::sync::{Arc, Barrier};
 
 use tessera_domain::{
-    ActorKind, AuditEvent, ChainCheck, ClientId, InsertTokenError, TokenRepository, UserId,
+    ActorKind, AllowedIps, AuditEvent, ChainCheck, ClientId, InsertTokenError, TokenChange,
+    TokenRepository, UserId,
 };
 
 use crate::Fixture;
@@ -196,4 +197,50 @@ pub fn an_owners_deletion_appends_token_deleted_and_a_refused_one_nothing(f: &Fi
         [1, 2, 3, 4]
     );
     assert_chain_verifies(f, 7);
+}
+
+pub fn a_change_appends_token_updated_with_what_changed_and_a_refused_one_nothing(f: &Fixture) {
+    let mut token = record(9, None);
+    token.expires_at = Some(NOW + std::time::Duration::from_secs(100));
+    f.repo.insert(token.clone(), NOW).expect("insert");
+    let later = NOW + std::time::Duration::from_secs(1);
+    let refused = TokenChange {
+        expires_at: Some(NOW + std::time::Duration::from_secs(200)),
+        ..TokenChange::default()
+    };
+    assert!(
+        f.repo
+            .update(user(9), token.public_id, &refused, later)
+            .is_err()
+    );
+    assert!(
+        f.repo
+            .update(user(10), token.public_id, &refused, later)
+            .is_err()
+    );
+    let change = TokenChange {
+        identifier: Some("Renamed".into()),
+        disabled: Some(true),
+        allowed_ips: Some(Some(AllowedIps::parse(&["10.0.0.0/8"]).expect("valid"))),
+        ..TokenChange::default()
+    };
+    f.repo
+        .update(user(9), token.public_id, &change, later)
+        .expect("update");
+
+    let events = events_of(f, 9);
+    assert_eq!(
+        events.len(),
+        2,
+        "created, then one change: refusals left nothing"
+    );
+    assert_eq!(events[1].kind, "token.updated");
+    assert_eq!(events[1].token_id, Some(token.public_id.to_string()));
+    assert_eq!(events[1].at, later.as_millis());
+    assert_eq!(
+        serde_json::Value::Object(events[1].details.clone()),
+        serde_json::json!({"identifier": "Renamed", "disabled": true, "allowedIps": ["10.0.0.0/8"]})
+    );
+    assert!(events_of(f, 10).is_empty());
+    assert_chain_verifies(f, 9);
 }

@@ -88,6 +88,7 @@ pub fn a_change_sets_only_what_it_names(f: &Fixture) {
                 expires_at: Some(NOW + Duration::from_millis(50_000)),
                 allowed_ips: Some(Some(allowed.clone())),
             },
+            NOW,
         )
         .expect("update");
     assert_eq!(changed.identifier, "Renamed ✓");
@@ -115,6 +116,7 @@ pub fn a_change_sets_only_what_it_names(f: &Fixture) {
                 allowed_ips: Some(None),
                 ..TokenChange::default()
             },
+            NOW,
         )
         .expect("update");
     assert!(!cleared.disabled);
@@ -137,7 +139,7 @@ pub fn an_expiry_only_moves_earlier(f: &Fixture) {
         ..TokenChange::default()
     };
     assert!(matches!(
-        f.repo.update(user(1), new.public_id, &later),
+        f.repo.update(user(1), new.public_id, &later, NOW),
         Err(UpdateTokenError::ExpiryNotEarlier)
     ));
     let stored = f
@@ -155,7 +157,7 @@ pub fn an_expiry_only_moves_earlier(f: &Fixture) {
         ..TokenChange::default()
     };
     f.repo
-        .update(user(1), new.public_id, &same)
+        .update(user(1), new.public_id, &same, NOW)
         .expect("the same expiry is no move");
 
     let never = record(1, None);
@@ -164,7 +166,10 @@ pub fn an_expiry_only_moves_earlier(f: &Fixture) {
         expires_at: Some(NOW + Duration::from_millis(5)),
         ..TokenChange::default()
     };
-    let changed = f.repo.update(user(1), never.public_id, &set).expect("set");
+    let changed = f
+        .repo
+        .update(user(1), never.public_id, &set, NOW)
+        .expect("set");
     assert_eq!(
         changed.expires_at,
         Some(NOW + Duration::from_millis(5)),
@@ -189,7 +194,7 @@ pub fn concurrent_expiry_changes_keep_the_earliest(f: &Fixture) {
                     expires_at: Some(NOW + Duration::from_secs(i + 1)),
                     ..TokenChange::default()
                 };
-                repo.update(user(1), id, &change)
+                repo.update(user(1), id, &change, NOW)
             })
         })
         .collect();
@@ -219,11 +224,11 @@ pub fn changing_another_users_or_an_unknown_token_is_not_found(f: &Fixture) {
         ..TokenChange::default()
     };
     assert!(matches!(
-        f.repo.update(user(2), new.public_id, &change),
+        f.repo.update(user(2), new.public_id, &change, NOW),
         Err(UpdateTokenError::NotFound)
     ));
     assert!(matches!(
-        f.repo.update(user(1), TokenId::generate(NOW), &change),
+        f.repo.update(user(1), TokenId::generate(NOW), &change, NOW),
         Err(UpdateTokenError::NotFound)
     ));
     let stored = f
@@ -242,7 +247,7 @@ pub fn refusal_changes_are_logged_like_deletions_and_renames_are_not(f: &Fixture
         ..TokenChange::default()
     };
     f.repo
-        .update(user(1), new.public_id, &rename)
+        .update(user(1), new.public_id, &rename, NOW)
         .expect("rename");
     f.repo
         .record_usage(&[crate::suite::used(new.hash, NOW + Duration::from_millis(1))])
@@ -268,7 +273,7 @@ pub fn refusal_changes_are_logged_like_deletions_and_renames_are_not(f: &Fixture
     ] {
         let before = logged(f).len();
         f.repo
-            .update(user(1), new.public_id, &change)
+            .update(user(1), new.public_id, &change, NOW)
             .expect("update");
         assert_eq!(logged(f)[before..], [new.hash], "{change:?}");
     }
@@ -278,7 +283,7 @@ pub fn refusal_changes_are_logged_like_deletions_and_renames_are_not(f: &Fixture
         ..TokenChange::default()
     };
     f.repo
-        .update(user(1), new.public_id, &again)
+        .update(user(1), new.public_id, &again, NOW)
         .expect("no-op");
     assert_eq!(
         logged(f).len(),
@@ -433,7 +438,7 @@ pub fn superseded_disabled_expired_and_unknown_tokens_do_not_rotate(f: &Fixture)
         ..TokenChange::default()
     };
     f.repo
-        .update(user(1), disabled.public_id, &off)
+        .update(user(1), disabled.public_id, &off, NOW)
         .expect("disable");
     assert!(matches!(
         f.repo.rotate(&rotation(
