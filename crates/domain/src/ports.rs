@@ -131,6 +131,24 @@ pub struct Rotation {
     pub default_expiry: Option<Timestamp>,
 }
 
+impl Rotation {
+    /// `token.rotated`, on the old token, naming its successor: by the
+    /// owner's session, or by the old token itself when it was presented.
+    pub fn rotated_event(&self, user: UserId, old: TokenId) -> EventDraft {
+        let actor = match self.of {
+            RotationOf::Owned(..) => Actor::session(user),
+            RotationOf::Presented(_) => Actor::token(old),
+        };
+        let mut event = EventDraft::new(user, EventType::TokenRotated, actor)
+            .token(old)
+            .detail("successor", self.successor_id.to_string());
+        if let Some(until) = self.overlap_until {
+            event = event.detail("overlapUntil", until.as_millis());
+        }
+        event
+    }
+}
+
 /// The two tokens after a rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotated {

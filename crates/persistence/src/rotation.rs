@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use tessera_domain::{
-    RotateError, Rotated, Rotation, RotationOf, Timestamp, TokenHash, TokenRecord,
+    RotateError, Rotated, Rotation, RotationOf, Timestamp, TokenHash, TokenId, TokenRecord, UserId,
 };
 
 use crate::connection::{AnyConnection, Backend};
@@ -171,5 +171,16 @@ fn rotate_in(
     if rotation.overlap_until.is_none() {
         diesel::delete(api_tokens::table.filter(api_tokens::id.eq(target))).execute(conn)?;
     }
+    let old_id = TokenId::parse(&old.public_id).ok_or_else(|| {
+        DieselError::DeserializationError(format!("token id {:?}", old.public_id).into())
+    })?;
+    let user = UserId::new(old.user_id)
+        .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?;
+    crate::audit::append(
+        conn,
+        backend,
+        &rotation.rotated_event(user, old_id),
+        rotation.now,
+    )?;
     Ok((old, successor))
 }

@@ -55,6 +55,10 @@ impl State {
             old.superseded_until = Some(rotation.overlap_until.unwrap_or(rotation.now));
         }
         let old = self.tokens[at].clone();
+        self.append(
+            &rotation.rotated_event(old.user_id, old.public_id),
+            rotation.now,
+        );
         self.announce(old_hash);
         self.tokens.push(successor.clone());
         if rotation.overlap_until.is_none() {

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Barrier};
 
 use tessera_domain::{
-    ActorKind, AllowedIps, AuditEvent, ChainCheck, ClientId, InsertTokenError, TokenChange,
-    TokenRepository, UserId,
+    ActorKind, AllowedIps, AuditEvent, ChainCheck, ClientId, InsertTokenError, RotationOf,
+    TokenChange, TokenRepository, UserId,
 };
 
 use crate::Fixture;
@@ -243,4 +243,43 @@ pub fn a_change_appends_token_updated_with_what_changed_and_a_refused_one_nothin
     );
     assert!(events_of(f, 10).is_empty());
     assert_chain_verifies(f, 9);
+}
+
+pub fn a_rotation_appends_token_rotated_by_whoever_asked(f: &Fixture) {
+    let owned = record(11, None);
+    let presented = record(11, None);
+    f.repo.insert(owned.clone(), NOW).expect("insert");
+    f.repo.insert(presented.clone(), NOW).expect("insert");
+    let by_owner =
+        crate::lifecycle_suite::rotation(RotationOf::Owned(user(11), owned.public_id), None);
+    f.repo.rotate(&by_owner).expect("rotate");
+    assert!(
+        f.repo
+            .rotate(&crate::lifecycle_suite::rotation(
+                RotationOf::Owned(user(11), owned.public_id),
+                None
+            ))
+            .is_err(),
+        "rotated away already"
+    );
+    let overlap = NOW + std::time::Duration::from_secs(60);
+    let by_itself =
+        crate::lifecycle_suite::rotation(RotationOf::Presented(presented.hash), Some(overlap));
+    f.repo.rotate(&by_itself).expect("rotate");
+
+    let rotated: Vec<_> = events_of(f, 11)
+        .into_iter()
+        .filter(|e| e.kind == "token.rotated")
+        .collect();
+    assert_eq!(rotated.len(), 2, "the refused rotation recorded nothing");
+    assert_eq!(rotated[0].token_id, Some(owned.public_id.to_string()));
+    assert_eq!(rotated[0].actor.kind, ActorKind::Session);
+    assert_eq!(
+        rotated[0].details["successor"],
+        by_owner.successor_id.to_string().as_str()
+    );
+    assert_eq!(rotated[1].actor.kind, ActorKind::Token);
+    assert_eq!(rotated[1].actor.id, Some(presented.public_id.to_string()));
+    assert_eq!(rotated[1].details["overlapUntil"], overlap.as_millis());
+    assert_chain_verifies(f, 11);
 }

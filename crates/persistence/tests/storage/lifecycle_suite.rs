@@ -328,7 +328,7 @@ pub fn public_ids_are_unique(f: &Fixture) {
     assert_eq!(f.repo.find_by_hash(&second.hash).expect("find"), None);
 }
 
-fn rotation(of: RotationOf, overlap_until: Option<Timestamp>) -> Rotation {
+pub fn rotation(of: RotationOf, overlap_until: Option<Timestamp>) -> Rotation {
     let successor = record(1, None);
     Rotation {
         of,
