@@ -188,6 +188,25 @@ impl EventDraft {
         Self::new(user, EventType::TokenDeleted, Actor::session(user)).token(token)
     }
 
+    /// `user.suspended` by an operator, with the reason given.
+    pub fn suspended(user: UserId, reason: Option<&str>) -> Self {
+        Self::new(user, EventType::UserSuspended, Actor::operator())
+            .detail("reason", reason.map(str::to_owned))
+    }
+
+    /// `user.resumed` by an operator.
+    pub fn resumed(user: UserId) -> Self {
+        Self::new(user, EventType::UserResumed, Actor::operator())
+    }
+
+    /// `token.revoked`: deleted by someone other than its owner, for
+    /// `reason`.
+    pub fn revoked(user: UserId, token: TokenId, actor: Actor, reason: RevokeReason) -> Self {
+        Self::new(user, EventType::TokenRevoked, actor)
+            .token(token)
+            .detail("reason", reason.as_str())
+    }
+
     /// One member of `details`. Never a token or a secret: events are
     /// exported to their user and sent to webhooks.
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {

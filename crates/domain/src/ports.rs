@@ -356,7 +356,8 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// or expired; `DuplicateHash` (nothing changed, retry with a new token).
     fn rotate(&self, rotation: &Rotation) -> Result<Rotated, RotateError>;
 
-    /// Suspends `user` (again, harmlessly): every token of theirs is
+    /// Suspends `user` (again, harmlessly; `user.suspended` is appended
+    /// only when the suspension is new): every token of theirs is
     /// refused from the commit on, announced like a deletion; creations,
     /// rotations and grants for them fail with `Suspended` — settled in the
     /// database against concurrent ones. Returns the tokens now refused.
@@ -371,9 +372,9 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// writes that matter check again under the user's lock).
     fn is_suspended(&self, user: UserId) -> anyhow::Result<bool>;
 
-    /// Lifts a suspension; `None` when `user` was not suspended, else the
-    /// tokens accepted again.
-    fn resume(&self, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>>;
+    /// Lifts a suspension, appending `user.resumed` made `at`; `None` when
+    /// `user` was not suspended, else the tokens accepted again.
+    fn resume(&self, user: UserId, at: Timestamp) -> anyhow::Result<Option<Vec<TokenHash>>>;
 
     /// Deletes the token with this fingerprint and every successor it was
     /// rotated into (reuse of a superseded token: two parties hold it);
@@ -389,12 +390,14 @@ pub trait TokenRepository: Send + Sync + 'static {
     fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool>;
 
     /// Deletes every token of `user`, or only those issued from `client`,
-    /// in one statement (an operator's response to a compromised account);
-    /// returns the deleted fingerprints.
+    /// in one statement (an operator's response to a compromised account),
+    /// each with its `token.revoked` (reason `operator`) made `at`; returns
+    /// the deleted fingerprints.
     fn delete_all_for_user(
         &self,
         user: UserId,
         client: Option<&ClientId>,
+        at: Timestamp,
     ) -> anyhow::Result<Vec<TokenHash>>;
 
     /// Writes each use as [`TokenUse::apply_to`] describes (time never

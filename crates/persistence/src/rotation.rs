@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use tessera_domain::{
-    RotateError, Rotated, Rotation, RotationOf, Timestamp, TokenHash, TokenId, TokenRecord, UserId,
+    RotateError, Rotated, Rotation, RotationOf, Timestamp, TokenHash, TokenRecord, UserId,
 };
 
 use crate::connection::{AnyConnection, Backend};
@@ -171,9 +171,7 @@ fn rotate_in(
     if rotation.overlap_until.is_none() {
         diesel::delete(api_tokens::table.filter(api_tokens::id.eq(target))).execute(conn)?;
     }
-    let old_id = TokenId::parse(&old.public_id).ok_or_else(|| {
-        DieselError::DeserializationError(format!("token id {:?}", old.public_id).into())
-    })?;
+    let old_id = crate::token_rows::parsed_token_id(&old.public_id)?;
     let user = UserId::new(old.user_id)
         .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?;
     crate::audit::append(

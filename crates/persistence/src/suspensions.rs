@@ -7,7 +7,9 @@
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use tessera_domain::{Timestamp, TokenHash, UserId};
+use tessera_domain::{EventDraft, Timestamp, TokenHash, UserId};
+
+use crate::audit::append;
 
 use crate::connection::{AnyConnection, Backend};
 use crate::schema::{api_tokens, suspended_users};
@@ -93,6 +95,7 @@ pub(crate) fn suspend(
                         suspended_at: now.as_millis(),
                     })
                     .execute(conn)?;
+                append(conn, backend, &EventDraft::suspended(user, reason), now)?;
             }
             diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
                 .set(api_tokens::owner_suspended.eq(true))
@@ -103,7 +106,11 @@ pub(crate) fn suspend(
     crate::token_hashes(refused)
 }
 
-pub(crate) fn resume(store: &Store, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>> {
+pub(crate) fn resume(
+    store: &Store,
+    user: UserId,
+    at: Timestamp,
+) -> anyhow::Result<Option<Vec<TokenHash>>> {
     let backend = store.backend();
     let restored = store.write_query("resuming a user", |conn| {
         conn.transaction(|conn| {
@@ -112,6 +119,7 @@ pub(crate) fn resume(store: &Store, user: UserId) -> anyhow::Result<Option<Vec<T
             if lifted == 0 {
                 return Ok(None);
             }
+            append(conn, backend, &EventDraft::resumed(user), at)?;
             diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
                 .set(api_tokens::owner_suspended.eq(false))
                 .returning(api_tokens::token_hash)

@@ -155,6 +155,12 @@ pub(crate) fn insert_token_row(
         .get_result::<TokenRow>(conn)
 }
 
+/// A stored `public_id`, inside a transaction.
+pub(crate) fn parsed_token_id(text: &str) -> Result<TokenId, DieselError> {
+    TokenId::parse(text)
+        .ok_or_else(|| DieselError::DeserializationError(format!("token id {text:?}").into()))
+}
+
 /// Whether a unique violation broke the token-fingerprint constraint.
 pub(crate) fn is_duplicate_token_hash(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)

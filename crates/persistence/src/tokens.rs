@@ -6,9 +6,9 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use tessera_domain::{
-    ClaimLost, ClientId, EventDraft, IdempotencyClaim, InsertTokenError, NewTokenRecord,
-    RotateError, Rotated, Rotation, Timestamp, TokenChange, TokenHash, TokenId, TokenRecord,
-    TokenRepository, TokenUse, UpdateTokenError, UserId,
+    Actor, ClaimLost, ClientId, EventDraft, IdempotencyClaim, InsertTokenError, NewTokenRecord,
+    RevokeReason, RotateError, Rotated, Rotation, Timestamp, TokenChange, TokenHash, TokenId,
+    TokenRecord, TokenRepository, TokenUse, UpdateTokenError, UserId,
 };
 
 use crate::audit::append;
@@ -18,7 +18,7 @@ use crate::store::{Store, StoreContext as _, store_error};
 use crate::suspensions::{is_suspended, may_issue_to};
 use crate::token_rows::{
     TokenChangeRow, TokenRow, USAGE_CHUNK, allowed_ips_column, insert_token_row,
-    is_duplicate_token_hash,
+    is_duplicate_token_hash, parsed_token_id,
 };
 
 #[derive(Clone)]
@@ -266,8 +266,8 @@ impl TokenRepository for DieselTokenRepository {
         })
     }
 
-    fn resume(&self, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>> {
-        crate::suspensions::resume(&self.store, user)
+    fn resume(&self, user: UserId, at: Timestamp) -> anyhow::Result<Option<Vec<TokenHash>>> {
+        crate::suspensions::resume(&self.store, user, at)
     }
 
     fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {
@@ -358,9 +358,7 @@ impl TokenRepository for DieselTokenRepository {
                 .get_result::<String>(conn)
                 .optional()?;
                 if let Some(text) = &deleted {
-                    let id = TokenId::parse(text).ok_or_else(|| {
-                        DieselError::DeserializationError(format!("token id {text:?}").into())
-                    })?;
+                    let id = parsed_token_id(text)?;
                     append(conn, backend, &EventDraft::deleted_by_owner(user, id), at)?;
                 }
                 Ok(deleted.is_some())
@@ -385,6 +383,7 @@ impl TokenRepository for DieselTokenRepository {
         &self,
         user: UserId,
         client: Option<&ClientId>,
+        at: Timestamp,
     ) -> anyhow::Result<Vec<TokenHash>> {
         let mut query = diesel::delete(api_tokens::table)
             .filter(api_tokens::user_id.eq(user.get()))
@@ -392,11 +391,25 @@ impl TokenRepository for DieselTokenRepository {
         if let Some(client) = client {
             query = query.filter(api_tokens::from_api_client.eq(client.as_str()));
         }
+        let backend = self.store.backend();
         self.store
             .write_query("revoking a user's tokens", |conn| {
-                query
-                    .returning(api_tokens::token_hash)
-                    .get_results::<Vec<u8>>(conn)
+                conn.transaction(|conn| {
+                    let deleted: Vec<(Vec<u8>, String)> = query
+                        .returning((api_tokens::token_hash, api_tokens::public_id))
+                        .get_results(conn)?;
+                    for (_, id) in &deleted {
+                        let id = parsed_token_id(id)?;
+                        let event = EventDraft::revoked(
+                            user,
+                            id,
+                            Actor::operator(),
+                            RevokeReason::Operator,
+                        );
+                        append(conn, backend, &event, at)?;
+                    }
+                    Ok(deleted.into_iter().map(|(hash, _)| hash).collect())
+                })
             })
             .and_then(crate::token_hashes)
     }

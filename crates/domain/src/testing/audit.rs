@@ -1,7 +1,7 @@
 //! The audit trail of the in-memory store: events chained as the database
 //! chains them, appended under the same lock as the change.
 
-use crate::audit::{AuditEvent, AuditLog, EventDraft, GENESIS_HASH};
+use crate::audit::{Actor, AuditEvent, AuditLog, EventDraft, GENESIS_HASH, RevokeReason};
 use crate::crypto::TokenHash;
 use crate::ids::{TokenId, UserId};
 use crate::ports::TokenRecord;
@@ -33,6 +33,28 @@ impl State {
             .collect();
         for (user, id) in gone {
             self.append(&EventDraft::deleted_by_owner(user, id), at);
+        }
+        self.delete_tokens(doomed)
+    }
+}
+
+impl State {
+    /// A revocation: the tokens go, each with its `token.revoked`.
+    pub(super) fn revoke(
+        &mut self,
+        doomed: impl Fn(&TokenRecord) -> bool,
+        actor: &Actor,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Vec<TokenHash> {
+        let gone: Vec<(UserId, TokenId)> = self
+            .tokens
+            .iter()
+            .filter(|t| doomed(t))
+            .map(|t| (t.user_id, t.public_id))
+            .collect();
+        for (user, id) in gone {
+            self.append(&EventDraft::revoked(user, id, actor.clone(), reason), at);
         }
         self.delete_tokens(doomed)
     }

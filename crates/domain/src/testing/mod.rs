@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::audit::{Actor, EventDraft, RevokeReason};
 use crate::client::{ClientDirectory, OAuthClient};
 use crate::crypto::TokenHash;
 use crate::idempotency::{
@@ -299,11 +300,13 @@ impl TokenRepository for InMemoryStore {
     fn suspend(
         &self,
         user: UserId,
-        _reason: Option<&str>,
-        _now: Timestamp,
+        reason: Option<&str>,
+        now: Timestamp,
     ) -> anyhow::Result<Vec<TokenHash>> {
         let mut state = self.lock();
-        state.suspended.insert(user);
+        if state.suspended.insert(user) {
+            state.append(&EventDraft::suspended(user, reason), now);
+        }
         Ok(state.mark_owner(user, true))
     }
 
@@ -311,11 +314,12 @@ impl TokenRepository for InMemoryStore {
         Ok(self.lock().suspended.contains(&user))
     }
 
-    fn resume(&self, user: UserId) -> anyhow::Result<Option<Vec<TokenHash>>> {
+    fn resume(&self, user: UserId, at: Timestamp) -> anyhow::Result<Option<Vec<TokenHash>>> {
         let mut state = self.lock();
         if !state.suspended.remove(&user) {
             return Ok(None);
         }
+        state.append(&EventDraft::resumed(user), at);
         Ok(Some(state.mark_owner(user, false)))
     }
 
@@ -383,10 +387,14 @@ impl TokenRepository for InMemoryStore {
         &self,
         user: UserId,
         client: Option<&ClientId>,
+        at: Timestamp,
     ) -> anyhow::Result<Vec<TokenHash>> {
-        Ok(self.lock().delete_tokens(|r| {
-            r.user_id == user && client.is_none_or(|c| r.from_api_client.as_ref() == Some(c))
-        }))
+        Ok(self.lock().revoke(
+            |r| r.user_id == user && client.is_none_or(|c| r.from_api_client.as_ref() == Some(c)),
+            &Actor::operator(),
+            RevokeReason::Operator,
+            at,
+        ))
     }
 
     fn record_usage(&self, uses: &[TokenUse]) -> anyhow::Result<()> {

@@ -186,7 +186,7 @@ impl TokenService {
     /// Lifts a suspension; `None` when `user` was not suspended, else how
     /// many tokens work again.
     pub fn resume_user(&self, user: UserId) -> anyhow::Result<Option<usize>> {
-        let restored = self.repository.resume(user)?;
+        let restored = self.repository.resume(user, self.clock.now())?;
         if let Some(restored) = &restored {
             self.forget(restored);
         }
@@ -194,7 +194,9 @@ impl TokenService {
     }
 
     pub fn revoke_all(&self, user: UserId, client: Option<&ClientId>) -> anyhow::Result<usize> {
-        let deleted = self.repository.delete_all_for_user(user, client)?;
+        let deleted = self
+            .repository
+            .delete_all_for_user(user, client, self.clock.now())?;
         self.forget(&deleted);
         Ok(deleted.len())
     }

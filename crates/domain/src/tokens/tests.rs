@@ -430,7 +430,7 @@ fn a_refresh_drops_what_the_store_no_longer_has() {
     f.service.verify(token.token.expose()).expect("hit");
     // Deleted behind the cache's back, as if the notice were lost.
     f.repository
-        .delete_all_for_user(user(3), None)
+        .delete_all_for_user(user(3), None, NOW)
         .expect("delete");
     assert!(
         f.service.verify(token.token.expose()).is_ok(),

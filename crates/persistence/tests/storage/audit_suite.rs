@@ -283,3 +283,50 @@ pub fn a_rotation_appends_token_rotated_by_whoever_asked(f: &Fixture) {
     assert_eq!(rotated[1].details["overlapUntil"], overlap.as_millis());
     assert_chain_verifies(f, 11);
 }
+
+pub fn operators_suspensions_and_revocations_are_recorded_once_each(f: &Fixture) {
+    let first = record(12, None);
+    let second = record(12, Some("CXA"));
+    f.repo.insert(first.clone(), NOW).expect("insert");
+    f.repo.insert(second.clone(), NOW).expect("insert");
+    f.repo
+        .suspend(user(12), Some("fraud"), NOW)
+        .expect("suspend");
+    f.repo
+        .suspend(user(12), None, NOW)
+        .expect("again: nothing new");
+    f.repo.resume(user(12), NOW).expect("resume");
+    assert_eq!(f.repo.resume(user(12), NOW).expect("again"), None);
+    let revoked = f
+        .repo
+        .delete_all_for_user(user(12), None, NOW)
+        .expect("revoke");
+    assert_eq!(revoked.len(), 2);
+
+    let events = events_of(f, 12);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "token.created",
+            "token.created",
+            "user.suspended",
+            "user.resumed",
+            "token.revoked",
+            "token.revoked"
+        ]
+    );
+    assert_eq!(events[2].details["reason"], "fraud");
+    assert_eq!(events[2].actor.kind, ActorKind::Operator);
+    assert_eq!(events[2].actor.id, None);
+    assert_eq!(events[4].details["reason"], "operator");
+    let mut revoked_ids: Vec<_> = events[4..]
+        .iter()
+        .filter_map(|e| e.token_id.clone())
+        .collect();
+    revoked_ids.sort();
+    let mut expected = vec![first.public_id.to_string(), second.public_id.to_string()];
+    expected.sort();
+    assert_eq!(revoked_ids, expected);
+    assert_chain_verifies(f, 12);
+}

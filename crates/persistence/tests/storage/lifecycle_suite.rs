@@ -666,7 +666,7 @@ pub fn a_suspension_refuses_the_users_tokens_and_blocks_new_ones_until_resumed(f
 
     let mut restored = f
         .repo
-        .resume(user(1))
+        .resume(user(1), NOW)
         .expect("resume")
         .expect("was suspended");
     restored.sort_by_key(|h| h.0);
@@ -680,7 +680,7 @@ pub fn a_suspension_refuses_the_users_tokens_and_blocks_new_ones_until_resumed(f
         .expect("kept");
     assert!(!back.owner_suspended);
     assert_eq!(
-        f.repo.resume(user(1)).expect("resume"),
+        f.repo.resume(user(1), NOW).expect("resume"),
         None,
         "not suspended"
     );

@@ -123,7 +123,8 @@ macro_rules! conformance {
             a_granted_token_is_created_by_its_client,
             an_owners_deletion_appends_token_deleted_and_a_refused_one_nothing,
             a_change_appends_token_updated_with_what_changed_and_a_refused_one_nothing,
-            a_rotation_appends_token_rotated_by_whoever_asked
+            a_rotation_appends_token_rotated_by_whoever_asked,
+            operators_suspensions_and_revocations_are_recorded_once_each
         );
         lifecycle_conformance!(@each $make;
             a_token_is_found_by_its_public_id_only_for_its_owner,

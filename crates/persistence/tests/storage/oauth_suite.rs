@@ -354,13 +354,13 @@ pub fn revoking_all_of_a_users_tokens_is_logged_and_spares_others(f: &Fixture) {
 
     let only_client = f
         .repo
-        .delete_all_for_user(user(5), Some(&ClientId::new("CXA")))
+        .delete_all_for_user(user(5), Some(&ClientId::new("CXA")), NOW)
         .expect("revoke one client's");
     assert_eq!(only_client, vec![from_client.hash]);
 
     let mut rest = f
         .repo
-        .delete_all_for_user(user(5), None)
+        .delete_all_for_user(user(5), None, NOW)
         .expect("revoke all");
     rest.sort_by_key(|h| h.0);
     let mut expected = vec![own.hash, from_other_client.hash];
@@ -373,7 +373,7 @@ pub fn revoking_all_of_a_users_tokens_is_logged_and_spares_others(f: &Fixture) {
     );
     assert!(
         f.repo
-            .delete_all_for_user(user(5), None)
+            .delete_all_for_user(user(5), None, NOW)
             .expect("again")
             .is_empty()
     );
