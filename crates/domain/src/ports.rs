@@ -377,17 +377,24 @@ pub trait TokenRepository: Send + Sync + 'static {
     fn resume(&self, user: UserId, at: Timestamp) -> anyhow::Result<Option<Vec<TokenHash>>>;
 
     /// Deletes the token with this fingerprint and every successor it was
-    /// rotated into (reuse of a superseded token: two parties hold it);
-    /// returns the deleted fingerprints.
-    fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>>;
+    /// rotated into (reuse of a superseded token: two parties hold it),
+    /// each with its `token.revoked` (reason `reuse`, by the system) made
+    /// `at`; returns the deleted fingerprints.
+    fn revoke_lineage(&self, hash: &TokenHash, at: Timestamp) -> anyhow::Result<Vec<TokenHash>>;
 
     /// Deletes rotated tokens whose overlap (or life) has ended by `now`;
     /// returns their fingerprints.
     fn purge_superseded(&self, now: Timestamp) -> anyhow::Result<Vec<TokenHash>>;
 
     /// Deletes the token with this fingerprint if it was issued from
-    /// `client` (RFC 7009 revocation); `false` otherwise.
-    fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool>;
+    /// `client` (RFC 7009 revocation), with its `token.revoked` (reason
+    /// `oauth_revoke`, by the client) made `at`; `false` otherwise.
+    fn delete_for_client(
+        &self,
+        hash: &TokenHash,
+        client: &ClientId,
+        at: Timestamp,
+    ) -> anyhow::Result<bool>;
 
     /// Deletes every token of `user`, or only those issued from `client`,
     /// in one statement (an operator's response to a compromised account),

@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use tessera_domain::audit::GENESIS_HASH;
-use tessera_domain::{AuditEvent, AuditLog, EventDraft, Timestamp, UserId};
+use tessera_domain::{Actor, AuditEvent, AuditLog, EventDraft, RevokeReason, Timestamp, UserId};
 
 use crate::connection::{AnyConnection, Backend};
 use crate::schema::{audit_events, audit_heads};
@@ -54,6 +54,30 @@ pub(crate) fn append(
         .set(audit_heads::hash.eq(&event.hash))
         .execute(conn)?;
     Ok(event)
+}
+
+/// `token.revoked` for each deleted token, given as its `(user_id,
+/// public_id)` columns; inside the deleting transaction.
+pub(crate) fn append_revoked(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    deleted: &[(i64, String)],
+    actor: &Actor,
+    reason: RevokeReason,
+    at: Timestamp,
+) -> Result<(), DieselError> {
+    for (user, id) in deleted {
+        let user = UserId::new(*user)
+            .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?;
+        let id = crate::token_rows::parsed_token_id(id)?;
+        append(
+            conn,
+            backend,
+            &EventDraft::revoked(user, id, actor.clone(), reason),
+            at,
+        )?;
+    }
+    Ok(())
 }
 
 #[derive(Clone)]

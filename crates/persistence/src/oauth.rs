@@ -6,16 +6,17 @@ use anyhow::Context as _;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tessera_domain::{
-    AuthorizationCode, ClaimLost, ClientId, ClientRepository, ClientUpdate, CodeRepository,
+    Actor, AuthorizationCode, ClaimLost, ClientId, ClientRepository, ClientUpdate, CodeRepository,
     IdempotencyClaim, InsertClientError, NewTokenRecord, OAuthClient, PermissionSet, RedeemError,
-    Redeemed, StoredClient, Timestamp, TokenHash, TokenRecord, UserId,
+    Redeemed, RevokeReason, StoredClient, Timestamp, TokenHash, TokenRecord, UserId,
 };
 
+use crate::audit::append_revoked;
 use crate::connection::Backend;
 use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
 use crate::store::{Store, StoreContext as _, store_error};
-use crate::token_rows::{TokenRow, insert_token_row, is_duplicate_token_hash};
+use crate::token_rows::{TokenRow, insert_token_row, is_duplicate_token_hash, split_deleted};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = oauth_clients)]
@@ -446,13 +447,29 @@ impl CodeRepository for DieselOAuthRepository {
                     return Err(RedeemFailure::AlreadyUsed);
                 }
                 let client = token.from_api_client.as_ref().map(ClientId::as_str);
-                let replaced = diesel::delete(
+                let replaced: Vec<(Vec<u8>, i64, String)> = diesel::delete(
                     api_tokens::table
                         .filter(api_tokens::user_id.eq(token.user_id.get()))
                         .filter(api_tokens::from_api_client.eq(client.unwrap_or_default())),
                 )
-                .returning(api_tokens::token_hash)
-                .get_results::<Vec<u8>>(conn)?;
+                .returning((
+                    api_tokens::token_hash,
+                    api_tokens::user_id,
+                    api_tokens::public_id,
+                ))
+                .get_results(conn)?;
+                let (replaced, owners) = split_deleted(replaced);
+                if let Some(client) = &token.from_api_client {
+                    let by = Actor::client(client);
+                    append_revoked(
+                        conn,
+                        backend,
+                        &owners,
+                        &by,
+                        RevokeReason::GrantReplaced,
+                        now,
+                    )?;
+                }
                 let row = insert_token_row(conn, &token)?;
                 crate::audit::append(conn, backend, &token.created_event(), token.created_at)?;
                 Ok((row, replaced))

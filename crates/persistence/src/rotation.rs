@@ -5,9 +5,11 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use tessera_domain::{
-    RotateError, Rotated, Rotation, RotationOf, Timestamp, TokenHash, TokenRecord, UserId,
+    Actor, RevokeReason, RotateError, Rotated, Rotation, RotationOf, Timestamp, TokenHash,
+    TokenRecord, UserId,
 };
 
+use crate::audit::append_revoked;
 use crate::connection::{AnyConnection, Backend};
 use crate::schema::api_tokens;
 use crate::store::{Store, store_error};
@@ -36,7 +38,12 @@ pub(crate) fn rotate(store: &Store, rotation: &Rotation) -> Result<Rotated, Rota
     })
 }
 
-pub(crate) fn revoke_lineage(store: &Store, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {
+pub(crate) fn revoke_lineage(
+    store: &Store,
+    hash: &TokenHash,
+    at: Timestamp,
+) -> anyhow::Result<Vec<TokenHash>> {
+    let backend = store.backend();
     store
         .write_query("revoking a reused token", |conn| {
             conn.transaction(|conn| {
@@ -60,9 +67,19 @@ pub(crate) fn revoke_lineage(store: &Store, hash: &TokenHash) -> anyhow::Result<
                         None => None,
                     };
                 }
-                diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq_any(&doomed)))
-                    .execute(conn)?;
-                Ok(doomed)
+                let deleted: Vec<(Vec<u8>, i64, String)> = diesel::delete(
+                    api_tokens::table.filter(api_tokens::token_hash.eq_any(&doomed)),
+                )
+                .returning((
+                    api_tokens::token_hash,
+                    api_tokens::user_id,
+                    api_tokens::public_id,
+                ))
+                .get_results(conn)?;
+                let (hashes, owners) = crate::token_rows::split_deleted(deleted);
+                let system = Actor::system();
+                append_revoked(conn, backend, &owners, &system, RevokeReason::Reuse, at)?;
+                Ok(hashes)
             })
         })
         .and_then(crate::token_hashes)

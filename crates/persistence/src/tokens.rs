@@ -11,14 +11,14 @@ use tessera_domain::{
     TokenRecord, TokenRepository, TokenUse, UpdateTokenError, UserId,
 };
 
-use crate::audit::append;
+use crate::audit::{append, append_revoked};
 use crate::connection::AnyConnection;
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
 use crate::suspensions::{is_suspended, may_issue_to};
 use crate::token_rows::{
     TokenChangeRow, TokenRow, USAGE_CHUNK, allowed_ips_column, insert_token_row,
-    is_duplicate_token_hash, parsed_token_id,
+    is_duplicate_token_hash, parsed_token_id, split_deleted,
 };
 
 #[derive(Clone)]
@@ -270,8 +270,8 @@ impl TokenRepository for DieselTokenRepository {
         crate::suspensions::resume(&self.store, user, at)
     }
 
-    fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {
-        crate::rotation::revoke_lineage(&self.store, hash)
+    fn revoke_lineage(&self, hash: &TokenHash, at: Timestamp) -> anyhow::Result<Vec<TokenHash>> {
+        crate::rotation::revoke_lineage(&self.store, hash, at)
     }
 
     fn purge_superseded(&self, now: Timestamp) -> anyhow::Result<Vec<TokenHash>> {
@@ -367,16 +367,28 @@ impl TokenRepository for DieselTokenRepository {
         Ok(deleted)
     }
 
-    fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
+    fn delete_for_client(
+        &self,
+        hash: &TokenHash,
+        client: &ClientId,
+        at: Timestamp,
+    ) -> anyhow::Result<bool> {
+        let backend = self.store.backend();
         let deleted = self.store.write_query("revoking a token", |conn| {
-            diesel::delete(
-                api_tokens::table
-                    .filter(api_tokens::token_hash.eq(&hash.0[..]))
-                    .filter(api_tokens::from_api_client.eq(client.as_str())),
-            )
-            .execute(conn)
+            conn.transaction(|conn| {
+                let deleted: Vec<(i64, String)> = diesel::delete(
+                    api_tokens::table
+                        .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                        .filter(api_tokens::from_api_client.eq(client.as_str())),
+                )
+                .returning((api_tokens::user_id, api_tokens::public_id))
+                .get_results(conn)?;
+                let by = Actor::client(client);
+                append_revoked(conn, backend, &deleted, &by, RevokeReason::OauthRevoke, at)?;
+                Ok(!deleted.is_empty())
+            })
         })?;
-        Ok(deleted > 0)
+        Ok(deleted)
     }
 
     fn delete_all_for_user(
@@ -395,20 +407,24 @@ impl TokenRepository for DieselTokenRepository {
         self.store
             .write_query("revoking a user's tokens", |conn| {
                 conn.transaction(|conn| {
-                    let deleted: Vec<(Vec<u8>, String)> = query
-                        .returning((api_tokens::token_hash, api_tokens::public_id))
+                    let deleted: Vec<(Vec<u8>, i64, String)> = query
+                        .returning((
+                            api_tokens::token_hash,
+                            api_tokens::user_id,
+                            api_tokens::public_id,
+                        ))
                         .get_results(conn)?;
-                    for (_, id) in &deleted {
-                        let id = parsed_token_id(id)?;
-                        let event = EventDraft::revoked(
-                            user,
-                            id,
-                            Actor::operator(),
-                            RevokeReason::Operator,
-                        );
-                        append(conn, backend, &event, at)?;
-                    }
-                    Ok(deleted.into_iter().map(|(hash, _)| hash).collect())
+                    let (hashes, owners) = split_deleted(deleted);
+                    let operator = Actor::operator();
+                    append_revoked(
+                        conn,
+                        backend,
+                        &owners,
+                        &operator,
+                        RevokeReason::Operator,
+                        at,
+                    )?;
+                    Ok(hashes)
                 })
             })
             .and_then(crate::token_hashes)

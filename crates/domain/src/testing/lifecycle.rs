@@ -85,7 +85,7 @@ impl State {
         all
     }
 
-    pub(super) fn revoke_lineage(&mut self, hash: &TokenHash) -> Vec<TokenHash> {
+    pub(super) fn revoke_lineage(&mut self, hash: &TokenHash, at: Timestamp) -> Vec<TokenHash> {
         let mut doomed = Vec::new();
         let mut next = self.tokens.iter().find(|t| &t.hash == hash).cloned();
         while let Some(token) = next {
@@ -97,7 +97,12 @@ impl State {
                 .superseded_by
                 .and_then(|id| self.tokens.iter().find(|t| t.public_id == id).cloned());
         }
-        self.delete_tokens(|t| doomed.contains(&t.hash))
+        self.revoke(
+            |t| doomed.contains(&t.hash),
+            &crate::audit::Actor::system(),
+            crate::audit::RevokeReason::Reuse,
+            at,
+        )
     }
 
     pub(super) fn update_token(

@@ -293,8 +293,8 @@ impl TokenRepository for InMemoryStore {
         self.lock().rotate(rotation)
     }
 
-    fn revoke_lineage(&self, hash: &TokenHash) -> anyhow::Result<Vec<TokenHash>> {
-        Ok(self.lock().revoke_lineage(hash))
+    fn revoke_lineage(&self, hash: &TokenHash, at: Timestamp) -> anyhow::Result<Vec<TokenHash>> {
+        Ok(self.lock().revoke_lineage(hash, at))
     }
 
     fn suspend(
@@ -366,10 +366,20 @@ impl TokenRepository for InMemoryStore {
             .is_empty())
     }
 
-    fn delete_for_client(&self, hash: &TokenHash, client: &ClientId) -> anyhow::Result<bool> {
+    fn delete_for_client(
+        &self,
+        hash: &TokenHash,
+        client: &ClientId,
+        at: Timestamp,
+    ) -> anyhow::Result<bool> {
         let mut state = self.lock();
         Ok(!state
-            .delete_tokens(|r| &r.hash == hash && r.from_api_client.as_ref() == Some(client))
+            .revoke(
+                |r| &r.hash == hash && r.from_api_client.as_ref() == Some(client),
+                &Actor::client(client),
+                RevokeReason::OauthRevoke,
+                at,
+            )
             .is_empty())
     }
 

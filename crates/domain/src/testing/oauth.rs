@@ -169,7 +169,15 @@ impl CodeRepository for InMemoryStore {
         state.codes[index].used_at = Some(now);
         state.codes[index].token_hash = Some(token.hash);
         let (user, client) = (token.user_id, token.from_api_client.clone());
-        let replaced = state.delete_tokens(|r| r.user_id == user && r.from_api_client == client);
+        let replaced = match &client {
+            Some(id) => state.revoke(
+                |r| r.user_id == user && r.from_api_client == client,
+                &crate::audit::Actor::client(id),
+                crate::audit::RevokeReason::GrantReplaced,
+                now,
+            ),
+            None => state.delete_tokens(|r| r.user_id == user && r.from_api_client.is_none()),
+        };
         let token = state.push_token(token).map_err(|e| match e {
             InsertTokenError::DuplicateHash => RedeemError::DuplicateHash,
             other => RedeemError::Unexpected(anyhow::anyhow!("{other}")),

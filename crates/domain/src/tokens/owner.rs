@@ -206,7 +206,9 @@ impl TokenService {
             return Ok(false);
         }
         let hash = self.keyring.fingerprint(token);
-        let deleted = self.repository.delete_for_client(&hash, client)?;
+        let deleted = self
+            .repository
+            .delete_for_client(&hash, client, self.clock.now())?;
         if deleted {
             self.forget(&[hash]);
         }

@@ -71,7 +71,7 @@ impl TokenService {
             .find_by_hash(&hash)?
             .ok_or(RotateTokenError::Refused)?;
         if record.superseded_by.is_some() {
-            let revoked = self.repository.revoke_lineage(&hash)?;
+            let revoked = self.repository.revoke_lineage(&hash, self.clock.now())?;
             self.forget(&revoked);
             return Err(RotateTokenError::Reused {
                 id: record.public_id,

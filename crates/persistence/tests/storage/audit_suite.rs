@@ -330,3 +330,83 @@ pub fn operators_suspensions_and_revocations_are_recorded_once_each(f: &Fixture)
     assert_eq!(revoked_ids, expected);
     assert_chain_verifies(f, 12);
 }
+
+pub fn revocations_by_a_client_a_new_grant_and_reuse_name_their_reason(f: &Fixture) {
+    // RFC 7009: the client revokes its own token; another client's is left.
+    let issued = record(13, Some("CXA"));
+    f.repo.insert(issued.clone(), NOW).expect("insert");
+    assert!(
+        !f.repo
+            .delete_for_client(&issued.hash, &ClientId::new("CXB"), NOW)
+            .expect("not its own")
+    );
+    assert!(
+        f.repo
+            .delete_for_client(&issued.hash, &ClientId::new("CXA"), NOW)
+            .expect("revoke")
+    );
+    // A new grant replaces the client's earlier token.
+    let earlier = record(13, Some("CXA"));
+    f.repo.insert(earlier.clone(), NOW).expect("insert");
+    f.clients.insert(client("CXA", 99), 10).expect("client");
+    let pending = code("CXA", 13, NOW + std::time::Duration::from_secs(600));
+    f.codes.insert(pending.clone()).expect("code");
+    let mut granted = record(13, Some("CXA"));
+    granted.created_by = tessera_domain::Actor::client(&ClientId::new("CXA"));
+    f.codes.redeem(&pending.hash, granted, NOW).expect("redeem");
+    // A superseded token presented again: its lineage goes.
+    let old = record(13, None);
+    f.repo.insert(old.clone(), NOW).expect("insert");
+    let rotation = crate::lifecycle_suite::rotation(
+        RotationOf::Owned(user(13), old.public_id),
+        Some(NOW + std::time::Duration::from_secs(60)),
+    );
+    f.repo.rotate(&rotation).expect("rotate");
+    assert_eq!(
+        f.repo.revoke_lineage(&old.hash, NOW).expect("revoke").len(),
+        2
+    );
+
+    let revoked: Vec<_> = events_of(f, 13)
+        .into_iter()
+        .filter(|e| e.kind == "token.revoked")
+        .collect();
+    let summary: Vec<(String, Option<String>, &str)> = revoked
+        .iter()
+        .map(|e| {
+            (
+                e.token_id.clone().expect("a token"),
+                e.actor.id.clone(),
+                e.details["reason"].as_str().expect("a reason"),
+            )
+        })
+        .collect();
+    assert_eq!(summary.len(), 4, "{summary:?}");
+    assert_eq!(
+        summary[0],
+        (
+            issued.public_id.to_string(),
+            Some("CXA".into()),
+            "oauth_revoke"
+        )
+    );
+    assert_eq!(
+        summary[1],
+        (
+            earlier.public_id.to_string(),
+            Some("CXA".into()),
+            "grant_replaced"
+        )
+    );
+    assert_eq!(summary[2].2, "reuse");
+    assert_eq!(summary[3].2, "reuse");
+    assert!(
+        revoked[2..]
+            .iter()
+            .all(|e| e.actor.kind == ActorKind::System)
+    );
+    let reused: Vec<_> = summary[2..].iter().map(|s| s.0.clone()).collect();
+    assert!(reused.contains(&old.public_id.to_string()));
+    assert!(reused.contains(&rotation.successor_id.to_string()));
+    assert_chain_verifies(f, 13);
+}

@@ -538,7 +538,7 @@ pub fn revoking_a_lineage_deletes_the_token_and_all_its_successors(f: &Fixture) 
     let bystander = record(1, None);
     f.repo.insert(bystander.clone(), NOW).expect("insert");
 
-    let revoked = f.repo.revoke_lineage(&first.hash).expect("revoke");
+    let revoked = f.repo.revoke_lineage(&first.hash, NOW).expect("revoke");
     let mut expected = vec![first.hash, second.hash, third.hash];
     let mut got = revoked.clone();
     expected.sort_by_key(|h| h.0);
@@ -552,7 +552,10 @@ pub fn revoking_a_lineage_deletes_the_token_and_all_its_successors(f: &Fixture) 
         .map(|t| t.hash)
         .collect();
     assert_eq!(left, vec![bystander.hash]);
-    assert_eq!(f.repo.revoke_lineage(&first.hash).expect("again"), vec![]);
+    assert_eq!(
+        f.repo.revoke_lineage(&first.hash, NOW).expect("again"),
+        vec![]
+    );
 }
 
 pub fn ended_overlaps_are_purged_and_running_ones_kept(f: &Fixture) {

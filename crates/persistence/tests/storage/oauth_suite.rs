@@ -318,7 +318,7 @@ pub fn every_deletion_is_logged_in_order(f: &Fixture) {
     f.clients.delete("CIgone").expect("client delete");
     assert!(
         f.repo
-            .delete_for_client(&c.hash, &ClientId::new("CXA"))
+            .delete_for_client(&c.hash, &ClientId::new("CXA"), NOW)
             .expect("revoke")
     );
     let page = f.revocations.after(0, 1000).expect("read");

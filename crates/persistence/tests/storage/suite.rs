@@ -216,17 +216,17 @@ pub fn revocation_by_client_touches_only_that_clients_token(repo: Repo) {
     let client_b = ClientId::new("CXB");
     assert!(
         !repo
-            .delete_for_client(&from_a.hash, &client_b)
+            .delete_for_client(&from_a.hash, &client_b, NOW)
             .expect("wrong client")
     );
     assert!(
         !repo
-            .delete_for_client(&plain.hash, &ClientId::new("CXA"))
+            .delete_for_client(&plain.hash, &ClientId::new("CXA"), NOW)
             .expect("no client")
     );
     assert!(repo.find_by_hash(&from_a.hash).expect("find").is_some());
     assert!(
-        repo.delete_for_client(&from_a.hash, &ClientId::new("CXA"))
+        repo.delete_for_client(&from_a.hash, &ClientId::new("CXA"), NOW)
             .expect("revoke")
     );
     assert_eq!(repo.find_by_hash(&from_a.hash).expect("find"), None);
