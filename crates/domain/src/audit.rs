@@ -188,6 +188,11 @@ impl EventDraft {
         Self::new(user, EventType::TokenDeleted, Actor::session(user)).token(token)
     }
 
+    /// An event of a client, in its author's trail, by the author's session.
+    pub fn for_client(author: UserId, kind: EventType, client: &ClientId) -> Self {
+        Self::new(author, kind, Actor::session(author)).client(client.clone())
+    }
+
     /// `user.suspended` by an operator, with the reason given.
     pub fn suspended(user: UserId, reason: Option<&str>) -> Self {
         Self::new(user, EventType::UserSuspended, Actor::operator())

@@ -2,6 +2,7 @@
 //! secrets) and authorization codes. The rules live in the oauth-clients
 //! crate; adapters only keep the data and settle races in the database.
 
+use crate::audit::{EventDraft, EventType};
 use crate::client::OAuthClient;
 use crate::client_fields::{ApiKeyTemplate, ClientName, FileName, HttpUrl};
 use crate::crypto::TokenHash;
@@ -19,6 +20,16 @@ pub struct StoredClient {
 }
 
 impl StoredClient {
+    /// `client.created` in the author's trail; `None` for a client without
+    /// one (built-in clients are configured, not stored).
+    pub fn created_event(&self) -> Option<EventDraft> {
+        let author = self.client.author?;
+        Some(
+            EventDraft::for_client(author, EventType::ClientCreated, &self.client.id)
+                .detail("name", self.client.name.clone()),
+        )
+    }
+
     pub fn author(&self) -> Option<UserId> {
         self.client.author
     }
@@ -35,6 +46,41 @@ pub struct ClientUpdate {
     pub api_key_filename: Option<Option<FileName>>,
 }
 
+impl ClientUpdate {
+    /// `client.updated` in the author's trail: each member changed, with
+    /// its new value, under its document name.
+    pub fn updated_event(&self, author: UserId, client: &ClientId) -> EventDraft {
+        let mut event = EventDraft::for_client(author, EventType::ClientUpdated, client);
+        if let Some(name) = &self.name {
+            event = event.detail("name", name.to_string());
+        }
+        let members: [(&str, Option<Option<&str>>); 4] = [
+            (
+                "redirectUri",
+                self.redirect_uri.as_ref().map(|v| v.as_deref()),
+            ),
+            (
+                "webhookUri",
+                self.webhook_uri.as_ref().map(|v| v.as_deref()),
+            ),
+            (
+                "apiKeyTemplate",
+                self.api_key_template.as_ref().map(|v| v.as_deref()),
+            ),
+            (
+                "apiKeyFilename",
+                self.api_key_filename.as_ref().map(|v| v.as_deref()),
+            ),
+        ];
+        for (key, change) in members {
+            if let Some(value) = change {
+                event = event.detail(key, value.map(str::to_owned));
+            }
+        }
+        event
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InsertClientError {
     #[error("the author already has the maximum number of clients")]
@@ -46,7 +92,8 @@ pub enum InsertClientError {
 }
 
 pub trait ClientRepository: Send + Sync + 'static {
-    /// Stores a client unless its author already has `cap` clients.
+    /// Stores a client, with its `client.created`, unless its author already
+    /// has `cap` clients.
     ///
     /// # Errors
     /// `CapReached` decided inside the store's transaction, so that of
@@ -71,21 +118,31 @@ pub trait ClientRepository: Send + Sync + 'static {
     /// The author's clients, oldest first.
     fn list_by_author(&self, author: UserId) -> anyhow::Result<Vec<StoredClient>>;
 
-    /// Applies `update`; `None` when the client does not exist.
-    fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>>;
+    /// Applies `update` with its `client.updated` made `at` (nothing for
+    /// an empty update); `None` when the client does not exist.
+    fn update(
+        &self,
+        id: &str,
+        update: &ClientUpdate,
+        at: Timestamp,
+    ) -> anyhow::Result<Option<StoredClient>>;
 
-    /// Replaces the secret; `None` when the client does not exist.
+    /// Replaces the secret, with `client.secret_reset` made `at`; `None`
+    /// when the client does not exist.
     fn replace_secret(
         &self,
         id: &str,
         secret_hash: TokenHash,
         secret_sealed: Vec<u8>,
+        at: Timestamp,
     ) -> anyhow::Result<Option<StoredClient>>;
 
     /// Deletes the client with every token issued from it and its codes, in
-    /// one transaction; returns the deleted tokens' fingerprints, or `None`
-    /// when the client did not exist.
-    fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>>;
+    /// one transaction, with `client.deleted` and each token's
+    /// `token.revoked` (reason `client_deleted`) made `at`; returns the
+    /// deleted tokens' fingerprints, or `None` when the client did not
+    /// exist.
+    fn delete(&self, id: &str, at: Timestamp) -> anyhow::Result<Option<Vec<TokenHash>>>;
 }
 
 /// An authorization code as stored: only its fingerprint.

@@ -299,7 +299,7 @@ impl ClientService {
         };
         let stored = self
             .repository
-            .update(id, &update)?
+            .update(id, &update, self.clock.now())?
             .ok_or(ClientError::NotFound)?;
         self.view(stored)
     }
@@ -311,7 +311,7 @@ impl ClientService {
         let sealed = self.keyring.seal(&secret, &hash);
         let stored = self
             .repository
-            .replace_secret(id, hash, sealed)?
+            .replace_secret(id, hash, sealed, self.clock.now())?
             .ok_or(ClientError::NotFound)?;
         Ok(ClientView {
             client: stored.client,
@@ -323,7 +323,10 @@ impl ClientService {
     /// from it.
     pub fn delete(&self, user: UserId, id: &str) -> Result<(), ClientError> {
         self.owned(user, id)?;
-        let deleted = self.repository.delete(id)?.ok_or(ClientError::NotFound)?;
+        let deleted = self
+            .repository
+            .delete(id, self.clock.now())?
+            .ok_or(ClientError::NotFound)?;
         self.revoked.invalidate(&deleted);
         Ok(())
     }

@@ -7,11 +7,12 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tessera_domain::{
     Actor, AuthorizationCode, ClaimLost, ClientId, ClientRepository, ClientUpdate, CodeRepository,
-    IdempotencyClaim, InsertClientError, NewTokenRecord, OAuthClient, PermissionSet, RedeemError,
-    Redeemed, RevokeReason, StoredClient, Timestamp, TokenHash, TokenRecord, UserId,
+    EventDraft, EventType, IdempotencyClaim, InsertClientError, NewTokenRecord, OAuthClient,
+    PermissionSet, RedeemError, Redeemed, RevokeReason, StoredClient, Timestamp, TokenHash,
+    TokenRecord, UserId,
 };
 
-use crate::audit::append_revoked;
+use crate::audit::{append, append_revoked};
 use crate::connection::Backend;
 use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
@@ -161,6 +162,11 @@ impl From<DieselError> for InsertFailure {
 
 /// The author's quota row, created at zero unless it exists; SQLite's and
 /// PostgreSQL's placeholders.
+/// A stored user id, inside a transaction.
+fn user_of(id: i64) -> Result<UserId, DieselError> {
+    UserId::new(id).map_err(|e| DieselError::DeserializationError(e.to_string().into()))
+}
+
 const QUOTA_ROW_SQL: [&str; 2] = [
     "INSERT INTO oauth_client_quota (user_id, used) VALUES (?, 0) ON CONFLICT (user_id) DO NOTHING",
     "INSERT INTO oauth_client_quota (user_id, used) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING",
@@ -194,7 +200,8 @@ impl DieselOAuthRepository {
             secret_sealed: stored.secret_sealed.clone(),
             created_at: client.created_at.as_millis(),
         };
-        let postgres = self.store.backend() == Backend::Postgres;
+        let backend = self.store.backend();
+        let postgres = backend == Backend::Postgres;
         self.store.write("storing a client", |conn| {
             let outcome = conn.transaction::<(), InsertFailure, _>(|conn| {
                 // The quota row exists after this (both backends know
@@ -218,6 +225,9 @@ impl DieselOAuthRepository {
                 diesel::insert_into(oauth_clients::table)
                     .values(&row)
                     .execute(conn)?;
+                if let Some(event) = stored.created_event() {
+                    append(conn, backend, &event, stored.client.created_at)?;
+                }
                 if let Some(claim) = claim
                     && !crate::idempotency::complete(conn, claim, &row.client_id)?
                 {
@@ -279,7 +289,12 @@ impl ClientRepository for DieselOAuthRepository {
         self.list(Some(author))
     }
 
-    fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
+    fn update(
+        &self,
+        id: &str,
+        update: &ClientUpdate,
+        at: Timestamp,
+    ) -> anyhow::Result<Option<StoredClient>> {
         if !storable_id(id) {
             return Ok(None);
         }
@@ -291,10 +306,20 @@ impl ClientRepository for DieselOAuthRepository {
             api_key_filename: update.api_key_filename.as_ref().map(Option::as_deref),
         };
         if update != &ClientUpdate::default() {
+            let backend = self.store.backend();
             self.store.write_query("updating a client", |conn| {
-                diesel::update(oauth_clients::table.find(id))
-                    .set(&changes)
-                    .execute(conn)
+                conn.transaction(|conn| {
+                    let author: Option<i64> = diesel::update(oauth_clients::table.find(id))
+                        .set(&changes)
+                        .returning(oauth_clients::author)
+                        .get_result(conn)
+                        .optional()?;
+                    if let Some(author) = author {
+                        let event = update.updated_event(user_of(author)?, &ClientId::new(id));
+                        append(conn, backend, &event, at)?;
+                    }
+                    Ok(())
+                })
             })?;
         }
         ClientRepository::find(self, id)
@@ -305,30 +330,46 @@ impl ClientRepository for DieselOAuthRepository {
         id: &str,
         secret_hash: TokenHash,
         secret_sealed: Vec<u8>,
+        at: Timestamp,
     ) -> anyhow::Result<Option<StoredClient>> {
         if !storable_id(id) {
             return Ok(None);
         }
+        let backend = self.store.backend();
         let updated = self
             .store
             .write_query("replacing a client secret", |conn| {
-                diesel::update(oauth_clients::table.find(id))
-                    .set((
-                        oauth_clients::secret_hash.eq(&secret_hash.0[..]),
-                        oauth_clients::secret_sealed.eq(&secret_sealed),
-                    ))
-                    .execute(conn)
+                conn.transaction(|conn| {
+                    let author: Option<i64> = diesel::update(oauth_clients::table.find(id))
+                        .set((
+                            oauth_clients::secret_hash.eq(&secret_hash.0[..]),
+                            oauth_clients::secret_sealed.eq(&secret_sealed),
+                        ))
+                        .returning(oauth_clients::author)
+                        .get_result(conn)
+                        .optional()?;
+                    if let Some(author) = author {
+                        let event = EventDraft::for_client(
+                            user_of(author)?,
+                            EventType::ClientSecretReset,
+                            &ClientId::new(id),
+                        );
+                        append(conn, backend, &event, at)?;
+                    }
+                    Ok(author.is_some())
+                })
             })?;
-        if updated == 0 {
+        if !updated {
             return Ok(None);
         }
         ClientRepository::find(self, id)
     }
 
-    fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>> {
+    fn delete(&self, id: &str, at: Timestamp) -> anyhow::Result<Option<Vec<TokenHash>>> {
         if !storable_id(id) {
             return Ok(None);
         }
+        let backend = self.store.backend();
         self.store.write("deleting a client", |conn| {
             let deleted = conn
                 .transaction::<Option<Vec<Vec<u8>>>, DieselError, _>(|conn| {
@@ -340,17 +381,31 @@ impl ClientRepository for DieselOAuthRepository {
                     let Some(author) = author else {
                         return Ok(None);
                     };
-                    let tokens = diesel::delete(
+                    let tokens: Vec<(Vec<u8>, i64, String)> = diesel::delete(
                         api_tokens::table.filter(api_tokens::from_api_client.eq(id)),
                     )
-                    .returning(api_tokens::token_hash)
-                    .get_results::<Vec<u8>>(conn)?;
+                    .returning((
+                        api_tokens::token_hash,
+                        api_tokens::user_id,
+                        api_tokens::public_id,
+                    ))
+                    .get_results(conn)?;
                     diesel::delete(oauth_codes::table.filter(oauth_codes::client_id.eq(id)))
                         .execute(conn)?;
                     diesel::delete(oauth_clients::table.find(id)).execute(conn)?;
                     diesel::update(oauth_client_quota::table.find(author))
                         .set(oauth_client_quota::used.eq(oauth_client_quota::used - 1_i64))
                         .execute(conn)?;
+                    let author = user_of(author)?;
+                    let (tokens, owners) = split_deleted(tokens);
+                    let by = Actor::session(author);
+                    append_revoked(conn, backend, &owners, &by, RevokeReason::ClientDeleted, at)?;
+                    let event = EventDraft::for_client(
+                        author,
+                        EventType::ClientDeleted,
+                        &ClientId::new(id),
+                    );
+                    append(conn, backend, &event, at)?;
                     Ok(Some(tokens))
                 })
                 .store_context("deleting a client")?;

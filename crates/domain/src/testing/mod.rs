@@ -126,6 +126,9 @@ impl State {
         if owned >= cap as usize {
             return Err(InsertClientError::CapReached);
         }
+        if let Some(event) = client.created_event() {
+            self.append(&event, client.client.created_at);
+        }
         self.clients.push(client.clone());
         Ok(client)
     }

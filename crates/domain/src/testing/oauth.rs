@@ -1,6 +1,7 @@
 //! The in-memory store as the OAuth2 ports: clients and authorization codes.
 
 use super::InMemoryStore;
+use crate::audit::{Actor, EventDraft, EventType, RevokeReason};
 use crate::crypto::TokenHash;
 use crate::idempotency::{ClaimLost, IdempotencyClaim};
 use crate::ids::{ClientId, UserId};
@@ -59,11 +60,21 @@ impl ClientRepository for InMemoryStore {
             .collect())
     }
 
-    fn update(&self, id: &str, update: &ClientUpdate) -> anyhow::Result<Option<StoredClient>> {
+    fn update(
+        &self,
+        id: &str,
+        update: &ClientUpdate,
+        at: Timestamp,
+    ) -> anyhow::Result<Option<StoredClient>> {
         let mut state = self.lock();
         let Some(stored) = state.client_mut(id) else {
             return Ok(None);
         };
+        let event = stored
+            .client
+            .author
+            .filter(|_| update != &ClientUpdate::default())
+            .map(|author| update.updated_event(author, &stored.client.id));
         let client = &mut stored.client;
         if let Some(name) = &update.name {
             client.name = name.to_string();
@@ -92,7 +103,11 @@ impl ClientRepository for InMemoryStore {
                 *field = value;
             }
         }
-        Ok(Some(stored.clone()))
+        let stored = stored.clone();
+        if let Some(event) = event {
+            state.append(&event, at);
+        }
+        Ok(Some(stored))
     }
 
     fn replace_secret(
@@ -100,6 +115,7 @@ impl ClientRepository for InMemoryStore {
         id: &str,
         secret_hash: TokenHash,
         secret_sealed: Vec<u8>,
+        at: Timestamp,
     ) -> anyhow::Result<Option<StoredClient>> {
         let mut state = self.lock();
         let Some(stored) = state.client_mut(id) else {
@@ -107,18 +123,42 @@ impl ClientRepository for InMemoryStore {
         };
         stored.secret_hash = secret_hash;
         stored.secret_sealed = secret_sealed;
-        Ok(Some(stored.clone()))
+        let stored = stored.clone();
+        if let Some(author) = stored.client.author {
+            let event =
+                EventDraft::for_client(author, EventType::ClientSecretReset, &stored.client.id);
+            state.append(&event, at);
+        }
+        Ok(Some(stored))
     }
 
-    fn delete(&self, id: &str) -> anyhow::Result<Option<Vec<TokenHash>>> {
+    fn delete(&self, id: &str, at: Timestamp) -> anyhow::Result<Option<Vec<TokenHash>>> {
         let mut state = self.lock();
-        let before = state.clients.len();
-        state.clients.retain(|c| c.client.id.as_str() != id);
-        if state.clients.len() == before {
+        let Some(gone) = state
+            .clients
+            .iter()
+            .find(|c| c.client.id.as_str() == id)
+            .cloned()
+        else {
             return Ok(None);
+        };
+        state.clients.retain(|c| c.client.id.as_str() != id);
+        let by = gone
+            .client
+            .author
+            .map_or_else(Actor::system, Actor::session);
+        let deleted = state.revoke(
+            |t| t.from_api_client.as_ref().map(ClientId::as_str) == Some(id),
+            &by,
+            RevokeReason::ClientDeleted,
+            at,
+        );
+        if let Some(author) = gone.client.author {
+            state.append(
+                &EventDraft::for_client(author, EventType::ClientDeleted, &gone.client.id),
+                at,
+            );
         }
-        let deleted =
-            state.delete_tokens(|t| t.from_api_client.as_ref().map(ClientId::as_str) == Some(id));
         state.codes.retain(|c| c.client_id.as_str() != id);
         Ok(Some(deleted))
     }

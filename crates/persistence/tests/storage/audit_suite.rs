@@ -5,8 +5,8 @@
 use std::sync::{Arc, Barrier};
 
 use tessera_domain::{
-    ActorKind, AllowedIps, AuditEvent, ChainCheck, ClientId, InsertTokenError, RotationOf,
-    TokenChange, TokenRepository, UserId,
+    ActorKind, AllowedIps, AuditEvent, ChainCheck, ClientId, ClientUpdate, InsertTokenError,
+    RotationOf, TokenChange, TokenRepository, UserId,
 };
 
 use crate::Fixture;
@@ -409,4 +409,63 @@ pub fn revocations_by_a_client_a_new_grant_and_reuse_name_their_reason(f: &Fixtu
     assert!(reused.contains(&old.public_id.to_string()));
     assert!(reused.contains(&rotation.successor_id.to_string()));
     assert_chain_verifies(f, 13);
+}
+
+pub fn a_clients_life_is_in_its_authors_trail_and_its_tokens_in_their_owners(f: &Fixture) {
+    let registered = client("CXLife", 14);
+    f.clients.insert(registered.clone(), 10).expect("client");
+    let update = ClientUpdate {
+        redirect_uri: Some(None),
+        ..ClientUpdate::default()
+    };
+    f.clients.update("CXLife", &update, NOW).expect("update");
+    f.clients
+        .update("CXLife", &ClientUpdate::default(), NOW)
+        .expect("an empty update: nothing to record");
+    f.clients
+        .replace_secret("CXLife", crate::suite::fresh_hash(), vec![1], NOW)
+        .expect("reset");
+    let issued = record(15, Some("CXLife"));
+    f.repo.insert(issued.clone(), NOW).expect("insert");
+    f.clients
+        .delete("CXLife", NOW)
+        .expect("delete")
+        .expect("existed");
+    assert_eq!(f.clients.delete("CXLife", NOW).expect("again"), None);
+
+    let author = events_of(f, 14);
+    let kinds: Vec<&str> = author.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "client.created",
+            "client.updated",
+            "client.secret_reset",
+            "client.deleted"
+        ]
+    );
+    assert!(
+        author
+            .iter()
+            .all(|e| e.client_id.as_deref() == Some("CXLife"))
+    );
+    assert!(author.iter().all(|e| e.actor.id.as_deref() == Some("14")));
+    assert_eq!(author[0].details["name"], registered.client.name.as_str());
+    assert_eq!(
+        serde_json::Value::Object(author[1].details.clone()),
+        serde_json::json!({"redirectUri": null})
+    );
+    assert_chain_verifies(f, 14);
+
+    let owner = events_of(f, 15);
+    let revoked = owner.last().expect("events");
+    assert_eq!(revoked.kind, "token.revoked");
+    assert_eq!(revoked.details["reason"], "client_deleted");
+    assert_eq!(revoked.token_id, Some(issued.public_id.to_string()));
+    assert_eq!(
+        revoked.actor.id.as_deref(),
+        Some("14"),
+        "by the client's author"
+    );
+    assert_chain_verifies(f, 15);
 }

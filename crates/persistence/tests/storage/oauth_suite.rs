@@ -139,7 +139,7 @@ pub fn client_update_sets_and_clears_fields(f: &Fixture) {
     };
     let updated = f
         .clients
-        .update("CIupd", &update)
+        .update("CIupd", &update, NOW)
         .expect("update")
         .expect("exists");
     assert_eq!(updated.client.name, "Renamed");
@@ -155,7 +155,10 @@ pub fn client_update_sets_and_clears_fields(f: &Fixture) {
     );
     assert_eq!(updated.client.api_key_filename.as_deref(), Some("key.txt"));
     assert_eq!(f.clients.find("CIupd").expect("find"), Some(updated));
-    assert_eq!(f.clients.update("CInope", &update).expect("update"), None);
+    assert_eq!(
+        f.clients.update("CInope", &update, NOW).expect("update"),
+        None
+    );
 }
 
 pub fn client_secret_is_replaced(f: &Fixture) {
@@ -163,7 +166,7 @@ pub fn client_secret_is_replaced(f: &Fixture) {
     let hash = fresh_hash();
     let after = f
         .clients
-        .replace_secret("CIsec", hash, vec![1, 1, 1])
+        .replace_secret("CIsec", hash, vec![1, 1, 1], NOW)
         .expect("replace")
         .expect("exists");
     assert_eq!(after.secret_hash, hash);
@@ -171,7 +174,7 @@ pub fn client_secret_is_replaced(f: &Fixture) {
     assert_eq!(after.secret_sealed, vec![1, 1, 1]);
     assert_eq!(
         f.clients
-            .replace_secret("CInope", fresh_hash(), vec![])
+            .replace_secret("CInope", fresh_hash(), vec![], NOW)
             .expect("replace"),
         None
     );
@@ -187,14 +190,14 @@ pub fn deleting_a_client_takes_its_tokens_and_codes_and_frees_a_slot(f: &Fixture
     let pending = code("CIdel", 2, NOW + Duration::from_millis(60_000));
     f.codes.insert(pending.clone()).expect("code");
     assert_eq!(
-        f.clients.delete("CIdel").expect("delete"),
+        f.clients.delete("CIdel", NOW).expect("delete"),
         Some(vec![issued.hash])
     );
     assert_eq!(f.clients.find("CIdel").expect("find"), None);
     assert_eq!(f.repo.find_by_hash(&issued.hash).expect("find"), None);
     assert!(f.repo.find_by_hash(&other.hash).expect("find").is_some());
     assert_eq!(f.codes.find(&pending.hash).expect("find"), None);
-    assert_eq!(f.clients.delete("CIdel").expect("second delete"), None);
+    assert_eq!(f.clients.delete("CIdel", NOW).expect("second delete"), None);
     f.clients
         .insert(client("CIagain", 1), 1)
         .expect("the slot is free again");
@@ -315,7 +318,7 @@ pub fn every_deletion_is_logged_in_order(f: &Fixture) {
     let c = f.repo.insert(record(2, Some("CXA")), NOW).expect("c");
     f.clients.insert(client("CIgone", 9), 10).expect("client");
     assert!(f.repo.delete(user(1), &a.hash, NOW).expect("delete"));
-    f.clients.delete("CIgone").expect("client delete");
+    f.clients.delete("CIgone", NOW).expect("client delete");
     assert!(
         f.repo
             .delete_for_client(&c.hash, &ClientId::new("CXA"), NOW)

@@ -14,6 +14,7 @@ crate::both_backends!(audit:
     created_tokens_are_exported_as_a_chain_anyone_can_check,
     out_of_range_paging_and_another_users_trail_are_refused,
     audit_verify_names_an_event_edited_in_the_database,
+    a_clients_life_is_recorded_and_no_event_holds_a_secret,
 );
 
 async fn page(app: &TestApp, user: i64, query: &str) -> Value {
@@ -167,4 +168,42 @@ pub async fn audit_verify_names_an_event_edited_in_the_database(backend: Backend
 fn assert_chain_breaks_offline(events: &[Value]) {
     let outcome = std::panic::catch_unwind(|| assert_chain_holds(events));
     assert!(outcome.is_err(), "an edited event must not pass");
+}
+
+pub async fn a_clients_life_is_recorded_and_no_event_holds_a_secret(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = crate::clients::create_client(&app, 76, &crate::clients::valid_client()).await;
+    let id = created["clientID"].as_str().expect("an id").to_owned();
+    let path = format!("/api/v1/clients/{id}");
+    let reset = send(app.with_session(Method::POST, &format!("{path}/reset-secret"), 76)).await;
+    assert_eq!(reset.status, 200);
+    let token = app.create_token(76, "mine", &[]).await;
+    let deleted = send(app.with_session(Method::DELETE, &path, 76)).await;
+    assert_eq!(deleted.status, 200);
+
+    let events = export(&app, 76, 100).await;
+    assert_chain_holds(&events);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["type"].as_str().expect("a type"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "client.created",
+            "client.secret_reset",
+            "token.created",
+            "client.deleted"
+        ]
+    );
+    assert_eq!(events[0]["clientID"], id.as_str());
+    let text = serde_json::to_string(&events).expect("text");
+    for secret in [
+        created["clientSecret"].as_str().expect("a secret"),
+        reset.body["clientSecret"].as_str().expect("a secret"),
+        &token_of(&token),
+    ] {
+        assert!(!text.contains(secret), "an event holds a secret");
+    }
+    app.stop().await;
 }
