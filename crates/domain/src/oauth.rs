@@ -204,6 +204,8 @@ pub trait CodeRepository: Send + Sync + 'static {
     ) -> Result<Redeemed, RedeemError>;
 
     /// Deletes the token first issued from this code (replay, RFC 6749
-    /// §4.1.2); returns its fingerprint if it still existed.
-    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>>;
+    /// §4.1.2: two parties held the code), with its `token.revoked`
+    /// (reason `reuse`, by the system) made `at`; returns its fingerprint
+    /// if it still existed.
+    fn revoke_issued(&self, code: &TokenHash, at: Timestamp) -> anyhow::Result<Option<TokenHash>>;
 }

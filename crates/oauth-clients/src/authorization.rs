@@ -260,7 +260,7 @@ impl AuthorizationService {
     }
 
     fn revoke_issued(&self, code: &tessera_domain::TokenHash) -> anyhow::Result<()> {
-        if let Some(hash) = self.codes.revoke_issued(code)? {
+        if let Some(hash) = self.codes.revoke_issued(code, self.clock.now())? {
             self.tokens.forget(&[hash]);
         }
         Ok(())

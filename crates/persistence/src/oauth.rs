@@ -547,26 +547,34 @@ impl CodeRepository for DieselOAuthRepository {
         })
     }
 
-    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>> {
+    fn revoke_issued(&self, code: &TokenHash, at: Timestamp) -> anyhow::Result<Option<TokenHash>> {
+        let backend = self.store.backend();
         self.store
-            .write("revoking a replayed code's token", |conn| {
-                let issued: Option<Option<Vec<u8>>> = oauth_codes::table
-                    .find(&code.0[..])
-                    .select(oauth_codes::token_hash)
-                    .get_result(conn)
-                    .optional()
-                    .store_context("looking a code up")?;
-                let Some(Some(hash)) = issued else {
-                    return Ok(None);
-                };
-                let deleted =
-                    diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(&hash)))
-                        .execute(conn)
-                        .store_context("revoking the token of a replayed code")?;
-                if deleted == 0 {
-                    return Ok(None);
-                }
-                hash_of(hash, "token").map(Some)
-            })
+            .write_query("revoking a replayed code's token", |conn| {
+                conn.transaction(|conn| {
+                    let issued: Option<Option<Vec<u8>>> = oauth_codes::table
+                        .find(&code.0[..])
+                        .select(oauth_codes::token_hash)
+                        .get_result(conn)
+                        .optional()?;
+                    let Some(Some(hash)) = issued else {
+                        return Ok(None);
+                    };
+                    let deleted: Vec<(Vec<u8>, i64, String)> =
+                        diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(&hash)))
+                            .returning((
+                                api_tokens::token_hash,
+                                api_tokens::user_id,
+                                api_tokens::public_id,
+                            ))
+                            .get_results(conn)?;
+                    let (hashes, owners) = split_deleted(deleted);
+                    let system = Actor::system();
+                    append_revoked(conn, backend, &owners, &system, RevokeReason::Reuse, at)?;
+                    Ok(hashes.into_iter().next())
+                })
+            })?
+            .map(|hash| hash_of(hash, "token"))
+            .transpose()
     }
 }

@@ -225,7 +225,7 @@ impl CodeRepository for InMemoryStore {
         Ok(Redeemed { token, replaced })
     }
 
-    fn revoke_issued(&self, code: &TokenHash) -> anyhow::Result<Option<TokenHash>> {
+    fn revoke_issued(&self, code: &TokenHash, at: Timestamp) -> anyhow::Result<Option<TokenHash>> {
         let mut state = self.lock();
         let issued = state
             .codes
@@ -235,7 +235,12 @@ impl CodeRepository for InMemoryStore {
         let Some(hash) = issued else {
             return Ok(None);
         };
-        let deleted = state.delete_tokens(|t| t.hash == hash);
+        let deleted = state.revoke(
+            |t| t.hash == hash,
+            &Actor::system(),
+            RevokeReason::Reuse,
+            at,
+        );
         Ok((!deleted.is_empty()).then_some(hash))
     }
 }

@@ -469,3 +469,28 @@ pub fn a_clients_life_is_in_its_authors_trail_and_its_tokens_in_their_owners(f: 
     );
     assert_chain_verifies(f, 15);
 }
+
+pub fn a_replayed_codes_token_is_revoked_for_reuse(f: &Fixture) {
+    f.clients
+        .insert(client("CXReplay", 98), 10)
+        .expect("client");
+    let pending = code("CXReplay", 16, NOW + std::time::Duration::from_secs(600));
+    f.codes.insert(pending.clone()).expect("code");
+    let mut granted = record(16, Some("CXReplay"));
+    granted.created_by = tessera_domain::Actor::client(&ClientId::new("CXReplay"));
+    f.codes
+        .redeem(&pending.hash, granted.clone(), NOW)
+        .expect("redeem");
+    assert_eq!(
+        f.codes.revoke_issued(&pending.hash, NOW).expect("revoke"),
+        Some(granted.hash)
+    );
+
+    let events = events_of(f, 16);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["token.created", "token.revoked"]);
+    assert_eq!(events[1].details["reason"], "reuse");
+    assert_eq!(events[1].actor.kind, ActorKind::System);
+    assert_eq!(events[1].token_id, Some(granted.public_id.to_string()));
+    assert_chain_verifies(f, 16);
+}

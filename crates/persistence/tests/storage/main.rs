@@ -126,7 +126,8 @@ macro_rules! conformance {
             a_rotation_appends_token_rotated_by_whoever_asked,
             operators_suspensions_and_revocations_are_recorded_once_each,
             revocations_by_a_client_a_new_grant_and_reuse_name_their_reason,
-            a_clients_life_is_in_its_authors_trail_and_its_tokens_in_their_owners
+            a_clients_life_is_in_its_authors_trail_and_its_tokens_in_their_owners,
+            a_replayed_codes_token_is_revoked_for_reuse
         );
         lifecycle_conformance!(@each $make;
             a_token_is_found_by_its_public_id_only_for_its_owner,

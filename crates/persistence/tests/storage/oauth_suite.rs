@@ -284,10 +284,13 @@ pub fn replay_revocation_deletes_the_issued_token(f: &Fixture) {
         .token;
     let unrelated = f.repo.insert(record(6, None), NOW).expect("unrelated");
     assert_eq!(
-        f.codes.revoke_issued(&pending.hash).expect("revoke"),
+        f.codes.revoke_issued(&pending.hash, NOW).expect("revoke"),
         Some(issued.hash)
     );
-    assert_eq!(f.codes.revoke_issued(&pending.hash).expect("again"), None);
+    assert_eq!(
+        f.codes.revoke_issued(&pending.hash, NOW).expect("again"),
+        None
+    );
     assert_eq!(f.repo.find_by_hash(&issued.hash).expect("find"), None);
     assert!(
         f.repo
@@ -296,7 +299,7 @@ pub fn replay_revocation_deletes_the_issued_token(f: &Fixture) {
             .is_some()
     );
     f.codes
-        .revoke_issued(&fresh_hash())
+        .revoke_issued(&fresh_hash(), NOW)
         .expect("unknown code is fine");
 }
 
