@@ -10,14 +10,27 @@ use tessera_domain::{Actor, AuditEvent, AuditLog, EventDraft, RevokeReason, Time
 use crate::connection::{AnyConnection, Backend};
 use crate::schema::{audit_events, audit_heads};
 use crate::store::Store;
+use crate::token_rows::DeletedToken;
 
-/// The head row exists after this; both backends know `ON CONFLICT DO
-/// NOTHING`, Diesel's builder does not offer it for a connection that may
+/// Bumps the user's head, creating it at 1 for a first event, and returns
+/// the new `seq` with the previous event's hash (the genesis hash for a new
+/// head): one statement. Both backends know `ON CONFLICT … DO UPDATE …
+/// RETURNING`; Diesel's builder does not offer it for a connection that may
 /// be either.
-const HEAD_ROW_SQL: [&str; 2] = [
-    "INSERT INTO audit_heads (user_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (user_id) DO NOTHING",
-    "INSERT INTO audit_heads (user_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (user_id) DO NOTHING",
+const BUMP_HEAD_SQL: [&str; 2] = [
+    "INSERT INTO audit_heads (user_id, seq, hash) VALUES (?, 1, ?) \
+     ON CONFLICT (user_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash",
+    "INSERT INTO audit_heads (user_id, seq, hash) VALUES ($1, 1, $2) \
+     ON CONFLICT (user_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash",
 ];
+
+#[derive(QueryableByName)]
+struct Head {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    hash: String,
+}
 
 /// Appends `draft` as its user's next event. Call inside the change's
 /// transaction: bumping the head locks its row until commit, so one user's
@@ -30,13 +43,12 @@ pub(crate) fn append(
     at: Timestamp,
 ) -> Result<AuditEvent, DieselError> {
     let user = draft.user.get();
-    diesel::sql_query(HEAD_ROW_SQL[usize::from(backend == Backend::Postgres)])
+    let Head {
+        seq,
+        hash: previous,
+    } = diesel::sql_query(BUMP_HEAD_SQL[usize::from(backend == Backend::Postgres)])
         .bind::<diesel::sql_types::BigInt, _>(user)
         .bind::<diesel::sql_types::Text, _>(GENESIS_HASH)
-        .execute(conn)?;
-    let (seq, previous): (i64, String) = diesel::update(audit_heads::table.find(user))
-        .set(audit_heads::seq.eq(audit_heads::seq + 1))
-        .returning((audit_heads::seq, audit_heads::hash))
         .get_result(conn)?;
     let event = AuditEvent::chain(draft, u64::try_from(seq).unwrap_or(0), at, &previous);
     let text =
@@ -56,28 +68,26 @@ pub(crate) fn append(
     Ok(event)
 }
 
-/// `token.revoked` for each deleted token, given as its `(user_id,
-/// public_id)` columns; inside the deleting transaction.
+/// `token.revoked` for each token a `DELETE … RETURNING`
+/// [`DELETED_TOKEN`](crate::token_rows::DELETED_TOKEN) took, inside its transaction; their fingerprints.
 pub(crate) fn append_revoked(
     conn: &mut AnyConnection,
     backend: Backend,
-    deleted: &[(i64, String)],
+    deleted: Vec<DeletedToken>,
     actor: &Actor,
     reason: RevokeReason,
     at: Timestamp,
-) -> Result<(), DieselError> {
-    for (user, id) in deleted {
-        let user = UserId::new(*user)
+) -> Result<Vec<Vec<u8>>, DieselError> {
+    let mut hashes = Vec::with_capacity(deleted.len());
+    for (hash, user, id) in deleted {
+        let user = UserId::new(user)
             .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?;
-        let id = crate::token_rows::parsed_token_id(id)?;
-        append(
-            conn,
-            backend,
-            &EventDraft::revoked(user, id, actor.clone(), reason),
-            at,
-        )?;
+        let id = crate::token_rows::parsed_token_id(&id)?;
+        let event = EventDraft::revoked(user, id, actor.clone(), reason);
+        append(conn, backend, &event, at)?;
+        hashes.push(hash);
     }
-    Ok(())
+    Ok(hashes)
 }
 
 #[derive(Clone)]

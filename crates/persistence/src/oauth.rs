@@ -17,7 +17,9 @@ use crate::connection::Backend;
 use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
 use crate::store::{Store, StoreContext as _, store_error};
-use crate::token_rows::{TokenRow, insert_token_row, is_duplicate_token_hash, split_deleted};
+use crate::token_rows::{
+    DELETED_TOKEN, DeletedToken, TokenRow, insert_token_row, is_duplicate_token_hash,
+};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = oauth_clients)]
@@ -381,14 +383,10 @@ impl ClientRepository for DieselOAuthRepository {
                     let Some(author) = author else {
                         return Ok(None);
                     };
-                    let tokens: Vec<(Vec<u8>, i64, String)> = diesel::delete(
+                    let tokens: Vec<DeletedToken> = diesel::delete(
                         api_tokens::table.filter(api_tokens::from_api_client.eq(id)),
                     )
-                    .returning((
-                        api_tokens::token_hash,
-                        api_tokens::user_id,
-                        api_tokens::public_id,
-                    ))
+                    .returning(DELETED_TOKEN)
                     .get_results(conn)?;
                     diesel::delete(oauth_codes::table.filter(oauth_codes::client_id.eq(id)))
                         .execute(conn)?;
@@ -397,9 +395,15 @@ impl ClientRepository for DieselOAuthRepository {
                         .set(oauth_client_quota::used.eq(oauth_client_quota::used - 1_i64))
                         .execute(conn)?;
                     let author = user_of(author)?;
-                    let (tokens, owners) = split_deleted(tokens);
                     let by = Actor::session(author);
-                    append_revoked(conn, backend, &owners, &by, RevokeReason::ClientDeleted, at)?;
+                    let tokens = append_revoked(
+                        conn,
+                        backend,
+                        tokens,
+                        &by,
+                        RevokeReason::ClientDeleted,
+                        at,
+                    )?;
                     let event = EventDraft::for_client(
                         author,
                         EventType::ClientDeleted,
@@ -502,29 +506,21 @@ impl CodeRepository for DieselOAuthRepository {
                     return Err(RedeemFailure::AlreadyUsed);
                 }
                 let client = token.from_api_client.as_ref().map(ClientId::as_str);
-                let replaced: Vec<(Vec<u8>, i64, String)> = diesel::delete(
+                let replaced: Vec<DeletedToken> = diesel::delete(
                     api_tokens::table
                         .filter(api_tokens::user_id.eq(token.user_id.get()))
                         .filter(api_tokens::from_api_client.eq(client.unwrap_or_default())),
                 )
-                .returning((
-                    api_tokens::token_hash,
-                    api_tokens::user_id,
-                    api_tokens::public_id,
-                ))
+                .returning(DELETED_TOKEN)
                 .get_results(conn)?;
-                let (replaced, owners) = split_deleted(replaced);
-                if let Some(client) = &token.from_api_client {
-                    let by = Actor::client(client);
-                    append_revoked(
-                        conn,
-                        backend,
-                        &owners,
-                        &by,
-                        RevokeReason::GrantReplaced,
-                        now,
-                    )?;
-                }
+                let replaced = match &token.from_api_client {
+                    Some(client) => {
+                        let by = Actor::client(client);
+                        let reason = RevokeReason::GrantReplaced;
+                        append_revoked(conn, backend, replaced, &by, reason, now)?
+                    }
+                    None => replaced.into_iter().map(|(hash, _, _)| hash).collect(),
+                };
                 let row = insert_token_row(conn, &token)?;
                 crate::audit::append(conn, backend, &token.created_event(), token.created_at)?;
                 Ok((row, replaced))
@@ -560,17 +556,13 @@ impl CodeRepository for DieselOAuthRepository {
                     let Some(Some(hash)) = issued else {
                         return Ok(None);
                     };
-                    let deleted: Vec<(Vec<u8>, i64, String)> =
+                    let deleted: Vec<DeletedToken> =
                         diesel::delete(api_tokens::table.filter(api_tokens::token_hash.eq(&hash)))
-                            .returning((
-                                api_tokens::token_hash,
-                                api_tokens::user_id,
-                                api_tokens::public_id,
-                            ))
+                            .returning(DELETED_TOKEN)
                             .get_results(conn)?;
-                    let (hashes, owners) = split_deleted(deleted);
                     let system = Actor::system();
-                    append_revoked(conn, backend, &owners, &system, RevokeReason::Reuse, at)?;
+                    let hashes =
+                        append_revoked(conn, backend, deleted, &system, RevokeReason::Reuse, at)?;
                     Ok(hashes.into_iter().next())
                 })
             })?

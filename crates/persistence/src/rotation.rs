@@ -14,7 +14,9 @@ use crate::connection::{AnyConnection, Backend};
 use crate::schema::api_tokens;
 use crate::store::{Store, store_error};
 use crate::suspensions::may_issue_to;
-use crate::token_rows::{NewTokenRow, TokenRow, is_duplicate_token_hash};
+use crate::token_rows::{
+    DELETED_TOKEN, DeletedToken, NewTokenRow, TokenRow, is_duplicate_token_hash,
+};
 
 pub(crate) fn rotate(store: &Store, rotation: &Rotation) -> Result<Rotated, RotateError> {
     const WHAT: &str = "rotating a token";
@@ -67,19 +69,13 @@ pub(crate) fn revoke_lineage(
                         None => None,
                     };
                 }
-                let deleted: Vec<(Vec<u8>, i64, String)> = diesel::delete(
+                let deleted: Vec<DeletedToken> = diesel::delete(
                     api_tokens::table.filter(api_tokens::token_hash.eq_any(&doomed)),
                 )
-                .returning((
-                    api_tokens::token_hash,
-                    api_tokens::user_id,
-                    api_tokens::public_id,
-                ))
+                .returning(DELETED_TOKEN)
                 .get_results(conn)?;
-                let (hashes, owners) = crate::token_rows::split_deleted(deleted);
                 let system = Actor::system();
-                append_revoked(conn, backend, &owners, &system, RevokeReason::Reuse, at)?;
-                Ok(hashes)
+                append_revoked(conn, backend, deleted, &system, RevokeReason::Reuse, at)
             })
         })
         .and_then(crate::token_hashes)

@@ -161,15 +161,19 @@ pub(crate) fn parsed_token_id(text: &str) -> Result<TokenId, DieselError> {
         .ok_or_else(|| DieselError::DeserializationError(format!("token id {text:?}").into()))
 }
 
-/// Deleted rows' `(token_hash, user_id, public_id)` as their fingerprints
-/// and their owners, the latter for `token.revoked` events.
-pub(crate) fn split_deleted(
-    rows: Vec<(Vec<u8>, i64, String)>,
-) -> (Vec<Vec<u8>>, Vec<(i64, String)>) {
-    rows.into_iter()
-        .map(|(hash, user, id)| (hash, (user, id)))
-        .unzip()
-}
+/// What a revoking `DELETE` returns of each token ([`DELETED_TOKEN`]): its
+/// fingerprint, and the owner and id its `token.revoked` names.
+pub(crate) type DeletedToken = (Vec<u8>, i64, String);
+
+pub(crate) const DELETED_TOKEN: (
+    api_tokens::token_hash,
+    api_tokens::user_id,
+    api_tokens::public_id,
+) = (
+    api_tokens::token_hash,
+    api_tokens::user_id,
+    api_tokens::public_id,
+);
 
 /// Whether a unique violation broke the token-fingerprint constraint.
 pub(crate) fn is_duplicate_token_hash(error: &DieselError) -> bool {

@@ -17,8 +17,8 @@ use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
 use crate::suspensions::{is_suspended, may_issue_to};
 use crate::token_rows::{
-    TokenChangeRow, TokenRow, USAGE_CHUNK, allowed_ips_column, insert_token_row,
-    is_duplicate_token_hash, parsed_token_id, split_deleted,
+    DELETED_TOKEN, DeletedToken, TokenChangeRow, TokenRow, USAGE_CHUNK, allowed_ips_column,
+    insert_token_row, is_duplicate_token_hash, parsed_token_id,
 };
 
 #[derive(Clone)]
@@ -376,16 +376,16 @@ impl TokenRepository for DieselTokenRepository {
         let backend = self.store.backend();
         let deleted = self.store.write_query("revoking a token", |conn| {
             conn.transaction(|conn| {
-                let deleted: Vec<(i64, String)> = diesel::delete(
+                let deleted: Vec<DeletedToken> = diesel::delete(
                     api_tokens::table
                         .filter(api_tokens::token_hash.eq(&hash.0[..]))
                         .filter(api_tokens::from_api_client.eq(client.as_str())),
                 )
-                .returning((api_tokens::user_id, api_tokens::public_id))
+                .returning(DELETED_TOKEN)
                 .get_results(conn)?;
                 let by = Actor::client(client);
-                append_revoked(conn, backend, &deleted, &by, RevokeReason::OauthRevoke, at)?;
-                Ok(!deleted.is_empty())
+                let reason = RevokeReason::OauthRevoke;
+                Ok(!append_revoked(conn, backend, deleted, &by, reason, at)?.is_empty())
             })
         })?;
         Ok(deleted)
@@ -407,24 +407,17 @@ impl TokenRepository for DieselTokenRepository {
         self.store
             .write_query("revoking a user's tokens", |conn| {
                 conn.transaction(|conn| {
-                    let deleted: Vec<(Vec<u8>, i64, String)> = query
-                        .returning((
-                            api_tokens::token_hash,
-                            api_tokens::user_id,
-                            api_tokens::public_id,
-                        ))
-                        .get_results(conn)?;
-                    let (hashes, owners) = split_deleted(deleted);
+                    let deleted: Vec<DeletedToken> =
+                        query.returning(DELETED_TOKEN).get_results(conn)?;
                     let operator = Actor::operator();
                     append_revoked(
                         conn,
                         backend,
-                        &owners,
+                        deleted,
                         &operator,
                         RevokeReason::Operator,
                         at,
-                    )?;
-                    Ok(hashes)
+                    )
                 })
             })
             .and_then(crate::token_hashes)

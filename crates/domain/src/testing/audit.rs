@@ -19,10 +19,12 @@ impl State {
 }
 
 impl State {
-    /// An owner's deletion: the tokens go, each with its `token.deleted`.
-    pub(super) fn delete_owned(
+    /// The tokens matching `doomed` go, each with the event `event` makes
+    /// of its owner and id: what the adapters do in one transaction.
+    fn delete_recorded(
         &mut self,
         doomed: impl Fn(&TokenRecord) -> bool,
+        event: impl Fn(UserId, TokenId) -> EventDraft,
         at: Timestamp,
     ) -> Vec<TokenHash> {
         let gone: Vec<(UserId, TokenId)> = self
@@ -32,14 +34,21 @@ impl State {
             .map(|t| (t.user_id, t.public_id))
             .collect();
         for (user, id) in gone {
-            self.append(&EventDraft::deleted_by_owner(user, id), at);
+            self.append(&event(user, id), at);
         }
         self.delete_tokens(doomed)
     }
-}
 
-impl State {
-    /// A revocation: the tokens go, each with its `token.revoked`.
+    /// An owner's deletion, with `token.deleted`.
+    pub(super) fn delete_owned(
+        &mut self,
+        doomed: impl Fn(&TokenRecord) -> bool,
+        at: Timestamp,
+    ) -> Vec<TokenHash> {
+        self.delete_recorded(doomed, EventDraft::deleted_by_owner, at)
+    }
+
+    /// A revocation, with `token.revoked`.
     pub(super) fn revoke(
         &mut self,
         doomed: impl Fn(&TokenRecord) -> bool,
@@ -47,16 +56,8 @@ impl State {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Vec<TokenHash> {
-        let gone: Vec<(UserId, TokenId)> = self
-            .tokens
-            .iter()
-            .filter(|t| doomed(t))
-            .map(|t| (t.user_id, t.public_id))
-            .collect();
-        for (user, id) in gone {
-            self.append(&EventDraft::revoked(user, id, actor.clone(), reason), at);
-        }
-        self.delete_tokens(doomed)
+        let event = |user, id| EventDraft::revoked(user, id, actor.clone(), reason);
+        self.delete_recorded(doomed, event, at)
     }
 }
 
