@@ -282,6 +282,15 @@ pub fn canonical_json(value: &Value) -> String {
     serde_json_canonicalizer::to_string(value).unwrap_or_default()
 }
 
+/// A stored event that does not read as an event (an adapter's error, so
+/// that verification can name the event instead of stopping).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("audit event {seq} cannot be read: {reason}")]
+pub struct UnreadableEvent {
+    pub seq: u64,
+    pub reason: String,
+}
+
 /// Where a user's chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {

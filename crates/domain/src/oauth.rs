@@ -47,37 +47,21 @@ pub struct ClientUpdate {
 }
 
 impl ClientUpdate {
-    /// `client.updated` in the author's trail: each member changed, with
-    /// its new value, under its document name.
+    /// `client.updated` in the author's trail: the names of the members
+    /// changed, not their values (a webhook URL may carry a credential in
+    /// its query, and events are exported and sent on).
     pub fn updated_event(&self, author: UserId, client: &ClientId) -> EventDraft {
-        let mut event = EventDraft::for_client(author, EventType::ClientUpdated, client);
-        if let Some(name) = &self.name {
-            event = event.detail("name", name.to_string());
-        }
-        let members: [(&str, Option<Option<&str>>); 4] = [
-            (
-                "redirectUri",
-                self.redirect_uri.as_ref().map(|v| v.as_deref()),
-            ),
-            (
-                "webhookUri",
-                self.webhook_uri.as_ref().map(|v| v.as_deref()),
-            ),
-            (
-                "apiKeyTemplate",
-                self.api_key_template.as_ref().map(|v| v.as_deref()),
-            ),
-            (
-                "apiKeyFilename",
-                self.api_key_filename.as_ref().map(|v| v.as_deref()),
-            ),
-        ];
-        for (key, change) in members {
-            if let Some(value) = change {
-                event = event.detail(key, value.map(str::to_owned));
-            }
-        }
-        event
+        let changed: Vec<&str> = [
+            ("name", self.name.is_some()),
+            ("redirectUri", self.redirect_uri.is_some()),
+            ("webhookUri", self.webhook_uri.is_some()),
+            ("apiKeyTemplate", self.api_key_template.is_some()),
+            ("apiKeyFilename", self.api_key_filename.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(member, present)| present.then_some(member))
+        .collect();
+        EventDraft::for_client(author, EventType::ClientUpdated, client).detail("changed", changed)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use tessera_domain::audit::GENESIS_HASH;
+use tessera_domain::audit::{GENESIS_HASH, UnreadableEvent};
 use tessera_domain::{Actor, AuditEvent, AuditLog, EventDraft, RevokeReason, Timestamp, UserId};
 
 use crate::connection::{AnyConnection, Backend};
@@ -123,8 +123,13 @@ impl AuditLog for DieselAuditLog {
             })?;
         rows.into_iter()
             .map(|(seq, text)| {
-                serde_json::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("audit event {seq} of user {user}: {e}"))
+                serde_json::from_str(&text).map_err(|e| {
+                    anyhow::Error::new(UnreadableEvent {
+                        seq: u64::try_from(seq).unwrap_or(0),
+                        reason: e.to_string(),
+                    })
+                    .context(format!("user {user}"))
+                })
             })
             .collect()
     }

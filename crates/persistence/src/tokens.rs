@@ -108,13 +108,16 @@ impl DieselTokenRepository {
                     // An expired token from the same client is replaced, not
                     // a conflict; an unexpired one makes the insert fail on
                     // api_tokens_user_client_uidx.
-                    diesel::delete(
+                    let expired: Vec<DeletedToken> = diesel::delete(
                         api_tokens::table
                             .filter(api_tokens::user_id.eq(token.user_id.get()))
                             .filter(api_tokens::from_api_client.eq(client.as_str()))
                             .filter(api_tokens::expires_at.le(now.as_millis())),
                     )
-                    .execute(conn)?;
+                    .returning(DELETED_TOKEN)
+                    .get_results(conn)?;
+                    let reason = RevokeReason::GrantReplaced;
+                    append_revoked(conn, backend, expired, &token.created_by, reason, now)?;
                 }
                 let row = insert_token_row(conn, &token)?;
                 crate::audit::append(conn, backend, &token.created_event(), token.created_at)?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use tessera_domain::audit::UnreadableEvent;
 use tessera_domain::{AuditLog, ChainBreak, ChainCheck, ClientId, SystemClock, UserId};
 use tessera_oauth_clients::ClientError;
 
@@ -178,7 +179,17 @@ pub fn verify_audit(settings: &Settings, user: Option<&str>) -> anyhow::Result<S
         let mut report = String::new();
         let mut broken = 0;
         for (user, seq, hash) in heads {
-            let line = match verify_chain_of(&log, user, seq, &hash)? {
+            let verified = match verify_chain_of(&log, user, seq, &hash) {
+                // A stored event that no longer reads as one was edited.
+                Err(error) => match error.downcast_ref::<UnreadableEvent>() {
+                    Some(unreadable) => Err(ChainBreak::Edited {
+                        seq: unreadable.seq,
+                    }),
+                    None => return Err(error),
+                },
+                Ok(verified) => verified,
+            };
+            let line = match verified {
                 Ok(count) => format!("user {}: {count} event(s), chain intact\n", user.get()),
                 Err(breach) => {
                     broken += 1;
@@ -210,6 +221,11 @@ fn verify_chain_of(
         let Some(last) = page.last() else { break };
         after = last.seq;
         for event in &page {
+            // The next event after the head read above: appended by a
+            // running instance since, not part of what is checked.
+            if event.seq == count + 1 && event.seq > head_seq {
+                return Ok(check.finish(head_seq, head_hash).map(|()| count));
+            }
             if let Err(breach) = check.push(event) {
                 return Ok(Err(breach));
             }
@@ -274,4 +290,59 @@ pub fn healthcheck(settings: &Settings, url: Option<&str>) -> anyhow::Result<Str
         bail!("{url} answered {status}");
     }
     Ok(format!("{url}: 200\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_domain::testing::InMemoryStore;
+    use tessera_domain::{
+        Actor, ClientId, NewTokenRecord, PermissionSet, Timestamp, TokenHash, TokenId,
+        TokenRepository, UserId,
+    };
+
+    use super::*;
+
+    fn create(store: &InMemoryStore, byte: u8) {
+        let user = UserId::new(3).expect("positive");
+        let at = Timestamp::from_millis(1_764_337_200_000);
+        let token = NewTokenRecord {
+            public_id: TokenId::generate(at),
+            user_id: user,
+            identifier: format!("token {byte}"),
+            hash: TokenHash([byte; 32]),
+            sealed: vec![byte],
+            permissions: PermissionSet::default(),
+            from_api_client: None::<ClientId>,
+            created_at: at,
+            expires_at: None,
+            allowed_ips: None,
+            canary: false,
+            created_by: Actor::session(user),
+        };
+        store.insert(token, at).expect("insert");
+    }
+
+    #[test]
+    fn events_appended_after_the_heads_were_read_are_not_a_broken_chain() {
+        let store = InMemoryStore::default();
+        create(&store, 1);
+        create(&store, 2);
+        let (user, seq, hash) = store.heads().expect("heads").remove(0);
+        create(&store, 3);
+
+        assert_eq!(
+            verify_chain_of(&store, user, seq, &hash).expect("reads"),
+            Ok(2)
+        );
+        let (_, seq, hash) = store.heads().expect("heads").remove(0);
+        assert_eq!(
+            verify_chain_of(&store, user, seq, &hash).expect("reads"),
+            Ok(3)
+        );
+        assert_eq!(
+            verify_chain_of(&store, user, 4, &hash).expect("reads"),
+            Err(ChainBreak::Truncated { last: 3, head: 4 }),
+            "a head beyond the events still means events were removed"
+        );
+    }
 }

@@ -93,7 +93,13 @@ impl State {
             let same = |r: &TokenRecord| {
                 r.user_id == token.user_id && r.from_api_client.as_ref() == Some(client)
             };
-            self.delete_tokens(|r| same(r) && r.is_expired(now));
+            let by = token.created_by.clone();
+            self.revoke(
+                |r| same(r) && r.is_expired(now),
+                &by,
+                RevokeReason::GrantReplaced,
+                now,
+            );
             // A superseded token is no longer its client's one token.
             if self
                 .tokens

@@ -453,7 +453,7 @@ pub fn a_clients_life_is_in_its_authors_trail_and_its_tokens_in_their_owners(f: 
     assert_eq!(author[0].details["name"], registered.client.name.as_str());
     assert_eq!(
         serde_json::Value::Object(author[1].details.clone()),
-        serde_json::json!({"redirectUri": null})
+        serde_json::json!({"changed": ["redirectUri"]})
     );
     assert_chain_verifies(f, 14);
 
@@ -493,4 +493,24 @@ pub fn a_replayed_codes_token_is_revoked_for_reuse(f: &Fixture) {
     assert_eq!(events[1].actor.kind, ActorKind::System);
     assert_eq!(events[1].token_id, Some(granted.public_id.to_string()));
     assert_chain_verifies(f, 16);
+}
+
+pub fn an_expired_client_token_replaced_by_a_new_one_is_revoked(f: &Fixture) {
+    let mut expired = record(17, Some("CXE"));
+    expired.expires_at = Some(NOW + std::time::Duration::from_secs(1));
+    f.repo.insert(expired.clone(), NOW).expect("insert");
+    let later = NOW + std::time::Duration::from_secs(2);
+    let fresh = record(17, Some("CXE"));
+    f.repo
+        .insert(fresh.clone(), later)
+        .expect("replaces the expired one");
+
+    let events = events_of(f, 17);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["token.created", "token.revoked", "token.created"]);
+    assert_eq!(events[1].token_id, Some(expired.public_id.to_string()));
+    assert_eq!(events[1].details["reason"], "grant_replaced");
+    assert_eq!(events[1].actor.kind, ActorKind::Session);
+    assert_eq!(events[1].at, later.as_millis());
+    assert_chain_verifies(f, 17);
 }

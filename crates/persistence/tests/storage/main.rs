@@ -127,7 +127,8 @@ macro_rules! conformance {
             operators_suspensions_and_revocations_are_recorded_once_each,
             revocations_by_a_client_a_new_grant_and_reuse_name_their_reason,
             a_clients_life_is_in_its_authors_trail_and_its_tokens_in_their_owners,
-            a_replayed_codes_token_is_revoked_for_reuse
+            a_replayed_codes_token_is_revoked_for_reuse,
+            an_expired_client_token_replaced_by_a_new_one_is_revoked
         );
         lifecycle_conformance!(@each $make;
             a_token_is_found_by_its_public_id_only_for_its_owner,

@@ -127,17 +127,23 @@ pub async fn audit_verify_names_an_event_edited_in_the_database(backend: Backend
     for i in 0..3 {
         app.create_token(75, &format!("token {i}"), &[]).await;
     }
+    app.create_token(78, "another", &[]).await;
     let settings = app.settings.clone();
     let intact =
         actix_web::rt::task::spawn_blocking(move || operators::verify_audit(&settings, None))
             .await
             .expect("joins")
             .expect("an intact trail verifies");
-    assert_eq!(intact, "user 75: 3 event(s), chain intact\n");
+    assert_eq!(
+        intact,
+        "user 75: 3 event(s), chain intact\nuser 78: 1 event(s), chain intact\n"
+    );
 
     // Someone with database access renames the second token in its event.
+    // ... and leaves another user's event unreadable.
     let edit = "UPDATE audit_events SET event = REPLACE(event, 'token 1', 'token X') \
-                WHERE user_id = 75 AND seq = 2";
+                WHERE user_id = 75 AND seq = 2; \
+                UPDATE audit_events SET event = '{' WHERE user_id = 78";
     let url = app.settings.database.url.expose().to_owned();
     match backend {
         Backend::Postgres => diesel::PgConnection::establish(&url)
@@ -160,6 +166,25 @@ pub async fn audit_verify_names_an_event_edited_in_the_database(backend: Backend
         message.contains("user 75: BROKEN: event 2 was edited"),
         "{message}"
     );
+    assert!(
+        !message.contains("user 78"),
+        "only the user asked for: {message}"
+    );
+    let settings = app.settings.clone();
+    let all = actix_web::rt::task::spawn_blocking(move || operators::verify_audit(&settings, None))
+        .await
+        .expect("joins")
+        .expect_err("two broken chains");
+    let message = format!("{all:#}");
+    assert!(
+        message.contains("user 75: BROKEN: event 2 was edited"),
+        "{message}"
+    );
+    assert!(
+        message.contains("user 78: BROKEN: event 1 was edited"),
+        "{message}"
+    );
+    assert!(message.contains("2 audit chain(s) broken"), "{message}");
     assert_chain_breaks_offline(&export(&app, 75, 100).await);
     app.stop().await;
 }
