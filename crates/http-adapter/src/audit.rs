@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tessera_domain::AuditEvent;
+use tessera_domain::{ActorKind, AuditEvent};
 
 use crate::auth::SelfKey;
 use crate::error::ApiError;
@@ -30,8 +30,9 @@ pub struct AuditQuery {
 /// or `system`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActorDocument {
-    #[schema(example = "session")]
-    kind: String,
+    // The domain's own type: spelled exactly as the hashed export is.
+    #[schema(value_type = String, example = "session")]
+    kind: ActorKind,
     /// The user's, token's or client's id; `null` for `operator` and `system`.
     #[schema(required = true, example = "1")]
     id: Option<String>,
@@ -70,16 +71,12 @@ pub struct AuditEventDocument {
 
 impl From<AuditEvent> for AuditEventDocument {
     fn from(event: AuditEvent) -> Self {
-        let kind = serde_json::to_value(event.actor.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         Self {
             seq: event.seq,
             at: event.at,
             kind: event.kind,
             actor: ActorDocument {
-                kind,
+                kind: event.actor.kind,
                 id: event.actor.id,
             },
             token_id: event.token_id,
