@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use crate::canary::Canary;
 use crate::crypto::TokenHash;
 use crate::expiring::{ExpiringMap, MAX_TTL};
 use crate::freshness::RevocationView;
@@ -79,6 +80,9 @@ impl ValidEntry {
 pub enum Cached {
     Valid(ValidEntry),
     Unknown,
+    /// Refused like an unknown token, for as long, but each use is an
+    /// alarm.
+    Canary(Canary),
 }
 
 /// What the cache knows of a fingerprint.
@@ -87,13 +91,15 @@ pub enum Hit<R> {
     /// Valid: what the caller's function made of the entry.
     Valid(R),
     Unknown,
+    Canary(Canary),
 }
 
 type Observer = Box<dyn Fn() + Send + Sync>;
 
 pub struct TokenCache {
     valid: Option<ExpiringMap<ValidEntry>>,
-    unknown: Option<ExpiringMap<()>>,
+    /// Refused fingerprints: unknown ones, and canaries (`Some`).
+    unknown: Option<ExpiringMap<Option<Canary>>>,
     epoch: AtomicU64,
     /// Lookups the cache could not answer (counted on the miss path only,
     /// so a hit pays nothing for it).
@@ -178,8 +184,8 @@ impl TokenCache {
         let known = self
             .unknown
             .as_ref()
-            .and_then(|c| c.read_with(hash, now, |()| ()))
-            .map(|()| Hit::Unknown);
+            .and_then(|c| c.read_with(hash, now, |canary| *canary))
+            .map(|canary| canary.map_or(Hit::Unknown, Hit::Canary));
         if known.is_none() {
             self.misses.fetch_add(1, Ordering::Relaxed);
         }
@@ -276,9 +282,13 @@ impl TokenCache {
                     cache.insert(hash, valid);
                 }
             }
-            Cached::Unknown => {
+            Cached::Unknown | Cached::Canary(_) => {
                 if let Some(cache) = &self.unknown {
-                    cache.insert(hash, ());
+                    let canary = match entry {
+                        Cached::Canary(canary) => Some(canary),
+                        _ => None,
+                    };
+                    cache.insert(hash, canary);
                 }
             }
         }

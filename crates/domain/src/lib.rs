@@ -6,6 +6,7 @@ pub mod address;
 pub mod audit;
 pub mod availability;
 pub mod cache;
+pub mod canary;
 pub mod client;
 pub mod client_fields;
 pub mod crypto;
@@ -34,6 +35,7 @@ pub use audit::{
 };
 pub use availability::{Unavailable, is_unavailable};
 pub use cache::{CacheSettings, TokenCache};
+pub use canary::{Canary, CanaryUse};
 pub use client::{ClientDirectory, OAuthClient};
 pub use client_fields::{ApiKeyTemplate, ClientName, FieldError, FileName, HttpUrl};
 pub use crypto::{Keyring, KeyringError, TokenHash};
@@ -49,8 +51,8 @@ pub use oauth::{
 };
 pub use permission::{Identifier, IdentifierError, PermissionCatalogue, PermissionSet};
 pub use ports::{
-    InsertTokenError, NewTokenRecord, RotateError, Rotated, Rotation, RotationOf, TokenChange,
-    TokenRecord, TokenRepository, TokenUse, UpdateTokenError,
+    ClientRevocation, InsertTokenError, NewTokenRecord, RotateError, Rotated, Rotation, RotationOf,
+    TokenChange, TokenRecord, TokenRepository, TokenUse, UpdateTokenError,
 };
 pub use principal::Principal;
 pub use revocations::{LogFollower, Revocation, RevocationLog, RevocationPage, RevocationSink};

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use crate::address::AllowedIps;
 use crate::audit::{Actor, EventDraft, EventType};
+use crate::canary::Canary;
 use crate::crypto::TokenHash;
 use crate::idempotency::IdempotencyClaim;
 use crate::ids::{ClientId, TokenId, UserId};
@@ -47,6 +48,14 @@ pub struct TokenRecord {
 }
 
 impl TokenRecord {
+    /// Who a canary belongs to and which it is.
+    pub fn canary_of(&self) -> Canary {
+        Canary {
+            user: self.user_id,
+            id: self.public_id,
+        }
+    }
+
     pub fn is_expired(&self, now: Timestamp) -> bool {
         crate::cache::expired(self.expires_at, now)
     }
@@ -198,6 +207,12 @@ impl NewTokenRecord {
         )
         .token(self.public_id)
         .detail("identifier", self.identifier.clone());
+        // Only its owner's trail and receivers learn that it is a canary.
+        let event = if self.canary {
+            event.detail("canary", true)
+        } else {
+            event
+        };
         match &self.from_api_client {
             Some(client) => event.client(client.clone()),
             None => event,
@@ -388,13 +403,15 @@ pub trait TokenRepository: Send + Sync + 'static {
 
     /// Deletes the token with this fingerprint if it was issued from
     /// `client` (RFC 7009 revocation), with its `token.revoked` (reason
-    /// `oauth_revoke`, by the client) made `at`; `false` otherwise.
+    /// `oauth_revoke`, by the client) made `at`. Otherwise says whether the
+    /// fingerprint is a canary's — asked for every token not revoked, so a
+    /// canary costs no round trip an unknown token does not.
     fn delete_for_client(
         &self,
         hash: &TokenHash,
         client: &ClientId,
         at: Timestamp,
-    ) -> anyhow::Result<bool>;
+    ) -> anyhow::Result<ClientRevocation>;
 
     /// Deletes every token of `user`, or only those issued from `client`,
     /// in one statement (an operator's response to a compromised account),
@@ -412,6 +429,20 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// unknown fingerprints are skipped.
     fn record_usage(&self, uses: &[TokenUse]) -> anyhow::Result<()>;
 
+    /// Appends an event that records no change of its own (a canary's
+    /// use), made `at`, in its own transaction.
+    fn record_event(&self, event: &EventDraft, at: Timestamp) -> anyhow::Result<()>;
+
     /// Succeeds when the store answers (readiness).
     fn ping(&self) -> anyhow::Result<()>;
+}
+
+/// What an RFC 7009 revocation by a client did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRevocation {
+    Revoked,
+    /// Unknown, or not the client's: nothing changed.
+    NotRevoked,
+    /// A canary's fingerprint: nothing changed, and its use is an alarm.
+    Canary(Canary),
 }

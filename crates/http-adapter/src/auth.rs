@@ -117,7 +117,7 @@ pub async fn identify(
     let client = (used_at == UsedAt::Status).then(|| client_address(req, &state.trusted_proxies));
     let sighting = client.map_or_else(Sighting::none, Sighting::status);
     let origin = || client.unwrap_or_else(|| client_address(req, &state.trusted_proxies));
-    match verify_token(state, token, sighting, origin).await? {
+    match verify_token(state, req, token, sighting, None, origin).await? {
         Ok(principal) => Ok(Caller::Token(principal)),
         Err(VerifyError::Unexpected(e)) => Err(e.into()),
         Err(_) => Err(ApiError::Unauthorized(
@@ -130,24 +130,35 @@ pub async fn identify(
 /// are answered on the worker; only a cache miss costs a trip to the
 /// blocking pool and the store. A use is noted with `sighting`; `origin`
 /// (the caller's address) is asked only for a token restricted to
-/// addresses. The outer error is the pool's.
+/// addresses. A canary is reported (presented in `req`, through
+/// `resource_server` if any) and answered as [`VerifyError::Unknown`]. The
+/// outer error is the pool's.
 pub async fn verify_token(
     state: &AppState,
+    req: &HttpRequest,
     token: &str,
     sighting: Sighting<'_>,
+    resource_server: Option<&str>,
     origin: impl FnOnce() -> Option<IpAddr>,
 ) -> Result<Result<Principal, VerifyError>, ApiError> {
     let outcome = match state.tokens.lookup(token, &sighting) {
         Lookup::Answered(answer) => answer,
         Lookup::Miss(hash) => state.verify_stored(hash, sighting.into_owned()).await?,
     };
-    let outcome = outcome.and_then(|principal| {
-        if principal.allowed_ips.is_none() || principal.admits(origin()) {
-            Ok(principal)
-        } else {
-            Err(VerifyError::Restricted)
+    let outcome = match outcome {
+        Ok(principal) => {
+            if principal.allowed_ips.is_none() || principal.admits(origin()) {
+                Ok(principal)
+            } else {
+                Err(VerifyError::Restricted)
+            }
         }
-    });
+        Err(VerifyError::Canary(canary)) => {
+            crate::canary::report(state, req, canary, origin(), resource_server);
+            Err(VerifyError::Unknown)
+        }
+        Err(refused) => Err(refused),
+    };
     crate::metrics::record_verification(&outcome);
     Ok(outcome)
 }

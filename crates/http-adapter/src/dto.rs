@@ -117,6 +117,10 @@ pub struct CreateTokenBody {
     #[serde(rename = "expiresAt", default, deserialize_with = "integral")]
     #[schema(value_type = Option<i64>)]
     expires_at: Option<i64>,
+    /// `true` makes a canary token (only with `permissions`): it looks like
+    /// any other, authenticates nothing, and every use of it is answered
+    /// like an unknown token's and recorded as `token.canary_used`.
+    canary: Option<bool>,
 }
 
 /// Body of `PATCH …/api-tokens/{id}`: the members to change; an absent
@@ -228,7 +232,14 @@ impl TryFrom<CreateTokenBody> for CreateTokenRequest {
             (Some(permissions), None) => TokenSource::Permissions {
                 identifier: body.identifier,
                 permissions,
+                canary: body.canary.unwrap_or(false),
             },
+            (None, Some(_)) if body.canary == Some(true) => {
+                return Err(ApiError::BadRequest(
+                    "a canary token is made from permissions (with identifier), not from a client"
+                        .to_owned(),
+                ));
+            }
             // An identifier sent along with clientID is ignored.
             (None, Some(client)) => TokenSource::Client(client),
             (Some(_), Some(_)) => {

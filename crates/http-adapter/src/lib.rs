@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod body;
+mod canary;
 mod client_auth;
 mod clients;
 mod constraints;

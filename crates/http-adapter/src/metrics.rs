@@ -20,6 +20,7 @@ pub const HTTP_DURATION: &str = "http_request_duration_seconds";
 const VERIFICATIONS: &str = "tessera_token_verifications_total";
 const TOKENS_CREATED: &str = "tessera_tokens_created_total";
 const TOKENS_DELETED: &str = "tessera_tokens_deleted_total";
+const CANARY_USES: &str = "tessera_canary_uses_total";
 
 /// `tessera_token_verifications_total`'s outcomes, indexed by `record_verification`.
 const OUTCOMES: [&str; 8] = [
@@ -54,6 +55,11 @@ pub fn describe_metrics() {
         TOKENS_DELETED,
         "Tokens deleted by their owners through this instance (DELETE)"
     );
+    metrics::describe_counter!(
+        CANARY_USES,
+        "Uses of canary tokens (each answered like an unknown token, and an alarm)"
+    );
+    counter!(CANARY_USES).increment(0);
     // Every series exists from the start at 0: a rate or an alert over a
     // series that appears only on its first event misses that event.
     for outcome in OUTCOMES {
@@ -113,7 +119,9 @@ pub(crate) fn record_request(method: &Method, route: String, status: u16, second
 pub(crate) fn record_verification<T>(outcome: &Result<T, VerifyError>) {
     let index = match outcome {
         Ok(_) => 0,
-        Err(VerifyError::Unknown) => 1,
+        // A canary counts as unknown here: this series is no way to tell
+        // the two apart (`tessera_canary_uses_total` counts canaries).
+        Err(VerifyError::Unknown | VerifyError::Canary(_)) => 1,
         Err(VerifyError::Expired) => 2,
         Err(VerifyError::Malformed) => 3,
         Err(VerifyError::Unexpected(_)) => 4,
@@ -126,6 +134,10 @@ pub(crate) fn record_verification<T>(outcome: &Result<T, VerifyError>) {
 
 pub(crate) fn token_created() {
     counter!(TOKENS_CREATED).increment(1);
+}
+
+pub(crate) fn canary_used() {
+    counter!(CANARY_USES).increment(1);
 }
 
 pub(crate) fn token_deleted() {

@@ -6,9 +6,9 @@
 //! service's, which each handler maps into the error shape it speaks.
 
 use tessera_domain::{
-    ApiToken, AuditEvent, CreateTokenError, CreateTokenRequest, DeleteTokenError, IdempotencyKey,
-    OAuthClient, PatchTokenError, Principal, RevocationPage, RotateRequest, RotateTokenError,
-    Sighting, TokenHash, TokenPatch, TokenService, UserId, VerifyError,
+    ApiToken, AuditEvent, Canary, CreateTokenError, CreateTokenRequest, DeleteTokenError,
+    IdempotencyKey, OAuthClient, PatchTokenError, Principal, RevocationPage, RotateRequest,
+    RotateTokenError, Sighting, TokenHash, TokenPatch, TokenService, UserId, VerifyError,
 };
 use tessera_oauth_clients::{
     AuthorizationService, ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest,
@@ -188,7 +188,7 @@ impl AppState {
         &self,
         client: OAuthClient,
         token: Option<String>,
-    ) -> Called<(), OAuthError> {
+    ) -> Called<Option<Canary>, OAuthError> {
         self.on_oauth(move |oauth| oauth.revoke(&client, token.as_deref()))
             .await
     }

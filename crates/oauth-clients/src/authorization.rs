@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tessera_domain::tokens::to_document;
 use tessera_domain::{
-    ApiToken, AuthorizationCode, ClientId, Clock, CodeRepository, OAuthClient, RedeemError,
-    SecretString, Timestamp, TokenService, UserId,
+    ApiToken, AuthorizationCode, Canary, ClientId, ClientRevocation, Clock, CodeRepository,
+    OAuthClient, RedeemError, SecretString, Timestamp, TokenService, UserId,
 };
 
 use crate::pkce;
@@ -267,12 +267,18 @@ impl AuthorizationService {
     }
 
     /// RFC 7009: revokes `token` if `client` issued it; unknown tokens are
-    /// no error.
-    pub fn revoke(&self, client: &OAuthClient, token: Option<&str>) -> Result<(), OAuthError> {
+    /// no error. A canary is left alone and returned, to be reported.
+    pub fn revoke(
+        &self,
+        client: &OAuthClient,
+        token: Option<&str>,
+    ) -> Result<Option<Canary>, OAuthError> {
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-        self.tokens.revoke_for_client(token, &client.id)?;
-        Ok(())
+        match self.tokens.revoke_for_client(token, &client.id)? {
+            ClientRevocation::Canary(canary) => Ok(Some(canary)),
+            ClientRevocation::Revoked | ClientRevocation::NotRevoked => Ok(None),
+        }
     }
 }

@@ -80,8 +80,7 @@ pub(crate) fn append_revoked(
 ) -> Result<Vec<Vec<u8>>, DieselError> {
     let mut hashes = Vec::with_capacity(deleted.len());
     for (hash, user, id) in deleted {
-        let user = UserId::new(user)
-            .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?;
+        let user = crate::token_rows::user_of(user)?;
         let id = crate::token_rows::parsed_token_id(&id)?;
         let event = EventDraft::revoked(user, id, actor.clone(), reason);
         append(conn, backend, &event, at)?;

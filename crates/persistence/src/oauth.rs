@@ -18,7 +18,7 @@ use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
 use crate::store::{Store, StoreContext as _, store_error};
 use crate::token_rows::{
-    DELETED_TOKEN, DeletedToken, TokenRow, insert_token_row, is_duplicate_token_hash,
+    DELETED_TOKEN, DeletedToken, TokenRow, insert_token_row, is_duplicate_token_hash, user_of,
 };
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -164,11 +164,6 @@ impl From<DieselError> for InsertFailure {
 
 /// The author's quota row, created at zero unless it exists; SQLite's and
 /// PostgreSQL's placeholders.
-/// A stored user id, inside a transaction.
-fn user_of(id: i64) -> Result<UserId, DieselError> {
-    UserId::new(id).map_err(|e| DieselError::DeserializationError(e.to_string().into()))
-}
-
 const QUOTA_ROW_SQL: [&str; 2] = [
     "INSERT INTO oauth_client_quota (user_id, used) VALUES (?, 0) ON CONFLICT (user_id) DO NOTHING",
     "INSERT INTO oauth_client_quota (user_id, used) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING",

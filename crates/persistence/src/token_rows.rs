@@ -156,6 +156,11 @@ pub(crate) fn insert_token_row(
 }
 
 /// A stored `public_id`, inside a transaction.
+/// A stored user id, inside a transaction.
+pub(crate) fn user_of(id: i64) -> Result<UserId, DieselError> {
+    UserId::new(id).map_err(|e| DieselError::DeserializationError(e.to_string().into()))
+}
+
 pub(crate) fn parsed_token_id(text: &str) -> Result<TokenId, DieselError> {
     TokenId::parse(text)
         .ok_or_else(|| DieselError::DeserializationError(format!("token id {text:?}").into()))

@@ -6,9 +6,10 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use tessera_domain::{
-    Actor, ClaimLost, ClientId, EventDraft, IdempotencyClaim, InsertTokenError, NewTokenRecord,
-    RevokeReason, RotateError, Rotated, Rotation, Timestamp, TokenChange, TokenHash, TokenId,
-    TokenRecord, TokenRepository, TokenUse, UpdateTokenError, UserId,
+    Actor, Canary, ClaimLost, ClientId, ClientRevocation, EventDraft, IdempotencyClaim,
+    InsertTokenError, NewTokenRecord, RevokeReason, RotateError, Rotated, Rotation, Timestamp,
+    TokenChange, TokenHash, TokenId, TokenRecord, TokenRepository, TokenUse, UpdateTokenError,
+    UserId,
 };
 
 use crate::audit::{append, append_revoked};
@@ -18,7 +19,7 @@ use crate::store::{Store, StoreContext as _, store_error};
 use crate::suspensions::{is_suspended, may_issue_to};
 use crate::token_rows::{
     DELETED_TOKEN, DeletedToken, TokenChangeRow, TokenRow, USAGE_CHUNK, allowed_ips_column,
-    insert_token_row, is_duplicate_token_hash, parsed_token_id,
+    insert_token_row, is_duplicate_token_hash, parsed_token_id, user_of,
 };
 
 #[derive(Clone)]
@@ -375,9 +376,9 @@ impl TokenRepository for DieselTokenRepository {
         hash: &TokenHash,
         client: &ClientId,
         at: Timestamp,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<ClientRevocation> {
         let backend = self.store.backend();
-        let deleted = self.store.write_query("revoking a token", |conn| {
+        self.store.write_query("revoking a token", |conn| {
             conn.transaction(|conn| {
                 let deleted: Vec<DeletedToken> = diesel::delete(
                     api_tokens::table
@@ -388,10 +389,26 @@ impl TokenRepository for DieselTokenRepository {
                 .get_results(conn)?;
                 let by = Actor::client(client);
                 let reason = RevokeReason::OauthRevoke;
-                Ok(!append_revoked(conn, backend, deleted, &by, reason, at)?.is_empty())
+                if !append_revoked(conn, backend, deleted, &by, reason, at)?.is_empty() {
+                    return Ok(ClientRevocation::Revoked);
+                }
+                // Asked whatever the token is, so a canary answers as fast
+                // as an unknown token.
+                let canary: Option<(i64, String)> = api_tokens::table
+                    .filter(api_tokens::token_hash.eq(&hash.0[..]))
+                    .filter(api_tokens::canary.eq(true))
+                    .select((api_tokens::user_id, api_tokens::public_id))
+                    .get_result(conn)
+                    .optional()?;
+                let Some((user, id)) = canary else {
+                    return Ok(ClientRevocation::NotRevoked);
+                };
+                Ok(ClientRevocation::Canary(Canary {
+                    user: user_of(user)?,
+                    id: parsed_token_id(&id)?,
+                }))
             })
-        })?;
-        Ok(deleted)
+        })
     }
 
     fn delete_all_for_user(
@@ -428,6 +445,13 @@ impl TokenRepository for DieselTokenRepository {
 
     fn record_usage(&self, uses: &[TokenUse]) -> anyhow::Result<()> {
         crate::usage::record_usage(&self.store, uses)
+    }
+
+    fn record_event(&self, event: &EventDraft, at: Timestamp) -> anyhow::Result<()> {
+        let backend = self.store.backend();
+        self.store.write_query("recording an event", |conn| {
+            conn.transaction(|conn| append(conn, backend, event, at).map(drop))
+        })
     }
 
     fn ping(&self) -> anyhow::Result<()> {

@@ -40,6 +40,8 @@ const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// only keeps the table from filling with them.
 const SUPERSEDED_SWEEP_EVERY: Duration = Duration::from_secs(30);
 const REFRESH_LIMIT: usize = 10_000;
+/// How soon a canary's use reaches the audit trail (and webhooks).
+const CANARY_FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// The services of one instance, as wired from settings.
 #[derive(Debug)]
@@ -210,6 +212,16 @@ fn flush_usage(tokens: &TokenService) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Never fails a request: on failure the alarms stay queued for the next
+/// round.
+fn flush_canary_uses(tokens: &TokenService) -> anyhow::Result<()> {
+    let written = tokens.flush_canary_uses()?;
+    if written > 0 {
+        tracing::debug!(written, "canary uses recorded");
+    }
+    Ok(())
+}
+
 impl Application {
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
         Self::build_with_clock(settings, Arc::new(SystemClock))
@@ -263,6 +275,12 @@ impl Application {
             "usage-flush",
             Duration::from_secs(settings.tokens.usage_flush_secs.max(1)),
             move || flush_usage(&tokens),
+        )?);
+        let tokens = services.tokens.clone();
+        background.push(Periodic::spawn(
+            "canary-alarms",
+            CANARY_FLUSH_EVERY,
+            move || flush_canary_uses(&tokens),
         )?);
         let tokens = services.tokens.clone();
         let ahead = services.cache.refresh_ahead();
@@ -371,6 +389,12 @@ impl Application {
         let _ = actix_web::rt::task::spawn_blocking(move || {
             for worker in background {
                 worker.stop(CLOSE_WITHIN);
+            }
+            if let Err(error) = flush_canary_uses(&tokens) {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "the last canary uses could not be recorded"
+                );
             }
             if let Err(error) = flush_usage(&tokens) {
                 tracing::error!(

@@ -16,8 +16,8 @@ use crate::ids::{ClientId, TokenId, UserId};
 use crate::oauth::{AuthorizationCode, InsertClientError, StoredClient};
 use crate::permission::PermissionSet;
 use crate::ports::{
-    InsertTokenError, NewTokenRecord, RotateError, Rotated, Rotation, TokenChange, TokenRecord,
-    TokenRepository, TokenUse, UpdateTokenError,
+    ClientRevocation, InsertTokenError, NewTokenRecord, RotateError, Rotated, Rotation,
+    TokenChange, TokenRecord, TokenRepository, TokenUse, UpdateTokenError,
 };
 use crate::revocations::{Revocation, RevocationLog, RevocationPage};
 use crate::time::Timestamp;
@@ -380,16 +380,24 @@ impl TokenRepository for InMemoryStore {
         hash: &TokenHash,
         client: &ClientId,
         at: Timestamp,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<ClientRevocation> {
         let mut state = self.lock();
-        Ok(!state
-            .revoke(
-                |r| &r.hash == hash && r.from_api_client.as_ref() == Some(client),
-                &Actor::client(client),
-                RevokeReason::OauthRevoke,
-                at,
-            )
-            .is_empty())
+        let revoked = state.revoke(
+            |r| &r.hash == hash && r.from_api_client.as_ref() == Some(client),
+            &Actor::client(client),
+            RevokeReason::OauthRevoke,
+            at,
+        );
+        if !revoked.is_empty() {
+            return Ok(ClientRevocation::Revoked);
+        }
+        Ok(state
+            .tokens
+            .iter()
+            .find(|t| &t.hash == hash && t.canary)
+            .map_or(ClientRevocation::NotRevoked, |t| {
+                ClientRevocation::Canary(t.canary_of())
+            }))
     }
 
     fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>> {
@@ -423,6 +431,11 @@ impl TokenRepository for InMemoryStore {
                 noted.apply_to(token);
             }
         }
+        Ok(())
+    }
+
+    fn record_event(&self, event: &EventDraft, at: Timestamp) -> anyhow::Result<()> {
+        self.lock().append(event, at);
         Ok(())
     }
 

@@ -23,6 +23,8 @@ pub enum TokenSource {
     Permissions {
         identifier: Option<String>,
         permissions: Vec<String>,
+        /// A canary: it authenticates nothing, and every use is an alarm.
+        canary: bool,
     },
     Client(String),
 }
@@ -65,6 +67,7 @@ struct Draft {
     created_at: Timestamp,
     expires_at: Option<Timestamp>,
     created_by: Actor,
+    canary: bool,
 }
 
 /// `"<client name> Token"`.
@@ -120,6 +123,7 @@ impl TokenService {
             // The grant asks for no expiry: the policy's lifetime, if any.
             expires_at: self.latest_expiry(now),
             created_by: Actor::client(&client.id),
+            canary: false,
         })
     }
 
@@ -137,7 +141,7 @@ impl TokenService {
             created_at: draft.created_at,
             expires_at: draft.expires_at,
             allowed_ips: None,
-            canary: false,
+            canary: draft.canary,
             created_by: draft.created_by.clone(),
         };
         (token, record)
@@ -161,10 +165,11 @@ impl TokenService {
         let expires_at = self
             .checked_expiry(request.expires_at, now)
             .map_err(CreateTokenError::Invalid)?;
-        let (identifier, permissions, from_api_client) = match request.source {
+        let (identifier, permissions, from_api_client, canary) = match request.source {
             TokenSource::Permissions {
                 identifier,
                 permissions,
+                canary,
             } => {
                 let identifier = identifier.ok_or_else(|| {
                     CreateTokenError::Invalid(
@@ -177,7 +182,7 @@ impl TokenService {
                     .catalogue
                     .resolve(&permissions)
                     .map_err(CreateTokenError::UnknownPermission)?;
-                (identifier.into_string(), permissions, None)
+                (identifier.into_string(), permissions, None, canary)
             }
             TokenSource::Client(client_id) => {
                 let client = self
@@ -188,6 +193,7 @@ impl TokenService {
                     client_token_identifier(&client),
                     client.permissions,
                     Some(client.id),
+                    false,
                 )
             }
         };
@@ -200,6 +206,7 @@ impl TokenService {
             created_at: now,
             expires_at,
             created_by: Actor::session(user),
+            canary,
         };
         for _ in 0..INSERT_ATTEMPTS {
             let (token, record) = self.mint(&draft);

@@ -20,6 +20,8 @@ pub use usage::{MAX_USED_IPS, STATUS_SITE, Sighting, USAGE_RESOLUTION, most_rece
 pub use verify::{Lookup, VerifyError};
 
 #[cfg(test)]
+mod canary_tests;
+#[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use crate::address::AllowedIps;
 use crate::ids::{ClientId, TokenId, UserId};
 use crate::permission::Identifier;
-use crate::ports::{TokenChange, UpdateTokenError};
+use crate::ports::{ClientRevocation, TokenChange, UpdateTokenError};
 use crate::time::Timestamp;
 
 use super::document::{ApiToken, to_document};
@@ -201,17 +201,21 @@ impl TokenService {
         Ok(deleted.len())
     }
 
-    pub fn revoke_for_client(&self, token: &str, client: &ClientId) -> anyhow::Result<bool> {
+    pub fn revoke_for_client(
+        &self,
+        token: &str,
+        client: &ClientId,
+    ) -> anyhow::Result<ClientRevocation> {
         if self.format.check(token).is_err() {
-            return Ok(false);
+            return Ok(ClientRevocation::NotRevoked);
         }
         let hash = self.keyring.fingerprint(token);
-        let deleted = self
+        let outcome = self
             .repository
             .delete_for_client(&hash, client, self.clock.now())?;
-        if deleted {
+        if outcome == ClientRevocation::Revoked {
             self.forget(&[hash]);
         }
-        Ok(deleted)
+        Ok(outcome)
     }
 }

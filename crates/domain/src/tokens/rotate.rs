@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::canary::Canary;
 use crate::crypto::TokenHash;
 use crate::ids::{TokenId, UserId};
 use crate::ports::{RotateError, Rotation, RotationOf};
@@ -34,6 +35,10 @@ pub enum RotateTokenError {
     /// lineage is revoked before this is answered).
     #[error("the bearer token is invalid, expired or revoked")]
     Refused,
+    /// A canary presented itself: answered exactly like [`Self::Refused`],
+    /// and reported.
+    #[error("canary token {} of user {} presented for rotation", .0.id, .0.user)]
+    Canary(Canary),
     /// A superseded token was presented: it and its `revoked - 1`
     /// successors are deleted. Answered like [`Self::Refused`].
     #[error("token {id} was used after it was superseded; {revoked} token(s) revoked")]
@@ -70,6 +75,9 @@ impl TokenService {
             .repository
             .find_by_hash(&hash)?
             .ok_or(RotateTokenError::Refused)?;
+        if record.canary {
+            return Err(RotateTokenError::Canary(record.canary_of()));
+        }
         if record.superseded_by.is_some() {
             let revoked = self.repository.revoke_lineage(&hash, self.clock.now())?;
             self.forget(&revoked);

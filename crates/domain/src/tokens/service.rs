@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::cache::TokenCache;
+use crate::canary::{CanaryAlarms, CanaryUse};
 use crate::client::ClientDirectory;
 use crate::crypto::{Keyring, TokenHash};
 use crate::freshness::RevocationView;
@@ -25,6 +26,7 @@ pub struct TokenService {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) cache: Arc<TokenCache>,
     pub(super) usage: UsageLog,
+    pub(super) canaries: CanaryAlarms,
     /// Where `Idempotency-Key`s are kept; `None`: keys are refused.
     pub(super) idempotency: Option<Arc<dyn IdempotencyStore>>,
     /// `tokens.max_lifetime_days`; `0`: no policy.
@@ -61,6 +63,7 @@ impl TokenService {
             clock,
             cache,
             usage: UsageLog::default(),
+            canaries: CanaryAlarms::default(),
             idempotency: None,
             max_lifetime_days: 0,
         }
@@ -133,5 +136,40 @@ impl TokenService {
 
     pub fn ping(&self) -> anyhow::Result<()> {
         self.repository.ping()
+    }
+}
+
+impl TokenService {
+    /// Queues a canary's use for [`Self::flush_canary_uses`]; `false` when
+    /// too many are already waiting and this one was dropped.
+    pub fn report_canary(&self, used: CanaryUse) -> bool {
+        self.canaries.note(used)
+    }
+
+    /// Appends each queued use's `token.canary_used`; called off the request
+    /// path, and once more at shutdown. Returns how many were written; on
+    /// failure they stay queued.
+    pub fn flush_canary_uses(&self) -> anyhow::Result<usize> {
+        let batch = self.canaries.take();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let mut batch = batch.into_iter();
+        let mut written = 0;
+        while let Some(used) = batch.next() {
+            if let Err(error) = self.repository.record_event(&used.event(), used.at) {
+                // Only the unwritten ones: a written alarm is not repeated.
+                self.canaries
+                    .put_back(std::iter::once(used).chain(batch).collect());
+                return Err(error);
+            }
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    /// Canary uses dropped since start because too many were waiting.
+    pub fn dropped_canary_uses(&self) -> u64 {
+        self.canaries.dropped()
     }
 }

@@ -54,6 +54,7 @@ pub(super) fn by_permissions(identifier: &str, permissions: &[&str]) -> CreateTo
         source: TokenSource::Permissions {
             identifier: Some(identifier.to_owned()),
             permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            canary: false,
         },
         expires_at: None,
     }
@@ -125,6 +126,7 @@ fn identifier_is_required_and_bounded_with_permissions() {
         source: TokenSource::Permissions {
             identifier: None,
             permissions: vec![],
+            canary: false,
         },
         expires_at: None,
     };

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::cache::{Cached, Hit, ValidEntry, expired};
+use crate::canary::Canary;
 use crate::crypto::TokenHash;
 use crate::ports::TokenRecord;
 use crate::principal::Principal;
@@ -30,6 +31,10 @@ pub enum VerifyError {
     Malformed,
     #[error("unknown token")]
     Unknown,
+    /// A canary: to be answered exactly like [`Self::Unknown`], and
+    /// reported ([`TokenService::report_canary`]).
+    #[error("canary token {} of user {}", .0.id, .0.user)]
+    Canary(Canary),
     #[error("expired token")]
     Expired,
     #[error("disabled token")]
@@ -65,6 +70,7 @@ impl TokenService {
         match self.cache.get(&hash, |entry| self.accept(entry, sighting)) {
             Some(Hit::Valid(answer)) => Lookup::Answered(answer),
             Some(Hit::Unknown) => Lookup::Answered(Err(VerifyError::Unknown)),
+            Some(Hit::Canary(canary)) => Lookup::Answered(Err(VerifyError::Canary(canary))),
             None => Lookup::Miss(hash),
         }
     }
@@ -91,6 +97,13 @@ impl TokenService {
             self.cache.fill(hash, Cached::Unknown, epoch);
             return Err(VerifyError::Unknown);
         };
+        if record.canary {
+            // Cached like an unknown token, for as long: its later uses are
+            // answered as fast as an unknown token's.
+            let canary = record.canary_of();
+            self.cache.fill(hash, Cached::Canary(canary), epoch);
+            return Err(VerifyError::Canary(canary));
+        }
         if let Some(refusal) = refusal_of(&record) {
             // Cached like an unknown token: enabling it (or resuming its
             // owner) is announced on the revocation log, which drops this

@@ -160,7 +160,9 @@ impl From<RotateTokenError> for ApiError {
     fn from(error: RotateTokenError) -> Self {
         match error {
             RotateTokenError::NotFound => Self::NotFound("this user has no such token".to_owned()),
-            RotateTokenError::Refused | RotateTokenError::Reused { .. } => {
+            RotateTokenError::Refused
+            | RotateTokenError::Reused { .. }
+            | RotateTokenError::Canary(_) => {
                 Self::Unauthorized("the bearer token is invalid, expired or revoked")
             }
             RotateTokenError::Invalid(detail) => Self::BadRequest(detail),

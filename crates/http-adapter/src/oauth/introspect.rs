@@ -150,7 +150,8 @@ pub async fn introspect_token(
         .get("client_ip")
         .and_then(|text| text.parse::<IpAddr>().ok());
     let sighting = Sighting::resource_server(resource_server.id.as_str(), client_ip);
-    let answer = verify_token(&state, token, sighting, || client_ip)
+    let by = Some(resource_server.id.as_str());
+    let answer = verify_token(&state, &req, token, sighting, by, || client_ip)
         .await
         .map_err(OAuthFailure::from)?;
     let document = match answer {

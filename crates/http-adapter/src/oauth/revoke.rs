@@ -61,10 +61,14 @@ pub async fn revoke_token(
     let client = authenticate_client(&req, &params, &state).await?;
     crate::client_auth::reject_control(&params, &["token"])?;
     let token = params.remove("token");
-    state
-        .revoke_for_client(client, token)
+    let canary = state
+        .revoke_for_client(client.clone(), token)
         .await
         .map_err(OAuthFailure::from)?
         .map_err(OAuthFailure::from)?;
+    if let Some(canary) = canary {
+        let ip = crate::auth::client_address(&req, &state.trusted_proxies);
+        crate::canary::report(&state, &req, canary, ip, None);
+    }
     Ok(no_store(json_ok(&Empty {})))
 }

@@ -223,6 +223,7 @@ impl Harness {
             source: TokenSource::Permissions {
                 identifier: Some(identifier.to_owned()),
                 permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                canary: false,
             },
             expires_at: expires_at.map(Timestamp::from_millis),
         };

@@ -8,6 +8,7 @@
 //! `TEST_LOG=1` shows the application's log lines while tests run.
 
 mod audit;
+mod canary;
 mod create;
 mod documents;
 mod harness;

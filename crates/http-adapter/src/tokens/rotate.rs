@@ -112,6 +112,10 @@ pub async fn rotate_self(
             );
             return Err(RotateTokenError::Refused.into());
         }
+        Err(RotateTokenError::Canary(canary)) => {
+            crate::canary::report(&state, &req, canary, origin, None);
+            return Err(RotateTokenError::Refused.into());
+        }
         Err(refused) => return Err(refused.into()),
     };
     let body: RotateBody = read_json(&req, payload).await?;

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Barrier};
 
+use tessera_domain::ClientRevocation;
 use tessera_domain::{
     ActorKind, AllowedIps, AuditEvent, ChainCheck, ClientId, ClientUpdate, InsertTokenError,
     RotationOf, TokenChange, TokenRepository, UserId,
@@ -336,14 +337,16 @@ pub fn revocations_by_a_client_a_new_grant_and_reuse_name_their_reason(f: &Fixtu
     let issued = record(13, Some("CXA"));
     f.repo.insert(issued.clone(), NOW).expect("insert");
     assert!(
-        !f.repo
+        f.repo
             .delete_for_client(&issued.hash, &ClientId::new("CXB"), NOW)
             .expect("not its own")
+            == ClientRevocation::NotRevoked
     );
     assert!(
         f.repo
             .delete_for_client(&issued.hash, &ClientId::new("CXA"), NOW)
             .expect("revoke")
+            == ClientRevocation::Revoked
     );
     // A new grant replaces the client's earlier token.
     let earlier = record(13, Some("CXA"));
@@ -513,4 +516,57 @@ pub fn an_expired_client_token_replaced_by_a_new_one_is_revoked(f: &Fixture) {
     assert_eq!(events[1].actor.kind, ActorKind::Session);
     assert_eq!(events[1].at, later.as_millis());
     assert_chain_verifies(f, 17);
+}
+
+pub fn a_canary_is_named_to_a_revoking_client_and_left_alone(f: &Fixture) {
+    let mut planted = record(21, None);
+    planted.canary = true;
+    f.repo.insert(planted.clone(), NOW).expect("insert");
+    let unknown = record(21, None);
+    for client in ["CXA", "CXB"] {
+        let answer = f
+            .repo
+            .delete_for_client(&planted.hash, &ClientId::new(client), NOW)
+            .expect("revoke");
+        assert_eq!(
+            answer,
+            ClientRevocation::Canary(tessera_domain::Canary {
+                user: user(21),
+                id: planted.public_id
+            })
+        );
+    }
+    assert_eq!(
+        f.repo
+            .delete_for_client(&unknown.hash, &ClientId::new("CXA"), NOW)
+            .expect("revoke"),
+        ClientRevocation::NotRevoked
+    );
+    let stored = f.repo.find_by_hash(&planted.hash).expect("find");
+    assert!(stored.is_some_and(|t| t.canary), "still there");
+    // Only its creation is in the trail: the store records no use itself.
+    assert_eq!(events_of(f, 21).len(), 1);
+}
+
+pub fn a_recorded_event_is_chained_like_a_changes(f: &Fixture) {
+    let stored = record(22, None);
+    f.repo.insert(stored.clone(), NOW).expect("insert");
+    let used = tessera_domain::CanaryUse {
+        canary: tessera_domain::Canary {
+            user: user(22),
+            id: stored.public_id,
+        },
+        at: NOW,
+        ip: Some("2001:db8::1".parse().expect("address")),
+        user_agent: None,
+        route: "POST /api/v1/oauth/introspect".to_owned(),
+        resource_server: Some("CXRS".to_owned()),
+    };
+    f.repo.record_event(&used.event(), NOW).expect("record");
+    let events = events_of(f, 22);
+    assert_eq!(events[1].kind, "token.canary_used");
+    assert_eq!(events[1].details["ip"], "2001:db8::1");
+    assert_eq!(events[1].details["resourceServer"], "CXRS");
+    assert!(events[1].details["userAgent"].is_null());
+    assert_chain_verifies(f, 22);
 }

@@ -128,6 +128,8 @@ macro_rules! conformance {
             revocations_by_a_client_a_new_grant_and_reuse_name_their_reason,
             a_clients_life_is_in_its_authors_trail_and_its_tokens_in_their_owners,
             a_replayed_codes_token_is_revoked_for_reuse,
+            a_canary_is_named_to_a_revoking_client_and_left_alone,
+            a_recorded_event_is_chained_like_a_changes,
             an_expired_client_token_replaced_by_a_new_one_is_revoked
         );
         lifecycle_conformance!(@each $make;

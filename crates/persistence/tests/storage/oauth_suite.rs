@@ -3,6 +3,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use tessera_domain::ClientRevocation;
 use tessera_domain::{
     AuthorizationCode, ClientId, ClientName, ClientUpdate, FileName, HttpUrl, InsertClientError,
     OAuthClient, PermissionSet, RedeemError, StoredClient, Timestamp, UserId,
@@ -326,6 +327,7 @@ pub fn every_deletion_is_logged_in_order(f: &Fixture) {
         f.repo
             .delete_for_client(&c.hash, &ClientId::new("CXA"), NOW)
             .expect("revoke")
+            == ClientRevocation::Revoked
     );
     let page = f.revocations.after(0, 1000).expect("read");
     let hashes: Vec<_> = page.entries.iter().map(|r| r.hash).collect();

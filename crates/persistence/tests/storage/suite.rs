@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use tessera_domain::ClientRevocation;
 use tessera_domain::{
     Actor, ClientId, InsertTokenError, NewTokenRecord, PermissionSet, Timestamp, TokenHash,
     TokenId, TokenRepository, TokenUse, UserId,
@@ -215,19 +216,20 @@ pub fn revocation_by_client_touches_only_that_clients_token(repo: Repo) {
     let plain = repo.insert(record(1, None), NOW).expect("plain");
     let client_b = ClientId::new("CXB");
     assert!(
-        !repo
-            .delete_for_client(&from_a.hash, &client_b, NOW)
+        repo.delete_for_client(&from_a.hash, &client_b, NOW)
             .expect("wrong client")
+            == ClientRevocation::NotRevoked
     );
     assert!(
-        !repo
-            .delete_for_client(&plain.hash, &ClientId::new("CXA"), NOW)
+        repo.delete_for_client(&plain.hash, &ClientId::new("CXA"), NOW)
             .expect("no client")
+            == ClientRevocation::NotRevoked
     );
     assert!(repo.find_by_hash(&from_a.hash).expect("find").is_some());
     assert!(
         repo.delete_for_client(&from_a.hash, &ClientId::new("CXA"), NOW)
             .expect("revoke")
+            == ClientRevocation::Revoked
     );
     assert_eq!(repo.find_by_hash(&from_a.hash).expect("find"), None);
     assert!(repo.find_by_hash(&plain.hash).expect("find").is_some());

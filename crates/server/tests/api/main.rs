@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod canary;
 mod cli;
 mod clients;
 mod docs;

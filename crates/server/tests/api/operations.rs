@@ -32,7 +32,7 @@ async fn operator<T: Send + 'static>(
         .expect("the command's thread joins")
 }
 
-async fn metrics_text(app: &TestApp) -> String {
+pub async fn metrics_text(app: &TestApp) -> String {
     let reply = send(app.request(Method::GET, "/metrics")).await;
     assert_eq!(reply.status, 200);
     assert!(
@@ -45,7 +45,7 @@ async fn metrics_text(app: &TestApp) -> String {
 
 /// The value of the sample `name{labels}` (labels in the exporter's order),
 /// or 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
+pub fn sample(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|line| {
             line.strip_prefix(series)?
