@@ -24,6 +24,7 @@ pub mod secret;
 pub mod time;
 pub mod token;
 pub mod tokens;
+pub mod webhooks;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -2,13 +2,16 @@
 //! the transaction of the change it records; [`DieselAuditLog`] reads the
 //! chains back for the API and for `tessera audit verify`.
 
+use std::sync::Arc;
+
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use tessera_domain::audit::{GENESIS_HASH, UnreadableEvent};
+use tessera_domain::webhooks::Subscription;
 use tessera_domain::{Actor, AuditEvent, AuditLog, EventDraft, RevokeReason, Timestamp, UserId};
 
 use crate::connection::{AnyConnection, Backend};
-use crate::schema::{audit_events, audit_heads};
+use crate::schema::{audit_events, audit_heads, webhook_deliveries};
 use crate::store::Store;
 use crate::token_rows::DeletedToken;
 
@@ -24,6 +27,28 @@ const BUMP_HEAD_SQL: [&str; 2] = [
      ON CONFLICT (user_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash",
 ];
 
+/// What appending needs besides the connection: the backend's SQL, and
+/// which webhook receivers want which events (their outbox rows are written
+/// with the event).
+#[derive(Debug, Clone)]
+pub(crate) struct Trail {
+    backend: Backend,
+    subscriptions: Arc<[Subscription]>,
+}
+
+impl Trail {
+    pub(crate) fn new(backend: Backend, subscriptions: Arc<[Subscription]>) -> Self {
+        Self {
+            backend,
+            subscriptions,
+        }
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
 #[derive(QueryableByName)]
 struct Head {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -38,10 +63,11 @@ struct Head {
 /// number back with it (no gap).
 pub(crate) fn append(
     conn: &mut AnyConnection,
-    backend: Backend,
+    trail: &Trail,
     draft: &EventDraft,
     at: Timestamp,
 ) -> Result<AuditEvent, DieselError> {
+    let backend = trail.backend;
     let user = draft.user.get();
     let Head {
         seq,
@@ -65,6 +91,20 @@ pub(crate) fn append(
     diesel::update(audit_heads::table.find(user))
         .set(audit_heads::hash.eq(&event.hash))
         .execute(conn)?;
+    // One statement per receiver: Diesel has no batch insert for a
+    // connection that may be either backend, and receivers are few.
+    for subscription in trail.subscriptions.iter().filter(|s| s.wants(&event.kind)) {
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::receiver.eq(&subscription.receiver),
+                webhook_deliveries::user_id.eq(user),
+                webhook_deliveries::seq.eq(seq),
+                webhook_deliveries::event.eq(&text),
+                webhook_deliveries::due_at.eq(at.as_millis()),
+                webhook_deliveries::created_at.eq(at.as_millis()),
+            ))
+            .execute(conn)?;
+    }
     Ok(event)
 }
 
@@ -72,7 +112,7 @@ pub(crate) fn append(
 /// [`DELETED_TOKEN`](crate::token_rows::DELETED_TOKEN) took, inside its transaction; their fingerprints.
 pub(crate) fn append_revoked(
     conn: &mut AnyConnection,
-    backend: Backend,
+    trail: &Trail,
     deleted: Vec<DeletedToken>,
     actor: &Actor,
     reason: RevokeReason,
@@ -83,7 +123,7 @@ pub(crate) fn append_revoked(
         let user = crate::token_rows::user_of(user)?;
         let id = crate::token_rows::parsed_token_id(&id)?;
         let event = EventDraft::revoked(user, id, actor.clone(), reason);
-        append(conn, backend, &event, at)?;
+        append(conn, trail, &event, at)?;
         hashes.push(hash);
     }
     Ok(hashes)

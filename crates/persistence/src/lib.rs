@@ -15,6 +15,7 @@ mod suspensions;
 mod token_rows;
 mod tokens;
 mod usage;
+mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -27,6 +28,7 @@ use diesel::r2d2::Pool;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde::Deserialize;
 use tessera_domain::SecretString;
+use tessera_domain::webhooks::Subscription;
 
 pub use audit::DieselAuditLog;
 pub use connection::{
@@ -39,6 +41,7 @@ pub use oauth::DieselOAuthRepository;
 pub use revocations::{DieselRevocationLog, HeartbeatSender, RevocationListener};
 pub use store::{Store, WriteGate};
 pub use tokens::DieselTokenRepository;
+pub use webhooks::DieselWebhookOutbox;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -229,6 +232,14 @@ impl Database {
         })
     }
 
+    /// Writes an outbox row with every appended event a receiver wants.
+    /// Set before the repositories are made: they copy the store.
+    #[must_use]
+    pub fn with_subscriptions(mut self, subscriptions: Vec<Subscription>) -> Self {
+        self.store.set_subscriptions(subscriptions);
+        self
+    }
+
     pub fn backend(&self) -> Backend {
         self.store.backend()
     }
@@ -313,6 +324,10 @@ impl Database {
 
     pub fn audit_log(&self) -> DieselAuditLog {
         DieselAuditLog::new(self.store.clone())
+    }
+
+    pub fn webhook_outbox(&self) -> DieselWebhookOutbox {
+        DieselWebhookOutbox::new(self.store.clone())
     }
 
     /// A listener for other instances' revocations and the heartbeat that

@@ -197,7 +197,8 @@ impl DieselOAuthRepository {
             secret_sealed: stored.secret_sealed.clone(),
             created_at: client.created_at.as_millis(),
         };
-        let backend = self.store.backend();
+        let trail = self.store.trail();
+        let backend = trail.backend();
         let postgres = backend == Backend::Postgres;
         self.store.write("storing a client", |conn| {
             let outcome = conn.transaction::<(), InsertFailure, _>(|conn| {
@@ -223,7 +224,7 @@ impl DieselOAuthRepository {
                     .values(&row)
                     .execute(conn)?;
                 if let Some(event) = stored.created_event() {
-                    append(conn, backend, &event, stored.client.created_at)?;
+                    append(conn, &trail, &event, stored.client.created_at)?;
                 }
                 if let Some(claim) = claim
                     && !crate::idempotency::complete(conn, claim, &row.client_id)?
@@ -303,7 +304,7 @@ impl ClientRepository for DieselOAuthRepository {
             api_key_filename: update.api_key_filename.as_ref().map(Option::as_deref),
         };
         if update != &ClientUpdate::default() {
-            let backend = self.store.backend();
+            let trail = self.store.trail();
             self.store.write_query("updating a client", |conn| {
                 conn.transaction(|conn| {
                     let author: Option<i64> = diesel::update(oauth_clients::table.find(id))
@@ -313,7 +314,7 @@ impl ClientRepository for DieselOAuthRepository {
                         .optional()?;
                     if let Some(author) = author {
                         let event = update.updated_event(user_of(author)?, &ClientId::new(id));
-                        append(conn, backend, &event, at)?;
+                        append(conn, &trail, &event, at)?;
                     }
                     Ok(())
                 })
@@ -332,7 +333,7 @@ impl ClientRepository for DieselOAuthRepository {
         if !storable_id(id) {
             return Ok(None);
         }
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         let updated = self
             .store
             .write_query("replacing a client secret", |conn| {
@@ -351,7 +352,7 @@ impl ClientRepository for DieselOAuthRepository {
                             EventType::ClientSecretReset,
                             &ClientId::new(id),
                         );
-                        append(conn, backend, &event, at)?;
+                        append(conn, &trail, &event, at)?;
                     }
                     Ok(author.is_some())
                 })
@@ -366,7 +367,7 @@ impl ClientRepository for DieselOAuthRepository {
         if !storable_id(id) {
             return Ok(None);
         }
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         self.store.write("deleting a client", |conn| {
             let deleted = conn
                 .transaction::<Option<Vec<Vec<u8>>>, DieselError, _>(|conn| {
@@ -391,20 +392,14 @@ impl ClientRepository for DieselOAuthRepository {
                         .execute(conn)?;
                     let author = user_of(author)?;
                     let by = Actor::session(author);
-                    let tokens = append_revoked(
-                        conn,
-                        backend,
-                        tokens,
-                        &by,
-                        RevokeReason::ClientDeleted,
-                        at,
-                    )?;
+                    let tokens =
+                        append_revoked(conn, &trail, tokens, &by, RevokeReason::ClientDeleted, at)?;
                     let event = EventDraft::for_client(
                         author,
                         EventType::ClientDeleted,
                         &ClientId::new(id),
                     );
-                    append(conn, backend, &event, at)?;
+                    append(conn, &trail, &event, at)?;
                     Ok(Some(tokens))
                 })
                 .store_context("deleting a client")?;
@@ -480,7 +475,8 @@ impl CodeRepository for DieselOAuthRepository {
         token: NewTokenRecord,
         now: Timestamp,
     ) -> Result<Redeemed, RedeemError> {
-        let backend = self.store.backend();
+        let trail = self.store.trail();
+        let backend = trail.backend();
         self.store.write("redeeming a code", |conn| {
             let outcome = conn.transaction::<(TokenRow, Vec<Vec<u8>>), RedeemFailure, _>(|conn| {
                 if !crate::suspensions::may_issue_to(conn, backend, token.user_id.get())? {
@@ -512,12 +508,12 @@ impl CodeRepository for DieselOAuthRepository {
                     Some(client) => {
                         let by = Actor::client(client);
                         let reason = RevokeReason::GrantReplaced;
-                        append_revoked(conn, backend, replaced, &by, reason, now)?
+                        append_revoked(conn, &trail, replaced, &by, reason, now)?
                     }
                     None => replaced.into_iter().map(|(hash, _, _)| hash).collect(),
                 };
                 let row = insert_token_row(conn, &token)?;
-                crate::audit::append(conn, backend, &token.created_event(), token.created_at)?;
+                crate::audit::append(conn, &trail, &token.created_event(), token.created_at)?;
                 Ok((row, replaced))
             });
             match outcome {
@@ -539,7 +535,7 @@ impl CodeRepository for DieselOAuthRepository {
     }
 
     fn revoke_issued(&self, code: &TokenHash, at: Timestamp) -> anyhow::Result<Option<TokenHash>> {
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         self.store
             .write_query("revoking a replayed code's token", |conn| {
                 conn.transaction(|conn| {
@@ -557,7 +553,7 @@ impl CodeRepository for DieselOAuthRepository {
                             .get_results(conn)?;
                     let system = Actor::system();
                     let hashes =
-                        append_revoked(conn, backend, deleted, &system, RevokeReason::Reuse, at)?;
+                        append_revoked(conn, &trail, deleted, &system, RevokeReason::Reuse, at)?;
                     Ok(hashes.into_iter().next())
                 })
             })?

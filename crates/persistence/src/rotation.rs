@@ -9,8 +9,9 @@ use tessera_domain::{
     TokenRecord, UserId,
 };
 
+use crate::audit::Trail;
 use crate::audit::append_revoked;
-use crate::connection::{AnyConnection, Backend};
+use crate::connection::AnyConnection;
 use crate::schema::api_tokens;
 use crate::store::{Store, store_error};
 use crate::suspensions::may_issue_to;
@@ -20,9 +21,9 @@ use crate::token_rows::{
 
 pub(crate) fn rotate(store: &Store, rotation: &Rotation) -> Result<Rotated, RotateError> {
     const WHAT: &str = "rotating a token";
-    let backend = store.backend();
+    let trail = store.trail();
     let outcome = store.write(WHAT, |conn| {
-        conn.transaction::<_, RotateFailure, _>(|conn| rotate_in(conn, backend, rotation))
+        conn.transaction::<_, RotateFailure, _>(|conn| rotate_in(conn, &trail, rotation))
             .map_err(|failure| match failure {
                 RotateFailure::Db(error) if is_duplicate_token_hash(&error) => {
                     RotateError::DuplicateHash
@@ -45,7 +46,7 @@ pub(crate) fn revoke_lineage(
     hash: &TokenHash,
     at: Timestamp,
 ) -> anyhow::Result<Vec<TokenHash>> {
-    let backend = store.backend();
+    let trail = store.trail();
     store
         .write_query("revoking a reused token", |conn| {
             conn.transaction(|conn| {
@@ -75,7 +76,7 @@ pub(crate) fn revoke_lineage(
                 .returning(DELETED_TOKEN)
                 .get_results(conn)?;
                 let system = Actor::system();
-                append_revoked(conn, backend, deleted, &system, RevokeReason::Reuse, at)
+                append_revoked(conn, &trail, deleted, &system, RevokeReason::Reuse, at)
             })
         })
         .and_then(crate::token_hashes)
@@ -120,7 +121,7 @@ impl From<DieselError> for RotateFailure {
 /// claimed row's current values, drop the old row unless it overlaps.
 fn rotate_in(
     conn: &mut AnyConnection,
-    backend: Backend,
+    trail: &Trail,
     rotation: &Rotation,
 ) -> Result<(TokenRow, TokenRow), RotateFailure> {
     let target: Option<(i64, i64)> = match rotation.of {
@@ -137,7 +138,7 @@ fn rotate_in(
             .optional()?,
     };
     let (target, owner) = target.ok_or(RotateFailure::NotFound)?;
-    if !may_issue_to(conn, backend, owner)? {
+    if !may_issue_to(conn, trail.backend(), owner)? {
         return Err(RotateFailure::Suspended);
     }
     let now = rotation.now.as_millis();
@@ -189,7 +190,7 @@ fn rotate_in(
         .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?;
     crate::audit::append(
         conn,
-        backend,
+        trail,
         &rotation.rotated_event(user, old_id),
         rotation.now,
     )?;

@@ -117,3 +117,18 @@ diesel::table! {
         hash -> Text,
     }
 }
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        receiver -> Text,
+        user_id -> BigInt,
+        seq -> BigInt,
+        event -> Text,
+        state -> Text,
+        tries -> Integer,
+        due_at -> BigInt,
+        created_at -> BigInt,
+        last_error -> Nullable<Text>,
+    }
+}

@@ -12,6 +12,9 @@ use diesel::r2d2::{Pool, PooledConnection};
 use diesel::result::Error as DieselError;
 use parking_lot::{Mutex, MutexGuard};
 use tessera_domain::Unavailable;
+use tessera_domain::webhooks::Subscription;
+
+use crate::audit::Trail;
 
 use crate::connection::{AnyConnection, Backend, ConnectionManager};
 use crate::failure::{Circuit, failure_of};
@@ -39,6 +42,9 @@ pub struct Store {
     backend: Backend,
     circuit: Arc<Circuit>,
     statement_timeout: Duration,
+    /// The webhook receivers' subscriptions: every appended event matching
+    /// one gets its outbox row.
+    subscriptions: Arc<[Subscription]>,
 }
 
 impl std::fmt::Debug for Store {
@@ -63,7 +69,17 @@ impl Store {
             backend,
             circuit,
             statement_timeout,
+            subscriptions: Arc::new([]),
         }
+    }
+
+    /// How events are appended through this store.
+    pub(crate) fn trail(&self) -> Trail {
+        Trail::new(self.backend, self.subscriptions.clone())
+    }
+
+    pub(crate) fn set_subscriptions(&mut self, subscriptions: Vec<Subscription>) {
+        self.subscriptions = subscriptions.into();
     }
 
     pub fn backend(&self) -> Backend {

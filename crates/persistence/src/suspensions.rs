@@ -83,7 +83,8 @@ pub(crate) fn suspend(
     reason: Option<&str>,
     now: Timestamp,
 ) -> anyhow::Result<Vec<TokenHash>> {
-    let backend = store.backend();
+    let trail = store.trail();
+    let backend = trail.backend();
     let refused = store.write_query("suspending a user", |conn| {
         conn.transaction(|conn| {
             lock_user(conn, backend, user.get())?;
@@ -95,7 +96,7 @@ pub(crate) fn suspend(
                         suspended_at: now.as_millis(),
                     })
                     .execute(conn)?;
-                append(conn, backend, &EventDraft::suspended(user, reason), now)?;
+                append(conn, &trail, &EventDraft::suspended(user, reason), now)?;
             }
             diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
                 .set(api_tokens::owner_suspended.eq(true))
@@ -111,7 +112,8 @@ pub(crate) fn resume(
     user: UserId,
     at: Timestamp,
 ) -> anyhow::Result<Option<Vec<TokenHash>>> {
-    let backend = store.backend();
+    let trail = store.trail();
+    let backend = trail.backend();
     let restored = store.write_query("resuming a user", |conn| {
         conn.transaction(|conn| {
             lock_user(conn, backend, user.get())?;
@@ -119,7 +121,7 @@ pub(crate) fn resume(
             if lifted == 0 {
                 return Ok(None);
             }
-            append(conn, backend, &EventDraft::resumed(user), at)?;
+            append(conn, &trail, &EventDraft::resumed(user), at)?;
             diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
                 .set(api_tokens::owner_suspended.eq(false))
                 .returning(api_tokens::token_hash)

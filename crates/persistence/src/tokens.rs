@@ -99,7 +99,8 @@ impl DieselTokenRepository {
         now: Timestamp,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<TokenRecord, InsertTokenError> {
-        let backend = self.store.backend();
+        let trail = self.store.trail();
+        let backend = trail.backend();
         let inserted = self.store.write("inserting a token", |conn| {
             conn.transaction::<TokenRow, InsertFailure, _>(|conn| {
                 if !may_issue_to(conn, backend, token.user_id.get())? {
@@ -118,10 +119,10 @@ impl DieselTokenRepository {
                     .returning(DELETED_TOKEN)
                     .get_results(conn)?;
                     let reason = RevokeReason::GrantReplaced;
-                    append_revoked(conn, backend, expired, &token.created_by, reason, now)?;
+                    append_revoked(conn, &trail, expired, &token.created_by, reason, now)?;
                 }
                 let row = insert_token_row(conn, &token)?;
-                crate::audit::append(conn, backend, &token.created_event(), token.created_at)?;
+                crate::audit::append(conn, &trail, &token.created_event(), token.created_at)?;
                 if let Some(claim) = claim
                     && !crate::idempotency::complete(conn, claim, &row.id.to_string())?
                 {
@@ -199,7 +200,7 @@ impl TokenRepository for DieselTokenRepository {
         change: &TokenChange,
         at: Timestamp,
     ) -> Result<TokenRecord, UpdateTokenError> {
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         const WHAT: &str = "changing a token";
         let row = TokenChangeRow {
             identifier: change.identifier.as_deref(),
@@ -230,7 +231,7 @@ impl TokenRepository for DieselTokenRepository {
                 .get_result::<TokenRow>(conn)
                 .optional()?;
                 if updated.is_some() {
-                    append(conn, backend, &change.updated_event(user, id), at)?;
+                    append(conn, &trail, &change.updated_event(user, id), at)?;
                     return Ok(Ok(updated));
                 }
                 // Nothing matched: an unknown id, or an expiry already earlier.
@@ -288,7 +289,7 @@ impl TokenRepository for DieselTokenRepository {
         id: TokenId,
         at: Timestamp,
     ) -> anyhow::Result<Option<TokenHash>> {
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         self.store
             .write_query("deleting a token", |conn| {
                 conn.transaction(|conn| {
@@ -301,7 +302,7 @@ impl TokenRepository for DieselTokenRepository {
                     .get_result::<Vec<u8>>(conn)
                     .optional()?;
                     if deleted.is_some() {
-                        append(conn, backend, &EventDraft::deleted_by_owner(user, id), at)?;
+                        append(conn, &trail, &EventDraft::deleted_by_owner(user, id), at)?;
                     }
                     Ok(deleted)
                 })
@@ -350,7 +351,7 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn delete(&self, user: UserId, hash: &TokenHash, at: Timestamp) -> anyhow::Result<bool> {
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         let deleted = self.store.write_query("deleting a token", |conn| {
             conn.transaction(|conn| {
                 let deleted = diesel::delete(
@@ -363,7 +364,7 @@ impl TokenRepository for DieselTokenRepository {
                 .optional()?;
                 if let Some(text) = &deleted {
                     let id = parsed_token_id(text)?;
-                    append(conn, backend, &EventDraft::deleted_by_owner(user, id), at)?;
+                    append(conn, &trail, &EventDraft::deleted_by_owner(user, id), at)?;
                 }
                 Ok(deleted.is_some())
             })
@@ -377,7 +378,7 @@ impl TokenRepository for DieselTokenRepository {
         client: &ClientId,
         at: Timestamp,
     ) -> anyhow::Result<ClientRevocation> {
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         self.store.write_query("revoking a token", |conn| {
             conn.transaction(|conn| {
                 let deleted: Vec<DeletedToken> = diesel::delete(
@@ -389,7 +390,7 @@ impl TokenRepository for DieselTokenRepository {
                 .get_results(conn)?;
                 let by = Actor::client(client);
                 let reason = RevokeReason::OauthRevoke;
-                if !append_revoked(conn, backend, deleted, &by, reason, at)?.is_empty() {
+                if !append_revoked(conn, &trail, deleted, &by, reason, at)?.is_empty() {
                     return Ok(ClientRevocation::Revoked);
                 }
                 // Asked whatever the token is, so a canary answers as fast
@@ -423,21 +424,14 @@ impl TokenRepository for DieselTokenRepository {
         if let Some(client) = client {
             query = query.filter(api_tokens::from_api_client.eq(client.as_str()));
         }
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         self.store
             .write_query("revoking a user's tokens", |conn| {
                 conn.transaction(|conn| {
                     let deleted: Vec<DeletedToken> =
                         query.returning(DELETED_TOKEN).get_results(conn)?;
                     let operator = Actor::operator();
-                    append_revoked(
-                        conn,
-                        backend,
-                        deleted,
-                        &operator,
-                        RevokeReason::Operator,
-                        at,
-                    )
+                    append_revoked(conn, &trail, deleted, &operator, RevokeReason::Operator, at)
                 })
             })
             .and_then(crate::token_hashes)
@@ -448,9 +442,9 @@ impl TokenRepository for DieselTokenRepository {
     }
 
     fn record_event(&self, event: &EventDraft, at: Timestamp) -> anyhow::Result<()> {
-        let backend = self.store.backend();
+        let trail = self.store.trail();
         self.store.write_query("recording an event", |conn| {
-            conn.transaction(|conn| append(conn, backend, event, at).map(drop))
+            conn.transaction(|conn| append(conn, &trail, event, at).map(drop))
         })
     }
 

@@ -40,6 +40,9 @@ pub enum Command {
     /// The audit trail, for operators.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Webhook deliveries, for operators.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Print the OpenAPI document (what `GET /api/v1/openapi.json` serves).
     Openapi,
     /// Exit 0 when the local instance answers `GET /readyz` with 200: the
@@ -103,6 +106,13 @@ pub enum AuditCommand {
         #[arg(long)]
         user: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Pending, delivered and failed deliveries per receiver (delivered and
+    /// failed ones are kept a week).
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ pub mod operators;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use settings::Settings;
 pub use startup::Application;

@@ -9,6 +9,7 @@ use tessera_domain::{Clock as _, SystemClock, UserId};
 use tessera_http_adapter::SessionCodec;
 use tessera_server::cli::{
     AuditCommand, Cli, ClientsCommand, Command, SessionCommand, TokensCommand, UsersCommand,
+    WebhooksCommand,
 };
 use tessera_server::settings::{Settings, Sources};
 use tessera_server::{Application, operators, telemetry};
@@ -91,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Verify { user }) => {
             emit(&operators::verify_audit(&settings, user.as_deref())?)
         }
+        Command::Webhooks(WebhooksCommand::Status) => emit(&operators::webhooks_status(&settings)?),
         Command::Healthcheck { url } => emit(&operators::healthcheck(&settings, url.as_deref())?),
         Command::Serve => serve(&settings),
         Command::Migrate => {

@@ -33,6 +33,7 @@ pub fn handle() -> Option<PrometheusHandle> {
                 .map_err(|error| tracing::warn!(%error, "metrics recorder not installed"))
                 .ok()?;
             tessera_http_adapter::describe_metrics();
+            crate::webhooks::describe_metrics();
             metrics::describe_gauge!("tessera_build_info", "Version of the running binary");
             metrics::gauge!("tessera_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             metrics::describe_gauge!(

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use tessera_domain::audit::UnreadableEvent;
+use tessera_domain::webhooks::{ReceiverStatus, WebhookOutbox as _};
 use tessera_domain::{AuditLog, ChainBreak, ChainCheck, ClientId, SystemClock, UserId};
 use tessera_oauth_clients::ClientError;
 
@@ -31,7 +32,7 @@ fn with_services<T>(
     settings: &Settings,
     work: impl FnOnce(&Services) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let database = Database::connect(&settings.database)?;
+    let database = crate::startup::connect(settings)?;
     let outcome = (|| {
         if database.has_pending_migrations()? {
             bail!(
@@ -200,6 +201,59 @@ pub fn verify_audit(settings: &Settings, user: Option<&str>) -> anyhow::Result<S
         }
         if broken > 0 {
             bail!("{report}{broken} audit chain(s) broken");
+        }
+        Ok(report)
+    })();
+    database.close(CLOSE_WITHIN);
+    outcome
+}
+
+/// `tessera webhooks status`: every configured receiver (and any other the
+/// outbox still holds deliveries for), with its counts.
+pub fn webhooks_status(settings: &Settings) -> anyhow::Result<String> {
+    let configured = settings.receivers()?;
+    let database = Database::connect(&settings.database)?;
+    let outcome = (|| {
+        if database.has_pending_migrations()? {
+            bail!("the database has migrations pending: run `tessera migrate` first");
+        }
+        let mut statuses = database.webhook_outbox().status()?;
+        for receiver in &configured {
+            let url = &receiver.subscription.receiver;
+            if !statuses.iter().any(|s| &s.receiver == url) {
+                statuses.push(ReceiverStatus {
+                    receiver: url.clone(),
+                    ..ReceiverStatus::default()
+                });
+            }
+        }
+        if statuses.is_empty() {
+            return Ok("no webhook receivers configured, and no deliveries\n".to_owned());
+        }
+        statuses.sort_by(|a, b| a.receiver.cmp(&b.receiver));
+        let width = statuses
+            .iter()
+            .map(|s| s.receiver.len())
+            .max()
+            .unwrap_or(0)
+            .max(8);
+        let mut report = format!(
+            "{:<width$}  {:>9}  {:>9}  {:>9}\n",
+            "receiver", "pending", "delivered", "failed"
+        );
+        for s in statuses {
+            let note = if configured
+                .iter()
+                .any(|r| r.subscription.receiver == s.receiver)
+            {
+                ""
+            } else {
+                "  (no longer configured)"
+            };
+            report.push_str(&format!(
+                "{:<width$}  {:>9}  {:>9}  {:>9}{note}\n",
+                s.receiver, s.pending, s.delivered, s.failed
+            ));
         }
         Ok(report)
     })();

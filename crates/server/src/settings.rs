@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use config::{Config, Environment as EnvironmentVariables, File, FileFormat};
 use serde::Deserialize;
 use tessera_domain::SecretString;
+use tessera_domain::webhooks::{Receiver, Subscription, WebhookSecret};
 use tessera_http_adapter::SessionSettings;
 use tessera_oauth_clients::BuiltInClientConfig;
 use tessera_persistence::DatabaseSettings;
@@ -40,6 +41,9 @@ pub struct Settings {
     pub cache: CacheSection,
     #[serde(default)]
     pub revocations: RevocationSettings,
+    /// `[[webhooks]]`: where audit events are POSTed.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSettings>,
     /// From `TESSERA_ENV` (not a configuration key).
     #[serde(skip)]
     pub environment: Environment,
@@ -221,6 +225,18 @@ fn default_usage_flush() -> u64 {
     5
 }
 
+/// One `[[webhooks]]` receiver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// An absolute `http://` URL.
+    pub url: String,
+    /// `whsec_` + base64 of at least 24 bytes.
+    pub secret: SecretString,
+    /// Globs over event types (`token.*`, `client.deleted`, `*`).
+    pub events: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthSettings {
@@ -378,11 +394,46 @@ impl Settings {
         // A list only the server reads, checked now so every command
         // refuses it in one line, before anything starts.
         settings.server.trusted_proxies()?;
+        settings.receivers()?;
         if environment == Environment::Production {
             settings.check_production()?;
         }
         settings.environment = environment;
         Ok(settings)
+    }
+
+    /// The webhook receivers, checked: a URL that is not absolute `http`,
+    /// a malformed secret, a pattern that matches no event type, or a URL
+    /// given twice is an error naming the receiver.
+    pub fn receivers(&self) -> anyhow::Result<Vec<Receiver>> {
+        let mut receivers: Vec<Receiver> = Vec::new();
+        for (i, webhook) in self.webhooks.iter().enumerate() {
+            let name = format!("webhooks[{i}] ({})", webhook.url);
+            let url = url::Url::parse(&webhook.url)
+                .map_err(|e| anyhow::anyhow!("{name}: url is not an absolute URL: {e}"))?;
+            match url.scheme() {
+                "http" => {}
+                "https" => bail!(
+                    "{name}: https receivers are not supported by this build: deliver to an                      http:// address inside the network (a TLS-terminating proxy in front of                      the receiver, or a sidecar)"
+                ),
+                other => bail!("{name}: url must be http://, not {other}://"),
+            }
+            if receivers
+                .iter()
+                .any(|r| r.subscription.receiver == webhook.url)
+            {
+                bail!("{name}: this url is configured twice");
+            }
+            let secret = WebhookSecret::parse(webhook.secret.expose())
+                .map_err(|e| anyhow::anyhow!("{name}: secret: {e}"))?;
+            let subscription = Subscription::new(&webhook.url, &webhook.events)
+                .map_err(|e| anyhow::anyhow!("{name}: events: {e}"))?;
+            receivers.push(Receiver {
+                subscription,
+                secret,
+            });
+        }
+        Ok(receivers)
     }
 
     /// The environment's name for logs: `TESSERA_ENV`, or `development`.

@@ -19,6 +19,7 @@ use tessera_persistence::{Database, DatabaseSettings};
 
 use crate::background::Periodic;
 use crate::settings::Settings;
+use crate::webhooks::Dispatcher;
 
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -73,9 +74,20 @@ impl std::fmt::Debug for Application {
 
 /// Connects to the database and applies pending migrations.
 pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
-    let database = Database::connect(&settings.database)?;
+    let database = connect(settings)?;
     database.migrate()?;
     Ok(database)
+}
+
+/// The configured database, writing the webhook outbox rows of every event
+/// it appends: also an operator's command's events reach the receivers.
+pub fn connect(settings: &Settings) -> anyhow::Result<Database> {
+    let subscriptions = settings
+        .receivers()?
+        .into_iter()
+        .map(|r| r.subscription)
+        .collect();
+    Ok(Database::connect(&settings.database)?.with_subscriptions(subscriptions))
 }
 
 pub fn build_services(
@@ -282,6 +294,23 @@ impl Application {
             CANARY_FLUSH_EVERY,
             move || flush_canary_uses(&tokens),
         )?);
+        let receivers = settings.receivers()?;
+        if !receivers.is_empty() {
+            let dispatcher = Arc::new(Dispatcher::new(
+                Arc::new(database.webhook_outbox()),
+                receivers,
+                services.tokens.clock(),
+            )?);
+            let delivering = dispatcher.clone();
+            background.push(Periodic::spawn(
+                "webhooks",
+                crate::webhooks::POLL_EVERY,
+                move || delivering.deliver_due().map(drop),
+            )?);
+            background.push(Periodic::spawn("webhook-purge", PURGE_EVERY, move || {
+                dispatcher.purge().map(drop)
+            })?);
+        }
         let tokens = services.tokens.clone();
         let ahead = services.cache.refresh_ahead();
         background.push(Periodic::spawn(

@@ -92,6 +92,12 @@ impl TokenService {
         self.clock.now()
     }
 
+    /// The clock itself, for background work that must keep the same time
+    /// (webhook retries, expiry warnings).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// How fresh this instance's knowledge of revocations is (`/readyz`).
     pub fn revocation_view(&self) -> &RevocationView {
         self.cache.view()

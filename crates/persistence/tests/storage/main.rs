@@ -8,6 +8,7 @@ mod lifecycle_suite;
 mod migrations;
 mod oauth_suite;
 mod suite;
+mod webhook_suite;
 
 use std::sync::Arc;
 
@@ -223,3 +224,32 @@ mod postgres {
 mod in_memory {
     conformance!(crate::in_memory);
 }
+
+macro_rules! webhook_conformance {
+    ($($name:ident),* $(,)?) => {
+        mod webhooks {
+            $(
+                mod $name {
+                    #[test]
+                    fn sqlite() {
+                        crate::webhook_suite::$name(tessera_persistence::Backend::Sqlite);
+                    }
+
+                    #[test]
+                    fn postgres() {
+                        crate::webhook_suite::$name(tessera_persistence::Backend::Postgres);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+// The outbox has no in-memory fake: nothing above the ports reads it in
+// tests without a database.
+webhook_conformance!(
+    matching_events_are_outboxed_with_them_and_a_refused_change_adds_nothing,
+    a_claim_holds_its_deliveries_for_the_lease_then_they_are_due_again,
+    settled_deliveries_are_counted_retried_when_due_and_purged_when_old,
+    concurrent_claims_never_take_the_same_delivery,
+);

@@ -961,3 +961,100 @@ fn logs_of_a_token_lifecycle_hold_no_token() {
         );
     }
 }
+
+#[test]
+fn webhook_settings_are_checked_and_status_lists_every_receiver() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/hooks.db", dir.path().display());
+    let secret = "whsec_dGVzc2VyYS13ZWJob29rLXRlc3Qtc2VjcmV0LTAxMjM=";
+    let config = |name: &str, body: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, body).expect("write");
+        file
+    };
+    for (name, webhook, mentions) in [
+        (
+            "https.toml",
+            format!("url = \"https://hooks.example/t\"\nsecret = \"{secret}\"\nevents = [\"*\"]"),
+            "https",
+        ),
+        (
+            "relative.toml",
+            format!("url = \"/hook\"\nsecret = \"{secret}\"\nevents = [\"*\"]"),
+            "absolute",
+        ),
+        (
+            "secret.toml",
+            "url = \"http://h.example/t\"\nsecret = \"whsec_c2hvcnQ=\"\nevents = [\"*\"]"
+                .to_owned(),
+            "secret",
+        ),
+        (
+            "pattern.toml",
+            format!("url = \"http://h.example/t\"\nsecret = \"{secret}\"\nevents = [\"tokens.*\"]"),
+            "tokens.*",
+        ),
+        (
+            "empty.toml",
+            format!("url = \"http://h.example/t\"\nsecret = \"{secret}\"\nevents = []"),
+            "event pattern",
+        ),
+        (
+            "unknown.toml",
+            format!(
+                "url = \"http://h.example/t\"\nsecret = \"{secret}\"\nevents = [\"*\"]\nretries = 3"
+            ),
+            "retries",
+        ),
+    ] {
+        let file = config(name, &format!("[[webhooks]]\n{webhook}\n"));
+        let refused = run(tessera(&workspace_root())
+            .env("TESSERA__DATABASE__URL", &url)
+            .arg("--config")
+            .arg(&file)
+            .arg("migrate"));
+        assert_clear_failure(&refused, mentions);
+        assert!(!stderr(&refused).contains(secret), "{}", stderr(&refused));
+    }
+
+    let good = config(
+        "good.toml",
+        &format!(
+            "[[webhooks]]\nurl = \"http://b.example/hook\"\nsecret = \"{secret}\"\nevents = [\"token.*\"]\n\n\
+             [[webhooks]]\nurl = \"http://a.example/hook\"\nsecret = \"{secret}\"\nevents = [\"*\"]\n"
+        ),
+    );
+    let migrated = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .arg("--config")
+        .arg(&good)
+        .arg("migrate"));
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    // An operator's suspension is an event too: its deliveries wait.
+    let suspended = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .arg("--config")
+        .arg(&good)
+        .args(["users", "suspend", "--user", "3"]));
+    assert!(suspended.status.success(), "{}", stderr(&suspended));
+    let status = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", &url)
+        .arg("--config")
+        .arg(&good)
+        .args(["webhooks", "status"]));
+    assert!(status.status.success(), "{}", stderr(&status));
+    let lines: Vec<Vec<String>> = stdout(&status)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["receiver", "pending", "delivered", "failed"],
+            vec!["http://a.example/hook", "1", "0", "0"],
+            vec!["http://b.example/hook", "0", "0", "0"],
+        ],
+        "{}",
+        stdout(&status)
+    );
+}

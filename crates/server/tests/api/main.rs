@@ -24,6 +24,7 @@ mod storage;
 mod suspension;
 mod tokens;
 mod verification;
+mod webhooks;
 
 /// Generates one `#[actix_web::test]` per backend for each listed test
 /// function `module::name(backend)`.
