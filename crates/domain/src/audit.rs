@@ -199,6 +199,13 @@ impl EventDraft {
             .detail("reason", reason.map(str::to_owned))
     }
 
+    /// `token.expiring`: the token expires at `expires_at`, soon.
+    pub fn expiring(user: UserId, token: TokenId, expires_at: Timestamp) -> Self {
+        Self::new(user, EventType::TokenExpiring, Actor::system())
+            .token(token)
+            .detail("expiresAt", expires_at.as_millis())
+    }
+
     /// `user.resumed` by an operator.
     pub fn resumed(user: UserId) -> Self {
         Self::new(user, EventType::UserResumed, Actor::operator())
@@ -307,6 +314,8 @@ pub enum ChainBreak {
     Truncated { last: u64, head: u64 },
     #[error("the last event's hash is not the one recorded: event {seq} was edited and rehashed")]
     HeadMismatch { seq: u64 },
+    #[error("events are recorded but the chain's head was removed")]
+    HeadMissing,
 }
 
 /// Checks one user's chain event by event, oldest first (so a chain of
@@ -383,6 +392,10 @@ pub trait AuditLog: Send + Sync + 'static {
 
     /// Every user with events, with the `seq` and `hash` of their latest.
     fn heads(&self) -> anyhow::Result<Vec<(UserId, u64, String)>>;
+
+    /// Users with events but no head: the head was removed, which only an
+    /// edit of the database does.
+    fn headless(&self) -> anyhow::Result<Vec<UserId>>;
 }
 
 #[cfg(test)]

@@ -429,6 +429,18 @@ pub trait TokenRepository: Send + Sync + 'static {
     /// unknown fingerprints are skipped.
     fn record_usage(&self, uses: &[TokenUse]) -> anyhow::Result<()>;
 
+    /// Appends `token.expiring` ([`EventDraft::expiring`], by the system,
+    /// made `now`) for up to `limit` tokens that expire after `now` and by
+    /// `horizon`, are not superseded, and were not warned of before; marks
+    /// each warned in its event's transaction, so each token is warned of
+    /// once, whichever instance sweeps. Returns how many.
+    fn warn_expiring(
+        &self,
+        now: Timestamp,
+        horizon: Timestamp,
+        limit: usize,
+    ) -> anyhow::Result<usize>;
+
     /// Appends an event that records no change of its own (a canary's
     /// use), made `at`, in its own transaction.
     fn record_event(&self, event: &EventDraft, at: Timestamp) -> anyhow::Result<()>;

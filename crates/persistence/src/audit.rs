@@ -109,7 +109,9 @@ pub(crate) fn append(
 }
 
 /// `token.revoked` for each token a `DELETE … RETURNING`
-/// [`DELETED_TOKEN`](crate::token_rows::DELETED_TOKEN) took, inside its transaction; their fingerprints.
+/// [`DELETED_TOKEN`](crate::token_rows::DELETED_TOKEN) took, inside its
+/// transaction, with `also` (the change's own event, if any); returns the
+/// deleted fingerprints.
 pub(crate) fn append_revoked(
     conn: &mut AnyConnection,
     trail: &Trail,
@@ -118,13 +120,34 @@ pub(crate) fn append_revoked(
     reason: RevokeReason,
     at: Timestamp,
 ) -> Result<Vec<Vec<u8>>, DieselError> {
+    append_revoked_with(conn, trail, deleted, actor, reason, None, at)
+}
+
+/// [`append_revoked`] with one more event of the same change. The events
+/// are appended by ascending user, so two changes touching several users'
+/// chains (two clients deleted at once) lock their heads in the same order
+/// and never deadlock.
+pub(crate) fn append_revoked_with(
+    conn: &mut AnyConnection,
+    trail: &Trail,
+    deleted: Vec<DeletedToken>,
+    actor: &Actor,
+    reason: RevokeReason,
+    also: Option<EventDraft>,
+    at: Timestamp,
+) -> Result<Vec<Vec<u8>>, DieselError> {
     let mut hashes = Vec::with_capacity(deleted.len());
+    let mut events = Vec::with_capacity(deleted.len() + 1);
     for (hash, user, id) in deleted {
         let user = crate::token_rows::user_of(user)?;
         let id = crate::token_rows::parsed_token_id(&id)?;
-        let event = EventDraft::revoked(user, id, actor.clone(), reason);
-        append(conn, trail, &event, at)?;
+        events.push(EventDraft::revoked(user, id, actor.clone(), reason));
         hashes.push(hash);
+    }
+    events.extend(also);
+    events.sort_by_key(|event| event.user);
+    for event in &events {
+        append(conn, trail, event, at)?;
     }
     Ok(hashes)
 }
@@ -171,6 +194,20 @@ impl AuditLog for DieselAuditLog {
                 })
             })
             .collect()
+    }
+
+    fn headless(&self) -> anyhow::Result<Vec<UserId>> {
+        let users: Vec<i64> = self.store.read_query("reading the audit heads", |conn| {
+            audit_events::table
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    audit_heads::table.filter(audit_heads::user_id.eq(audit_events::user_id)),
+                )))
+                .select(audit_events::user_id)
+                .distinct()
+                .order(audit_events::user_id.asc())
+                .load(conn)
+        })?;
+        users.into_iter().map(|u| Ok(UserId::new(u)?)).collect()
     }
 
     fn heads(&self) -> anyhow::Result<Vec<(UserId, u64, String)>> {

@@ -12,7 +12,7 @@ use tessera_domain::{
     TokenRecord, UserId,
 };
 
-use crate::audit::{append, append_revoked};
+use crate::audit::{append, append_revoked, append_revoked_with};
 use crate::connection::Backend;
 use crate::hash_of;
 use crate::schema::{api_tokens, oauth_client_quota, oauth_clients, oauth_codes};
@@ -392,14 +392,20 @@ impl ClientRepository for DieselOAuthRepository {
                         .execute(conn)?;
                     let author = user_of(author)?;
                     let by = Actor::session(author);
-                    let tokens =
-                        append_revoked(conn, &trail, tokens, &by, RevokeReason::ClientDeleted, at)?;
                     let event = EventDraft::for_client(
                         author,
                         EventType::ClientDeleted,
                         &ClientId::new(id),
                     );
-                    append(conn, &trail, &event, at)?;
+                    let tokens = append_revoked_with(
+                        conn,
+                        &trail,
+                        tokens,
+                        &by,
+                        RevokeReason::ClientDeleted,
+                        Some(event),
+                        at,
+                    )?;
                     Ok(Some(tokens))
                 })
                 .store_context("deleting a client")?;

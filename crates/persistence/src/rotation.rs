@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use tessera_domain::{
     Actor, RevokeReason, RotateError, Rotated, Rotation, RotationOf, Timestamp, TokenHash,
-    TokenRecord, UserId,
+    TokenRecord,
 };
 
 use crate::audit::Trail;
@@ -186,8 +186,7 @@ fn rotate_in(
         diesel::delete(api_tokens::table.filter(api_tokens::id.eq(target))).execute(conn)?;
     }
     let old_id = crate::token_rows::parsed_token_id(&old.public_id)?;
-    let user = UserId::new(old.user_id)
-        .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?;
+    let user = crate::token_rows::user_of(old.user_id)?;
     crate::audit::append(
         conn,
         trail,

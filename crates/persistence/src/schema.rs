@@ -23,6 +23,7 @@ diesel::table! {
         last_used_by -> Nullable<Text>,
         last_used_ips -> Nullable<Text>,
         owner_suspended -> Bool,
+        expiry_warned -> Bool,
     }
 }
 
@@ -132,3 +133,5 @@ diesel::table! {
         last_error -> Nullable<Text>,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_heads);

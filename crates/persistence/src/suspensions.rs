@@ -88,7 +88,8 @@ pub(crate) fn suspend(
     let refused = store.write_query("suspending a user", |conn| {
         conn.transaction(|conn| {
             lock_user(conn, backend, user.get())?;
-            if !is_suspended(conn, user.get())? {
+            let new = !is_suspended(conn, user.get())?;
+            if new {
                 diesel::insert_into(suspended_users::table)
                     .values(&SuspensionRow {
                         user_id: user.get(),
@@ -96,12 +97,19 @@ pub(crate) fn suspend(
                         suspended_at: now.as_millis(),
                     })
                     .execute(conn)?;
+            }
+            // The refusal is announced (the revocation log's lock) before
+            // the audit head is taken: every transaction takes the two in
+            // that order, so none waits for the other in a circle.
+            let refused =
+                diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
+                    .set(api_tokens::owner_suspended.eq(true))
+                    .returning(api_tokens::token_hash)
+                    .get_results::<Vec<u8>>(conn)?;
+            if new {
                 append(conn, &trail, &EventDraft::suspended(user, reason), now)?;
             }
-            diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
-                .set(api_tokens::owner_suspended.eq(true))
-                .returning(api_tokens::token_hash)
-                .get_results::<Vec<u8>>(conn)
+            Ok(refused)
         })
     })?;
     crate::token_hashes(refused)
@@ -121,12 +129,14 @@ pub(crate) fn resume(
             if lifted == 0 {
                 return Ok(None);
             }
+            // Announced before the head is taken, as for a suspension.
+            let restored =
+                diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
+                    .set(api_tokens::owner_suspended.eq(false))
+                    .returning(api_tokens::token_hash)
+                    .get_results::<Vec<u8>>(conn)?;
             append(conn, &trail, &EventDraft::resumed(user), at)?;
-            diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user.get())))
-                .set(api_tokens::owner_suspended.eq(false))
-                .returning(api_tokens::token_hash)
-                .get_results::<Vec<u8>>(conn)
-                .map(Some)
+            Ok(Some(restored))
         })
     })?;
     restored.map(crate::token_hashes).transpose()

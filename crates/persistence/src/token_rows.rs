@@ -38,6 +38,10 @@ pub(crate) struct TokenRow {
     pub(crate) last_used_by: Option<String>,
     pub(crate) last_used_ips: Option<String>,
     pub(crate) owner_suspended: bool,
+    /// Whether `token.expiring` was appended: the sweep's, read by no
+    /// document, but a column of the row the `RETURNING`s take whole.
+    #[expect(dead_code, reason = "read by the sweep's own queries, not from here")]
+    pub(crate) expiry_warned: bool,
 }
 
 #[derive(Insertable)]
@@ -155,12 +159,12 @@ pub(crate) fn insert_token_row(
         .get_result::<TokenRow>(conn)
 }
 
-/// A stored `public_id`, inside a transaction.
 /// A stored user id, inside a transaction.
 pub(crate) fn user_of(id: i64) -> Result<UserId, DieselError> {
     UserId::new(id).map_err(|e| DieselError::DeserializationError(e.to_string().into()))
 }
 
+/// A stored `public_id`, inside a transaction.
 pub(crate) fn parsed_token_id(text: &str) -> Result<TokenId, DieselError> {
     TokenId::parse(text)
         .ok_or_else(|| DieselError::DeserializationError(format!("token id {text:?}").into()))

@@ -441,6 +441,65 @@ impl TokenRepository for DieselTokenRepository {
         crate::usage::record_usage(&self.store, uses)
     }
 
+    fn warn_expiring(
+        &self,
+        now: Timestamp,
+        horizon: Timestamp,
+        limit: usize,
+    ) -> anyhow::Result<usize> {
+        // `NOT expiry_warned` as the partial index says it, not a bound
+        // `= false`, so the planner can prove the index applies.
+        let due: Vec<i64> = self
+            .store
+            .read_query("finding tokens about to expire", |conn| {
+                api_tokens::table
+                    .filter(api_tokens::expires_at.is_not_null())
+                    .filter(diesel::dsl::not(api_tokens::expiry_warned))
+                    .filter(api_tokens::expires_at.gt(now.as_millis()))
+                    .filter(api_tokens::expires_at.le(horizon.as_millis()))
+                    .filter(api_tokens::superseded_by.is_null())
+                    .order(api_tokens::expires_at.asc())
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .select(api_tokens::id)
+                    .load(conn)
+            })?;
+        let trail = self.store.trail();
+        let mut warned = 0;
+        for id in due {
+            // The warned flag settles a race between instances: only the
+            // one whose update took the row appends the event.
+            let took = self.store.write_query("warning of an expiry", |conn| {
+                conn.transaction(|conn| {
+                    let taken: Option<(i64, String, Option<i64>)> = diesel::update(
+                        api_tokens::table
+                            .find(id)
+                            .filter(diesel::dsl::not(api_tokens::expiry_warned)),
+                    )
+                    .set(api_tokens::expiry_warned.eq(true))
+                    .returning((
+                        api_tokens::user_id,
+                        api_tokens::public_id,
+                        api_tokens::expires_at,
+                    ))
+                    .get_result(conn)
+                    .optional()?;
+                    let Some((user, public_id, Some(expires_at))) = taken else {
+                        return Ok(false);
+                    };
+                    let event = EventDraft::expiring(
+                        user_of(user)?,
+                        parsed_token_id(&public_id)?,
+                        Timestamp::from_millis(expires_at),
+                    );
+                    append(conn, &trail, &event, now)?;
+                    Ok(true)
+                })
+            })?;
+            warned += usize::from(took);
+        }
+        Ok(warned)
+    }
+
     fn record_event(&self, event: &EventDraft, at: Timestamp) -> anyhow::Result<()> {
         let trail = self.store.trail();
         self.store.write_query("recording an event", |conn| {

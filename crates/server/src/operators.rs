@@ -174,11 +174,24 @@ pub fn verify_audit(settings: &Settings, user: Option<&str>) -> anyhow::Result<S
             .into_iter()
             .filter(|(u, _, _)| only.is_none_or(|only| only == *u))
             .collect();
-        if let (Some(only), true) = (only, heads.is_empty()) {
+        let headless: Vec<UserId> = log
+            .headless()?
+            .into_iter()
+            .filter(|u| only.is_none_or(|only| only == *u))
+            .collect();
+        if let (Some(only), true) = (only, heads.is_empty() && headless.is_empty()) {
             return Ok(format!("user {}: no events\n", only.get()));
         }
         let mut report = String::new();
         let mut broken = 0;
+        for user in headless {
+            broken += 1;
+            report.push_str(&format!(
+                "user {}: BROKEN: {}\n",
+                user.get(),
+                ChainBreak::HeadMissing
+            ));
+        }
         for (user, seq, hash) in heads {
             let verified = match verify_chain_of(&log, user, seq, &hash) {
                 // A stored event that no longer reads as one was edited.

@@ -219,6 +219,14 @@ pub struct TokenSettings {
     /// The longest a token may live; `0`: no limit.
     #[serde(default)]
     pub max_lifetime_days: u32,
+    /// `token.expiring` is appended this many days before a token
+    /// expires; `0`: never.
+    #[serde(default = "default_expiry_warning_days")]
+    pub expiry_warning_days: u32,
+}
+
+fn default_expiry_warning_days() -> u32 {
+    7
 }
 
 fn default_usage_flush() -> u64 {

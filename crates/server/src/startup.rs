@@ -41,6 +41,12 @@ const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// only keeps the table from filling with them.
 const SUPERSEDED_SWEEP_EVERY: Duration = Duration::from_secs(30);
 const REFRESH_LIMIT: usize = 10_000;
+/// How often tokens coming within `tokens.expiry_warning_days` of their
+/// expiry are looked for: one indexed range read when there are none.
+const EXPIRY_SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// Warnings appended per look at most (each its own transaction); more wait
+/// for the next look.
+const EXPIRY_WARNINGS_PER_SWEEP: usize = 500;
 /// How soon a canary's use reaches the audit trail (and webhooks).
 const CANARY_FLUSH_EVERY: Duration = Duration::from_millis(250);
 
@@ -224,6 +230,14 @@ fn flush_usage(tokens: &TokenService) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn warn_expiring(tokens: &TokenService, within: Duration) -> anyhow::Result<()> {
+    let warned = tokens.warn_expiring(within, EXPIRY_WARNINGS_PER_SWEEP)?;
+    if warned > 0 {
+        tracing::info!(warned, "token.expiring appended");
+    }
+    Ok(())
+}
+
 /// Never fails a request: on failure the alarms stay queued for the next
 /// round.
 fn flush_canary_uses(tokens: &TokenService) -> anyhow::Result<()> {
@@ -319,6 +333,16 @@ impl Application {
             // On failure entries expire and are read again on demand.
             move || tokens.refresh_cache(ahead, REFRESH_LIMIT).map(drop),
         )?);
+        if settings.tokens.expiry_warning_days > 0 {
+            let tokens = services.tokens.clone();
+            let within =
+                Duration::from_secs(u64::from(settings.tokens.expiry_warning_days) * 24 * 3600);
+            background.push(Periodic::spawn(
+                "expiry-warnings",
+                EXPIRY_SWEEP_EVERY,
+                move || warn_expiring(&tokens, within),
+            )?);
+        }
         let tokens = services.tokens.clone();
         background.push(Periodic::spawn(
             "superseded-sweep",

@@ -40,6 +40,8 @@ struct State {
     keys: HashMap<(i64, &'static str, String), KeyRow>,
     suspended: std::collections::HashSet<UserId>,
     audit: HashMap<UserId, Vec<crate::AuditEvent>>,
+    /// Tokens (by store id) whose `token.expiring` was appended.
+    expiry_warned: std::collections::HashSet<i64>,
 }
 
 /// An idempotency key as the database keeps it.
@@ -432,6 +434,31 @@ impl TokenRepository for InMemoryStore {
             }
         }
         Ok(())
+    }
+
+    fn warn_expiring(
+        &self,
+        now: Timestamp,
+        horizon: Timestamp,
+        limit: usize,
+    ) -> anyhow::Result<usize> {
+        let mut state = self.lock();
+        let mut due: Vec<(Timestamp, i64, UserId, crate::ids::TokenId)> = state
+            .tokens
+            .iter()
+            .filter(|t| t.superseded_by.is_none())
+            .filter_map(|t| Some((t.expires_at?, t.id, t.user_id, t.public_id)))
+            .filter(|(at, id, _, _)| {
+                *at > now && *at <= horizon && !state.expiry_warned.contains(id)
+            })
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        for (expires_at, id, user, public_id) in &due {
+            state.expiry_warned.insert(*id);
+            state.append(&EventDraft::expiring(*user, *public_id, *expires_at), now);
+        }
+        Ok(due.len())
     }
 
     fn record_event(&self, event: &EventDraft, at: Timestamp) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::tests::{NOW, by_permissions, fixture, user};
 use super::*;
+use crate::audit::AuditLog as _;
 
 fn ip(text: &str) -> IpAddr {
     text.parse().expect("address")
@@ -169,4 +170,41 @@ fn an_overlap_ends_on_the_clock_and_a_week_is_the_longest() {
         1,
         "only the successor is left"
     );
+}
+
+#[test]
+fn a_token_coming_within_the_warning_window_is_warned_of_once() {
+    let f = fixture();
+    let day = Duration::from_secs(24 * 3600);
+    let mut soon = by_permissions("soon", &[]);
+    soon.expires_at = Some(NOW + day * 10);
+    let soon = f.service.create(user(1), soon).expect("create");
+    let mut later = by_permissions("later", &[]);
+    later.expires_at = Some(NOW + day * 30);
+    f.service.create(user(1), later).expect("create");
+    f.service
+        .create(user(1), by_permissions("never", &[]))
+        .expect("create");
+    let week = day * 7;
+
+    assert_eq!(
+        f.service.warn_expiring(week, 10).expect("sweep"),
+        0,
+        "none within a week"
+    );
+    f.clock.advance(day * 3 + Duration::from_secs(1));
+    assert_eq!(f.service.warn_expiring(week, 10).expect("sweep"), 1);
+    assert_eq!(f.service.warn_expiring(week, 10).expect("sweep"), 0, "once");
+    let events = f.repository.events(user(1), 0, 100).expect("events");
+    let warned: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "token.expiring")
+        .collect();
+    assert_eq!(warned.len(), 1);
+    assert_eq!(warned[0].token_id, Some(soon.id.to_string()));
+    assert_eq!(warned[0].actor.kind, crate::audit::ActorKind::System);
+    assert_eq!(warned[0].details["expiresAt"], (NOW + day * 10).as_millis());
+    // Past its expiry nothing is warned of any more.
+    f.clock.advance(day * 30);
+    assert_eq!(f.service.warn_expiring(week, 10).expect("sweep"), 0);
 }

@@ -140,6 +140,17 @@ impl TokenService {
         Ok(written)
     }
 
+    /// Appends `token.expiring` for the tokens expiring within `within`
+    /// not yet warned of, at most `limit` a call; returns how many.
+    pub fn warn_expiring(
+        &self,
+        within: std::time::Duration,
+        limit: usize,
+    ) -> anyhow::Result<usize> {
+        let now = self.clock.now();
+        self.repository.warn_expiring(now, now + within, limit)
+    }
+
     pub fn ping(&self) -> anyhow::Result<()> {
         self.repository.ping()
     }

@@ -570,3 +570,149 @@ pub fn a_recorded_event_is_chained_like_a_changes(f: &Fixture) {
     assert!(events[1].details["userAgent"].is_null());
     assert_chain_verifies(f, 22);
 }
+
+pub fn tokens_about_to_expire_are_warned_of_once_even_by_concurrent_sweeps(f: &Fixture) {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let mut expiring = Vec::new();
+    for (i, days) in [2u32, 5, 6, 9, 30].into_iter().enumerate() {
+        let mut token = record(31 + i as i64 % 2, None);
+        token.expires_at = Some(NOW + day * days);
+        f.repo.insert(token.clone(), NOW).expect("insert");
+        expiring.push(token);
+    }
+    let mut expired = record(31, None);
+    expired.expires_at = Some(NOW + std::time::Duration::from_secs(1));
+    f.repo.insert(expired, NOW).expect("insert");
+    f.repo.insert(record(31, None), NOW).expect("no expiry");
+    let later = NOW + std::time::Duration::from_secs(2);
+    let horizon = later + day * 7;
+
+    let sweeps = 4;
+    let barrier = Arc::new(Barrier::new(sweeps));
+    let warned: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..sweeps)
+            .map(|_| {
+                let barrier = barrier.clone();
+                scope.spawn(move || {
+                    barrier.wait();
+                    f.repo.warn_expiring(later, horizon, 2).expect("sweep")
+                        + f.repo.warn_expiring(later, horizon, 2).expect("sweep")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("sweep")).sum()
+    });
+    assert_eq!(warned, 3, "the three expiring within the week, once each");
+    assert_eq!(f.repo.warn_expiring(later, horizon, 10).expect("sweep"), 0);
+    let mut warned_ids: Vec<String> = [31, 32]
+        .iter()
+        .flat_map(|&u| events_of(f, u))
+        .filter(|e| e.kind == "token.expiring")
+        .map(|e| {
+            assert_eq!(e.actor.kind, ActorKind::System);
+            assert_eq!(e.at, later.as_millis());
+            e.token_id.expect("token")
+        })
+        .collect();
+    warned_ids.sort();
+    let mut expected: Vec<String> = expiring[..3]
+        .iter()
+        .map(|t| t.public_id.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(warned_ids, expected);
+    assert_chain_verifies(f, 31);
+    assert_chain_verifies(f, 32);
+}
+
+pub fn clients_deleted_at_once_with_tokens_of_the_same_users_both_commit(f: &Fixture) {
+    // A deletion appends to its tokens' owners' chains and to its author's.
+    // Here each author owns a token of the other client: were the owners
+    // appended first and the author last, A would take B's author's head
+    // early and wait for its own author's at the end, which B took early
+    // while waiting for A's: a deadlock. Ascending order settles it.
+    let mut checked = Vec::new();
+    for round in 0..10 {
+        let base = 3000 + 1000 * round;
+        let (author_a, author_b) = (base + 1, base);
+        let (a, b) = (format!("CXA{round}"), format!("CXB{round}"));
+        f.clients.insert(client(&a, author_a), 10).expect("client");
+        f.clients.insert(client(&b, author_b), 10).expect("client");
+        let owners_a: Vec<i64> = std::iter::once(author_b)
+            .chain(base + 100..base + 140)
+            .collect();
+        let owners_b: Vec<i64> = std::iter::once(author_a)
+            .chain(base + 200..base + 240)
+            .collect();
+        for &user in &owners_a {
+            f.repo.insert(record(user, Some(&a)), NOW).expect("insert");
+        }
+        for &user in &owners_b {
+            f.repo.insert(record(user, Some(&b)), NOW).expect("insert");
+        }
+        let barrier = Arc::new(Barrier::new(2));
+        let revoked: Vec<usize> = std::thread::scope(|scope| {
+            let handles: Vec<_> = [&a, &b]
+                .into_iter()
+                .map(|id| {
+                    let barrier = barrier.clone();
+                    scope.spawn(move || {
+                        barrier.wait();
+                        f.clients
+                            .delete(id, NOW)
+                            .expect("both deletions commit")
+                            .expect("existed")
+                            .len()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("deletion"))
+                .collect()
+        });
+        assert_eq!(revoked, [41, 41], "round {round}");
+        checked.extend(owners_a);
+        checked.extend(owners_b);
+    }
+    for user in checked {
+        assert_chain_verifies(f, user);
+    }
+}
+
+pub fn a_suspension_and_a_client_deletion_at_once_both_commit(f: &Fixture) {
+    // A suspension appends to its user's chain and marks their tokens
+    // refused (announced on the revocation log); a client deletion deletes
+    // tokens (announced the same way) and appends to their owners' chains.
+    // Taking the two in opposite orders would deadlock.
+    for round in 0..10 {
+        let user = 5000 + round;
+        let id = format!("CXSus{round}");
+        f.clients.insert(client(&id, 4999), 100).expect("client");
+        f.repo.insert(record(user, Some(&id)), NOW).expect("insert");
+        f.repo.insert(record(user, None), NOW).expect("insert");
+        let barrier = Arc::new(Barrier::new(2));
+        std::thread::scope(|scope| {
+            let suspension = scope.spawn(|| {
+                barrier.wait();
+                f.repo
+                    .suspend(user_id(user), Some("round"), NOW)
+                    .expect("the suspension commits")
+            });
+            let deletion = scope.spawn(|| {
+                barrier.wait();
+                f.clients
+                    .delete(&id, NOW)
+                    .expect("the deletion commits")
+                    .expect("existed")
+            });
+            suspension.join().expect("suspension");
+            assert_eq!(deletion.join().expect("deletion").len(), 1);
+        });
+        assert_chain_verifies(f, user);
+    }
+}
+
+fn user_id(id: i64) -> tessera_domain::UserId {
+    tessera_domain::UserId::new(id).expect("positive")
+}

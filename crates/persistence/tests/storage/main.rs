@@ -131,6 +131,9 @@ macro_rules! conformance {
             a_replayed_codes_token_is_revoked_for_reuse,
             a_canary_is_named_to_a_revoking_client_and_left_alone,
             a_recorded_event_is_chained_like_a_changes,
+            tokens_about_to_expire_are_warned_of_once_even_by_concurrent_sweeps,
+            clients_deleted_at_once_with_tokens_of_the_same_users_both_commit,
+            a_suspension_and_a_client_deletion_at_once_both_commit,
             an_expired_client_token_replaced_by_a_new_one_is_revoked
         );
         lifecycle_conformance!(@each $make;

@@ -15,6 +15,7 @@ crate::both_backends!(audit:
     out_of_range_paging_and_another_users_trail_are_refused,
     audit_verify_names_an_event_edited_in_the_database,
     a_clients_life_is_recorded_and_no_event_holds_a_secret,
+    a_token_coming_within_the_warning_window_is_warned_of_once,
 );
 
 async fn page(app: &TestApp, user: i64, query: &str) -> Value {
@@ -128,6 +129,7 @@ pub async fn audit_verify_names_an_event_edited_in_the_database(backend: Backend
         app.create_token(75, &format!("token {i}"), &[]).await;
     }
     app.create_token(78, "another", &[]).await;
+    app.create_token(79, "a third", &[]).await;
     let settings = app.settings.clone();
     let intact =
         actix_web::rt::task::spawn_blocking(move || operators::verify_audit(&settings, None))
@@ -136,14 +138,16 @@ pub async fn audit_verify_names_an_event_edited_in_the_database(backend: Backend
             .expect("an intact trail verifies");
     assert_eq!(
         intact,
-        "user 75: 3 event(s), chain intact\nuser 78: 1 event(s), chain intact\n"
+        "user 75: 3 event(s), chain intact\nuser 78: 1 event(s), chain intact\n\
+         user 79: 1 event(s), chain intact\n"
     );
 
     // Someone with database access renames the second token in its event.
     // ... and leaves another user's event unreadable.
     let edit = "UPDATE audit_events SET event = REPLACE(event, 'token 1', 'token X') \
                 WHERE user_id = 75 AND seq = 2; \
-                UPDATE audit_events SET event = '{' WHERE user_id = 78";
+                UPDATE audit_events SET event = '{' WHERE user_id = 78; \
+                DELETE FROM audit_heads WHERE user_id = 79";
     let url = app.settings.database.url.expose().to_owned();
     match backend {
         Backend::Postgres => diesel::PgConnection::establish(&url)
@@ -184,7 +188,11 @@ pub async fn audit_verify_names_an_event_edited_in_the_database(backend: Backend
         message.contains("user 78: BROKEN: event 1 was edited"),
         "{message}"
     );
-    assert!(message.contains("2 audit chain(s) broken"), "{message}");
+    assert!(
+        message.contains("user 79: BROKEN: events are recorded but the chain's head was removed"),
+        "{message}"
+    );
+    assert!(message.contains("3 audit chain(s) broken"), "{message}");
     assert_chain_breaks_offline(&export(&app, 75, 100).await);
     app.stop().await;
 }
@@ -231,4 +239,62 @@ pub async fn a_clients_life_is_recorded_and_no_event_holds_a_secret(backend: Bac
         assert!(!text.contains(secret), "an event holds a secret");
     }
     app.stop().await;
+}
+
+pub async fn a_token_coming_within_the_warning_window_is_warned_of_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let day = 24 * 3600 * 1000;
+    let mut created = Vec::new();
+    for (identifier, days) in [("soon", 3), ("later", 8)] {
+        let body = serde_json::json!({
+            "identifier": identifier,
+            "permissions": [],
+            "expiresAt": app.now() + days * day,
+        });
+        let reply = crate::helpers::send_json(
+            app.with_session(Method::POST, "/api/v1/users/81/api-tokens/create", 81),
+            &body,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.raw);
+        created.push(reply);
+    }
+    let (soon, later) = (&created[0], &created[1]);
+
+    // The sweep runs every few seconds on its own.
+    let warned = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|e| e["type"] == "token.expiring")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut events = export(&app, 81, 100).await;
+    while warned(&events).is_empty() && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        events = export(&app, 81, 100).await;
+    }
+    let first = warned(&events);
+    assert_eq!(first.len(), 1, "{events:#?}");
+    assert_eq!(first[0]["tokenID"], soon.body["id"]);
+    assert_eq!(
+        first[0]["actor"],
+        serde_json::json!({"kind": "system", "id": null})
+    );
+    assert_eq!(first[0]["details"]["expiresAt"], soon.body["expiresAt"]);
+
+    // A day later the second comes within the week; the first is not
+    // warned of again.
+    app.clock
+        .advance(std::time::Duration::from_millis(day as u64 + 1000));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while warned(&events).len() < 2 && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        events = export(&app, 81, 100).await;
+    }
+    let both = warned(&events);
+    assert_eq!(both.len(), 2, "{events:#?}");
+    assert_eq!(both[1]["tokenID"], later.body["id"]);
+    assert_chain_holds(&events);
 }

@@ -416,8 +416,14 @@ struct Served {
 }
 
 fn serve(extra_env: &[(&str, &str)]) -> Served {
+    serve_with(extra_env, &[])
+}
+
+/// `tessera <args> serve` with these variables.
+fn serve_with(extra_env: &[(&str, &str)], args: &[&str]) -> Served {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = tessera(&workspace_root());
+    command.args(args).arg("serve");
     command
         .env(
             "TESSERA__DATABASE__URL",
@@ -1057,4 +1063,147 @@ fn webhook_settings_are_checked_and_status_lists_every_receiver() {
         "{}",
         stdout(&status)
     );
+}
+
+/// A webhook receiver on plain threads: it holds every connection without
+/// a word until told to answer, then answers each request `200`, noting
+/// its `webhook-id`.
+struct StalledReceiver {
+    port: u16,
+    answering: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    held: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ids: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl StalledReceiver {
+    fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let receiver = Self {
+            port,
+            answering: Default::default(),
+            held: Default::default(),
+            ids: Default::default(),
+        };
+        let (answering, held, ids) = (
+            receiver.answering.clone(),
+            receiver.held.clone(),
+            receiver.ids.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut holding = Vec::new();
+            for stream in listener.incoming().flatten() {
+                if !answering.load(Ordering::SeqCst) {
+                    holding.push(stream);
+                    held.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                let ids = ids.clone();
+                std::thread::spawn(move || answer(stream, &ids));
+            }
+        });
+        receiver
+    }
+}
+
+/// Reads one request and answers `200`, noting its `webhook-id`.
+fn answer(stream: TcpStream, ids: &std::sync::Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream);
+    let (mut id, mut length) = (String::new(), 0usize);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            match name.to_ascii_lowercase().as_str() {
+                "webhook-id" => id = value.trim().to_owned(),
+                "content-length" => length = value.trim().parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut stream = reader.into_inner();
+    if stream
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .is_ok()
+    {
+        ids.lock().expect("ids").push(id);
+    }
+}
+
+/// A delivery in flight when the service is `kill -9`ed is delivered by
+/// the restarted service once the dead one's hold on it ends.
+fn a_delivery_in_flight_survives_a_kill_9(url: &str) {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let receiver = StalledReceiver::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("hooks.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[webhooks]]\nurl = \"http://127.0.0.1:{}/hook\"\n\
+             secret = \"whsec_dGVzc2VyYS13ZWJob29rLXRlc3Qtc2VjcmV0LTAxMjM=\"\n\
+             events = [\"user.*\"]\n",
+            receiver.port
+        ),
+    )
+    .expect("write");
+    let config = config.to_str().expect("utf-8");
+    let env = [("TESSERA__DATABASE__URL", url)];
+    let served = serve_with(&env, &["--config", config]);
+    // An operator's suspension: its event's delivery is written with it and
+    // taken by the running service.
+    let suspended = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", url)
+        .args(["--config", config, "users", "suspend", "--user", "9"]));
+    assert!(suspended.status.success(), "{}", stderr(&suspended));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.held.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(receiver.held.load(Ordering::SeqCst), 1, "in flight");
+    let mut child = served.child;
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    receiver.answering.store(true, Ordering::SeqCst);
+    let again = serve_with(&env, &["--config", config]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while receiver.ids.lock().expect("ids").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(*receiver.ids.lock().expect("ids"), ["9.1"]);
+    let status = run(tessera(&workspace_root())
+        .env("TESSERA__DATABASE__URL", url)
+        .args(["--config", config, "webhooks", "status"]));
+    let line = stdout(&status)
+        .lines()
+        .nth(1)
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "));
+    assert_eq!(line.as_deref(), Some("0 1 0"), "{}", stdout(&status));
+    let (exit, _) = again.terminate();
+    assert!(exit.success());
+}
+
+#[test]
+fn a_delivery_in_flight_survives_a_kill_9_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    a_delivery_in_flight_survives_a_kill_9(&format!("sqlite://{}/hooks.db", dir.path().display()));
+}
+
+#[test]
+fn a_delivery_in_flight_survives_a_kill_9_on_postgres() {
+    let db = tessera_persistence::testing::TestDatabase::postgres();
+    a_delivery_in_flight_survives_a_kill_9(db.url());
 }
