@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RELEASE = ROOT / "target" / "release"
+# The users of the many-users creation row: as many as wrk's connections.
+CREATORS = range(100, 164)
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 # On a machine of 2+ cores the service runs on one core and the load
@@ -344,6 +346,9 @@ def warm_up(port, tokens, path="/api/v1/status", mode=(), misses_of=cache_misses
 
 
 def bench_backend(name, url, work, cookies, cold=True, relying=False):
+    creators = {user: cookies[user] for user in CREATORS}
+    creators_file = work / "creators.txt"
+    creators_file.write_text("".join(f"{user} {cookie}\n" for user, cookie in creators.items()))
     rows = []
     tokens = str(work / f"{name}-tokens.txt")
     log(f"{name}: seeding {SEED} tokens and user 1's 100")
@@ -381,9 +386,11 @@ def bench_backend(name, url, work, cookies, cold=True, relying=False):
             fill["relying"] = relying_fill
         rows.append((name, "GET a user's 100 tokens",
                      wrk(PORT, "/api/v1/users/1/api-tokens", headers=[f"Cookie: tessera_session={cookies[1]}"])))
-        rows.append((name, "POST create a token",
+        rows.append((name, "POST create a token, one user",
                      wrk(PORT, "/api/v1/users/2/api-tokens/create", "create.lua",
                          headers=[f"Cookie: tessera_session={cookies[2]}"])))
+        rows.append((name, f"POST create a token, {len(creators)} users",
+                     wrk(PORT, "/api/v1/users/2/api-tokens/create", "create.lua", [str(creators_file)])))
     finally:
         service.stop()
 
@@ -460,7 +467,7 @@ def main():
         capture=False)
     work = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
     sqlite_url = f"sqlite://{work}/bench.db"
-    cookies = {user: session(user) for user in (1, 2)}
+    cookies = {user: session(user) for user in (1, 2, *CREATORS)}
     try:
         pg_url = fresh_database("tessera_bench")
         pg_rows, pg_rss, pg_verified, pg_fill = bench_backend("PostgreSQL", pg_url, work, cookies, cold=False,
