@@ -33,6 +33,10 @@ pub struct CanaryUse {
     pub route: String,
     /// The resource server that introspected it.
     pub resource_server: Option<String>,
+    /// Uses alike in everything but their time, waiting together: one
+    /// event says how many (`details.uses`), so hammering a canary cannot
+    /// turn into as many writes and webhook deliveries.
+    pub uses: u32,
 }
 
 impl CanaryUse {
@@ -49,6 +53,16 @@ impl CanaryUse {
         .detail("userAgent", self.user_agent.clone())
         .detail("route", self.route.clone())
         .detail("resourceServer", self.resource_server.clone())
+        .detail("uses", self.uses)
+    }
+
+    /// The same canary from the same place: merged while waiting.
+    fn alike(&self, other: &Self) -> bool {
+        self.canary == other.canary
+            && self.ip == other.ip
+            && self.route == other.route
+            && self.user_agent == other.user_agent
+            && self.resource_server == other.resource_server
     }
 }
 
@@ -65,9 +79,14 @@ pub struct CanaryAlarms {
 }
 
 impl CanaryAlarms {
-    /// Queues `used`; `false` when the queue is full and it was dropped.
+    /// Queues `used` (counted into a waiting use alike, if any); `false`
+    /// when the queue is full and it was dropped.
     pub fn note(&self, used: CanaryUse) -> bool {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(waiting) = pending.iter_mut().find(|w| w.alike(&used)) {
+            waiting.uses = waiting.uses.saturating_add(used.uses);
+            return true;
+        }
         if pending.len() >= MAX_PENDING_CANARY_USES {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
@@ -76,16 +95,17 @@ impl CanaryAlarms {
         true
     }
 
+    /// Everything waiting, to be recorded.
     pub fn take(&self) -> Vec<CanaryUse> {
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Back in front of whatever was queued meanwhile, up to the bound.
     /// Uses dropped since start because too many were waiting.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Back in front of whatever was queued meanwhile, up to the bound.
     pub fn put_back(&self, mut batch: Vec<CanaryUse>) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         batch.append(&mut pending);

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEvent, EventType};
 use crate::ids::UserId;
@@ -120,10 +120,25 @@ impl EventPattern {
 /// event is appended (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
-    /// The receiver's URL: its name in the outbox, the logs and
+    /// The receiver's name ([`receiver_name`]): in the outbox, the logs and
     /// `tessera webhooks status`.
     pub receiver: String,
     pub events: Vec<EventPattern>,
+}
+
+/// How a receiver is named wherever it is shown or stored: its scheme,
+/// host and port, and a fingerprint of the whole URL to tell apart two on
+/// one host. Never the path or query, which often hold the receiver's own
+/// secret (`/services/T000/B000/XXXX`).
+pub fn receiver_name(url: &url::Url) -> String {
+    let digest = Sha256::digest(url.as_str().as_bytes());
+    let fingerprint: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "{}://{}{port} ({fingerprint})",
+        url.scheme(),
+        url.host_str().unwrap_or_default()
+    )
 }
 
 impl Subscription {
@@ -146,10 +161,21 @@ impl Subscription {
 }
 
 /// A configured receiver: where, which events, and its key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Receiver {
     pub subscription: Subscription,
+    /// Where deliveries go: shown nowhere (see [`receiver_name`]).
+    pub url: url::Url,
     pub secret: WebhookSecret,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("name", &self.subscription.receiver)
+            .field("events", &self.subscription.events)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `webhook-id`: unique per event, the same on every retry.
@@ -380,6 +406,18 @@ mod tests {
         assert_eq!(body["data"]["seq"], 3);
         assert_eq!(body["data"]["hash"], event.hash.as_str());
         assert_eq!(webhook_id(UserId::new(7).expect("user"), 3), "7.3");
+    }
+
+    #[test]
+    fn a_receiver_is_named_without_its_path_or_query() {
+        let url =
+            url::Url::parse("https://hooks.example:8443/services/T0/B0/secret?key=x").expect("url");
+        let name = receiver_name(&url);
+        assert!(name.starts_with("https://hooks.example:8443 ("), "{name}");
+        assert!(!name.contains("secret") && !name.contains("key"), "{name}");
+        let other = url::Url::parse("https://hooks.example:8443/services/other").expect("url");
+        assert_ne!(receiver_name(&other), name, "two on one host differ");
+        assert_eq!(receiver_name(&url), name, "stable");
     }
 
     #[test]

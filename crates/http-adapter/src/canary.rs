@@ -1,6 +1,7 @@
 //! Reporting a canary's use: answered by the caller exactly like an unknown
-//! token, and here logged, counted and queued for the owner's audit trail
-//! (and so for webhooks) without waiting for the write.
+//! token, and here counted and queued for the owner's audit trail (and so
+//! for webhooks, and the log's warning, both written by the background
+//! flush) without waiting for any write.
 
 use std::net::IpAddr;
 
@@ -23,25 +24,18 @@ pub(crate) fn report(
     ip: Option<IpAddr>,
     resource_server: Option<&str>,
 ) {
+    // The route template, never the raw path (which may hold anything).
     let route = format!(
         "{} {}",
         req.method(),
-        req.match_pattern().unwrap_or_else(|| req.path().to_owned())
+        req.match_pattern()
+            .unwrap_or_else(|| "(unmatched)".to_owned())
     );
     let user_agent = req
         .headers()
         .get(USER_AGENT)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
         .map(|agent| truncated(agent, MAX_USER_AGENT));
-    // Never the token: its id says which one it was.
-    tracing::warn!(
-        user = canary.user.get(),
-        token_id = %canary.id,
-        ip = ip.map(|ip| ip.to_string()),
-        route = %route,
-        resource_server,
-        "a canary token was used: whoever presented it has a leaked credential"
-    );
     crate::metrics::canary_used();
     let used = CanaryUse {
         canary,
@@ -50,6 +44,7 @@ pub(crate) fn report(
         user_agent,
         route,
         resource_server: resource_server.map(str::to_owned),
+        uses: 1,
     };
     if !state.tokens.report_canary(used) {
         tracing::error!(

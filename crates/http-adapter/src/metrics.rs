@@ -119,8 +119,9 @@ pub(crate) fn record_request(method: &Method, route: String, status: u16, second
 pub(crate) fn record_verification<T>(outcome: &Result<T, VerifyError>) {
     let index = match outcome {
         Ok(_) => 0,
-        // A canary counts as unknown here: this series is no way to tell
-        // the two apart (`tessera_canary_uses_total` counts canaries).
+        // `verify_token` answers a canary as unknown before counting it;
+        // were one to reach here, it would count as unknown all the same:
+        // this series is no way to tell the two apart.
         Err(VerifyError::Unknown | VerifyError::Canary(_)) => 1,
         Err(VerifyError::Expired) => 2,
         Err(VerifyError::Malformed) => 3,

@@ -470,10 +470,15 @@ impl TokenRepository for DieselTokenRepository {
             // one whose update took the row appends the event.
             let took = self.store.write_query("warning of an expiry", |conn| {
                 conn.transaction(|conn| {
+                    // The read's conditions again: the token may have been
+                    // rotated or changed since.
                     let taken: Option<(i64, String, Option<i64>)> = diesel::update(
                         api_tokens::table
                             .find(id)
-                            .filter(diesel::dsl::not(api_tokens::expiry_warned)),
+                            .filter(diesel::dsl::not(api_tokens::expiry_warned))
+                            .filter(api_tokens::expires_at.gt(now.as_millis()))
+                            .filter(api_tokens::expires_at.le(horizon.as_millis()))
+                            .filter(api_tokens::superseded_by.is_null()),
                     )
                     .set(api_tokens::expiry_warned.eq(true))
                     .returning((

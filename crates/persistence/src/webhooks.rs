@@ -119,7 +119,20 @@ impl WebhookOutbox for DieselWebhookOutbox {
                     .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
                     .load(conn)
             })?;
-        rows.into_iter().map(PendingDelivery::try_from).collect()
+        let mut due = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = row.id;
+            match PendingDelivery::try_from(row) {
+                Ok(delivery) => due.push(delivery),
+                // Never deliverable (an edited row): settled at once so it
+                // neither comes back every lease nor holds the others.
+                Err(error) => {
+                    tracing::error!(delivery = id, error = %error, "webhook delivery dropped");
+                    self.settle(id, "failed", now, Some(&error.to_string()))?;
+                }
+            }
+        }
+        Ok(due)
     }
 
     fn delivered(&self, id: i64, at: Timestamp) -> anyhow::Result<()> {

@@ -32,6 +32,18 @@ fn with_services<T>(
     settings: &Settings,
     work: impl FnOnce(&Services) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    with_database(settings, |database| {
+        let services = build_services(settings, database, Arc::new(SystemClock))?;
+        work(&services)
+    })
+}
+
+/// Runs `work` on the configured database, migrated already; the pool is
+/// closed before this returns (see [`with_services`]).
+fn with_database<T>(
+    settings: &Settings,
+    work: impl FnOnce(&Database) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let database = crate::startup::connect(settings)?;
     let outcome = (|| {
         if database.has_pending_migrations()? {
@@ -40,8 +52,7 @@ fn with_services<T>(
                  service) first"
             );
         }
-        let services = build_services(settings, &database, Arc::new(SystemClock))?;
-        work(&services)
+        work(&database)
     })();
     database.close(CLOSE_WITHIN);
     outcome
@@ -163,11 +174,7 @@ pub fn verify_audit(settings: &Settings, user: Option<&str>) -> anyhow::Result<S
         .map(UserId::parse)
         .transpose()
         .context("--user must be a positive integer")?;
-    let database = Database::connect(&settings.database)?;
-    let outcome = (|| {
-        if database.has_pending_migrations()? {
-            bail!("the database has migrations pending: run `tessera migrate` first");
-        }
+    with_database(settings, |database| {
         let log = database.audit_log();
         let heads: Vec<_> = log
             .heads()?
@@ -216,26 +223,20 @@ pub fn verify_audit(settings: &Settings, user: Option<&str>) -> anyhow::Result<S
             bail!("{report}{broken} audit chain(s) broken");
         }
         Ok(report)
-    })();
-    database.close(CLOSE_WITHIN);
-    outcome
+    })
 }
 
 /// `tessera webhooks status`: every configured receiver (and any other the
 /// outbox still holds deliveries for), with its counts.
 pub fn webhooks_status(settings: &Settings) -> anyhow::Result<String> {
     let configured = settings.receivers()?;
-    let database = Database::connect(&settings.database)?;
-    let outcome = (|| {
-        if database.has_pending_migrations()? {
-            bail!("the database has migrations pending: run `tessera migrate` first");
-        }
+    with_database(settings, |database| {
         let mut statuses = database.webhook_outbox().status()?;
         for receiver in &configured {
-            let url = &receiver.subscription.receiver;
-            if !statuses.iter().any(|s| &s.receiver == url) {
+            let name = &receiver.subscription.receiver;
+            if !statuses.iter().any(|s| &s.receiver == name) {
                 statuses.push(ReceiverStatus {
-                    receiver: url.clone(),
+                    receiver: name.clone(),
                     ..ReceiverStatus::default()
                 });
             }
@@ -269,9 +270,7 @@ pub fn webhooks_status(settings: &Settings) -> anyhow::Result<String> {
             ));
         }
         Ok(report)
-    })();
-    database.close(CLOSE_WITHIN);
-    outcome
+    })
 }
 
 /// One user's chain, 500 events at a time; the number of events when intact.

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use config::{Config, Environment as EnvironmentVariables, File, FileFormat};
 use serde::Deserialize;
 use tessera_domain::SecretString;
-use tessera_domain::webhooks::{Receiver, Subscription, WebhookSecret};
+use tessera_domain::webhooks::{Receiver, Subscription, WebhookSecret, receiver_name};
 use tessera_http_adapter::SessionSettings;
 use tessera_oauth_clients::BuiltInClientConfig;
 use tessera_persistence::DatabaseSettings;
@@ -237,7 +237,7 @@ fn default_usage_flush() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// An absolute `http://` URL.
+    /// An absolute `https://` (or `http://`) URL.
     pub url: String,
     /// `whsec_` + base64 of at least 24 bytes.
     pub secret: SecretString,
@@ -410,34 +410,37 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The webhook receivers, checked: a URL that is not absolute `http`,
+    /// The webhook receivers, checked: a URL that is not absolute `http(s)`,
     /// a malformed secret, a pattern that matches no event type, or a URL
     /// given twice is an error naming the receiver.
     pub fn receivers(&self) -> anyhow::Result<Vec<Receiver>> {
         let mut receivers: Vec<Receiver> = Vec::new();
         for (i, webhook) in self.webhooks.iter().enumerate() {
-            let name = format!("webhooks[{i}] ({})", webhook.url);
+            // The URL itself is never repeated: it may hold the receiver's
+            // own secret.
+            let at = format!("webhooks[{i}]");
             let url = url::Url::parse(&webhook.url)
-                .map_err(|e| anyhow::anyhow!("{name}: url is not an absolute URL: {e}"))?;
-            match url.scheme() {
-                "http" => {}
-                "https" => bail!(
-                    "{name}: https receivers are not supported by this build: deliver to an                      http:// address inside the network (a TLS-terminating proxy in front of                      the receiver, or a sidecar)"
-                ),
-                other => bail!("{name}: url must be http://, not {other}://"),
+                .map_err(|e| anyhow::anyhow!("{at}: url is not an absolute URL: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                bail!("{at}: url must be an http:// or https:// URL with a host");
             }
-            if receivers
-                .iter()
-                .any(|r| r.subscription.receiver == webhook.url)
-            {
-                bail!("{name}: this url is configured twice");
+            if !url.username().is_empty() || url.password().is_some() {
+                bail!(
+                    "{at}: url must not carry a user name or password: the signature \
+                     (webhook-signature) is what authenticates Tessera to a receiver"
+                );
+            }
+            let name = receiver_name(&url);
+            if receivers.iter().any(|r| r.url == url) {
+                bail!("{at} ({name}): this url is configured twice");
             }
             let secret = WebhookSecret::parse(webhook.secret.expose())
-                .map_err(|e| anyhow::anyhow!("{name}: secret: {e}"))?;
-            let subscription = Subscription::new(&webhook.url, &webhook.events)
-                .map_err(|e| anyhow::anyhow!("{name}: events: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("{at} ({name}): secret: {e}"))?;
+            let subscription = Subscription::new(&name, &webhook.events)
+                .map_err(|e| anyhow::anyhow!("{at} ({name}): events: {e}"))?;
             receivers.push(Receiver {
                 subscription,
+                url,
                 secret,
             });
         }

@@ -241,7 +241,18 @@ fn warn_expiring(tokens: &TokenService, within: Duration) -> anyhow::Result<()> 
 /// Never fails a request: on failure the alarms stay queued for the next
 /// round.
 fn flush_canary_uses(tokens: &TokenService) -> anyhow::Result<()> {
-    let written = tokens.flush_canary_uses()?;
+    let written = tokens.flush_canary_uses(|used| {
+        // Never the token: its id says which one it was.
+        tracing::warn!(
+            user = used.canary.user.get(),
+            token_id = %used.canary.id,
+            ip = used.ip.map(|ip| ip.to_string()),
+            route = %used.route,
+            resource_server = used.resource_server.as_deref(),
+            uses = used.uses,
+            "a canary token was used: whoever presented it holds a leaked credential"
+        );
+    })?;
     if written > 0 {
         tracing::debug!(written, "canary uses recorded");
     }
@@ -308,23 +319,21 @@ impl Application {
             CANARY_FLUSH_EVERY,
             move || flush_canary_uses(&tokens),
         )?);
-        let receivers = settings.receivers()?;
-        if !receivers.is_empty() {
-            let dispatcher = Arc::new(Dispatcher::new(
-                Arc::new(database.webhook_outbox()),
-                receivers,
-                services.tokens.clock(),
-            )?);
-            let delivering = dispatcher.clone();
-            background.push(Periodic::spawn(
-                "webhooks",
-                crate::webhooks::POLL_EVERY,
-                move || delivering.deliver_due().map(drop),
-            )?);
-            background.push(Periodic::spawn("webhook-purge", PURGE_EVERY, move || {
-                dispatcher.purge().map(drop)
-            })?);
-        }
+        // Also without receivers: what removed ones left is settled.
+        let dispatcher = Arc::new(Dispatcher::new(
+            Arc::new(database.webhook_outbox()),
+            settings.receivers()?,
+            services.tokens.clock(),
+        )?);
+        let delivering = dispatcher.clone();
+        background.push(Periodic::spawn(
+            "webhooks",
+            dispatcher.poll_every(),
+            move || delivering.deliver_due().map(drop),
+        )?);
+        background.push(Periodic::spawn("webhook-purge", PURGE_EVERY, move || {
+            dispatcher.purge().map(drop)
+        })?);
         let tokens = services.tokens.clone();
         let ahead = services.cache.refresh_ahead();
         background.push(Periodic::spawn(

@@ -24,6 +24,9 @@ pub const CONCURRENCY: usize = 8;
 pub const LEASE: Duration = Duration::from_secs(30);
 /// How often the outbox is looked at for due deliveries.
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How often, with no receiver configured: only to settle what receivers
+/// removed from the configuration left behind.
+pub const IDLE_POLL_EVERY: Duration = Duration::from_secs(60);
 /// Rounds of [`CONCURRENCY`] deliveries one look may run before yielding
 /// (the thread's stop signal is checked between looks).
 const ROUNDS_PER_LOOK: usize = 16;
@@ -51,6 +54,8 @@ pub fn describe_metrics() {
 enum Outcome {
     Delivered,
     Refused(String),
+    /// No receiver of that name is configured any more: nothing to try.
+    Unconfigured,
 }
 
 pub struct Dispatcher {
@@ -71,11 +76,23 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
+    /// How often to look: often with receivers, rarely without.
+    pub fn poll_every(&self) -> Duration {
+        if self.receivers.is_empty() {
+            IDLE_POLL_EVERY
+        } else {
+            POLL_EVERY
+        }
+    }
+
     pub fn new(
         outbox: Arc<dyn WebhookOutbox>,
         receivers: Vec<Receiver>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        if receivers.is_empty() {
+            tracing::debug!("no webhook receivers: deliveries left by removed ones are dropped");
+        }
         let client = reqwest::Client::builder()
             // A redirect is an answer like any other non-2xx: tried again.
             .redirect(reqwest::redirect::Policy::none())
@@ -130,13 +147,13 @@ impl Dispatcher {
 
     async fn attempt(&self, delivery: &PendingDelivery) -> Outcome {
         let Some(receiver) = self.receivers.get(&delivery.receiver) else {
-            return Outcome::Refused("the receiver is no longer configured".to_owned());
+            return Outcome::Unconfigured;
         };
         let body = payload(&delivery.event);
         let id = webhook_id(delivery.user, delivery.event.seq);
         let mut request = self
             .client
-            .post(&delivery.receiver)
+            .post(receiver.url.clone())
             .header("content-type", "application/json");
         for (name, value) in signed_headers(&receiver.secret, &id, self.clock.now(), &body) {
             request = request.header(name, value);
@@ -147,7 +164,8 @@ impl Dispatcher {
             Err(error) if error.is_timeout() => {
                 Outcome::Refused(format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs()))
             }
-            Err(error) => Outcome::Refused(error_chain(&error)),
+            // Without the URL: it may hold the receiver's secret.
+            Err(error) => Outcome::Refused(error_chain(&error.without_url())),
         }
     }
 
@@ -162,6 +180,13 @@ impl Dispatcher {
                 return Ok(());
             }
             Outcome::Refused(error) => error,
+            Outcome::Unconfigured => {
+                let error = "the receiver is no longer configured";
+                self.outbox.failed(delivery.id, now, error)?;
+                metrics::counter!(DELIVERIES, "outcome" => "failed").increment(1);
+                tracing::warn!(receiver = %delivery.receiver, webhook_id = %id, error, "webhook dropped");
+                return Ok(());
+            }
         };
         match self
             .policy

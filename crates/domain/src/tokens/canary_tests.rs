@@ -25,6 +25,7 @@ fn use_of(canary: crate::canary::Canary, route: &str) -> CanaryUse {
         user_agent: Some("curl/8.5".to_owned()),
         route: route.to_owned(),
         resource_server: None,
+        uses: 1,
     }
 }
 
@@ -86,7 +87,7 @@ fn reported_uses_reach_the_owners_trail_at_the_flush_with_their_details() {
     let before = f.repository.events(user(1), 0, 100).expect("events");
     assert_eq!(before.len(), 1, "only token.created until the flush");
 
-    assert_eq!(f.service.flush_canary_uses().expect("flush"), 1);
+    assert_eq!(f.service.flush_canary_uses(|_| {}).expect("flush"), 1);
     let events = f.repository.events(user(1), 0, 100).expect("events");
     let used = &events[1];
     assert_eq!(used.kind, "token.canary_used");
@@ -100,7 +101,7 @@ fn reported_uses_reach_the_owners_trail_at_the_flush_with_their_details() {
     assert_eq!(used.details["route"], "GET /api/v1/status");
     assert!(used.details["resourceServer"].is_null());
     assert_eq!(events[0].details["canary"], true);
-    assert_eq!(f.service.flush_canary_uses().expect("flush"), 0);
+    assert_eq!(f.service.flush_canary_uses(|_| {}).expect("flush"), 0);
 }
 
 #[test]
@@ -110,13 +111,16 @@ fn uses_past_the_bound_are_dropped_and_counted_not_queued() {
     let Err(VerifyError::Canary(found)) = f.service.verify(created.token.expose()) else {
         panic!("not a canary");
     };
-    for _ in 0..crate::canary::MAX_PENDING_CANARY_USES {
-        assert!(f.service.report_canary(use_of(found, "GET /")));
+    // Each from another route: nothing to merge.
+    for i in 0..crate::canary::MAX_PENDING_CANARY_USES {
+        assert!(f.service.report_canary(use_of(found, &format!("GET /{i}"))));
     }
-    assert!(!f.service.report_canary(use_of(found, "GET /")));
+    assert!(!f.service.report_canary(use_of(found, "GET /new")));
     assert_eq!(f.service.dropped_canary_uses(), 1);
+    // One alike a waiting one still counts.
+    assert!(f.service.report_canary(use_of(found, "GET /0")));
     assert_eq!(
-        f.service.flush_canary_uses().expect("flush"),
+        f.service.flush_canary_uses(|_| {}).expect("flush"),
         crate::canary::MAX_PENDING_CANARY_USES
     );
 }
@@ -154,4 +158,28 @@ fn a_canary_asks_the_store_exactly_what_an_unknown_token_asks() {
         asked.push(f.repository.lookups() - before);
     }
     assert_eq!(asked, [1, 1], "one store call, then the cache, for either");
+}
+
+#[test]
+fn uses_alike_while_waiting_become_one_event_that_counts_them() {
+    let f = fixture();
+    let created = f.service.create(user(1), canary("ci")).expect("created");
+    let Err(VerifyError::Canary(found)) = f.service.verify(created.token.expose()) else {
+        panic!("not a canary");
+    };
+    for _ in 0..5 {
+        assert!(f.service.report_canary(use_of(found, "GET /api/v1/status")));
+    }
+    let mut elsewhere = use_of(found, "GET /api/v1/status");
+    elsewhere.ip = Some("198.51.100.1".parse().expect("address"));
+    assert!(f.service.report_canary(elsewhere));
+    let mut logged = Vec::new();
+    let written = f
+        .service
+        .flush_canary_uses(|used| logged.push(used.uses))
+        .expect("flush");
+    assert_eq!((written, logged), (2, vec![5, 1]));
+    let events = f.repository.events(user(1), 0, 100).expect("events");
+    let counts: Vec<&serde_json::Value> = events[1..].iter().map(|e| &e.details["uses"]).collect();
+    assert_eq!(counts, [5, 1]);
 }

@@ -163,10 +163,12 @@ impl TokenService {
         self.canaries.note(used)
     }
 
-    /// Appends each queued use's `token.canary_used`; called off the request
-    /// path, and once more at shutdown. Returns how many were written; on
-    /// failure they stay queued.
-    pub fn flush_canary_uses(&self) -> anyhow::Result<usize> {
+    /// Appends each queued use's `token.canary_used`, telling `recorded`
+    /// of each (the log's warning is written here, off the request path, so
+    /// answering a canary costs what answering an unknown token does);
+    /// called in the background, and once more at shutdown. Returns how
+    /// many were written; on failure the rest stay queued.
+    pub fn flush_canary_uses(&self, mut recorded: impl FnMut(&CanaryUse)) -> anyhow::Result<usize> {
         let batch = self.canaries.take();
         if batch.is_empty() {
             return Ok(0);
@@ -180,6 +182,7 @@ impl TokenService {
                     .put_back(std::iter::once(used).chain(batch).collect());
                 return Err(error);
             }
+            recorded(&used);
             written += 1;
         }
         Ok(written)

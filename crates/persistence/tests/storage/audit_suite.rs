@@ -561,6 +561,7 @@ pub fn a_recorded_event_is_chained_like_a_changes(f: &Fixture) {
         user_agent: None,
         route: "POST /api/v1/oauth/introspect".to_owned(),
         resource_server: Some("CXRS".to_owned()),
+        uses: 1,
     };
     f.repo.record_event(&used.event(), NOW).expect("record");
     let events = events_of(f, 22);
@@ -626,11 +627,10 @@ pub fn tokens_about_to_expire_are_warned_of_once_even_by_concurrent_sweeps(f: &F
 }
 
 pub fn clients_deleted_at_once_with_tokens_of_the_same_users_both_commit(f: &Fixture) {
-    // A deletion appends to its tokens' owners' chains and to its author's.
-    // Here each author owns a token of the other client: were the owners
-    // appended first and the author last, A would take B's author's head
-    // early and wait for its own author's at the end, which B took early
-    // while waiting for A's: a deadlock. Ascending order settles it.
+    // A deletion appends to its tokens' owners' chains and to its author's;
+    // here each author owns a token of the other client. Deletions that
+    // revoke are serialised by the revocation log's lock today, and append
+    // in ascending user order besides: both commit, with intact chains.
     let mut checked = Vec::new();
     for round in 0..10 {
         let base = 3000 + 1000 * round;

@@ -26,7 +26,7 @@ fn claim(user: i64, scope: IdempotencyScope, key: &str, body: u8, id: i64) -> Id
     }
 }
 
-fn token_claim(key: &str, body: u8, id: i64) -> IdempotencyClaim {
+pub fn token_claim(key: &str, body: u8, id: i64) -> IdempotencyClaim {
     claim(1, IdempotencyScope::TokenCreation, key, body, id)
 }
 

@@ -7,10 +7,11 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use tessera_domain::webhooks::{Subscription, WebhookOutbox};
-use tessera_domain::{InsertTokenError, TokenRepository};
+use tessera_domain::{IdempotencyStore as _, InsertTokenError, TokenRepository};
 use tessera_persistence::testing::TestDatabase;
 use tessera_persistence::{Backend, Database, DieselWebhookOutbox};
 
+use crate::idempotency_suite::token_claim;
 use crate::suite::{NOW, record};
 
 const TOKENS: &str = "http://tokens.example/hook";
@@ -45,11 +46,18 @@ pub fn matching_events_are_outboxed_with_them_and_a_refused_change_adds_nothing(
     let f = outboxed(backend);
     let created = record(1, None);
     f.repo.insert(created.clone(), NOW).expect("insert");
-    let mut duplicate = record(1, None);
-    duplicate.hash = created.hash;
+    // A creation that fails after its event was appended (its idempotency
+    // claim was taken over meanwhile) rolls its outbox rows back with it.
+    let idempotency = f.database.idempotency_store();
+    let lost = token_claim("k-outbox", 1, 77);
+    idempotency.claim(&lost, NOW).expect("claim");
+    let later = NOW + Duration::from_secs(120);
+    idempotency
+        .claim(&token_claim("k-outbox", 1, 78), later)
+        .expect("taken over");
     assert!(matches!(
-        f.repo.insert(duplicate, NOW),
-        Err(InsertTokenError::DuplicateHash)
+        f.repo.insert_claimed(record(1, None), NOW, &lost),
+        Err(InsertTokenError::Unexpected(_))
     ));
     f.repo
         .delete_by_public_id(created.user_id, created.public_id, NOW)

@@ -980,9 +980,24 @@ fn webhook_settings_are_checked_and_status_lists_every_receiver() {
     };
     for (name, webhook, mentions) in [
         (
-            "https.toml",
-            format!("url = \"https://hooks.example/t\"\nsecret = \"{secret}\"\nevents = [\"*\"]"),
-            "https",
+            "userinfo.toml",
+            format!(
+                "url = \"http://user:pw@h.example/SECRETPATH\"\nsecret = \"{secret}\"\nevents = [\"*\"]"
+            ),
+            "user name or password",
+        ),
+        (
+            "duplicate.toml",
+            format!(
+                "url = \"http://h.example/SECRETPATH\"\nsecret = \"{secret}\"\nevents = [\"*\"]\n\
+                 [[webhooks]]\nurl = \"http://h.example/SECRETPATH\"\nsecret = \"{secret}\"\nevents = [\"*\"]"
+            ),
+            "configured twice",
+        ),
+        (
+            "scheme.toml",
+            format!("url = \"ftp://hooks.example/t\"\nsecret = \"{secret}\"\nevents = [\"*\"]"),
+            "https://",
         ),
         (
             "relative.toml",
@@ -1021,12 +1036,18 @@ fn webhook_settings_are_checked_and_status_lists_every_receiver() {
             .arg("migrate"));
         assert_clear_failure(&refused, mentions);
         assert!(!stderr(&refused).contains(secret), "{}", stderr(&refused));
+        // Nor the URL's path, which may be the receiver's own secret.
+        assert!(
+            !stderr(&refused).contains("SECRETPATH"),
+            "{}",
+            stderr(&refused)
+        );
     }
 
     let good = config(
         "good.toml",
         &format!(
-            "[[webhooks]]\nurl = \"http://b.example/hook\"\nsecret = \"{secret}\"\nevents = [\"token.*\"]\n\n\
+            "[[webhooks]]\nurl = \"https://b.example/hook\"\nsecret = \"{secret}\"\nevents = [\"token.*\"]\n\n\
              [[webhooks]]\nurl = \"http://a.example/hook\"\nsecret = \"{secret}\"\nevents = [\"*\"]\n"
         ),
     );
@@ -1053,12 +1074,23 @@ fn webhook_settings_are_checked_and_status_lists_every_receiver() {
         .lines()
         .map(|l| l.split_whitespace().map(str::to_owned).collect())
         .collect();
+    // Named by scheme, host and a fingerprint: never the path, which may
+    // hold a receiver's own secret.
+    let row = |url: &str, counts: [&str; 3]| {
+        let name = tessera_domain::webhooks::receiver_name(&url::Url::parse(url).expect("url"));
+        let mut row: Vec<String> = name.split_whitespace().map(str::to_owned).collect();
+        row.extend(counts.map(str::to_owned));
+        row
+    };
+    let header: Vec<String> = ["receiver", "pending", "delivered", "failed"]
+        .map(str::to_owned)
+        .to_vec();
     assert_eq!(
         lines,
         [
-            vec!["receiver", "pending", "delivered", "failed"],
-            vec!["http://a.example/hook", "1", "0", "0"],
-            vec!["http://b.example/hook", "0", "0", "0"],
+            header,
+            row("http://a.example/hook", ["1", "0", "0"]),
+            row("https://b.example/hook", ["0", "0", "0"]),
         ],
         "{}",
         stdout(&status)
@@ -1190,7 +1222,7 @@ fn a_delivery_in_flight_survives_a_kill_9(url: &str) {
     let line = stdout(&status)
         .lines()
         .nth(1)
-        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "));
+        .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "));
     assert_eq!(line.as_deref(), Some("0 1 0"), "{}", stdout(&status));
     let (exit, _) = again.terminate();
     assert!(exit.success());
