@@ -50,8 +50,9 @@ RUN find crates examples migrations -type f -exec touch {} + \
 
 # ---- runtime ----------------------------------------------------------------
 FROM ${RUNTIME_IMAGE}
-# The binary links libssl.so.3/libcrypto.so.3 (bundled libpq); ca-certificates
-# lets libpq verify a PostgreSQL server's certificate (sslmode=verify-full).
+# The binary links libssl.so.3/libcrypto.so.3 (bundled libpq, and HTTPS to
+# webhook receivers); ca-certificates lets both verify certificates (a
+# PostgreSQL server's with sslmode=verify-full, every HTTPS receiver's).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/* \
