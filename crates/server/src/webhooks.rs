@@ -164,8 +164,11 @@ impl Dispatcher {
             Err(error) if error.is_timeout() => {
                 Outcome::Refused(format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs()))
             }
-            // Without the URL: it may hold the receiver's secret.
-            Err(error) => Outcome::Refused(error_chain(&error.without_url())),
+            // With its causes ("…: connection refused"), without the URL:
+            // it may hold the receiver's secret.
+            Err(error) => {
+                Outcome::Refused(format!("{:#}", anyhow::Error::new(error.without_url())))
+            }
         }
     }
 
@@ -223,16 +226,4 @@ impl Dispatcher {
     pub fn purge(&self) -> anyhow::Result<usize> {
         self.outbox.purge(self.clock.now() - KEEP_FINISHED)
     }
-}
-
-/// An error with its causes ("error sending request: connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
