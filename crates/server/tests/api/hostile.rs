@@ -197,6 +197,21 @@ fn cases() -> Vec<Case> {
                 "token=tsr_%00"
             )
         ),
+        case!("a repeated parameter", 400, |app, _c| form(
+            app,
+            "/api/v1/oauth/introspect",
+            Some(basic("CXResource", RESOURCE_SERVER_SECRET)),
+            "client_ip=192.0.2.1&token=a&client_ip=192.0.2.1"
+        )),
+        case!("many parameters, each once, are fine", 200, |app, _c| form(
+            app,
+            "/api/v1/oauth/introspect",
+            Some(basic("CXResource", RESOURCE_SERVER_SECRET)),
+            &format!(
+                "{}token=a",
+                (0..1800).map(|i| format!("p{i}=x&")).collect::<String>()
+            )
+        )),
         case!("NUL in an introspected token", 400, |app, _c| form(
             app,
             "/api/v1/oauth/introspect",
