@@ -35,7 +35,10 @@ pub(crate) fn report(
         .headers()
         .get(USER_AGENT)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        .map(|agent| truncated(agent, MAX_USER_AGENT));
+        .map(|mut agent| {
+            agent.truncate(agent.floor_char_boundary(MAX_USER_AGENT));
+            agent
+        });
     crate::metrics::canary_used();
     let used = CanaryUse {
         canary,
@@ -53,15 +56,4 @@ pub(crate) fn report(
             "too many canary uses are waiting to be recorded: this one is only in this log"
         );
     }
-}
-
-fn truncated(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
 }

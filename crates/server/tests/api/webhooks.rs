@@ -190,6 +190,13 @@ struct Row {
     last_error: Option<String>,
 }
 
+impl Row {
+    /// Whether its last try failed with an error mentioning `text`.
+    fn failed_with(&self, text: &str) -> bool {
+        self.last_error.as_deref().is_some_and(|e| e.contains(text))
+    }
+}
+
 /// The outbox as it is in the database.
 fn outbox_rows(app: &TestApp) -> Vec<Row> {
     let url = app.settings.database.url.expose().to_owned();
@@ -267,13 +274,7 @@ pub async fn events_are_signed_and_retried_after_a_500_and_a_refused_connection(
         .iter()
         .find(|r| r.receiver == name_of(&late_url))
         .expect("row");
-    assert!(
-        refused
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("connect")),
-        "{refused:?}"
-    );
+    assert!(refused.failed_with("connect"), "{refused:?}");
     let late = Receiver::start_on(
         TcpListener::bind(
             late_url
@@ -496,13 +497,7 @@ pub async fn a_receiver_that_never_answers_holds_one_delivery_ten_seconds_and_no
     let rows = outbox_until(&app, |rows| rows[0].last_error.is_some()).await;
     assert_eq!(rows[0].state, "pending", "{rows:?}");
     assert_eq!(rows[0].tries, 1, "{rows:?}");
-    assert!(
-        rows[0]
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("no answer within 10 s")),
-        "{rows:?}"
-    );
+    assert!(rows[0].failed_with("no answer within 10 s"), "{rows:?}");
     assert_eq!(rows.len(), 6);
 }
 
@@ -546,20 +541,10 @@ pub async fn a_redirect_is_not_followed_and_a_day_of_failures_gives_up(backend: 
         rows.len() == 1 && rows[0].tries == 1 && rows[0].last_error.is_some()
     })
     .await;
-    assert!(
-        rows[0]
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("302")),
-        "{rows:?}"
-    );
+    assert!(rows[0].failed_with("302"), "{rows:?}");
     app.clock.advance(Duration::from_secs(1));
     outbox_until(&app, |rows| {
-        rows[0].tries == 2
-            && rows[0]
-                .last_error
-                .as_deref()
-                .is_some_and(|e| e.contains("307"))
+        rows[0].tries == 2 && rows[0].failed_with("307")
     })
     .await;
     // A day later the next failure is the last.
@@ -567,13 +552,7 @@ pub async fn a_redirect_is_not_followed_and_a_day_of_failures_gives_up(backend: 
     let rows = outbox_until(&app, |rows| rows[0].state != "pending").await;
     assert_eq!(rows[0].state, "failed", "{rows:?}");
     assert_eq!(rows[0].tries, 3, "{rows:?}");
-    assert!(
-        rows[0]
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("308")),
-        "{rows:?}"
-    );
+    assert!(rows[0].failed_with("308"), "{rows:?}");
     assert_eq!(
         receiver.received().len(),
         3,
