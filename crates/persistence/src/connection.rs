@@ -43,16 +43,23 @@ impl fmt::Display for Backend {
 /// statement deadline: how long to wait for another process's write) comes
 /// first so that switching to WAL waits for a concurrent opener instead of
 /// failing; `synchronous=FULL` because an acknowledged write must survive
-/// power loss.
+/// power loss. Each pooled connection keeps its own page cache: SQLite's
+/// default 2 MiB each made 16 MiB of a 100k-token instance's ~74 MiB;
+/// 512 KiB still holds every interior page of the token index, and the
+/// leaves a lookup misses come from the system's file cache.
 fn sqlite_pragmas(statement_timeout: Duration) -> String {
     format!(
         "PRAGMA busy_timeout = {}; \
          PRAGMA journal_mode = WAL; \
          PRAGMA synchronous = FULL; \
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -{SQLITE_CACHE_KIB};",
         statement_timeout.as_millis()
     )
 }
+
+/// Each SQLite connection's page cache, in KiB.
+const SQLITE_CACHE_KIB: u32 = 512;
 
 /// How long a connection may take and how a dead peer is noticed
 /// (libpq's parameters; a URL's own values win). Keepalives and

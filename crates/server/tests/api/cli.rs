@@ -634,27 +634,40 @@ fn serve_logs_its_port_and_stops_gracefully_on_sigterm() {
     assert!(exit.success(), "exit status {exit}; log: {log:?}");
 }
 
-/// `MALLOC_ARENA_MAX` as the running service's own process holds it (the
-/// kernel's view of its environment), after it answered a request.
-fn arena_setting_of(served: Served) -> Option<String> {
+/// The malloc settings (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`) as
+/// the running service's own process holds them (the kernel's view of its
+/// environment), after it answered a request.
+fn malloc_settings_of(served: Served) -> (Option<String>, Option<String>) {
     let environ = std::fs::read(format!("/proc/{}/environ", served.child.id()))
         .expect("the process's environment");
     let (status, _) = served.http("GET /healthz HTTP/1.1\r\n", "");
     assert_eq!(status, 200, "the restarted image serves, under the same id");
     served.terminate();
-    environ
+    let entries: Vec<String> = environ
         .split(|byte| *byte == 0)
         .map(|entry| String::from_utf8_lossy(entry).into_owned())
-        .find_map(|entry| entry.strip_prefix("MALLOC_ARENA_MAX=").map(str::to_owned))
+        .collect();
+    let value = |name: &str| {
+        entries
+            .iter()
+            .find_map(|entry| entry.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    };
+    (value("MALLOC_ARENA_MAX"), value("MALLOC_MMAP_THRESHOLD_"))
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
-fn the_service_caps_malloc_arenas_in_its_own_process_unless_told_otherwise() {
-    assert_eq!(arena_setting_of(serve(&[])).as_deref(), Some("2"));
+fn the_service_tunes_malloc_in_its_own_process_unless_told_otherwise() {
+    let set = |arenas: &str, threshold: &str| (Some(arenas.to_owned()), Some(threshold.to_owned()));
+    assert_eq!(malloc_settings_of(serve(&[])), set("2", "65536"));
     assert_eq!(
-        arena_setting_of(serve(&[("MALLOC_ARENA_MAX", "4")])).as_deref(),
-        Some("4")
+        malloc_settings_of(serve(&[("MALLOC_MMAP_THRESHOLD_", "1048576")])),
+        set("2", "1048576")
+    );
+    // The operator's arena setting means: leave malloc as it is.
+    assert_eq!(
+        malloc_settings_of(serve(&[("MALLOC_ARENA_MAX", "4")])),
+        (Some("4".to_owned()), None)
     );
 }
 
