@@ -38,6 +38,13 @@ def report(data, sort, limit):
     return rows[:limit]
 
 
+def cpu_times(pid):
+    """The service's user and system CPU seconds so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def main():
     if os.environ.get("BENCH_RELEASE_DIR"):
         bench.RELEASE = Path(os.environ["BENCH_RELEASE_DIR"]).resolve()
@@ -50,11 +57,12 @@ def main():
     service = bench.Service(url, bench.PORT)
     try:
         bench.warm_up(bench.PORT, str(tokens))
-        loads = (("status", "/api/v1/status", [str(tokens)]),
+        loads = (("ceiling (/healthz, status requests)", "/healthz", [str(tokens)]),
+                 ("status", "/api/v1/status", [str(tokens)]),
                  ("introspection", "/api/v1/oauth/introspect", [str(tokens), bench.resource_server_basic()]))
         for name, path, args in loads:
             bench.wrk(bench.PORT, path, "status.lua", args, seconds=2)
-            data = str(work / f"{name}.data")
+            data = str(work / f"{name.split()[0]}.data")
             record = subprocess.Popen(["perf", "record", "-F", "1999", "-o", data, "-p", str(service.process.pid),
                                        "--", "sleep", str(SECONDS)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -62,12 +70,16 @@ def main():
             record.wait()
             stat = subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(SYSCALLS), "-p", str(service.process.pid),
                                      "--", "sleep", str(SECONDS)], stderr=subprocess.PIPE, text=True)
+            before = cpu_times(service.process.pid)
             counted = bench.wrk(bench.PORT, path, "status.lua", args, seconds=SECONDS + 1)
+            user, system = (b - a for a, b in zip(before, cpu_times(service.process.pid)))
             _, err = stat.communicate()
             requests = counted["rps"] * SECONDS
             calls = {line.split(",")[2].split("_")[-1]: int(line.split(",")[0])
                      for line in err.splitlines() if line.count(",") >= 2 and line.split(",")[0].isdigit()}
             print(f"\n== {name}: {result['rps']:.0f} req/s, p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms")
+            served = counted["total"]
+            print(f"   CPU per request: user {user / served * 1e6:.2f} µs, kernel {system / served * 1e6:.2f} µs")
             print("   system calls per request: " +
                   ", ".join(f"{call} {count / requests:.2f}" for call, count in calls.items()))
             print("   samples: " + ", ".join(f"{dso} {share:.1f}%" for share, dso in report(data, "dso", 4)))

@@ -79,7 +79,15 @@ impl PermissionSet {
 
     /// The names space-separated: an OAuth2 `scope` (RFC 6749 §3.3).
     pub fn scope(&self) -> String {
-        self.iter().collect::<Vec<_>>().join(" ")
+        // Written in place: every introspection answer carries one.
+        let mut scope = String::with_capacity(self.0.iter().map(|name| name.len() + 1).sum());
+        for (at, name) in self.iter().enumerate() {
+            if at > 0 {
+                scope.push(' ');
+            }
+            scope.push_str(name);
+        }
+        scope
     }
 
     pub fn contains(&self, name: &str) -> bool {

@@ -19,11 +19,13 @@ pub async fn read_params(
     req: &HttpRequest,
     mut payload: web::Payload,
 ) -> Result<Params, actix_web::Error> {
-    let mime = req.mime_type().ok().flatten();
-    let form = mime
-        .as_ref()
-        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
-    let json = mime.as_ref().is_some_and(crate::body::is_json);
+    let (form, json) = if is_plain_form(req) {
+        (true, false)
+    } else {
+        let mime = req.mime_type().ok().flatten();
+        let form = mime.as_ref().is_some_and(|m| m.essence_str() == FORM);
+        (form, mime.as_ref().is_some_and(crate::body::is_json))
+    };
     if !form && !json {
         return Err(OAuthStatus::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -46,12 +48,31 @@ pub async fn read_params(
     Ok(parse_params(&bytes, form)?)
 }
 
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// `Content-Type: application/x-www-form-urlencoded` without parameters,
+/// what resource servers send on every introspection: known without
+/// parsing a media type.
+fn is_plain_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| {
+            value
+                .as_bytes()
+                .trim_ascii()
+                .eq_ignore_ascii_case(FORM.as_bytes())
+        })
+}
+
 /// The parameters of a form (`form`) or JSON body: strings only, empty
 /// ones omitted (RFC 6749 §3.1), none repeated (§3.2).
 pub fn parse_params(bytes: &[u8], form: bool) -> Result<Params, OAuthFailure> {
     let pairs: Vec<(String, String)> = if form {
-        serde_urlencoded::from_bytes(bytes)
-            .map_err(|e| invalid_request(format!("malformed form body: {e}")))?
+        // Undecodable bytes become U+FFFD (the WHATWG rule): a form body
+        // is never refused for its encoding.
+        form_urlencoded::parse(bytes)
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect()
     } else {
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
             .map_err(|e| invalid_request(format!("malformed JSON body: {e}")))?;
@@ -113,13 +134,15 @@ impl Params {
 /// credentials (RFC 6749 §2.3.1).
 fn form_decode(text: &str) -> Option<String> {
     // Nothing to decode (the usual case): the text as it is.
-    if !text.contains(['%', '+']) {
+    if !text.bytes().any(|byte| byte == b'%' || byte == b'+') {
         return Some(text.to_owned());
     }
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={text}"))
-        .ok()?
-        .pop()
-        .map(|(_, v)| v)
+    // The whole component is one value: `&` and `=` in it are its own.
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// The client's credentials, by the one rule of every OAuth endpoint
@@ -217,11 +240,11 @@ fn basic_credentials(req: &HttpRequest) -> Option<Option<(String, String)>> {
 
 /// The resource server authenticated by the same rule as every OAuth
 /// client (HTTP Basic or the body, not both), for introspection.
-pub fn resource_server_of(
+pub fn resource_server_of<'a>(
     req: &HttpRequest,
     params: &Params,
-    state: &AppState,
-) -> Result<OAuthClient, OAuthFailure> {
+    state: &'a AppState,
+) -> Result<&'a OAuthClient, OAuthFailure> {
     let unauthorized = || {
         OAuthFailure(OAuthError::InvalidClient(
             "introspection needs a resource server's credentials".into(),
@@ -240,7 +263,10 @@ pub fn resource_server_of(
 
 /// The resource server of a non-OAuth endpoint (the revocation feed):
 /// HTTP Basic only, errors as problem+json.
-pub fn resource_server(req: &HttpRequest, state: &AppState) -> Result<OAuthClient, ApiError> {
+pub fn resource_server<'a>(
+    req: &HttpRequest,
+    state: &'a AppState,
+) -> Result<&'a OAuthClient, ApiError> {
     resource_server_of(req, &Params::default(), state).map_err(|_| {
         ApiError::ClientUnauthorized(
             "this endpoint needs a resource server's HTTP Basic credentials",
@@ -254,4 +280,49 @@ pub fn no_store(mut response: HttpResponse) -> HttpResponse {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::{form_decode, is_plain_form, parse_params};
+
+    #[test]
+    fn a_basic_component_is_decoded_whole() {
+        assert_eq!(form_decode("plain").as_deref(), Some("plain"));
+        assert_eq!(form_decode("a%26b+c").as_deref(), Some("a&b c"));
+        // `&` and `=` belong to the value, encoded or not.
+        assert_eq!(form_decode("x&y=z%20").as_deref(), Some("x&y=z "));
+        assert_eq!(form_decode("%zz+").as_deref(), Some("%zz "));
+        assert_eq!(form_decode("%ff%20"), None);
+    }
+
+    #[test]
+    fn form_bodies_decode_plus_percent_and_bad_bytes() {
+        let params = parse_params(b"token=a+b%2Bc&client_ip=%FF&empty=", true).expect("parsed");
+        assert_eq!(params.get("token").map(String::as_str), Some("a b+c"));
+        assert_eq!(
+            params.get("client_ip").map(String::as_str),
+            Some("\u{fffd}")
+        );
+        assert_eq!(params.get("empty"), None);
+        assert!(parse_params(b"token=a&token=b", true).is_err());
+    }
+
+    #[test]
+    fn only_a_bare_form_type_skips_media_type_parsing() {
+        let with = |value: &str| {
+            TestRequest::default()
+                .insert_header(("content-type", value))
+                .to_http_request()
+        };
+        assert!(is_plain_form(&with("application/x-www-form-urlencoded")));
+        assert!(is_plain_form(&with("Application/X-WWW-Form-URLEncoded ")));
+        assert!(!is_plain_form(&with(
+            "application/x-www-form-urlencoded; charset=utf-8"
+        )));
+        assert!(!is_plain_form(&with("application/json")));
+        assert!(!is_plain_form(&TestRequest::default().to_http_request()));
+    }
 }

@@ -140,7 +140,8 @@ pub(crate) fn method_not_allowed(format: ErrorFormat, methods: &[Method]) -> Rou
 /// Every route of the application. Routes are declared here and nowhere
 /// else, so `route_table` (which the OpenAPI coverage test reads) lists
 /// exactly what `routes` registers. Order matters: `clients/create`
-/// before `clients/{clientID}`.
+/// before `clients/{clientID}`, and the hot paths (probes, status,
+/// introspection) first, since actix tries resources in order.
 fn endpoints() -> Vec<Endpoint> {
     use openapi::{DOCS_PATH, OPENAPI_PATH};
     vec![
@@ -158,6 +159,12 @@ fn endpoints() -> Vec<Endpoint> {
                 on(Method::GET, status::get_status),
                 on(Method::POST, status::post_status),
             ],
+        ),
+        // Resource servers call it on every request of theirs: matched
+        // right after the status path, before the rarely used ones.
+        oauth_endpoint(
+            &["/api/v1/oauth/introspect"],
+            vec![on(Method::POST, oauth::introspect::introspect_token)],
         ),
         endpoint(
             &["/api/v1/users/{userID}/api-tokens"],
@@ -217,10 +224,6 @@ fn endpoints() -> Vec<Endpoint> {
         oauth_endpoint(
             &["/api/v1/oauth/token"],
             vec![on(Method::POST, oauth::token::exchange_token)],
-        ),
-        oauth_endpoint(
-            &["/api/v1/oauth/introspect"],
-            vec![on(Method::POST, oauth::introspect::introspect_token)],
         ),
         endpoint(
             &["/api/v1/revocations"],

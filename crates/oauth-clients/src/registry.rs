@@ -353,12 +353,12 @@ impl ClientService {
     /// A built-in client marked `resource_server`, authenticated by its
     /// secret: who may introspect tokens and read the revocation feed. Needs
     /// no IO, so the hot path calls it inline.
-    pub fn authenticate_resource_server(&self, id: &str, secret: &str) -> Option<OAuthClient> {
+    pub fn authenticate_resource_server(&self, id: &str, secret: &str) -> Option<&OAuthClient> {
         let presented = self.keyring.fingerprint(secret);
         let built_in = self.built_in.get(id)?;
         let expected = built_in.secret_hash?;
         let matches = bool::from(expected.0.ct_eq(&presented.0));
-        (matches && built_in.resource_server).then(|| built_in.client.clone())
+        (matches && built_in.resource_server).then_some(&built_in.client)
     }
 }
 
