@@ -15,6 +15,7 @@ should reach the database.
 
 import concurrent.futures
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,7 +82,7 @@ def measured(load, service_pid=None):
 
 
 def report(name, result, service, pg, events, seconds):
-    count = result["total"] or result["rps"] * SECONDS
+    count = max(result["total"] or result["rps"] * SECONDS, 1)
     print(f"\n== {name}: {result['rps']:.0f} per second, p50 {result['p50']:.2f} ms")
     if service != [0, 0]:
         print(f"   service CPU per request: user {service[0] / count * 1e6:.1f} µs, "
@@ -97,27 +98,26 @@ def main():
     url = bench.fresh_database("tessera_cold_profile")
     work = Path(tempfile.mkdtemp(prefix="tessera-cold-"))
     tokens = str(work / "tokens.txt")
-    bench.run([str(bench.RELEASE / "tessera"), "--config", str(bench.BENCH / "bench.toml"), "migrate"],
-              env=dict(os.environ, TESSERA__DATABASE__URL=url))
-    bench.seed(url, 10_000, out=tokens)
-    service = bench.Service(url, bench.PORT, bench.NO_CACHE)
     try:
-        bench.wrk(bench.PORT, "/api/v1/status", "status.lua", [tokens], seconds=3)
-        report("status, cache disabled", *measured(
-            lambda: bench.wrk(bench.PORT, "/api/v1/status", "status.lua", [tokens], seconds=SECONDS),
-            service.process.pid), SECONDS)
-    finally:
-        service.stop()
-    pgbench_url = bench.fresh_database("tessera_cold_pgbench")
-    bench.run(["pgbench", "-q", "-i", "-s", "10", pgbench_url])
-    old = bench.DURATION
-    bench.DURATION = SECONDS
-    try:
+        bench.run([str(bench.RELEASE / "tessera"), "--config", str(bench.BENCH / "bench.toml"), "migrate"],
+                  env=dict(os.environ, TESSERA__DATABASE__URL=url))
+        bench.seed(url, 10_000, out=tokens)
+        service = bench.Service(url, bench.PORT, bench.NO_CACHE)
+        try:
+            bench.wrk(bench.PORT, "/api/v1/status", "status.lua", [tokens], seconds=3)
+            report("status, cache disabled", *measured(
+                lambda: bench.wrk(bench.PORT, "/api/v1/status", "status.lua", [tokens], seconds=SECONDS),
+                service.process.pid), SECONDS)
+        finally:
+            service.stop()
+        pgbench_url = bench.fresh_database("tessera_cold_pgbench")
+        bench.run(["pgbench", "-q", "-i", "-s", "10", pgbench_url])
+        bench.DURATION = SECONDS
         report("pgbench -S -M prepared", *measured(lambda: bench.pgbench(pgbench_url)), SECONDS)
     finally:
-        bench.DURATION = old
-        bench.psql("DROP DATABASE tessera_cold_pgbench WITH (FORCE)")
-        bench.psql("DROP DATABASE tessera_cold_profile WITH (FORCE)")
+        bench.psql("DROP DATABASE IF EXISTS tessera_cold_pgbench WITH (FORCE)")
+        bench.psql("DROP DATABASE IF EXISTS tessera_cold_profile WITH (FORCE)")
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

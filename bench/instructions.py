@@ -84,9 +84,11 @@ def main():
     token_file = work / "tokens.txt"
     bench.seed(url, TOKENS, out=token_file)
     tokens = token_file.read_text().split()
-    # Set, so the service does not start itself again outside valgrind.
+    # What the service would set for itself by starting again, which
+    # would leave valgrind.
     env = dict(os.environ, TESSERA__DATABASE__URL=url, TESSERA__SERVER__PORT=str(bench.PORT), RUST_LOG="warn",
-               MALLOC_ARENA_MAX="2", TESSERA__TOKENS__USAGE_FLUSH_SECS="1")
+               MALLOC_ARENA_MAX="2", MALLOC_MMAP_THRESHOLD_="65536",
+               TESSERA__TOKENS__USAGE_FLUSH_SECS="1")
     out = work / "callgrind.out"
     service = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes", f"--callgrind-out-file={out}",
                                 str(bench.RELEASE / "tessera"), "--config", config, "serve"],

@@ -78,7 +78,7 @@ def main():
             calls = {line.split(",")[2].split("_")[-1]: int(line.split(",")[0])
                      for line in err.splitlines() if line.count(",") >= 2 and line.split(",")[0].isdigit()}
             print(f"\n== {name}: {result['rps']:.0f} req/s, p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms")
-            served = counted["total"]
+            served = max(counted["total"], 1)
             print(f"   CPU per request: user {user / served * 1e6:.2f} µs, kernel {system / served * 1e6:.2f} µs")
             print("   system calls per request: " +
                   ", ".join(f"{call} {count / requests:.2f}" for call, count in calls.items()))
