@@ -14,7 +14,6 @@ should reach the database.
 """
 
 import concurrent.futures
-import os
 import shutil
 import subprocess
 import sys
@@ -30,20 +29,6 @@ EVENTS = ["context-switches", "syscalls:sys_enter_futex", "syscalls:sys_enter_se
           "syscalls:sys_enter_recvfrom", "syscalls:sys_enter_poll", "syscalls:sys_enter_epoll_wait"]
 
 
-def cpu_seconds(pids):
-    """User and system CPU seconds of `pids` so far (gone ones count 0)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    user = system = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        user += int(fields[11])
-        system += int(fields[12])
-    return user / tick, system / tick
-
-
 def postgres_pids():
     out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
     return [int(pid) for pid in out.split()]
@@ -57,18 +42,18 @@ def measured(load, service_pid=None):
     if service_pid:
         stat = subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(EVENTS), "-p", str(service_pid),
                                  "--", "sleep", str(SECONDS - 1)], stderr=subprocess.PIPE, text=True)
-    before_service = cpu_seconds([service_pid]) if service_pid else (0, 0)
-    before_pg = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
+    before_service = bench.cpu_seconds(service_pid) if service_pid else (0, 0)
+    before_pg = {pid: bench.cpu_seconds(pid) for pid in postgres_pids()}
     # pgbench's backends end with it: PostgreSQL is read while the load
     # still runs, a second before its end, and the result scaled to it.
     started = time.time()
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         running = pool.submit(load)
         time.sleep(SECONDS - 1)
-        after_pg = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
+        after_pg = {pid: bench.cpu_seconds(pid) for pid in postgres_pids()}
         sampled = time.time() - started
         result = running.result()
-    after_service = cpu_seconds([service_pid]) if service_pid else (0, 0)
+    after_service = bench.cpu_seconds(service_pid) if service_pid else (0, 0)
     scale = SECONDS / sampled
     pg = [scale * sum(after_pg[pid][i] - before_pg.get(pid, (0, 0))[i] for pid in after_pg) for i in (0, 1)]
     events = {}
@@ -99,8 +84,6 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="tessera-cold-"))
     tokens = str(work / "tokens.txt")
     try:
-        bench.run([str(bench.RELEASE / "tessera"), "--config", str(bench.BENCH / "bench.toml"), "migrate"],
-                  env=dict(os.environ, TESSERA__DATABASE__URL=url))
         bench.seed(url, 10_000, out=tokens)
         service = bench.Service(url, bench.PORT, bench.NO_CACHE)
         try:
@@ -112,8 +95,7 @@ def main():
             service.stop()
         pgbench_url = bench.fresh_database("tessera_cold_pgbench")
         bench.run(["pgbench", "-q", "-i", "-s", "10", pgbench_url])
-        bench.DURATION = SECONDS
-        report("pgbench -S -M prepared", *measured(lambda: bench.pgbench(pgbench_url)), SECONDS)
+        report("pgbench -S -M prepared", *measured(lambda: bench.pgbench(pgbench_url, seconds=SECONDS)), SECONDS)
     finally:
         bench.psql("DROP DATABASE IF EXISTS tessera_cold_pgbench WITH (FORCE)")
         bench.psql("DROP DATABASE IF EXISTS tessera_cold_profile WITH (FORCE)")

@@ -79,8 +79,6 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="tessera-instructions-"))
     url = f"sqlite://{work}/instructions.db"
     config = str(bench.BENCH / "bench.toml")
-    bench.run([str(bench.RELEASE / "tessera"), "--config", config, "migrate"],
-              env=dict(os.environ, TESSERA__DATABASE__URL=url))
     token_file = work / "tokens.txt"
     bench.seed(url, TOKENS, out=token_file)
     tokens = token_file.read_text().split()

@@ -38,20 +38,11 @@ def report(data, sort, limit):
     return rows[:limit]
 
 
-def cpu_times(pid):
-    """The service's user and system CPU seconds so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
-
-
 def main():
     if os.environ.get("BENCH_RELEASE_DIR"):
         bench.RELEASE = Path(os.environ["BENCH_RELEASE_DIR"]).resolve()
     work = Path(tempfile.mkdtemp(prefix="tessera-profile-"))
     url = f"sqlite://{work}/profile.db"
-    bench.run([str(bench.RELEASE / "tessera"), "--config", str(bench.BENCH / "bench.toml"), "migrate"],
-              env=dict(os.environ, TESSERA__DATABASE__URL=url))
     tokens = work / "tokens.txt"
     bench.seed(url, 10_000, out=tokens)
     service = bench.Service(url, bench.PORT)
@@ -70,9 +61,9 @@ def main():
             record.wait()
             stat = subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(SYSCALLS), "-p", str(service.process.pid),
                                      "--", "sleep", str(SECONDS)], stderr=subprocess.PIPE, text=True)
-            before = cpu_times(service.process.pid)
+            before = bench.cpu_seconds(service.process.pid)
             counted = bench.wrk(bench.PORT, path, "status.lua", args, seconds=SECONDS + 1)
-            user, system = (b - a for a, b in zip(before, cpu_times(service.process.pid)))
+            user, system = (b - a for a, b in zip(before, bench.cpu_seconds(service.process.pid)))
             _, err = stat.communicate()
             requests = counted["rps"] * SECONDS
             calls = {line.split(",")[2].split("_")[-1]: int(line.split(",")[0])

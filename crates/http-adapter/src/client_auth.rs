@@ -134,7 +134,7 @@ impl Params {
 /// credentials (RFC 6749 §2.3.1).
 fn form_decode(text: &str) -> Option<String> {
     // Nothing to decode (the usual case): the text as it is.
-    if !text.bytes().any(|byte| byte == b'%' || byte == b'+') {
+    if !text.contains(['%', '+']) {
         return Some(text.to_owned());
     }
     // The whole component is one value: `&` and `=` in it are its own.
