@@ -175,7 +175,7 @@ pub async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
         openapi_value(&catalogue).to_string()
     });
     HttpResponse::Ok()
-        .content_type("application/json; charset=utf-8")
+        .content_type(crate::reply::JSON)
         .body(document.clone())
 }
 

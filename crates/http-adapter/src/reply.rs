@@ -1,7 +1,7 @@
 //! Success responses as every endpoint writes them (a bare
 //! JSON document, no envelope).
 
-use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpResponse, ResponseError as _};
 use serde::Serialize;
 
@@ -10,16 +10,16 @@ use serde::Serialize;
 #[schema(example = json!({}))]
 pub struct Empty {}
 
+/// The `Content-Type` of every JSON answer but problem details. Static:
+/// shared, not parsed and copied per response (every verification answers
+/// with it).
+pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+
 /// A `200` with a bare JSON document (no envelope).
 pub fn json_ok<T: Serialize + ?Sized>(document: &T) -> HttpResponse {
-    // A static header value is shared, not parsed and copied per response
-    // (every verification answers through here).
-    const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
     let mut body = Vec::with_capacity(256);
     match serde_json::to_writer(&mut body, document) {
-        Ok(()) => HttpResponse::Ok()
-            .insert_header((CONTENT_TYPE, JSON))
-            .body(body),
+        Ok(()) => HttpResponse::Ok().content_type(JSON).body(body),
         // Only a document that cannot be JSON (a map with non-string
         // keys) fails, which no endpoint answers with; never half a body.
         Err(error) => crate::error::ApiError::Unexpected(anyhow::anyhow!(

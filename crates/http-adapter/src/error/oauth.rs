@@ -42,7 +42,7 @@ fn error_codes() -> utoipa::openapi::Object {
 pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response
-        .content_type("application/json; charset=utf-8")
+        .content_type(crate::reply::JSON)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
     if status == StatusCode::UNAUTHORIZED {
