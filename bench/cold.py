@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`python3 bench/cold.py [SECONDS]`: where a cache-disabled verification's
-time goes on PostgreSQL, beside `pgbench -S`.
+time goes on PostgreSQL, beside `pgbench -S`; and a creation's (64 users),
+beside `pgbench` of one INSERT.
 
 Seeds 10k tokens into a fresh database, starts the release `tessera` with
 the cache disabled (every verification reads the store), and runs wrk while
@@ -14,6 +15,7 @@ should reach the database.
 """
 
 import concurrent.futures
+import os
 import shutil
 import subprocess
 import sys
@@ -80,6 +82,8 @@ def report(name, result, service, pg, events, seconds):
 
 
 def main():
+    if os.environ.get("BENCH_RELEASE_DIR"):
+        bench.RELEASE = Path(os.environ["BENCH_RELEASE_DIR"]).resolve()
     url = bench.fresh_database("tessera_cold_profile")
     work = Path(tempfile.mkdtemp(prefix="tessera-cold-"))
     tokens = str(work / "tokens.txt")
@@ -96,6 +100,18 @@ def main():
         pgbench_url = bench.fresh_database("tessera_cold_pgbench")
         bench.run(["pgbench", "-q", "-i", "-s", "10", pgbench_url])
         report("pgbench -S -M prepared", *measured(lambda: bench.pgbench(pgbench_url, seconds=SECONDS)), SECONDS)
+
+        creators = work / "creators.txt"
+        creators.write_text("".join(f"{user} {bench.session(user)}\n" for user in bench.CREATORS))
+        service = bench.Service(url, bench.PORT)
+        try:
+            create = ("/api/v1/users/2/api-tokens/create", "create.lua", [str(creators)])
+            bench.wrk(bench.PORT, *create, seconds=2)
+            report(f"create, {len(bench.CREATORS)} users", *measured(
+                lambda: bench.wrk(bench.PORT, *create, seconds=SECONDS), service.process.pid), SECONDS)
+        finally:
+            service.stop()
+        report("pgbench, one INSERT", *bench.pgbench_insert(SECONDS, measured), SECONDS)
     finally:
         bench.psql("DROP DATABASE IF EXISTS tessera_cold_pgbench WITH (FORCE)")
         bench.psql("DROP DATABASE IF EXISTS tessera_cold_profile WITH (FORCE)")

@@ -449,11 +449,12 @@ def cold_against_pgbench(url, work):
     return median(colds), median(pgbs)
 
 
-def pgbench_insert():
+def pgbench_insert(seconds=DURATION, measure=lambda load: load()):
     """pgbench inserting one row per transaction into a table with a unique
     index on a 32-byte hash (the shape of a token's row and its fingerprint
     index), at the bench's concurrency: what one INSERT costs PostgreSQL
-    here, the creation row's yardstick."""
+    here, the creation row's yardstick. `measure` runs the load (given as a
+    function) and returns what it likes: its result by default."""
     url = fresh_database("tessera_pgbench_insert")
     psql("CREATE TABLE bench_insert (id bigserial PRIMARY KEY, hash bytea NOT NULL UNIQUE,"
          " created_at bigint NOT NULL)", url)
@@ -461,7 +462,7 @@ def pgbench_insert():
     script.write_text("INSERT INTO bench_insert (hash, created_at)"
                       " VALUES (sha256((random()::text || clock_timestamp()::text)::bytea), 0);\n")
     try:
-        return pgbench(url, "-n", "-f", str(script))
+        return measure(lambda: pgbench(url, "-n", "-f", str(script), seconds=seconds))
     finally:
         psql("DROP DATABASE tessera_pgbench_insert WITH (FORCE)")
         shutil.rmtree(script.parent, ignore_errors=True)

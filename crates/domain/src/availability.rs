@@ -4,7 +4,7 @@
 
 /// A store that could not answer in time, or at all. Carried inside an
 /// `anyhow::Error` so it survives the ports' error types unchanged.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{what}: the database is unavailable ({detail})")]
 pub struct Unavailable {
     what: String,

@@ -177,14 +177,17 @@ where
         Ok(done) => {
             done.map_err(|e| ApiError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))
         }
-        Err(_) => {
-            tracing::warn!(
-                deadline_ms = deadline.as_millis(),
-                "the database did not answer within the deadline"
-            );
-            Err(ApiError::Unavailable(crate::error::DATABASE_UNAVAILABLE))
-        }
+        Err(_) => Err(past_deadline(deadline)),
     }
+}
+
+/// What a request answers when the database did not within `deadline`.
+pub(crate) fn past_deadline(deadline: Duration) -> ApiError {
+    tracing::warn!(
+        deadline_ms = deadline.as_millis(),
+        "the database did not answer within the deadline"
+    );
+    ApiError::Unavailable(crate::error::DATABASE_UNAVAILABLE)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod batches;
 mod body;
 mod canary;
 mod client_auth;

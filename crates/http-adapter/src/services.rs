@@ -15,6 +15,7 @@ use tessera_oauth_clients::{
     IssuedCode, NewClient, OAuthError, TokenRequest,
 };
 
+use crate::batches::Missed;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -103,14 +104,22 @@ impl AppState {
             .await
     }
 
-    /// The store's answer for a token the cache could not give.
+    /// The store's answer for a token the cache could not give, looked up
+    /// with the other misses of the moment.
     pub(crate) async fn verify_stored(
         &self,
         hash: TokenHash,
         sighting: Sighting<'static>,
     ) -> Called<Principal, VerifyError> {
-        self.on_tokens(move |tokens| tokens.verify_stored(hash, &sighting))
+        self.misses
+            .answer((hash, sighting), self.deadline)
             .await
+            .map_err(|missed| match missed {
+                Missed::TimedOut => crate::body::past_deadline(self.deadline),
+                Missed::Lost => {
+                    ApiError::Unexpected(anyhow::anyhow!("the token lookup's batch failed"))
+                }
+            })
     }
 
     pub(crate) async fn create_client(

@@ -4,10 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_domain::{AuditLog, Networks, RevocationLog, Timestamp, TokenService};
+use tessera_domain::{
+    AuditLog, Networks, Principal, RevocationLog, Sighting, Timestamp, TokenHash, TokenService,
+    VerifyError,
+};
 use tessera_oauth_clients::AuthorizationService;
 use tokio::sync::Notify;
 
+use crate::batches::Batches;
 use crate::session::SessionCodec;
 
 /// Renders the current metrics as Prometheus text; refreshes gauges (pool
@@ -38,7 +42,22 @@ pub struct AppState {
     pub(crate) openapi: Arc<std::sync::OnceLock<String>>,
     /// Proxies whose `X-Forwarded-For` names the client (`server.trusted_proxies`).
     pub(crate) trusted_proxies: Arc<Networks>,
+    /// Cache misses, looked up in batches.
+    pub(crate) misses: Batches<Miss, Result<Principal, VerifyError>>,
 }
+
+/// A token the cache could not answer for, and the use to note if valid.
+pub(crate) type Miss = (TokenHash, Sighting<'static>);
+
+/// Batches of misses looked up at once at most: one runs while the
+/// database keeps up, more only while misses wait longer than
+/// [`MISS_PATIENCE`] (a stalled connection holds only its own).
+const MISS_BATCHES: usize = 4;
+/// Far longer than a healthy lookup takes (well under a millisecond), far
+/// shorter than the request deadline.
+const MISS_PATIENCE: Duration = Duration::from_millis(100);
+/// The most misses one lookup asks for.
+const MISS_BATCH_SIZE: usize = 64;
 
 /// `Ok` when the database's volume takes writes, else a short reason.
 pub type StorageProbe = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -68,7 +87,15 @@ impl AppState {
         let revoked = Arc::new(Notify::new());
         let waker = revoked.clone();
         tokens.on_revocation(move || waker.notify_waiters());
+        let verifier = tokens.clone();
+        let misses = Batches::new(
+            MISS_BATCHES,
+            MISS_BATCH_SIZE,
+            MISS_PATIENCE,
+            move |misses: &[Miss]| verifier.verify_stored_many(misses),
+        );
         Self {
+            misses,
             tokens,
             oauth,
             sessions: Arc::new(sessions),

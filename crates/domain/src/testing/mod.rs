@@ -403,6 +403,7 @@ impl TokenRepository for InMemoryStore {
     }
 
     fn find_many_by_hash(&self, hashes: &[TokenHash]) -> anyhow::Result<Vec<TokenRecord>> {
+        self.check_up()?;
         Ok(self
             .lock()
             .tokens

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::cache::{CacheSettings, TokenCache};
-use crate::crypto::Keyring;
+use crate::crypto::{Keyring, TokenHash};
 use crate::ids::{ClientId, UserId};
 use crate::permission::{PermissionCatalogue, PermissionSet};
 use crate::ports::TokenRepository;
@@ -418,6 +418,134 @@ fn a_stale_view_asks_the_store_and_an_outage_is_an_error_unless_stale_answers_ar
             .verify(token.token.expose())
             .expect("fresh: from the cache");
         assert_eq!(f.repository.lookups(), before, "a hit");
+    }
+}
+
+#[test]
+fn misses_verified_together_take_one_lookup_and_answer_each_in_order() {
+    let f = fixture();
+    let valid = f
+        .service
+        .create(user(1), by_permissions("valid", &["submit_score"]))
+        .expect("create");
+    let disabled = f
+        .service
+        .create(user(1), by_permissions("disabled", &[]))
+        .expect("create");
+    f.service
+        .update(
+            user(1),
+            &disabled.id.to_string(),
+            crate::TokenPatch {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .expect("disable");
+    let mut request = by_permissions("canary", &[]);
+    if let TokenSource::Permissions { canary, .. } = &mut request.source {
+        *canary = true;
+    }
+    let canary = f.service.create(user(2), request).expect("create");
+    let other = f
+        .service
+        .create(user(3), by_permissions("other", &[]))
+        .expect("create");
+    let unknown = f.service.format.generate();
+    let hash = |token: &str| f.service.keyring.fingerprint(token);
+    let misses: Vec<(TokenHash, Sighting<'_>)> = [
+        valid.token.expose(),
+        unknown.expose(),
+        disabled.token.expose(),
+        canary.token.expose(),
+        valid.token.expose(),
+        other.token.expose(),
+    ]
+    .into_iter()
+    .map(|token| (hash(token), Sighting::none()))
+    .collect();
+
+    let before = f.repository.lookups();
+    let answers = f.service.verify_stored_many(&misses);
+    assert_eq!(f.repository.lookups(), before + 1, "one lookup for all");
+    assert_eq!(answers.len(), misses.len());
+    let principal = |at: usize| match &answers[at] {
+        Ok(principal) => principal,
+        Err(error) => panic!("answer {at}: {error:?}"),
+    };
+    assert_eq!(principal(0).user_id, user(1));
+    assert!(principal(0).permissions.contains("submit_score"));
+    assert!(matches!(answers[1], Err(VerifyError::Unknown)));
+    assert!(matches!(answers[2], Err(VerifyError::Disabled)));
+    assert!(
+        matches!(answers[3], Err(VerifyError::Canary(c)) if c.id == canary.id && c.user == user(2))
+    );
+    // The same token twice in one batch: both uses answered alike.
+    assert_eq!(principal(4).hash, principal(0).hash);
+    assert_eq!(principal(5).user_id, user(3));
+
+    // Each answer was cached as a single lookup's would be.
+    let cached = f.repository.lookups();
+    f.service.verify(valid.token.expose()).expect("a hit");
+    f.service.verify(other.token.expose()).expect("a hit");
+    assert!(matches!(
+        f.service.verify(unknown.expose()),
+        Err(VerifyError::Unknown)
+    ));
+    assert!(matches!(
+        f.service.verify(canary.token.expose()),
+        Err(VerifyError::Canary(_))
+    ));
+    assert_eq!(f.repository.lookups(), cached, "all from the cache");
+}
+
+#[test]
+fn an_outage_answers_every_miss_of_a_batch_as_unavailable_or_stale() {
+    for serve_stale in [false, true] {
+        let f = fixture_with(crate::CacheSettings {
+            max_staleness: Some(Duration::from_secs(1)),
+            serve_stale_on_outage: serve_stale,
+            ..crate::CacheSettings::default()
+        });
+        let cached = f
+            .service
+            .create(user(4), by_permissions("cached", &[]))
+            .expect("create");
+        f.service.verify(cached.token.expose()).expect("fills");
+        let unknown = f.service.format.generate();
+        f.repository.set_down(true);
+        let misses = [
+            (
+                f.service.keyring.fingerprint(cached.token.expose()),
+                Sighting::none(),
+            ),
+            (
+                f.service.keyring.fingerprint(unknown.expose()),
+                Sighting::none(),
+            ),
+        ];
+        let answers = f.service.verify_stored_many(&misses);
+        if serve_stale {
+            assert_eq!(
+                answers[0]
+                    .as_ref()
+                    .expect("the cached entry stands in")
+                    .user_id,
+                user(4)
+            );
+        } else {
+            assert!(
+                matches!(&answers[0], Err(VerifyError::Unexpected(e)) if crate::is_unavailable(e)),
+                "{:?}",
+                answers[0]
+            );
+        }
+        // Never guessed valid, and still known as an outage (503).
+        assert!(
+            matches!(&answers[1], Err(VerifyError::Unexpected(e)) if crate::is_unavailable(e)),
+            "{:?}",
+            answers[1]
+        );
     }
 }
 

@@ -2,11 +2,12 @@
 //! refreshed ahead of expiry off the request path, and the answer during an
 //! outage.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::availability::Unavailable;
 use crate::cache::{Cached, Hit, ValidEntry, expired};
 use crate::canary::Canary;
 use crate::crypto::TokenHash;
@@ -89,10 +90,62 @@ impl TokenService {
         sighting: &Sighting<'_>,
     ) -> Result<Principal, VerifyError> {
         let epoch = self.cache.epoch();
-        let found = match self.repository.find_by_hash(&hash) {
-            Ok(found) => found,
-            Err(error) => return self.answer_during_outage(&hash, sighting, error),
+        match self.repository.find_by_hash(&hash) {
+            Ok(found) => self.settle(hash, found, sighting, epoch),
+            Err(error) => self.answer_during_outage(&hash, sighting, error),
+        }
+    }
+
+    /// [`Self::verify_stored`] of many misses with one trip to the store:
+    /// the answers in the order of `misses`. Concurrent misses share the
+    /// round trip, which costs far more than the lookup itself.
+    pub fn verify_stored_many(
+        &self,
+        misses: &[(TokenHash, Sighting<'_>)],
+    ) -> Vec<Result<Principal, VerifyError>> {
+        let epoch = self.cache.epoch();
+        let hashes: Vec<TokenHash> = misses.iter().map(|(hash, _)| *hash).collect();
+        let records = match self.repository.find_many_by_hash(&hashes) {
+            Ok(records) => records,
+            Err(error) => {
+                return misses
+                    .iter()
+                    .map(|(hash, sighting)| {
+                        self.answer_during_outage(hash, sighting, copy_of(&error))
+                    })
+                    .collect();
+            }
         };
+        let mut found: HashMap<TokenHash, TokenRecord> = records
+            .into_iter()
+            .map(|record| (record.hash, record))
+            .collect();
+        misses
+            .iter()
+            .enumerate()
+            .map(|(at, (hash, sighting))| {
+                // The same token twice in one batch: each use gets the record
+                // (a batch is at most a few dozen, so the scan is cheap).
+                let again = hashes[at + 1..].contains(hash);
+                let record = if again {
+                    found.get(hash).cloned()
+                } else {
+                    found.remove(hash)
+                };
+                self.settle(*hash, record, sighting, epoch)
+            })
+            .collect()
+    }
+
+    /// The answer for `hash` once the store said what it holds (`found`),
+    /// cached as of `epoch`, when the store was asked.
+    fn settle(
+        &self,
+        hash: TokenHash,
+        found: Option<TokenRecord>,
+        sighting: &Sighting<'_>,
+        epoch: u64,
+    ) -> Result<Principal, VerifyError> {
         let Some(record) = found else {
             self.cache.fill(hash, Cached::Unknown, epoch);
             return Err(VerifyError::Unknown);
@@ -229,5 +282,18 @@ impl TokenService {
                 .note(entry.principal.hash, now, &Sighting::none());
         }
         Ok(entry.principal.clone())
+    }
+}
+
+/// One failure of a shared lookup, for each miss that waited on it: whether
+/// the store was unavailable survives the copy (it decides `503`, and
+/// whether a stale entry may answer).
+fn copy_of(error: &anyhow::Error) -> anyhow::Error {
+    match error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Unavailable>())
+    {
+        Some(unavailable) => anyhow::Error::new(unavailable.clone()),
+        None => anyhow::anyhow!("{error:#}"),
     }
 }

@@ -531,3 +531,41 @@ async fn a_partition_answers_introspection_503_not_active() {
         reply.raw
     );
 }
+
+#[actix_web::test]
+async fn a_lookup_stalled_on_its_connection_holds_up_no_other_verification() {
+    let app = spawn_app(Backend::Postgres).await;
+    let (proxy, peer) = proxied_peer(&app, |_| {});
+    readyz_until(&peer, Duration::from_secs(3), ready).await;
+    let stalled = token_of(&app.create_token(1, "stalled", &[]).await);
+    let healthy = token_of(&app.create_token(1, "healthy", &[]).await);
+    let keyring = tessera_domain::Keyring::from_base64(app.settings.security.secret_key.expose())
+        .expect("the test key");
+    // The connection that looks the first token up stalls mid-statement.
+    proxy.stall_on(Some(keyring.fingerprint(&stalled).0.to_vec()));
+
+    let started = Instant::now();
+    let held = async {
+        let reply = peer.status_with(&stalled).await;
+        (reply, started.elapsed())
+    };
+    let other = async {
+        while proxy.stalled() == 0 {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        let reply = peer.status_with(&healthy).await;
+        (reply, started.elapsed())
+    };
+    let ((held, held_at), (other, other_at)) = futures_util::future::join(held, other).await;
+    assert_eq!(other.status, 200, "{}", other.raw);
+    assert!(
+        other_at < held_at,
+        "answered while the stalled lookup still waited: {other_at:?}, {held_at:?}"
+    );
+    assert_unavailable(&held);
+    assert!(held_at < ANSWER_WITHIN, "{held_at:?}");
+    assert_eq!(proxy.stalled(), 1, "only the one connection stalled");
+
+    proxy.stall_on(None);
+    assert_eq!(peer.status_with(&stalled).await.status, 200);
+}

@@ -1,7 +1,8 @@
 //! A TCP proxy between an instance and PostgreSQL that injects the faults
 //! of a real network: it can freeze connections (sockets stay open, no
-//! byte passes: a stall, a half-open peer, a partition), reset them, and
-//! refuse new ones (a stopped database). It runs on a thread and runtime of
+//! byte passes: a stall, a half-open peer, a partition) — all of them, the
+//! notification connections, or only one that carries given bytes — reset
+//! them, and refuse new ones (a stopped database). It runs on a thread and runtime of
 //! its own, so an instance blocking on it never blocks the proxy.
 
 use std::net::SocketAddr;
@@ -20,6 +21,10 @@ struct Control {
     /// No byte passes on connections that sent `LISTEN` (the revocation
     /// listener's), now or later.
     freeze_listeners: AtomicBool,
+    /// Connections that send these bytes stall from then on, while set.
+    stall_on: Mutex<Option<Vec<u8>>>,
+    /// Connections stalled by `stall_on` so far.
+    stalled: std::sync::atomic::AtomicUsize,
     /// New connections are closed at once.
     refuse: AtomicBool,
     changed: Notify,
@@ -123,6 +128,24 @@ impl Proxy {
         self.set(&self.control.freeze_listeners, frozen);
     }
 
+    /// From now on, a connection that sends `bytes` (a statement's
+    /// parameter) stalls there, the statement not passed on, until called
+    /// with `None`: one connection frozen mid-request while the others
+    /// work.
+    pub fn stall_on(&self, bytes: Option<Vec<u8>>) {
+        *self
+            .control
+            .stall_on
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = bytes;
+        self.control.changed.notify_waiters();
+    }
+
+    /// How many connections [`Self::stall_on`] has stalled.
+    pub fn stalled(&self) -> usize {
+        self.control.stalled.load(Ordering::SeqCst)
+    }
+
     /// A stopped database: new connections are closed at once.
     pub fn refuse(&self, refuse: bool) {
         self.set(&self.control.refuse, refuse);
@@ -142,20 +165,29 @@ impl Proxy {
     }
 }
 
+/// What marks one connection.
+#[derive(Default)]
+struct Marks {
+    /// It sent `LISTEN`.
+    listener: AtomicBool,
+    /// It sent the bytes of `stall_on`.
+    carrier: AtomicBool,
+}
+
 /// Copies both ways until either side closes or the task is aborted,
 /// holding bytes back while the connection is frozen.
 async fn pipe(client: TcpStream, server: TcpStream, control: Arc<Control>) {
-    let listener = Arc::new(AtomicBool::new(false));
+    let marks = Arc::new(Marks::default());
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let up = copy(
         client_read,
         server_write,
         control.clone(),
-        listener.clone(),
+        marks.clone(),
         true,
     );
-    let down = copy(server_read, client_write, control, listener, false);
+    let down = copy(server_read, client_write, control, marks, false);
     tokio::select! {
         () = up => {}
         () = down => {}
@@ -166,33 +198,54 @@ async fn copy(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     control: Arc<Control>,
-    listener: Arc<AtomicBool>,
+    marks: Arc<Marks>,
     upstream: bool,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        wait_while_frozen(&control, &listener).await;
+        wait_while_frozen(&control, &marks).await;
         let Ok(read) = from.read(&mut buffer).await else {
             return;
         };
         if read == 0 {
             return;
         }
-        if upstream && buffer[..read].windows(7).any(|w| w == b"LISTEN ") {
-            listener.store(true, Ordering::SeqCst);
+        let sent = &buffer[..read];
+        if upstream && sent.windows(7).any(|w| w == b"LISTEN ") {
+            marks.listener.store(true, Ordering::SeqCst);
         }
-        wait_while_frozen(&control, &listener).await;
-        if to.write_all(&buffer[..read]).await.is_err() {
+        if upstream && carries(&control, sent) && !marks.carrier.swap(true, Ordering::SeqCst) {
+            control.stalled.fetch_add(1, Ordering::SeqCst);
+        }
+        wait_while_frozen(&control, &marks).await;
+        if to.write_all(sent).await.is_err() {
             return;
         }
     }
 }
 
-async fn wait_while_frozen(control: &Control, listener: &AtomicBool) {
+/// Whether `sent` holds the bytes connections stall on.
+fn carries(control: &Control, sent: &[u8]) -> bool {
+    control
+        .stall_on
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_deref()
+        .is_some_and(|bytes| sent.windows(bytes.len()).any(|w| w == bytes))
+}
+
+async fn wait_while_frozen(control: &Control, marks: &Marks) {
     loop {
         let changed = control.changed.notified();
+        let stalling = control
+            .stall_on
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
         let frozen = control.freeze_all.load(Ordering::SeqCst)
-            || (listener.load(Ordering::SeqCst) && control.freeze_listeners.load(Ordering::SeqCst));
+            || (marks.listener.load(Ordering::SeqCst)
+                && control.freeze_listeners.load(Ordering::SeqCst))
+            || (marks.carrier.load(Ordering::SeqCst) && stalling);
         if !frozen {
             return;
         }
