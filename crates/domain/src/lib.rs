@@ -34,7 +34,7 @@ pub use audit::{
     Actor, ActorKind, AuditEvent, AuditLog, ChainBreak, ChainCheck, EventDraft, EventType,
     RevokeReason, verify_chain,
 };
-pub use availability::{Unavailable, is_unavailable};
+pub use availability::{Unavailable, copy_error, is_unavailable};
 pub use cache::{CacheSettings, TokenCache};
 pub use canary::{Canary, CanaryUse};
 pub use client::{ClientDirectory, OAuthClient};

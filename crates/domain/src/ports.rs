@@ -312,6 +312,22 @@ pub trait TokenRepository: Send + Sync + 'static {
         claim: &IdempotencyClaim,
     ) -> Result<TokenRecord, InsertTokenError>;
 
+    /// Stores many new tokens, none from a client, each answered as
+    /// [`Self::insert`] would answer it alone (a suspended owner's is
+    /// refused, the others stored). One transaction for all: concurrent
+    /// creations share its statements and its commit. A failure of the
+    /// store fails every one of them.
+    fn insert_many(
+        &self,
+        tokens: Vec<NewTokenRecord>,
+        now: Timestamp,
+    ) -> Vec<Result<TokenRecord, InsertTokenError>> {
+        tokens
+            .into_iter()
+            .map(|token| self.insert(token, now))
+            .collect()
+    }
+
     /// The user's token with this store id (what an idempotent retry
     /// returns).
     fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>>;

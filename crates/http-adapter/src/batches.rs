@@ -40,7 +40,7 @@ pub(crate) enum Missed {
 }
 
 /// One batch's work: an answer for each item, in their order.
-type Work<I, A> = Box<dyn Fn(&[I]) -> Vec<A> + Send + Sync>;
+type Work<I, A> = Box<dyn Fn(Vec<I>) -> Vec<A> + Send + Sync>;
 
 struct Shared<I, A> {
     queue: Mutex<Queue<I, A>>,
@@ -63,7 +63,7 @@ impl<I: Send + 'static, A: Send + 'static> Batches<I, A> {
         most: usize,
         largest: usize,
         patience: Duration,
-        work: impl Fn(&[I]) -> Vec<A> + Send + Sync + 'static,
+        work: impl Fn(Vec<I>) -> Vec<A> + Send + Sync + 'static,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -182,7 +182,7 @@ impl<I, A> Turn<I, A> {
             // A defect in one batch loses its waiters (their senders are
             // dropped: `500`), not this turn.
             let Ok(answers) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (self.shared.work)(&items)
+                (self.shared.work)(items)
             })) else {
                 continue;
             };
@@ -225,9 +225,9 @@ mod tests {
     }
 
     impl Gate {
-        fn work(self: &Arc<Self>) -> impl Fn(&[u32]) -> Vec<u32> + Send + Sync + 'static {
+        fn work(self: &Arc<Self>) -> impl Fn(Vec<u32>) -> Vec<u32> + Send + Sync + 'static {
             let gate = self.clone();
-            move |items: &[u32]| {
+            move |items: Vec<u32>| {
                 gate.batches
                     .lock()
                     .expect("not poisoned")
@@ -369,13 +369,13 @@ mod tests {
     async fn a_panicking_batch_loses_its_waiters_and_the_turn_runs_on() {
         let calls = Arc::new(AtomicUsize::new(0));
         let counted = calls.clone();
-        let batches = Batches::new(1, 64, LONG, move |items: &[u32]| {
+        let batches = Batches::new(1, 64, LONG, move |items: Vec<u32>| {
             assert_ne!(
                 counted.fetch_add(1, Ordering::SeqCst),
                 0,
                 "a defect in the first batch"
             );
-            items.to_vec()
+            items
         });
         assert_eq!(batches.answer(1, LONG).await, Err(Missed::Lost));
         assert_eq!(batches.answer(2, LONG).await, Ok(2));

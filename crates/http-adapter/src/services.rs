@@ -34,6 +34,14 @@ impl AppState {
         self.blocking(move || work(&tokens)).await
     }
 
+    /// What a request answers when its batch did not.
+    fn batch_failed(&self, missed: Missed) -> ApiError {
+        match missed {
+            Missed::TimedOut => crate::body::past_deadline(self.deadline),
+            Missed::Lost => ApiError::Unexpected(anyhow::anyhow!("its batch failed")),
+        }
+    }
+
     async fn on_oauth<T: Send + 'static>(
         &self,
         work: impl FnOnce(&AuthorizationService) -> T + Send + 'static,
@@ -48,8 +56,15 @@ impl AppState {
         request: CreateTokenRequest,
         key: Keyed,
     ) -> Called<ApiToken, CreateTokenError> {
-        self.on_tokens(move |tokens| tokens.create_once(user, request, key))
+        if key.is_some() {
+            return self
+                .on_tokens(move |tokens| tokens.create_once(user, request, key))
+                .await;
+        }
+        self.creations
+            .answer((user, request), self.deadline)
             .await
+            .map_err(|missed| self.batch_failed(missed))
     }
 
     pub(crate) async fn list_tokens(&self, user: UserId) -> Called<Vec<ApiToken>, anyhow::Error> {
@@ -114,12 +129,7 @@ impl AppState {
         self.misses
             .answer((hash, sighting), self.deadline)
             .await
-            .map_err(|missed| match missed {
-                Missed::TimedOut => crate::body::past_deadline(self.deadline),
-                Missed::Lost => {
-                    ApiError::Unexpected(anyhow::anyhow!("the token lookup's batch failed"))
-                }
-            })
+            .map_err(|missed| self.batch_failed(missed))
     }
 
     pub(crate) async fn create_client(

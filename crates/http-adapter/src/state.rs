@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_domain::{
-    AuditLog, Networks, Principal, RevocationLog, Sighting, Timestamp, TokenHash, TokenService,
-    VerifyError,
+    ApiToken, AuditLog, CreateTokenError, CreateTokenRequest, Networks, Principal, RevocationLog,
+    Sighting, Timestamp, TokenHash, TokenService, UserId, VerifyError,
 };
 use tessera_oauth_clients::AuthorizationService;
 use tokio::sync::Notify;
@@ -44,20 +44,22 @@ pub struct AppState {
     pub(crate) trusted_proxies: Arc<Networks>,
     /// Cache misses, looked up in batches.
     pub(crate) misses: Batches<Miss, Result<Principal, VerifyError>>,
+    /// Creations without an `Idempotency-Key`, stored in batches.
+    pub(crate) creations: Batches<(UserId, CreateTokenRequest), Result<ApiToken, CreateTokenError>>,
 }
 
 /// A token the cache could not answer for, and the use to note if valid.
 pub(crate) type Miss = (TokenHash, Sighting<'static>);
 
-/// Batches of misses looked up at once at most: one runs while the
-/// database keeps up, more only while misses wait longer than
-/// [`MISS_PATIENCE`] (a stalled connection holds only its own).
-const MISS_BATCHES: usize = 4;
-/// Far longer than a healthy lookup takes (well under a millisecond), far
+/// Batches (of misses, of creations) run at once at most: one while the
+/// database keeps up, more only while items wait longer than [`PATIENCE`]
+/// (a stalled connection holds only its own).
+const BATCHES: usize = 4;
+/// Far longer than a healthy batch takes (a few milliseconds at most), far
 /// shorter than the request deadline.
-const MISS_PATIENCE: Duration = Duration::from_millis(100);
-/// The most misses one lookup asks for.
-const MISS_BATCH_SIZE: usize = 64;
+const PATIENCE: Duration = Duration::from_millis(100);
+/// The most items one batch takes.
+const BATCH_SIZE: usize = 64;
 
 /// `Ok` when the database's volume takes writes, else a short reason.
 pub type StorageProbe = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -88,14 +90,16 @@ impl AppState {
         let waker = revoked.clone();
         tokens.on_revocation(move || waker.notify_waiters());
         let verifier = tokens.clone();
-        let misses = Batches::new(
-            MISS_BATCHES,
-            MISS_BATCH_SIZE,
-            MISS_PATIENCE,
-            move |misses: &[Miss]| verifier.verify_stored_many(misses),
-        );
+        let misses = Batches::new(BATCHES, BATCH_SIZE, PATIENCE, move |misses: Vec<Miss>| {
+            verifier.verify_stored_many(&misses)
+        });
+        let creator = tokens.clone();
+        let creations = Batches::new(BATCHES, BATCH_SIZE, PATIENCE, move |asked| {
+            creator.create_many(asked)
+        });
         Self {
             misses,
+            creations,
             tokens,
             oauth,
             sessions: Arc::new(sessions),

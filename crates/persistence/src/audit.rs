@@ -108,6 +108,112 @@ pub(crate) fn append(
     Ok(event)
 }
 
+/// [`append`] of several drafts (one creation batch's), in their order:
+/// on PostgreSQL four statements whatever their number — each user's head
+/// bumped once by their count, in user order (batches of other instances
+/// lock heads in the same order), the events chained here and inserted in
+/// one statement, the heads' hashes set in one, the receivers' rows in one.
+/// On SQLite, where a statement is no round trip, one [`append`] each.
+pub(crate) fn append_many(
+    conn: &mut AnyConnection,
+    trail: &Trail,
+    drafts: &[(EventDraft, Timestamp)],
+) -> Result<(), DieselError> {
+    let AnyConnection::Postgresql(pg) = conn else {
+        for (draft, at) in drafts {
+            append(conn, trail, draft, *at)?;
+        }
+        return Ok(());
+    };
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let mut counts = std::collections::BTreeMap::<i64, i64>::new();
+    for (draft, _) in drafts {
+        *counts.entry(draft.user.get()).or_default() += 1;
+    }
+    let (users, added): (Vec<i64>, Vec<i64>) = counts.iter().map(|(u, n)| (*u, *n)).unzip();
+    let bumped: Vec<BumpedHead> = diesel::sql_query(
+        "INSERT INTO audit_heads (user_id, seq, hash) \
+         SELECT user_id, added, $3 FROM unnest($1::int8[], $2::int8[]) AS v(user_id, added) \
+         ORDER BY user_id \
+         ON CONFLICT (user_id) DO UPDATE SET seq = audit_heads.seq + excluded.seq \
+         RETURNING user_id, seq, hash",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&users)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&added)
+    .bind::<diesel::sql_types::Text, _>(GENESIS_HASH)
+    .load(pg)?;
+    // Each user's next number and the hash its next event chains to.
+    let mut heads: std::collections::HashMap<i64, (i64, String)> = bumped
+        .into_iter()
+        .map(|head| {
+            let first = head.seq - counts.get(&head.user_id).copied().unwrap_or(0) + 1;
+            (head.user_id, (first, head.hash))
+        })
+        .collect();
+    let mut events = Vec::with_capacity(drafts.len());
+    let mut deliveries = Vec::new();
+    for (draft, at) in drafts {
+        let user = draft.user.get();
+        let (seq, previous) = heads.get_mut(&user).ok_or_else(|| {
+            DieselError::DeserializationError(format!("no audit head bumped for {user}").into())
+        })?;
+        let event = AuditEvent::chain(draft, u64::try_from(*seq).unwrap_or(0), *at, previous);
+        let text =
+            serde_json::to_string(&event).map_err(|e| DieselError::SerializationError(e.into()))?;
+        for subscription in trail.subscriptions.iter().filter(|s| s.wants(&event.kind)) {
+            deliveries.push((
+                webhook_deliveries::receiver.eq(subscription.receiver.clone()),
+                webhook_deliveries::user_id.eq(user),
+                webhook_deliveries::seq.eq(*seq),
+                webhook_deliveries::event.eq(text.clone()),
+                webhook_deliveries::due_at.eq(at.as_millis()),
+                webhook_deliveries::created_at.eq(at.as_millis()),
+            ));
+        }
+        events.push((
+            audit_events::user_id.eq(user),
+            audit_events::seq.eq(*seq),
+            audit_events::at.eq(event.at),
+            audit_events::event_type.eq(event.kind.clone()),
+            audit_events::event.eq(text),
+        ));
+        *seq += 1;
+        *previous = event.hash;
+    }
+    diesel::insert_into(audit_events::table)
+        .values(&events)
+        .execute(pg)?;
+    let (users, hashes): (Vec<i64>, Vec<String>) = heads
+        .into_iter()
+        .map(|(user, (_, hash))| (user, hash))
+        .unzip();
+    diesel::sql_query(
+        "UPDATE audit_heads AS h SET hash = v.hash \
+         FROM unnest($1::int8[], $2::text[]) AS v(user_id, hash) WHERE h.user_id = v.user_id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&users)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&hashes)
+    .execute(pg)?;
+    if !deliveries.is_empty() {
+        diesel::insert_into(webhook_deliveries::table)
+            .values(&deliveries)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct BumpedHead {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    hash: String,
+}
+
 /// `token.revoked` for each token a `DELETE … RETURNING`
 /// [`DELETED_TOKEN`](crate::token_rows::DELETED_TOKEN) took, inside its
 /// transaction, with `also` (the change's own event, if any); returns the

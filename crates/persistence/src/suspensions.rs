@@ -43,6 +43,37 @@ pub(crate) fn may_issue_to(
     Ok(!is_suspended(conn, user)?)
 }
 
+/// [`may_issue_to`] of several users at once (one creation batch): the
+/// users among `users` who are suspended. Two statements whatever their
+/// number.
+pub(crate) fn suspended_among(
+    conn: &mut AnyConnection,
+    users: &[i64],
+) -> Result<std::collections::HashSet<i64>, DieselError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        let mut keys: Vec<i32> = users.iter().map(|&user| lock_key(user)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        diesel::sql_query(
+            "SELECT pg_advisory_xact_lock_shared($1, key) FROM unnest($2::int4[]) AS key",
+        )
+        .bind::<diesel::sql_types::Integer, _>(USER_LOCK_SPACE)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(keys)
+        .execute(pg)?;
+    }
+    Ok(suspended_users::table
+        .filter(suspended_users::user_id.eq_any(users))
+        .select(suspended_users::user_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Two 32-bit keys: users that share one only wait for each other.
+fn lock_key(user: i64) -> i32 {
+    i32::try_from(user.rem_euclid(i64::from(i32::MAX))).unwrap_or_default()
+}
+
 fn advisory(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -50,11 +81,9 @@ fn advisory(
     function: &str,
 ) -> Result<(), DieselError> {
     if backend == Backend::Postgres {
-        // Two 32-bit keys: users that share one only wait for each other.
-        let key = i32::try_from(user.rem_euclid(i64::from(i32::MAX))).unwrap_or_default();
         diesel::sql_query(format!("SELECT {function}($1, $2)"))
             .bind::<diesel::sql_types::Integer, _>(USER_LOCK_SPACE)
-            .bind::<diesel::sql_types::Integer, _>(key)
+            .bind::<diesel::sql_types::Integer, _>(lock_key(user))
             .execute(conn)?;
     }
     Ok(())

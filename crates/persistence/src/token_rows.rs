@@ -138,9 +138,55 @@ pub(crate) fn insert_token_row(
     conn: &mut AnyConnection,
     token: &NewTokenRecord,
 ) -> Result<TokenRow, DieselError> {
+    diesel::insert_into(api_tokens::table)
+        .values(&new_token_row(token)?)
+        .returning(api_tokens::all_columns)
+        .get_result::<TokenRow>(conn)
+}
+
+/// Inserts token rows, returned in the order of `tokens`: one statement on
+/// PostgreSQL (Diesel's multi-row insert, which its `MultiConnection` does
+/// not offer), one per row on SQLite, where a statement is no round trip.
+/// Callers own the transaction around it.
+pub(crate) fn insert_token_rows(
+    conn: &mut AnyConnection,
+    tokens: &[&NewTokenRecord],
+) -> Result<Vec<TokenRow>, DieselError> {
+    let AnyConnection::Postgresql(pg) = conn else {
+        return tokens
+            .iter()
+            .map(|token| insert_token_row(conn, token))
+            .collect();
+    };
+    if tokens.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = tokens
+        .iter()
+        .map(|token| new_token_row(token))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut inserted: std::collections::HashMap<Vec<u8>, TokenRow> =
+        diesel::insert_into(api_tokens::table)
+            .values(&rows)
+            .returning(api_tokens::all_columns)
+            .get_results::<TokenRow>(pg)?
+            .into_iter()
+            .map(|row| (row.token_hash.clone(), row))
+            .collect();
+    tokens
+        .iter()
+        .map(|token| {
+            inserted.remove(&token.hash.0[..]).ok_or_else(|| {
+                DieselError::DeserializationError("an inserted token was not returned".into())
+            })
+        })
+        .collect()
+}
+
+fn new_token_row(token: &NewTokenRecord) -> Result<NewTokenRow<'_>, DieselError> {
     let permissions = serde_json::to_string(&token.permissions.iter().collect::<Vec<_>>())
         .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
-    let row = NewTokenRow {
+    Ok(NewTokenRow {
         user_id: token.user_id.get(),
         identifier: &token.identifier,
         token_hash: &token.hash.0,
@@ -152,11 +198,7 @@ pub(crate) fn insert_token_row(
         public_id: token.public_id.to_string(),
         allowed_ips: allowed_ips_column(token.allowed_ips.as_ref())?,
         canary: token.canary,
-    };
-    diesel::insert_into(api_tokens::table)
-        .values(&row)
-        .returning(api_tokens::all_columns)
-        .get_result::<TokenRow>(conn)
+    })
 }
 
 /// A stored user id, inside a transaction.

@@ -9,17 +9,17 @@ use tessera_domain::{
     Actor, Canary, ClaimLost, ClientId, ClientRevocation, EventDraft, IdempotencyClaim,
     InsertTokenError, NewTokenRecord, RevokeReason, RotateError, Rotated, Rotation, Timestamp,
     TokenChange, TokenHash, TokenId, TokenRecord, TokenRepository, TokenUse, UpdateTokenError,
-    UserId,
+    UserId, copy_error,
 };
 
-use crate::audit::{append, append_revoked};
+use crate::audit::{Trail, append, append_revoked};
 use crate::connection::AnyConnection;
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _, store_error};
 use crate::suspensions::{is_suspended, may_issue_to};
 use crate::token_rows::{
     DELETED_TOKEN, DeletedToken, TokenChangeRow, TokenRow, USAGE_CHUNK, allowed_ips_column,
-    insert_token_row, is_duplicate_token_hash, parsed_token_id, user_of,
+    insert_token_row, insert_token_rows, is_duplicate_token_hash, parsed_token_id, user_of,
 };
 
 #[derive(Clone)]
@@ -140,6 +140,41 @@ impl DieselTokenRepository {
     }
 }
 
+/// One creation batch inside its transaction: the users' locks and
+/// suspensions, the rows of those not suspended, and their events; the
+/// stored row of each token (`None`: its owner is suspended), in their
+/// order.
+fn insert_batch(
+    conn: &mut AnyConnection,
+    trail: &Trail,
+    tokens: &[NewTokenRecord],
+) -> Result<Vec<Option<TokenRow>>, DieselError> {
+    let mut users: Vec<i64> = tokens.iter().map(|token| token.user_id.get()).collect();
+    users.sort_unstable();
+    users.dedup();
+    let suspended = crate::suspensions::suspended_among(conn, &users)?;
+    let issued: Vec<&NewTokenRecord> = tokens
+        .iter()
+        .filter(|token| !suspended.contains(&token.user_id.get()))
+        .collect();
+    let mut rows = insert_token_rows(conn, &issued)?.into_iter();
+    let events: Vec<(EventDraft, Timestamp)> = issued
+        .iter()
+        .map(|token| (token.created_event(), token.created_at))
+        .collect();
+    crate::audit::append_many(conn, trail, &events)?;
+    Ok(tokens
+        .iter()
+        .map(|token| {
+            if suspended.contains(&token.user_id.get()) {
+                None
+            } else {
+                rows.next()
+            }
+        })
+        .collect())
+}
+
 impl DieselTokenRepository {
     /// The token one lookup finds, if any.
     fn one(
@@ -169,6 +204,53 @@ impl TokenRepository for DieselTokenRepository {
         claim: &IdempotencyClaim,
     ) -> Result<TokenRecord, InsertTokenError> {
         self.insert_with(token, now, Some(claim))
+    }
+
+    fn insert_many(
+        &self,
+        tokens: Vec<NewTokenRecord>,
+        now: Timestamp,
+    ) -> Vec<Result<TokenRecord, InsertTokenError>> {
+        if tokens.is_empty() {
+            return Vec::new();
+        }
+        // A client's token may replace an expired one: on its own, as ever.
+        if tokens.iter().any(|token| token.from_api_client.is_some()) {
+            return tokens
+                .into_iter()
+                .map(|token| self.insert(token, now))
+                .collect();
+        }
+        let trail = self.store.trail();
+        let stored = self.store.write("inserting tokens", |conn| {
+            conn.transaction(|conn| insert_batch(conn, &trail, &tokens))
+                .map_err(classify_insert_error)
+        });
+        match stored {
+            Ok(rows) => rows
+                .into_iter()
+                .map(|row| match row {
+                    Some(row) => TokenRecord::try_from(row).map_err(InsertTokenError::from),
+                    None => Err(InsertTokenError::Suspended),
+                })
+                .collect(),
+            // A fingerprint taken (practically never) rolled back the whole
+            // batch: each alone then, answered on its own.
+            Err(InsertTokenError::DuplicateHash) => tokens
+                .into_iter()
+                .map(|token| self.insert(token, now))
+                .collect(),
+            Err(error) => {
+                let error = match error {
+                    InsertTokenError::Unexpected(error) => error,
+                    other => anyhow::anyhow!("inserting tokens: {other}"),
+                };
+                tokens
+                    .iter()
+                    .map(|_| Err(InsertTokenError::Unexpected(copy_error(&error))))
+                    .collect()
+            }
+        }
     }
 
     fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>> {

@@ -70,6 +70,24 @@ struct Draft {
     canary: bool,
 }
 
+/// Why the store refused `draft`'s token, as creation answers it.
+fn refusal(error: InsertTokenError, draft: &Draft) -> CreateTokenError {
+    match error {
+        InsertTokenError::DuplicateClientToken => CreateTokenError::Conflict(
+            draft
+                .from_api_client
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
+        InsertTokenError::Suspended => CreateTokenError::Suspended,
+        InsertTokenError::DuplicateHash => {
+            anyhow::anyhow!("a fresh token's fingerprint was taken").into()
+        }
+        InsertTokenError::Unexpected(error) => error.into(),
+    }
+}
+
 /// `"<client name> Token"`.
 fn client_token_identifier(client: &OAuthClient) -> String {
     format!("{} Token", client.name)
@@ -162,6 +180,65 @@ impl TokenService {
         claim: Option<&IdempotencyClaim>,
     ) -> Result<ApiToken, CreateTokenError> {
         let now = self.clock.now();
+        let draft = self.draft(user, request, now)?;
+        self.insert_drafted(&draft, claim, now)
+    }
+
+    /// [`Self::create`] of many requests with one trip to the store: the
+    /// answers in the order of `requests`, each as it would be alone.
+    /// Concurrent creations share one transaction, whose round trips and
+    /// commit cost far more than the rows it writes. A client's token
+    /// (which may replace an expired one) is stored on its own.
+    pub fn create_many(
+        &self,
+        requests: Vec<(UserId, CreateTokenRequest)>,
+    ) -> Vec<Result<ApiToken, CreateTokenError>> {
+        let now = self.clock.now();
+        let drafts: Vec<Result<Draft, CreateTokenError>> = requests
+            .into_iter()
+            .map(|(user, request)| self.draft(user, request, now))
+            .collect();
+        let mut minted = Vec::new();
+        let mut records = Vec::new();
+        for draft in drafts.iter().flatten() {
+            if draft.from_api_client.is_none() {
+                let (token, record) = self.mint(draft);
+                minted.push(token);
+                records.push(record);
+            }
+        }
+        let mut stored = minted
+            .into_iter()
+            .zip(self.repository.insert_many(records, now));
+        drafts
+            .into_iter()
+            .map(|draft| {
+                let draft = draft?;
+                if draft.from_api_client.is_some() {
+                    return self.insert_drafted(&draft, None, now);
+                }
+                match stored.next() {
+                    Some((token, Ok(record))) => Ok(to_document(record, token)),
+                    // Its fingerprint taken (practically never): minted again.
+                    Some((_, Err(InsertTokenError::DuplicateHash))) => {
+                        self.insert_drafted(&draft, None, now)
+                    }
+                    Some((_, Err(error))) => Err(refusal(error, &draft)),
+                    None => {
+                        Err(anyhow::anyhow!("the store answered fewer tokens than asked").into())
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// What `request` asks for, checked: the token to mint.
+    fn draft(
+        &self,
+        user: UserId,
+        request: CreateTokenRequest,
+        now: Timestamp,
+    ) -> Result<Draft, CreateTokenError> {
         let expires_at = self
             .checked_expiry(request.expires_at, now)
             .map_err(CreateTokenError::Invalid)?;
@@ -197,8 +274,7 @@ impl TokenService {
                 )
             }
         };
-
-        let draft = Draft {
+        Ok(Draft {
             user,
             identifier,
             permissions,
@@ -207,9 +283,19 @@ impl TokenService {
             expires_at,
             created_by: Actor::session(user),
             canary,
-        };
+        })
+    }
+
+    /// Mints `draft` and stores it alone (completing `claim`), minting
+    /// again should its fingerprint be taken.
+    fn insert_drafted(
+        &self,
+        draft: &Draft,
+        claim: Option<&IdempotencyClaim>,
+        now: Timestamp,
+    ) -> Result<ApiToken, CreateTokenError> {
         for _ in 0..INSERT_ATTEMPTS {
-            let (token, record) = self.mint(&draft);
+            let (token, record) = self.mint(draft);
             let inserted = match claim {
                 Some(claim) => self.repository.insert_claimed(record, now, claim),
                 None => self.repository.insert(record, now),
@@ -217,12 +303,7 @@ impl TokenService {
             match inserted {
                 Ok(stored) => return Ok(to_document(stored, token)),
                 Err(InsertTokenError::DuplicateHash) => continue,
-                Err(InsertTokenError::DuplicateClientToken) => {
-                    let client = draft.from_api_client.map(|c| c.to_string());
-                    return Err(CreateTokenError::Conflict(client.unwrap_or_default()));
-                }
-                Err(InsertTokenError::Suspended) => return Err(CreateTokenError::Suspended),
-                Err(InsertTokenError::Unexpected(e)) => return Err(e.into()),
+                Err(error) => return Err(refusal(error, draft)),
             }
         }
         Err(anyhow::anyhow!("could not generate a unique token").into())

@@ -422,6 +422,45 @@ fn a_stale_view_asks_the_store_and_an_outage_is_an_error_unless_stale_answers_ar
 }
 
 #[test]
+fn creations_together_are_answered_in_order_each_as_alone() {
+    let f = fixture();
+    f.repository.suspend(user(9), None, NOW).expect("suspend");
+    let answers = f.service.create_many(vec![
+        (user(1), by_permissions("first", &["submit_score"])),
+        (user(2), by_permissions("unknown", &["fly"])),
+        (user(3), by_client("CXFervidex", None)),
+        (user(9), by_permissions("suspended", &[])),
+        (user(1), by_permissions("second", &[])),
+        (user(4), by_client("CXNobody", None)),
+    ]);
+    assert_eq!(answers.len(), 6);
+    let created = |at: usize| match &answers[at] {
+        Ok(token) => token,
+        Err(error) => panic!("answer {at}: {error:?}"),
+    };
+    assert_eq!(created(0).identifier, "first");
+    assert_eq!(created(0).user_id, user(1));
+    assert!(matches!(&answers[1], Err(CreateTokenError::UnknownPermission(p)) if p == "fly"));
+    assert_eq!(created(2).identifier, "Fervidex Token");
+    assert_eq!(
+        created(2).from_api_client.as_ref().map(ClientId::as_str),
+        Some("CXFervidex")
+    );
+    assert!(matches!(answers[3], Err(CreateTokenError::Suspended)));
+    assert_eq!(created(4).identifier, "second");
+    assert!(matches!(&answers[5], Err(CreateTokenError::ClientNotFound(c)) if c == "CXNobody"));
+    // Each created token verifies as its user's; nothing else was stored.
+    for at in [0, 2, 4] {
+        let principal = f
+            .service
+            .verify(created(at).token.expose())
+            .expect("verifies");
+        assert_eq!(principal.user_id, created(at).user_id);
+    }
+    assert_eq!(f.repository.snapshot().len(), 3);
+}
+
+#[test]
 fn misses_verified_together_take_one_lookup_and_answer_each_in_order() {
     let f = fixture();
     let valid = f

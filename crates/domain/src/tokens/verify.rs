@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::availability::Unavailable;
+use crate::availability::copy_error;
 use crate::cache::{Cached, Hit, ValidEntry, expired};
 use crate::canary::Canary;
 use crate::crypto::TokenHash;
@@ -111,7 +111,7 @@ impl TokenService {
                 return misses
                     .iter()
                     .map(|(hash, sighting)| {
-                        self.answer_during_outage(hash, sighting, copy_of(&error))
+                        self.answer_during_outage(hash, sighting, copy_error(&error))
                     })
                     .collect();
             }
@@ -282,18 +282,5 @@ impl TokenService {
                 .note(entry.principal.hash, now, &Sighting::none());
         }
         Ok(entry.principal.clone())
-    }
-}
-
-/// One failure of a shared lookup, for each miss that waited on it: whether
-/// the store was unavailable survives the copy (it decides `503`, and
-/// whether a stale entry may answer).
-fn copy_of(error: &anyhow::Error) -> anyhow::Error {
-    match error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<Unavailable>())
-    {
-        Some(unavailable) => anyhow::Error::new(unavailable.clone()),
-        None => anyhow::anyhow!("{error:#}"),
     }
 }

@@ -104,6 +104,130 @@ pub fn a_refused_creation_leaves_no_event(f: &Fixture) {
     assert_chain_verifies(f, 3);
 }
 
+pub fn creations_stored_together_are_answered_and_chained_as_one_by_one(f: &Fixture) {
+    // User 20 has an event already: the batch's continue its chain.
+    f.repo.insert(record(20, None), NOW).expect("insert");
+    f.repo.suspend(user(22), None, NOW).expect("suspend");
+    let mut canary = record(21, None);
+    canary.canary = true;
+    let batch = vec![
+        record(20, None),
+        record(21, None),
+        record(22, None),
+        record(20, None),
+        canary.clone(),
+    ];
+    let answers = f.repo.insert_many(batch.clone(), NOW);
+    assert_eq!(answers.len(), batch.len());
+    for (at, (answer, asked)) in answers.iter().zip(&batch).enumerate() {
+        if asked.user_id == user(22) {
+            assert!(
+                matches!(answer, Err(InsertTokenError::Suspended)),
+                "{at}: {answer:?}"
+            );
+            continue;
+        }
+        let stored = answer.as_ref().expect("stored");
+        assert_eq!(
+            stored.public_id, asked.public_id,
+            "{at}: in the order asked"
+        );
+        assert_eq!(stored.hash, asked.hash);
+        assert_eq!(stored.user_id, asked.user_id);
+        assert_eq!(stored.identifier, asked.identifier);
+        assert_eq!(stored.permissions, asked.permissions);
+        assert_eq!(stored.canary, asked.canary);
+        let found = f
+            .repo
+            .find_by_hash(&asked.hash)
+            .expect("find")
+            .expect("found");
+        assert_eq!(found.id, stored.id);
+    }
+    assert!(f.repo.find_by_hash(&batch[2].hash).expect("find").is_none());
+
+    let tokens_of = |id: i64| -> Vec<Option<String>> {
+        events_of(f, id)
+            .iter()
+            .filter(|e| e.kind == "token.created")
+            .map(|e| e.token_id.clone())
+            .collect()
+    };
+    let ids = |records: &[&tessera_domain::NewTokenRecord]| -> Vec<Option<String>> {
+        records
+            .iter()
+            .map(|r| Some(r.public_id.to_string()))
+            .collect()
+    };
+    let seqs: Vec<u64> = events_of(f, 20).iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3], "numbered on from the chain's head");
+    assert_eq!(
+        tokens_of(20)[1..],
+        ids(&[&batch[0], &batch[3]]),
+        "in the order asked"
+    );
+    assert_eq!(tokens_of(21), ids(&[&batch[1], &canary]));
+    let canary_event = events_of(f, 21).pop().expect("the canary's event");
+    assert_eq!(canary_event.details["canary"], true);
+    assert!(events_of(f, 22).iter().all(|e| e.kind != "token.created"));
+    for id in [20, 21, 22] {
+        assert_chain_verifies(f, id);
+    }
+    // The chain goes on from where the batch left it.
+    f.repo.insert(record(20, None), NOW).expect("insert");
+    assert_eq!(events_of(f, 20).last().expect("event").seq, 4);
+    assert_chain_verifies(f, 20);
+}
+
+pub fn a_taken_fingerprint_in_a_batch_fails_only_its_own_creation(f: &Fixture) {
+    let stored = record(23, None);
+    f.repo.insert(stored.clone(), NOW).expect("insert");
+    let mut duplicate = record(24, None);
+    duplicate.hash = stored.hash;
+    let fine = record(24, None);
+    let answers = f.repo.insert_many(vec![fine.clone(), duplicate], NOW);
+    assert_eq!(
+        answers[0].as_ref().expect("stored").public_id,
+        fine.public_id
+    );
+    assert!(
+        matches!(answers[1], Err(InsertTokenError::DuplicateHash)),
+        "{:?}",
+        answers[1]
+    );
+    let seqs: Vec<u64> = events_of(f, 24).iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1], "only the stored token's event");
+    assert_chain_verifies(f, 24);
+}
+
+pub fn concurrent_batches_of_the_same_users_number_their_events_without_gaps(f: &Fixture) {
+    let racers = 6;
+    let barrier = Arc::new(Barrier::new(racers));
+    let handles: Vec<_> = (0..racers)
+        .map(|racer| {
+            let repo: Arc<dyn TokenRepository> = f.repo.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                // Users in different orders: heads are locked in one order.
+                let mut batch = vec![record(25, None), record(26, None), record(27, None)];
+                batch.rotate_left(racer % 3);
+                barrier.wait();
+                repo.insert_many(batch, NOW)
+            })
+        })
+        .collect();
+    for handle in handles {
+        for answer in handle.join().expect("no panic") {
+            answer.expect("every creation stored");
+        }
+    }
+    for id in [25, 26, 27] {
+        let seqs: Vec<u64> = events_of(f, id).iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=6).collect::<Vec<u64>>());
+        assert_chain_verifies(f, id);
+    }
+}
+
 pub fn concurrent_creations_of_one_user_number_their_events_without_gaps(f: &Fixture) {
     let racers = 8;
     let barrier = Arc::new(Barrier::new(racers));

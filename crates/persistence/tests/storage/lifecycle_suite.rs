@@ -698,13 +698,23 @@ pub fn a_suspension_and_concurrent_creations_never_interleave(f: &Fixture) {
     // marked by it) or follows it (and is refused).
     let racers = 8;
     let barrier = Arc::new(Barrier::new(racers + 1));
+    // Half of them in batches with another user's creation (which the
+    // suspension must not touch).
     let creators: Vec<_> = (0..racers)
-        .map(|_| {
+        .map(|racer| {
             let repo = f.repo.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
                 barrier.wait();
-                repo.insert(record(1, None), NOW)
+                if racer % 2 == 0 {
+                    vec![repo.insert(record(1, None), NOW)]
+                } else {
+                    let answers = repo.insert_many(vec![record(2, None), record(1, None)], NOW);
+                    let mut answers = answers.into_iter();
+                    let other = answers.next().expect("an answer each");
+                    assert!(other.is_ok(), "another user's creation: {other:?}");
+                    answers.collect()
+                }
             })
         })
         .collect();
@@ -718,9 +728,11 @@ pub fn a_suspension_and_concurrent_creations_never_interleave(f: &Fixture) {
     };
     suspender.join().expect("thread").expect("suspend");
     for creator in creators {
-        match creator.join().expect("thread") {
-            Ok(_) | Err(tessera_domain::InsertTokenError::Suspended) => {}
-            Err(other) => panic!("unexpected: {other}"),
+        for answer in creator.join().expect("thread") {
+            match answer {
+                Ok(_) | Err(tessera_domain::InsertTokenError::Suspended) => {}
+                Err(other) => panic!("unexpected: {other}"),
+            }
         }
     }
     let tokens = f.repo.list_for_user(user(1)).expect("list");

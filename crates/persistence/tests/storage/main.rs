@@ -120,6 +120,9 @@ macro_rules! conformance {
         audit_conformance!(@each $make;
             a_created_token_appends_its_event_to_its_users_chain,
             a_refused_creation_leaves_no_event,
+            creations_stored_together_are_answered_and_chained_as_one_by_one,
+            a_taken_fingerprint_in_a_batch_fails_only_its_own_creation,
+            concurrent_batches_of_the_same_users_number_their_events_without_gaps,
             concurrent_creations_of_one_user_number_their_events_without_gaps,
             a_granted_token_is_created_by_its_client,
             an_owners_deletion_appends_token_deleted_and_a_refused_one_nothing,
