@@ -569,3 +569,48 @@ async fn a_lookup_stalled_on_its_connection_holds_up_no_other_verification() {
     proxy.stall_on(None);
     assert_eq!(peer.status_with(&stalled).await.status, 200);
 }
+
+#[actix_web::test]
+async fn a_creation_stalled_on_its_connection_holds_up_no_other_creation() {
+    let app = spawn_app(Backend::Postgres).await;
+    let (proxy, peer) = proxied_peer(&app, |_| {});
+    readyz_until(&peer, Duration::from_secs(3), ready).await;
+    // The connection that stores this identifier's token stalls there.
+    proxy.stall_on(Some(b"stalled-creation".to_vec()));
+
+    let started = Instant::now();
+    let create = |user: i64, identifier: &'static str| {
+        let peer = &peer;
+        async move {
+            let reply = send_json(
+                peer.with_session(
+                    Method::POST,
+                    &format!("/api/v1/users/{user}/api-tokens/create"),
+                    user,
+                ),
+                &json!({"identifier": identifier, "permissions": []}),
+            )
+            .await;
+            (reply, started.elapsed())
+        }
+    };
+    let held = create(7, "stalled-creation");
+    let other = async {
+        while proxy.stalled() == 0 {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        create(8, "healthy").await
+    };
+    let ((held, held_at), (other, other_at)) = futures_util::future::join(held, other).await;
+    assert_eq!(other.status, 200, "{}", other.raw);
+    assert!(
+        other_at < held_at,
+        "created while the stalled creation still waited: {other_at:?}, {held_at:?}"
+    );
+    assert_unavailable(&held);
+    assert!(held_at < ANSWER_WITHIN, "{held_at:?}");
+    assert_eq!(proxy.stalled(), 1, "only the one connection stalled");
+    proxy.stall_on(None);
+    let listed = peer.list(8).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+}
