@@ -532,6 +532,37 @@ async fn a_partition_answers_introspection_503_not_active() {
     );
 }
 
+/// Sends `held` (whose connection `proxy` stalls) and, once that
+/// connection has stalled, `other`: `other` must be answered `200` while
+/// `held` still waits, and `held` `503` within the request deadlines.
+async fn only_the_stalled_request_waits(
+    proxy: &Proxy,
+    held: impl std::future::Future<Output = Reply>,
+    other: impl std::future::Future<Output = Reply>,
+) {
+    let started = Instant::now();
+    let held = async {
+        let reply = held.await;
+        (reply, started.elapsed())
+    };
+    let other = async {
+        while proxy.stalled() == 0 {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        let reply = other.await;
+        (reply, started.elapsed())
+    };
+    let ((held, held_at), (other, other_at)) = futures_util::future::join(held, other).await;
+    assert_eq!(other.status, 200, "{}", other.raw);
+    assert!(
+        other_at < held_at,
+        "answered while the stalled request still waited: {other_at:?}, {held_at:?}"
+    );
+    assert_unavailable(&held);
+    assert!(held_at < ANSWER_WITHIN, "{held_at:?}");
+    assert_eq!(proxy.stalled(), 1, "only the one connection stalled");
+}
+
 #[actix_web::test]
 async fn a_lookup_stalled_on_its_connection_holds_up_no_other_verification() {
     let app = spawn_app(Backend::Postgres).await;
@@ -543,29 +574,12 @@ async fn a_lookup_stalled_on_its_connection_holds_up_no_other_verification() {
         .expect("the test key");
     // The connection that looks the first token up stalls mid-statement.
     proxy.stall_on(Some(keyring.fingerprint(&stalled).0.to_vec()));
-
-    let started = Instant::now();
-    let held = async {
-        let reply = peer.status_with(&stalled).await;
-        (reply, started.elapsed())
-    };
-    let other = async {
-        while proxy.stalled() == 0 {
-            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
-        }
-        let reply = peer.status_with(&healthy).await;
-        (reply, started.elapsed())
-    };
-    let ((held, held_at), (other, other_at)) = futures_util::future::join(held, other).await;
-    assert_eq!(other.status, 200, "{}", other.raw);
-    assert!(
-        other_at < held_at,
-        "answered while the stalled lookup still waited: {other_at:?}, {held_at:?}"
-    );
-    assert_unavailable(&held);
-    assert!(held_at < ANSWER_WITHIN, "{held_at:?}");
-    assert_eq!(proxy.stalled(), 1, "only the one connection stalled");
-
+    only_the_stalled_request_waits(
+        &proxy,
+        peer.status_with(&stalled),
+        peer.status_with(&healthy),
+    )
+    .await;
     proxy.stall_on(None);
     assert_eq!(peer.status_with(&stalled).await.status, 200);
 }
@@ -577,39 +591,17 @@ async fn a_creation_stalled_on_its_connection_holds_up_no_other_creation() {
     readyz_until(&peer, Duration::from_secs(3), ready).await;
     // The connection that stores this identifier's token stalls there.
     proxy.stall_on(Some(b"stalled-creation".to_vec()));
-
-    let started = Instant::now();
     let create = |user: i64, identifier: &'static str| {
-        let peer = &peer;
-        async move {
-            let reply = send_json(
-                peer.with_session(
-                    Method::POST,
-                    &format!("/api/v1/users/{user}/api-tokens/create"),
-                    user,
-                ),
-                &json!({"identifier": identifier, "permissions": []}),
-            )
-            .await;
-            (reply, started.elapsed())
-        }
+        let request = peer.with_session(
+            Method::POST,
+            &format!("/api/v1/users/{user}/api-tokens/create"),
+            user,
+        );
+        let body = json!({"identifier": identifier, "permissions": []});
+        async move { send_json(request, &body).await }
     };
-    let held = create(7, "stalled-creation");
-    let other = async {
-        while proxy.stalled() == 0 {
-            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
-        }
-        create(8, "healthy").await
-    };
-    let ((held, held_at), (other, other_at)) = futures_util::future::join(held, other).await;
-    assert_eq!(other.status, 200, "{}", other.raw);
-    assert!(
-        other_at < held_at,
-        "created while the stalled creation still waited: {other_at:?}, {held_at:?}"
-    );
-    assert_unavailable(&held);
-    assert!(held_at < ANSWER_WITHIN, "{held_at:?}");
-    assert_eq!(proxy.stalled(), 1, "only the one connection stalled");
+    only_the_stalled_request_waits(&proxy, create(7, "stalled-creation"), create(8, "healthy"))
+        .await;
     proxy.stall_on(None);
     let listed = peer.list(8).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
