@@ -278,6 +278,11 @@ pub enum InsertTokenError {
     DuplicateClientToken,
     #[error("the user is suspended")]
     Suspended,
+    /// From [`TokenRepository::insert_many`] only: not stored, because the
+    /// owner's lock was held (a suspension under way); store it alone,
+    /// which waits for the lock.
+    #[error("the user's lock is held")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -314,9 +319,11 @@ pub trait TokenRepository: Send + Sync + 'static {
 
     /// Stores many new tokens, none from a client, each answered as
     /// [`Self::insert`] would answer it alone (a suspended owner's is
-    /// refused, the others stored). One transaction for all: concurrent
-    /// creations share its statements and its commit. A failure of the
-    /// store fails every one of them.
+    /// refused, the others stored), or `Busy` when its owner's lock was held
+    /// (nothing of it stored). A database adapter stores them in one
+    /// transaction, so that concurrent creations share its statements and
+    /// its commit, and a failure of the store then fails every one of them;
+    /// this default stores each alone.
     fn insert_many(
         &self,
         tokens: Vec<NewTokenRecord>,

@@ -1,13 +1,14 @@
-//! Cache misses looked up together. A miss on its own costs a hand-off to
-//! the blocking pool, a round trip to the database and a hand-off back:
-//! under load those thread switches cost the service more CPU than the
-//! lookups cost the database. Misses that arrive while others are being
-//! looked up wait for the next batch instead, and a batch is one query.
+//! Database work done in batches: cache misses looked up together, tokens
+//! created together. A miss on its own costs a hand-off to the blocking
+//! pool, a round trip to the database and a hand-off back, and a creation
+//! alone nine round trips: under load those cost more CPU than the rows
+//! themselves. Items that arrive while a batch runs wait for the next one
+//! instead, which is one query (or one transaction) for all of them.
 //!
 //! One batch runs at a time while the database keeps up: fewer, larger
 //! batches are what saves the work (with four at once on two cores, batches
 //! held two misses and the service answered 24k lookups a second; with one,
-//! twelve and 60k). A miss that waits longer than `patience` starts another
+//! twelve and 60k). An item that waits longer than `patience` starts another
 //! batch beside the running ones (up to `most`), so a connection that stalls
 //! holds only its own batch; and every waiter gives up at its own deadline
 //! (`503`), whatever its batch does, as a request on its own would.
@@ -47,7 +48,7 @@ struct Shared<I, A> {
     work: Work<I, A>,
     /// Batches that may run at once.
     most: usize,
-    /// How long a miss waits before it starts a batch of its own.
+    /// How long an item waits before it starts a batch beside the running.
     patience: Duration,
     /// The most items one batch takes.
     largest: usize,
@@ -119,6 +120,12 @@ impl<I: Send + 'static, A: Send + 'static> Batches<I, A> {
     pub(crate) fn waiting(&self) -> usize {
         self.shared.lock().waiting.len()
     }
+
+    /// Turns running or claimed (tests).
+    #[cfg(test)]
+    pub(crate) fn running(&self) -> usize {
+        self.shared.lock().running
+    }
 }
 
 impl<I, A> Shared<I, A> {
@@ -181,8 +188,11 @@ impl<I, A> Turn<I, A> {
             }
             // A defect in one batch loses its waiters (their senders are
             // dropped: `500`), not this turn.
+            // The items' requests' spans are not this thread's: what the
+            // work logs is the batch's.
+            let span = tracing::info_span!("batch", items = items.len());
             let Ok(answers) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (self.shared.work)(items)
+                span.in_scope(|| (self.shared.work)(items))
             })) else {
                 continue;
             };
@@ -251,8 +261,18 @@ mod tests {
         /// Until `inside` batches are running and `waiting` items queue
         /// behind them; yields to the runtime meanwhile.
         async fn until(&self, batches: &Batches<u32, u32>, inside: usize, waiting: usize) {
-            while self.inside.load(Ordering::SeqCst) != inside || batches.waiting() != waiting {
-                tokio::task::yield_now().await;
+            let reached = async {
+                while self.inside.load(Ordering::SeqCst) != inside || batches.waiting() != waiting {
+                    tokio::task::yield_now().await;
+                }
+            };
+            // A regression fails here rather than hanging the run.
+            if actix_web::rt::time::timeout(LONG, reached).await.is_err() {
+                panic!(
+                    "never {inside} running and {waiting} waiting: {} and {}",
+                    self.inside.load(Ordering::SeqCst),
+                    batches.waiting()
+                );
             }
         }
     }
@@ -349,6 +369,8 @@ mod tests {
         // its deadline in the queue.
         let gave_up = batches.answer(2, Duration::from_millis(1)).await;
         assert_eq!(gave_up, Err(Missed::TimedOut));
+        // Claimed (or not) before its last wait: no second turn was.
+        assert_eq!(batches.running(), 1, "no second turn");
         assert_eq!(
             gate.batches.lock().expect("not poisoned").len(),
             1,

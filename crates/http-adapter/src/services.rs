@@ -8,14 +8,15 @@
 use tessera_domain::{
     ApiToken, AuditEvent, Canary, CreateTokenError, CreateTokenRequest, DeleteTokenError,
     IdempotencyKey, OAuthClient, PatchTokenError, Principal, RevocationPage, RotateRequest,
-    RotateTokenError, Sighting, TokenHash, TokenPatch, TokenService, UserId, VerifyError,
+    RotateTokenError, Sighting, TokenHash, TokenPatch, TokenService, TokenSource, UserId,
+    VerifyError,
 };
 use tessera_oauth_clients::{
     AuthorizationService, ClientError, ClientPatch, ClientView, CodeError, CreateCodeRequest,
     IssuedCode, NewClient, OAuthError, TokenRequest,
 };
 
-use crate::batches::Missed;
+use crate::batches::{Batches, Missed};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -34,12 +35,19 @@ impl AppState {
         self.blocking(move || work(&tokens)).await
     }
 
-    /// What a request answers when its batch did not.
-    fn batch_failed(&self, missed: Missed) -> ApiError {
-        match missed {
-            Missed::TimedOut => crate::body::past_deadline(self.deadline),
-            Missed::Lost => ApiError::Unexpected(anyhow::anyhow!("its batch failed")),
-        }
+    /// `item`'s answer from `batches`, within the database deadline.
+    async fn batched<I: Send + 'static, A: Send + 'static>(
+        &self,
+        batches: &Batches<I, A>,
+        item: I,
+    ) -> Result<A, ApiError> {
+        batches
+            .answer(item, self.deadline)
+            .await
+            .map_err(|missed| match missed {
+                Missed::TimedOut => crate::body::past_deadline(self.deadline),
+                Missed::Lost => ApiError::Unexpected(anyhow::anyhow!("its batch failed")),
+            })
     }
 
     async fn on_oauth<T: Send + 'static>(
@@ -56,15 +64,23 @@ impl AppState {
         request: CreateTokenRequest,
         key: Keyed,
     ) -> Called<ApiToken, CreateTokenError> {
-        if key.is_some() {
+        // With a key (its claim is its own transaction), or for a client
+        // (which looks the client up and may replace an expired token): alone.
+        if key.is_some() || matches!(request.source, TokenSource::Client(_)) {
             return self
                 .on_tokens(move |tokens| tokens.create_once(user, request, key))
                 .await;
         }
-        self.creations
-            .answer((user, request), self.deadline)
-            .await
-            .map_err(|missed| self.batch_failed(missed))
+        let alone = request.clone();
+        match self.batched(&self.creations, (user, request)).await {
+            // Its user's lock was held (a suspension under way): it waits
+            // for it on its own, not in a batch.
+            Ok(Err(CreateTokenError::Busy)) => {
+                self.on_tokens(move |tokens| tokens.create(user, alone))
+                    .await
+            }
+            answered => answered,
+        }
     }
 
     pub(crate) async fn list_tokens(&self, user: UserId) -> Called<Vec<ApiToken>, anyhow::Error> {
@@ -126,10 +142,7 @@ impl AppState {
         hash: TokenHash,
         sighting: Sighting<'static>,
     ) -> Called<Principal, VerifyError> {
-        self.misses
-            .answer((hash, sighting), self.deadline)
-            .await
-            .map_err(|missed| self.batch_failed(missed))
+        self.batched(&self.misses, (hash, sighting)).await
     }
 
     pub(crate) async fn create_client(

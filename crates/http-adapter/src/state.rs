@@ -51,9 +51,10 @@ pub struct AppState {
 /// A token the cache could not answer for, and the use to note if valid.
 pub(crate) type Miss = (TokenHash, Sighting<'static>);
 
-/// Batches (of misses, of creations) run at once at most: one while the
-/// database keeps up, more only while items wait longer than [`PATIENCE`]
-/// (a stalled connection holds only its own).
+/// Batches each batcher (misses, creations) runs at once at most, each on
+/// a connection of its own: one while the database keeps up, more only
+/// while items wait longer than [`PATIENCE`] (a stalled connection holds
+/// only its own).
 const BATCHES: usize = 4;
 /// Far longer than a healthy batch takes (a few milliseconds at most), far
 /// shorter than the request deadline.

@@ -80,29 +80,16 @@ pub(crate) fn append(
     let text =
         serde_json::to_string(&event).map_err(|e| DieselError::SerializationError(e.into()))?;
     diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::user_id.eq(user),
-            audit_events::seq.eq(seq),
-            audit_events::at.eq(event.at),
-            audit_events::event_type.eq(&event.kind),
-            audit_events::event.eq(&text),
-        ))
+        .values(event_row(user, seq, &event, text.clone()))
         .execute(conn)?;
     diesel::update(audit_heads::table.find(user))
         .set(audit_heads::hash.eq(&event.hash))
         .execute(conn)?;
     // One statement per receiver: Diesel has no batch insert for a
     // connection that may be either backend, and receivers are few.
-    for subscription in trail.subscriptions.iter().filter(|s| s.wants(&event.kind)) {
+    for delivery in delivery_rows(trail, user, seq, &event, &text, at) {
         diesel::insert_into(webhook_deliveries::table)
-            .values((
-                webhook_deliveries::receiver.eq(&subscription.receiver),
-                webhook_deliveries::user_id.eq(user),
-                webhook_deliveries::seq.eq(seq),
-                webhook_deliveries::event.eq(&text),
-                webhook_deliveries::due_at.eq(at.as_millis()),
-                webhook_deliveries::created_at.eq(at.as_millis()),
-            ))
+            .values(delivery)
             .execute(conn)?;
     }
     Ok(event)
@@ -162,23 +149,8 @@ pub(crate) fn append_many(
         let event = AuditEvent::chain(draft, u64::try_from(*seq).unwrap_or(0), *at, previous);
         let text =
             serde_json::to_string(&event).map_err(|e| DieselError::SerializationError(e.into()))?;
-        for subscription in trail.subscriptions.iter().filter(|s| s.wants(&event.kind)) {
-            deliveries.push((
-                webhook_deliveries::receiver.eq(subscription.receiver.clone()),
-                webhook_deliveries::user_id.eq(user),
-                webhook_deliveries::seq.eq(*seq),
-                webhook_deliveries::event.eq(text.clone()),
-                webhook_deliveries::due_at.eq(at.as_millis()),
-                webhook_deliveries::created_at.eq(at.as_millis()),
-            ));
-        }
-        events.push((
-            audit_events::user_id.eq(user),
-            audit_events::seq.eq(*seq),
-            audit_events::at.eq(event.at),
-            audit_events::event_type.eq(event.kind.clone()),
-            audit_events::event.eq(text),
-        ));
+        deliveries.extend(delivery_rows(trail, user, *seq, &event, &text, *at));
+        events.push(event_row(user, *seq, &event, text));
         *seq += 1;
         *previous = event.hash;
     }
@@ -202,6 +174,61 @@ pub(crate) fn append_many(
             .execute(pg)?;
     }
     Ok(())
+}
+
+/// An `audit_events` row as Diesel inserts it.
+type EventRow = (
+    diesel::dsl::Eq<audit_events::user_id, i64>,
+    diesel::dsl::Eq<audit_events::seq, i64>,
+    diesel::dsl::Eq<audit_events::at, i64>,
+    diesel::dsl::Eq<audit_events::event_type, String>,
+    diesel::dsl::Eq<audit_events::event, String>,
+);
+
+fn event_row(user: i64, seq: i64, event: &AuditEvent, text: String) -> EventRow {
+    (
+        audit_events::user_id.eq(user),
+        audit_events::seq.eq(seq),
+        audit_events::at.eq(event.at),
+        audit_events::event_type.eq(event.kind.clone()),
+        audit_events::event.eq(text),
+    )
+}
+
+/// A `webhook_deliveries` row as Diesel inserts it.
+type DeliveryRow = (
+    diesel::dsl::Eq<webhook_deliveries::receiver, String>,
+    diesel::dsl::Eq<webhook_deliveries::user_id, i64>,
+    diesel::dsl::Eq<webhook_deliveries::seq, i64>,
+    diesel::dsl::Eq<webhook_deliveries::event, String>,
+    diesel::dsl::Eq<webhook_deliveries::due_at, i64>,
+    diesel::dsl::Eq<webhook_deliveries::created_at, i64>,
+);
+
+/// The outbox rows of `event` (as `text`): one per receiver that wants it.
+fn delivery_rows(
+    trail: &Trail,
+    user: i64,
+    seq: i64,
+    event: &AuditEvent,
+    text: &str,
+    at: Timestamp,
+) -> Vec<DeliveryRow> {
+    trail
+        .subscriptions
+        .iter()
+        .filter(|subscription| subscription.wants(&event.kind))
+        .map(|subscription| {
+            (
+                webhook_deliveries::receiver.eq(subscription.receiver.clone()),
+                webhook_deliveries::user_id.eq(user),
+                webhook_deliveries::seq.eq(seq),
+                webhook_deliveries::event.eq(text.to_owned()),
+                webhook_deliveries::due_at.eq(at.as_millis()),
+                webhook_deliveries::created_at.eq(at.as_millis()),
+            )
+        })
+        .collect()
 }
 
 #[derive(QueryableByName)]

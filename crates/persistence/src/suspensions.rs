@@ -5,6 +5,8 @@
 //! a suspension and a concurrent creation, rotation or grant for the same
 //! user happen one after the other, never interleaved.
 
+use std::collections::HashSet;
+
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use tessera_domain::{EventDraft, Timestamp, TokenHash, UserId};
@@ -43,30 +45,63 @@ pub(crate) fn may_issue_to(
     Ok(!is_suspended(conn, user)?)
 }
 
-/// [`may_issue_to`] of several users at once (one creation batch): the
-/// users among `users` who are suspended. Two statements whatever their
-/// number.
-pub(crate) fn suspended_among(
+/// What [`users_to_issue_to`] found of a batch's users.
+#[derive(Debug, Default)]
+pub(crate) struct Issuable {
+    /// Suspended: their creations are refused.
+    pub(crate) suspended: HashSet<i64>,
+    /// Their lock is held (a suspension under way, on PostgreSQL): their
+    /// creations are left out of the batch, to wait for it on their own
+    /// rather than hold the batch's other users up.
+    pub(crate) busy: HashSet<i64>,
+}
+
+/// [`may_issue_to`] of a creation batch's users, without waiting: each
+/// user's lock taken shared if it is free, then the suspensions of those
+/// whose lock was had read under it. Two statements whatever their number.
+pub(crate) fn users_to_issue_to(
     conn: &mut AnyConnection,
     users: &[i64],
-) -> Result<std::collections::HashSet<i64>, DieselError> {
+) -> Result<Issuable, DieselError> {
+    let mut issuable = Issuable::default();
     if let AnyConnection::Postgresql(pg) = conn {
         let mut keys: Vec<i32> = users.iter().map(|&user| lock_key(user)).collect();
         keys.sort_unstable();
         keys.dedup();
-        diesel::sql_query(
-            "SELECT pg_advisory_xact_lock_shared($1, key) FROM unnest($2::int4[]) AS key",
+        let busy: HashSet<i32> = diesel::sql_query(
+            "SELECT key FROM unnest($2::int4[]) AS key \
+             WHERE NOT pg_try_advisory_xact_lock_shared($1, key)",
         )
         .bind::<diesel::sql_types::Integer, _>(USER_LOCK_SPACE)
         .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(keys)
-        .execute(pg)?;
+        .load::<BusyKey>(pg)?
+        .into_iter()
+        .map(|row| row.key)
+        .collect();
+        issuable.busy = users
+            .iter()
+            .copied()
+            .filter(|&user| busy.contains(&lock_key(user)))
+            .collect();
     }
-    Ok(suspended_users::table
-        .filter(suspended_users::user_id.eq_any(users))
+    let locked: Vec<i64> = users
+        .iter()
+        .copied()
+        .filter(|user| !issuable.busy.contains(user))
+        .collect();
+    issuable.suspended = suspended_users::table
+        .filter(suspended_users::user_id.eq_any(locked))
         .select(suspended_users::user_id)
         .load::<i64>(conn)?
         .into_iter()
-        .collect())
+        .collect();
+    Ok(issuable)
+}
+
+#[derive(QueryableByName)]
+struct BusyKey {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    key: i32,
 }
 
 /// Two 32-bit keys: users that share one only wait for each other.

@@ -42,7 +42,7 @@ impl DieselTokenRepository {
     /// Stores many tokens at once, a thousand per transaction: for seeding
     /// benchmarks, not for the service (which goes through the port). No
     /// audit events: a seeded token was made by no one.
-    pub fn insert_many(&self, tokens: &[NewTokenRecord]) -> anyhow::Result<()> {
+    pub fn seed(&self, tokens: &[NewTokenRecord]) -> anyhow::Result<()> {
         self.store.write("seeding tokens", |conn| {
             for chunk in tokens.chunks(1000) {
                 conn.transaction::<(), DieselError, _>(|conn| {
@@ -140,42 +140,70 @@ impl DieselTokenRepository {
     }
 }
 
+/// What became of each token of a creation batch.
+enum Batched {
+    Stored(Box<TokenRow>),
+    /// Its owner is suspended.
+    Suspended,
+    /// Its owner's lock was busy: left for a transaction of its own.
+    Deferred,
+}
+
 /// One creation batch inside its transaction: the users' locks and
-/// suspensions, the rows of those not suspended, and their events; the
-/// stored row of each token (`None`: its owner is suspended), in their
-/// order.
+/// suspensions, the rows of those who may be issued to, and their events;
+/// what became of each token, in their order.
 fn insert_batch(
     conn: &mut AnyConnection,
     trail: &Trail,
     tokens: &[NewTokenRecord],
-) -> Result<Vec<Option<TokenRow>>, DieselError> {
+) -> Result<Vec<Batched>, DieselError> {
     let mut users: Vec<i64> = tokens.iter().map(|token| token.user_id.get()).collect();
     users.sort_unstable();
     users.dedup();
-    let suspended = crate::suspensions::suspended_among(conn, &users)?;
-    let issued: Vec<&NewTokenRecord> = tokens
-        .iter()
-        .filter(|token| !suspended.contains(&token.user_id.get()))
-        .collect();
+    let issuable = crate::suspensions::users_to_issue_to(conn, &users)?;
+    let left_out = |token: &NewTokenRecord| {
+        let user = token.user_id.get();
+        issuable.busy.contains(&user) || issuable.suspended.contains(&user)
+    };
+    let issued: Vec<&NewTokenRecord> = tokens.iter().filter(|token| !left_out(token)).collect();
     let mut rows = insert_token_rows(conn, &issued)?.into_iter();
     let events: Vec<(EventDraft, Timestamp)> = issued
         .iter()
         .map(|token| (token.created_event(), token.created_at))
         .collect();
     crate::audit::append_many(conn, trail, &events)?;
-    Ok(tokens
+    tokens
         .iter()
         .map(|token| {
-            if suspended.contains(&token.user_id.get()) {
-                None
+            let user = token.user_id.get();
+            if issuable.busy.contains(&user) {
+                Ok(Batched::Deferred)
+            } else if issuable.suspended.contains(&user) {
+                Ok(Batched::Suspended)
             } else {
                 rows.next()
+                    .map(|row| Batched::Stored(Box::new(row)))
+                    .ok_or_else(|| {
+                        DieselError::DeserializationError("fewer rows than tokens".into())
+                    })
             }
         })
-        .collect())
+        .collect()
 }
 
 impl DieselTokenRepository {
+    /// Each token stored alone, as [`TokenRepository::insert`] stores it.
+    fn one_by_one(
+        &self,
+        tokens: Vec<NewTokenRecord>,
+        now: Timestamp,
+    ) -> Vec<Result<TokenRecord, InsertTokenError>> {
+        tokens
+            .into_iter()
+            .map(|token| self.insert(token, now))
+            .collect()
+    }
+
     /// The token one lookup finds, if any.
     fn one(
         &self,
@@ -216,41 +244,39 @@ impl TokenRepository for DieselTokenRepository {
         }
         // A client's token may replace an expired one: on its own, as ever.
         if tokens.iter().any(|token| token.from_api_client.is_some()) {
-            return tokens
-                .into_iter()
-                .map(|token| self.insert(token, now))
-                .collect();
+            return self.one_by_one(tokens, now);
         }
         let trail = self.store.trail();
         let stored = self.store.write("inserting tokens", |conn| {
             conn.transaction(|conn| insert_batch(conn, &trail, &tokens))
                 .map_err(classify_insert_error)
         });
-        match stored {
-            Ok(rows) => rows
-                .into_iter()
-                .map(|row| match row {
-                    Some(row) => TokenRecord::try_from(row).map_err(InsertTokenError::from),
-                    None => Err(InsertTokenError::Suspended),
-                })
-                .collect(),
-            // A fingerprint taken (practically never) rolled back the whole
-            // batch: each alone then, answered on its own.
-            Err(InsertTokenError::DuplicateHash) => tokens
-                .into_iter()
-                .map(|token| self.insert(token, now))
-                .collect(),
+        let batched = match stored {
+            Ok(batched) => batched,
+            // A fingerprint taken (practically never) rolled the whole batch
+            // back: each alone then, answered on its own.
+            Err(InsertTokenError::DuplicateHash) => return self.one_by_one(tokens, now),
             Err(error) => {
                 let error = match error {
                     InsertTokenError::Unexpected(error) => error,
                     other => anyhow::anyhow!("inserting tokens: {other}"),
                 };
-                tokens
+                return tokens
                     .iter()
                     .map(|_| Err(InsertTokenError::Unexpected(copy_error(&error))))
-                    .collect()
+                    .collect();
             }
-        }
+        };
+        batched
+            .into_iter()
+            .map(|outcome| match outcome {
+                Batched::Stored(row) => TokenRecord::try_from(*row).map_err(InsertTokenError::from),
+                Batched::Suspended => Err(InsertTokenError::Suspended),
+                // Its user's lock was busy: the caller stores it alone, so
+                // that it waits without holding the batch's answers up.
+                Batched::Deferred => Err(InsertTokenError::Busy),
+            })
+            .collect()
     }
 
     fn find_by_id(&self, user: UserId, id: i64) -> anyhow::Result<Option<TokenRecord>> {

@@ -47,6 +47,11 @@ pub enum CreateTokenError {
     Conflict(String),
     #[error("this user is suspended: no token can be created for them")]
     Suspended,
+    /// From [`TokenService::create_many`] only: nothing stored, because the
+    /// user's lock was held (a suspension under way); create it alone
+    /// ([`TokenService::create`]), which waits for the lock.
+    #[error("the user's lock is held: create the token alone")]
+    Busy,
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
     #[error(transparent)]
@@ -81,6 +86,7 @@ fn refusal(error: InsertTokenError, draft: &Draft) -> CreateTokenError {
                 .unwrap_or_default(),
         ),
         InsertTokenError::Suspended => CreateTokenError::Suspended,
+        InsertTokenError::Busy => CreateTokenError::Busy,
         InsertTokenError::DuplicateHash => {
             anyhow::anyhow!("a fresh token's fingerprint was taken").into()
         }
@@ -185,7 +191,8 @@ impl TokenService {
     }
 
     /// [`Self::create`] of many requests with one trip to the store: the
-    /// answers in the order of `requests`, each as it would be alone.
+    /// answers in the order of `requests`, each as it would be alone, or
+    /// [`CreateTokenError::Busy`] for one to create alone.
     /// Concurrent creations share one transaction, whose round trips and
     /// commit cost far more than the rows it writes. A client's token
     /// (which may replace an expired one) is stored on its own.

@@ -121,6 +121,9 @@ impl From<CreateTokenError> for ApiError {
                 Self::Forbidden("this user is suspended: no token can be created for them")
             }
             CreateTokenError::Idempotency(e) => e.into(),
+            // Retried alone by the boundary; should it ever get here, the
+            // caller may retry too.
+            CreateTokenError::Busy => Self::Unavailable(crate::error::DATABASE_UNAVAILABLE),
             CreateTokenError::Unexpected(e) => e.into(),
         }
     }

@@ -255,7 +255,46 @@ macro_rules! webhook_conformance {
 // tests without a database.
 webhook_conformance!(
     matching_events_are_outboxed_with_them_and_a_refused_change_adds_nothing,
+    a_batch_of_creations_is_outboxed_as_one_by_one,
     a_claim_holds_its_deliveries_for_the_lease_then_they_are_due_again,
     settled_deliveries_are_counted_retried_when_due_and_purged_when_old,
     concurrent_claims_never_take_the_same_delivery,
 );
+
+/// PostgreSQL's per-user locks are its own: a batch of creations takes
+/// them without waiting, and leaves out (`Busy`) a user whose lock a
+/// suspension holds, storing the others.
+#[test]
+fn postgres_a_creation_batch_leaves_out_a_user_whose_lock_is_held() {
+    use diesel::{Connection as _, RunQueryDsl as _};
+    use tessera_domain::InsertTokenError;
+
+    let db = TestDatabase::new(Backend::Postgres);
+    let database = Database::connect(&db.settings()).expect("connect");
+    database.migrate().expect("migrate");
+    let repo = database.token_repository();
+    let audit = database.audit_log();
+    let mut holder = diesel::PgConnection::establish(db.url()).expect("connect");
+    // As a suspension of user 31 holds it (the user lock space, key 31).
+    diesel::sql_query("SELECT pg_advisory_lock(7261536, 31)")
+        .execute(&mut holder)
+        .expect("lock");
+    let batch = vec![suite::record(30, None), suite::record(31, None)];
+    let answers = repo.insert_many(batch.clone(), suite::NOW);
+    assert!(answers[0].is_ok(), "{:?}", answers[0]);
+    assert!(
+        matches!(answers[1], Err(InsertTokenError::Busy)),
+        "{:?}",
+        answers[1]
+    );
+    assert!(repo.find_by_hash(&batch[1].hash).expect("find").is_none());
+    let user = |id| tessera_domain::UserId::new(id).expect("positive");
+    assert!(audit.events(user(31), 0, 10).expect("events").is_empty());
+
+    diesel::sql_query("SELECT pg_advisory_unlock(7261536, 31)")
+        .execute(&mut holder)
+        .expect("unlock");
+    let again = repo.insert_many(vec![batch[1].clone()], suite::NOW);
+    assert!(again[0].is_ok(), "{:?}", again[0]);
+    assert_eq!(audit.events(user(31), 0, 10).expect("events").len(), 1);
+}

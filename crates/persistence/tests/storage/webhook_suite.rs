@@ -94,6 +94,44 @@ pub fn matching_events_are_outboxed_with_them_and_a_refused_change_adds_nothing(
     assert!(due.iter().all(|d| !d.event.hash.is_empty()));
 }
 
+pub fn a_batch_of_creations_is_outboxed_as_one_by_one(backend: Backend) {
+    let f = outboxed(backend);
+    let batch = vec![record(1, None), record(2, None), record(1, None)];
+    for answer in f.repo.insert_many(batch.clone(), NOW) {
+        answer.expect("stored");
+    }
+    let due = f
+        .outbox
+        .claim(NOW, NOW + Duration::from_secs(30), 10)
+        .expect("claim");
+    let mut seen: Vec<(String, i64, u64, String, Option<String>)> = due
+        .iter()
+        .map(|d| {
+            (
+                d.receiver.clone(),
+                d.user.get(),
+                d.event.seq,
+                d.event.kind.clone(),
+                d.event.token_id.clone(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let created = |user: i64, seq: u64, at: usize| {
+        (
+            TOKENS.to_owned(),
+            user,
+            seq,
+            "token.created".to_owned(),
+            Some(batch[at].public_id.to_string()),
+        )
+    };
+    assert_eq!(seen, [created(1, 1, 0), created(1, 2, 2), created(2, 1, 1)]);
+    // The outboxed events are the chained ones.
+    let hashes: HashSet<&str> = due.iter().map(|d| d.event.hash.as_str()).collect();
+    assert_eq!(hashes.len(), 3, "each its own hash");
+}
+
 pub fn a_claim_holds_its_deliveries_for_the_lease_then_they_are_due_again(backend: Backend) {
     let f = outboxed(backend);
     f.repo.insert(record(2, None), NOW).expect("insert");

@@ -75,11 +75,11 @@ fn main() -> anyhow::Result<()> {
             writeln!(out, "{}", token.expose())?;
         }
         if batch.len() == batch.capacity() {
-            repository.insert_many(&batch)?;
+            repository.seed(&batch)?;
             batch.clear();
         }
     }
-    repository.insert_many(&batch)?;
+    repository.seed(&batch)?;
     if let Some(mut out) = out {
         out.flush()?;
     }
