@@ -329,6 +329,16 @@ pub trait TokenRepository: Send + Sync + 'static {
         tokens: Vec<NewTokenRecord>,
         now: Timestamp,
     ) -> Vec<Result<TokenRecord, InsertTokenError>> {
+        self.insert_each(tokens, now)
+    }
+
+    /// Each token stored alone, as [`Self::insert`] stores it: what
+    /// [`Self::insert_many`] falls back to.
+    fn insert_each(
+        &self,
+        tokens: Vec<NewTokenRecord>,
+        now: Timestamp,
+    ) -> Vec<Result<TokenRecord, InsertTokenError>> {
         tokens
             .into_iter()
             .map(|token| self.insert(token, now))

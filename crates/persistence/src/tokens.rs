@@ -192,18 +192,6 @@ fn insert_batch(
 }
 
 impl DieselTokenRepository {
-    /// Each token stored alone, as [`TokenRepository::insert`] stores it.
-    fn one_by_one(
-        &self,
-        tokens: Vec<NewTokenRecord>,
-        now: Timestamp,
-    ) -> Vec<Result<TokenRecord, InsertTokenError>> {
-        tokens
-            .into_iter()
-            .map(|token| self.insert(token, now))
-            .collect()
-    }
-
     /// The token one lookup finds, if any.
     fn one(
         &self,
@@ -244,7 +232,7 @@ impl TokenRepository for DieselTokenRepository {
         }
         // A client's token may replace an expired one: on its own, as ever.
         if tokens.iter().any(|token| token.from_api_client.is_some()) {
-            return self.one_by_one(tokens, now);
+            return self.insert_each(tokens, now);
         }
         let trail = self.store.trail();
         let stored = self.store.write("inserting tokens", |conn| {
@@ -255,7 +243,7 @@ impl TokenRepository for DieselTokenRepository {
             Ok(batched) => batched,
             // A fingerprint taken (practically never) rolled the whole batch
             // back: each alone then, answered on its own.
-            Err(InsertTokenError::DuplicateHash) => return self.one_by_one(tokens, now),
+            Err(InsertTokenError::DuplicateHash) => return self.insert_each(tokens, now),
             Err(error) => {
                 let error = match error {
                     InsertTokenError::Unexpected(error) => error,
