@@ -143,6 +143,13 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        // Listened for before the service opens its port: a signal sent as
+        // soon as it answers must drain it, not find the default action.
+        use tokio::signal::unix::{SignalKind, signal};
+        let signals = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
         let application = Application::build(settings)?;
         tracing::info!(
             environment = settings.environment_name(),
@@ -152,7 +159,7 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
             "tessera listening on {}",
             application.address()
         );
-        tokio::spawn(stop_on_signals(application.handle()));
+        tokio::spawn(stop_on_signals(signals, application.handle()));
         application.run_until_stopped().await?;
         tracing::info!("tessera stopped");
         Ok(())
@@ -162,12 +169,14 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
 /// SIGINT and SIGTERM both drain: no new connections, in-flight requests
 /// finish (up to the grace period), then the process exits 0. A second
 /// signal during the drain stops at once.
-async fn stop_on_signals(server: actix_web::dev::ServerHandle) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+async fn stop_on_signals(
+    signals: (
+        std::io::Result<tokio::signal::unix::Signal>,
+        std::io::Result<tokio::signal::unix::Signal>,
+    ),
+    server: actix_web::dev::ServerHandle,
+) {
+    let (Ok(mut interrupt), Ok(mut terminate)) = signals else {
         tracing::error!("cannot listen for SIGINT/SIGTERM: stop the process with SIGKILL");
         return;
     };
