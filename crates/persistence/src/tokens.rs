@@ -140,32 +140,34 @@ impl DieselTokenRepository {
     }
 }
 
-/// What became of each token of a creation batch.
-enum Batched {
-    Stored(Box<TokenRow>),
-    /// Its owner is suspended.
-    Suspended,
-    /// Its owner's lock was busy: left for a transaction of its own.
-    Deferred,
-}
-
 /// One creation batch inside its transaction: the users' locks and
 /// suspensions, the rows of those who may be issued to, and their events;
-/// what became of each token, in their order.
+/// each token's stored row or why it was left out (`Suspended`, or `Busy`:
+/// its owner's lock was held, so the caller stores it alone, waiting without
+/// holding the batch's answers up), in their order.
 fn insert_batch(
     conn: &mut AnyConnection,
     trail: &Trail,
     tokens: &[NewTokenRecord],
-) -> Result<Vec<Batched>, DieselError> {
+) -> Result<Vec<Result<Box<TokenRow>, InsertTokenError>>, DieselError> {
     let mut users: Vec<i64> = tokens.iter().map(|token| token.user_id.get()).collect();
     users.sort_unstable();
     users.dedup();
     let issuable = crate::suspensions::users_to_issue_to(conn, &users)?;
     let left_out = |token: &NewTokenRecord| {
         let user = token.user_id.get();
-        issuable.busy.contains(&user) || issuable.suspended.contains(&user)
+        if issuable.busy.contains(&user) {
+            Some(InsertTokenError::Busy)
+        } else if issuable.suspended.contains(&user) {
+            Some(InsertTokenError::Suspended)
+        } else {
+            None
+        }
     };
-    let issued: Vec<&NewTokenRecord> = tokens.iter().filter(|token| !left_out(token)).collect();
+    let issued: Vec<&NewTokenRecord> = tokens
+        .iter()
+        .filter(|token| left_out(token).is_none())
+        .collect();
     let mut rows = insert_token_rows(conn, &issued)?.into_iter();
     let events: Vec<(EventDraft, Timestamp)> = issued
         .iter()
@@ -174,19 +176,12 @@ fn insert_batch(
     crate::audit::append_many(conn, trail, &events)?;
     tokens
         .iter()
-        .map(|token| {
-            let user = token.user_id.get();
-            if issuable.busy.contains(&user) {
-                Ok(Batched::Deferred)
-            } else if issuable.suspended.contains(&user) {
-                Ok(Batched::Suspended)
-            } else {
-                rows.next()
-                    .map(|row| Batched::Stored(Box::new(row)))
-                    .ok_or_else(|| {
-                        DieselError::DeserializationError("fewer rows than tokens".into())
-                    })
-            }
+        .map(|token| match left_out(token) {
+            Some(refusal) => Ok(Err(refusal)),
+            None => rows
+                .next()
+                .map(|row| Ok(Box::new(row)))
+                .ok_or_else(|| DieselError::DeserializationError("fewer rows than tokens".into())),
         })
         .collect()
 }
@@ -257,13 +252,7 @@ impl TokenRepository for DieselTokenRepository {
         };
         batched
             .into_iter()
-            .map(|outcome| match outcome {
-                Batched::Stored(row) => TokenRecord::try_from(*row).map_err(InsertTokenError::from),
-                Batched::Suspended => Err(InsertTokenError::Suspended),
-                // Its user's lock was busy: the caller stores it alone, so
-                // that it waits without holding the batch's answers up.
-                Batched::Deferred => Err(InsertTokenError::Busy),
-            })
+            .map(|outcome| outcome.and_then(|row| Ok(TokenRecord::try_from(*row)?)))
             .collect()
     }
 

@@ -146,10 +146,16 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         // Listened for before the service opens its port: a signal sent as
         // soon as it answers must drain it, not find the default action.
         use tokio::signal::unix::{SignalKind, signal};
-        let signals = (
+        let signals = match (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        );
+        ) {
+            (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+            _ => {
+                tracing::error!("cannot listen for SIGINT/SIGTERM: stop the process with SIGKILL");
+                None
+            }
+        };
         let application = Application::build(settings)?;
         tracing::info!(
             environment = settings.environment_name(),
@@ -159,7 +165,9 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
             "tessera listening on {}",
             application.address()
         );
-        tokio::spawn(stop_on_signals(signals, application.handle()));
+        if let Some((interrupt, terminate)) = signals {
+            tokio::spawn(stop_on_signals(interrupt, terminate, application.handle()));
+        }
         application.run_until_stopped().await?;
         tracing::info!("tessera stopped");
         Ok(())
@@ -170,16 +178,10 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
 /// finish (up to the grace period), then the process exits 0. A second
 /// signal during the drain stops at once.
 async fn stop_on_signals(
-    signals: (
-        std::io::Result<tokio::signal::unix::Signal>,
-        std::io::Result<tokio::signal::unix::Signal>,
-    ),
+    mut interrupt: tokio::signal::unix::Signal,
+    mut terminate: tokio::signal::unix::Signal,
     server: actix_web::dev::ServerHandle,
 ) {
-    let (Ok(mut interrupt), Ok(mut terminate)) = signals else {
-        tracing::error!("cannot listen for SIGINT/SIGTERM: stop the process with SIGKILL");
-        return;
-    };
     let first = tokio::select! {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
