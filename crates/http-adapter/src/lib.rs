@@ -141,19 +141,13 @@ pub(crate) fn method_not_allowed(format: ErrorFormat, methods: &[Method]) -> Rou
 /// Every route of the application. Routes are declared here and nowhere
 /// else, so `route_table` (which the OpenAPI coverage test reads) lists
 /// exactly what `routes` registers. Order matters: `clients/create`
-/// before `clients/{clientID}`, and the hot paths (probes, status,
-/// introspection) first, since actix tries resources in order.
+/// before `clients/{clientID}`, and the hot paths (status, introspection,
+/// then the probes) first, since actix tries resources in order.
 fn endpoints() -> Vec<Endpoint> {
     use openapi::{DOCS_PATH, OPENAPI_PATH};
     vec![
-        endpoint(&["/healthz"], vec![on(Method::GET, health::healthz)]),
-        endpoint(&["/readyz"], vec![on(Method::GET, health::readyz)]),
-        endpoint(&["/metrics"], vec![on(Method::GET, metrics::metrics)]),
-        endpoint(&[OPENAPI_PATH], vec![on(Method::GET, openapi::get_openapi)]),
-        endpoint(
-            &[DOCS_PATH],
-            vec![on(Method::GET, openapi::redirect_to_docs)],
-        ),
+        // The two paths other services call on every request of theirs
+        // first, then the probes (every few seconds), then the rest.
         endpoint(
             &["/api/v1/status"],
             vec![
@@ -161,11 +155,17 @@ fn endpoints() -> Vec<Endpoint> {
                 on(Method::POST, status::post_status),
             ],
         ),
-        // Resource servers call it on every request of theirs: matched
-        // right after the status path, before the rarely used ones.
         oauth_endpoint(
             &["/api/v1/oauth/introspect"],
             vec![on(Method::POST, oauth::introspect::introspect_token)],
+        ),
+        endpoint(&["/healthz"], vec![on(Method::GET, health::healthz)]),
+        endpoint(&["/readyz"], vec![on(Method::GET, health::readyz)]),
+        endpoint(&["/metrics"], vec![on(Method::GET, metrics::metrics)]),
+        endpoint(&[OPENAPI_PATH], vec![on(Method::GET, openapi::get_openapi)]),
+        endpoint(
+            &[DOCS_PATH],
+            vec![on(Method::GET, openapi::redirect_to_docs)],
         ),
         endpoint(
             &["/api/v1/users/{userID}/api-tokens"],

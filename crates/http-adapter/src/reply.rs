@@ -15,11 +15,16 @@ pub struct Empty {}
 /// with it).
 pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 
+/// A `200` with a JSON document already written.
+pub(crate) fn json_body(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok().content_type(JSON).body(body)
+}
+
 /// A `200` with a bare JSON document (no envelope).
 pub fn json_ok<T: Serialize + ?Sized>(document: &T) -> HttpResponse {
     let mut body = Vec::with_capacity(256);
     match serde_json::to_writer(&mut body, document) {
-        Ok(()) => HttpResponse::Ok().content_type(JSON).body(body),
+        Ok(()) => json_body(body),
         // Only a document that cannot be JSON (a map with non-string
         // keys) fails, which no endpoint answers with; never half a body.
         Err(error) => crate::error::ApiError::Unexpected(anyhow::anyhow!(
