@@ -5,16 +5,19 @@
 //! put a stale entry back.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use std::time::Instant;
 
+use crate::address::AllowedIps;
 use crate::canary::Canary;
 use crate::crypto::TokenHash;
 use crate::expiring::{ExpiringMap, MAX_TTL};
 use crate::freshness::RevocationView;
+use crate::ids::{ClientId, UserId};
 use crate::permission::PermissionSet;
 use crate::principal::Principal;
 use crate::revocations::RevocationSink;
@@ -47,10 +50,20 @@ impl Default for CacheSettings {
     }
 }
 
-/// A verified token as cached.
+/// A verified token as cached: what its [`Principal`] holds, kept small.
+/// Every verification reads one at random among all the cached tokens, so
+/// the entry's size is what a hit waits for from memory and what the cache
+/// costs in RSS: without the fingerprint (the map's key already) and with
+/// the rare client id behind a pointer, a slot of the map is 128 bytes
+/// instead of 176 (6 MiB less for 100k tokens).
 #[derive(Debug)]
 pub struct ValidEntry {
-    pub principal: Principal,
+    user_id: UserId,
+    permissions: Arc<PermissionSet>,
+    from_api_client: Option<Box<ClientId>>,
+    created_at: Timestamp,
+    expires_at: Option<Timestamp>,
+    allowed_ips: Option<Arc<AllowedIps>>,
     /// When `lastUsedAt` was last recorded for it, so a busy token is
     /// written at most once a minute.
     pub last_recorded: AtomicI64,
@@ -67,11 +80,34 @@ impl ValidEntry {
     /// `last_sighting`: the key of where it was last used as stored.
     pub fn new(principal: Principal, last_recorded: Timestamp, last_sighting: u64) -> Self {
         Self {
-            principal,
+            user_id: principal.user_id,
+            permissions: principal.permissions,
+            from_api_client: principal.from_api_client.map(Box::new),
+            created_at: principal.created_at,
+            expires_at: principal.expires_at,
+            allowed_ips: principal.allowed_ips,
             last_recorded: AtomicI64::new(last_recorded.as_millis()),
             touched: AtomicBool::new(false),
             last_sighting: AtomicU64::new(last_sighting),
         }
+    }
+
+    /// Who the token cached under `hash` speaks for.
+    pub fn principal(&self, hash: TokenHash) -> Principal {
+        Principal {
+            user_id: self.user_id,
+            permissions: self.permissions.clone(),
+            from_api_client: self.from_api_client.as_deref().cloned(),
+            hash,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            allowed_ips: self.allowed_ips.clone(),
+        }
+    }
+
+    /// When the token stops being valid (a rotated one: its overlap's end).
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
     }
 }
 
@@ -175,16 +211,37 @@ impl TokenCache {
         hash: &TokenHash,
         on_valid: impl FnOnce(&ValidEntry) -> R,
     ) -> Option<Hit<R>> {
-        let now = Instant::now();
-        if self.view.is_fresh_at(now)
-            && let Some(answer) = self.valid_at(hash, now, on_valid)
-        {
+        if let Some(answer) = self.get_valid(hash, on_valid) {
             return Some(Hit::Valid(answer));
         }
+        self.get_refused(hash).map(|refused| match refused {
+            Hit::Valid(never) => match never {},
+            Hit::Unknown => Hit::Unknown,
+            Hit::Canary(canary) => Hit::Canary(canary),
+        })
+    }
+
+    /// [`Self::get`] of valid entries only: `on_valid` of the entry.
+    pub fn get_valid<R>(
+        &self,
+        hash: &TokenHash,
+        on_valid: impl FnOnce(&ValidEntry) -> R,
+    ) -> Option<R> {
+        let now = Instant::now();
+        if self.view.is_fresh_at(now) {
+            self.valid_at(hash, now, on_valid)
+        } else {
+            None
+        }
+    }
+
+    /// [`Self::get`] of refused fingerprints only (unknown, canaries):
+    /// what to answer, or `None`, a miss, when the cache has nothing to say.
+    pub fn get_refused(&self, hash: &TokenHash) -> Option<Hit<Infallible>> {
         let known = self
             .unknown
             .as_ref()
-            .and_then(|c| c.read_with(hash, now, |canary| *canary))
+            .and_then(|c| c.read_with(hash, Instant::now(), |canary| *canary))
             .map(|canary| canary.map_or(Hit::Unknown, Hit::Canary));
         if known.is_none() {
             self.misses.fetch_add(1, Ordering::Relaxed);
@@ -383,7 +440,6 @@ pub fn expired(expires_at: Option<Timestamp>, now: Timestamp) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::UserId;
 
     /// What the cache knows of `hash`, without looking into the entry.
     fn probe(cache: &TokenCache, hash: &TokenHash) -> Option<Hit<()>> {
@@ -404,6 +460,13 @@ mod tests {
             Timestamp::EPOCH,
             0,
         ))
+    }
+
+    #[test]
+    fn a_cached_token_takes_a_slot_of_128_bytes_at_most() {
+        // The map's slot (key, entry, deadline): what a hit waits for from
+        // memory and what 100k cached tokens cost in RSS.
+        assert!(std::mem::size_of::<(TokenHash, (ValidEntry, Instant))>() <= 128);
     }
 
     #[test]

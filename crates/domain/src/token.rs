@@ -55,10 +55,16 @@ impl TokenFormat {
         SecretString::new(token)
     }
 
+    /// Whether `candidate` has a token's length and prefix: the cheap
+    /// part of [`Self::check`].
+    pub fn fits(&self, candidate: &str) -> bool {
+        candidate.len() == self.token_len() && candidate.starts_with(&self.prefix)
+    }
+
     /// Checks prefix, length, alphabet and checksum; no IO.
     pub fn check(&self, candidate: &str) -> Result<(), TokenFormatError> {
         let bytes = candidate.as_bytes();
-        if bytes.len() != self.token_len() || !candidate.starts_with(&self.prefix) {
+        if !self.fits(candidate) {
             return Err(TokenFormatError::Malformed);
         }
         let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);

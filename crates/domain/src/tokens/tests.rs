@@ -305,6 +305,33 @@ fn malformed_tokens_are_refused_without_touching_the_store() {
 }
 
 #[test]
+fn a_token_of_the_right_shape_with_a_wrong_checksum_is_malformed_and_no_miss() {
+    let f = fixture();
+    let created = f
+        .service
+        .create(user(1), by_permissions("typo", &["submit_score"]))
+        .expect("created");
+    // Cached valid first: the checksum is then checked only on a miss.
+    f.service.verify(created.token.expose()).expect("valid");
+    let mut typo = created.token.expose().to_owned().into_bytes();
+    let last = typo.len() - 1;
+    typo[last] = if typo[last] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).expect("ascii");
+    let (lookups, misses) = (f.repository.lookups(), f.service.cache.misses());
+    for _ in 0..2 {
+        assert!(matches!(
+            f.service.verify(&typo),
+            Err(VerifyError::Malformed)
+        ));
+    }
+    assert_eq!(f.repository.lookups(), lookups, "the store is not asked");
+    assert_eq!(f.service.cache.misses(), misses, "not a cache miss");
+    f.service
+        .verify(created.token.expose())
+        .expect("still valid");
+}
+
+#[test]
 fn entries_in_use_are_refreshed_in_one_batch_before_they_expire() {
     let f = fixture();
     let busy = f

@@ -64,12 +64,27 @@ impl TokenService {
     /// What the cache (or the token's shape) says of `token`; a use is
     /// noted with `sighting` when the answer is a valid token.
     pub fn lookup(&self, token: &str, sighting: &Sighting<'_>) -> Lookup {
-        if self.format.check(token).is_err() {
+        // The length and prefix first: they are what keeps a header of any
+        // size from being hashed. The alphabet and the checksum only when
+        // the token is not a cached valid one, which was generated
+        // well-formed: the answer is the same, and a hit (nearly every
+        // verification) skips a CRC. Refused fingerprints are cached only
+        // for tokens that passed the check, so those come after it.
+        if !self.format.fits(token) {
             return Lookup::Answered(Err(VerifyError::Malformed));
         }
         let hash = self.keyring.fingerprint(token);
-        match self.cache.get(&hash, |entry| self.accept(entry, sighting)) {
-            Some(Hit::Valid(answer)) => Lookup::Answered(answer),
+        if let Some(answer) = self
+            .cache
+            .get_valid(&hash, |entry| self.accept(hash, entry, sighting))
+        {
+            return Lookup::Answered(answer);
+        }
+        if self.format.check(token).is_err() {
+            return Lookup::Answered(Err(VerifyError::Malformed));
+        }
+        match self.cache.get_refused(&hash) {
+            Some(Hit::Valid(never)) => match never {},
             Some(Hit::Unknown) => Lookup::Answered(Err(VerifyError::Unknown)),
             Some(Hit::Canary(canary)) => Lookup::Answered(Err(VerifyError::Canary(canary))),
             None => Lookup::Miss(hash),
@@ -174,7 +189,7 @@ impl TokenService {
         }
         let entry = self.entry_for(record, None);
         // Accepted first: the use it notes travels into the cache with it.
-        let answer = self.accept(&entry, sighting);
+        let answer = self.accept(hash, &entry, sighting);
         self.cache.fill(hash, Cached::Valid(entry), epoch);
         answer
     }
@@ -189,7 +204,7 @@ impl TokenService {
             && crate::availability::is_unavailable(&error)
             && let Some(answer) = self
                 .cache
-                .get_stale(hash, |entry| self.accept(entry, sighting))
+                .get_stale(hash, |entry| self.accept(*hash, entry, sighting))
         {
             return answer;
         }
@@ -266,11 +281,12 @@ impl TokenService {
     /// a minute per token, and at once from a new place or address.
     fn accept(
         &self,
+        hash: TokenHash,
         entry: &ValidEntry,
         sighting: &Sighting<'_>,
     ) -> Result<Principal, VerifyError> {
         let now = self.clock.now();
-        if expired(entry.principal.expires_at, now) {
+        if expired(entry.expires_at(), now) {
             return Err(VerifyError::Expired);
         }
         let last = entry.last_recorded.load(Ordering::Relaxed);
@@ -283,12 +299,11 @@ impl TokenService {
         let moved = key != 0 && entry.last_sighting.load(Ordering::Relaxed) != key;
         if moved {
             entry.last_sighting.store(key, Ordering::Relaxed);
-            self.usage.note(entry.principal.hash, now, sighting);
+            self.usage.note(hash, now, sighting);
         } else if due {
             // Same place, same address: only the time is news.
-            self.usage
-                .note(entry.principal.hash, now, &Sighting::none());
+            self.usage.note(hash, now, &Sighting::none());
         }
-        Ok(entry.principal.clone())
+        Ok(entry.principal(hash))
     }
 }
