@@ -92,10 +92,7 @@ fn credentials<'a>(req: &'a HttpRequest, state: &AppState) -> Result<Credentials
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Ok(Credentials::None);
     };
-    header
-        .to_str()
-        .ok()
-        .and_then(bearer_token)
+    bearer_token(header.as_bytes())
         .map(Credentials::Bearer)
         .ok_or(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <token>`",
@@ -143,7 +140,11 @@ pub async fn verify_token(
 ) -> Result<Result<Principal, VerifyError>, ApiError> {
     let outcome = match state.tokens.lookup(token, &sighting) {
         Lookup::Answered(answer) => answer,
-        Lookup::Miss(hash) => state.verify_stored(hash, sighting.into_owned()).await?,
+        // Boxed: the miss's future (a batch's channel, its deadline timer)
+        // is large, and held inline it made every handler's future a
+        // multi-kilobyte allocation that glibc serves off its slow path,
+        // hits included.
+        Lookup::Miss(hash) => Box::pin(state.verify_stored(hash, sighting.into_owned())).await?,
     };
     let outcome = match outcome {
         Ok(principal) => {
@@ -208,12 +209,29 @@ pub(crate) fn presented_token<'a>(
     }
 }
 
-/// `Bearer <token>`, scheme case-insensitive (RFC 7235), token non-empty.
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then_some(token)
+/// `Bearer <token>`, scheme case-insensitive (RFC 7235), one space after
+/// it, the token non-empty and without spaces once the spaces and tabs
+/// around it are trimmed; the whole value visible ASCII or tabs (what
+/// `HeaderValue::to_str` takes). One pass over the bytes: every
+/// verification parses one.
+fn bearer_token(value: &[u8]) -> Option<&str> {
+    let (scheme, rest) = value.split_at_checked(7)?;
+    if !scheme[..6].eq_ignore_ascii_case(b"bearer") || scheme[6] != b' ' {
+        return None;
+    }
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = rest.iter().position(|b| !blank(b))?;
+    let end = rest.iter().rposition(|b| !blank(b))?;
+    // Only blanks lie around `token`, by the positions above.
+    let token = &rest[start..=end];
+    // Without short-circuit, so that it runs on whole vectors of bytes.
+    let visible = token.iter().fold(true, |all, b| {
+        all & ((0x21..0x7f).contains(b) | (*b == b'\t'))
+    });
+    if !visible {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
 }
 
 /// The user whose tokens the request may manage (Self-Key).
@@ -270,11 +288,66 @@ mod tests {
 
     #[test]
     fn bearer_header_parsing() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("Bearer "), None);
-        assert_eq!(bearer_token("Bearer"), None);
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearer a b"), None);
+        assert_eq!(bearer_token(b"Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token(b"bearer abc"), Some("abc"));
+        assert_eq!(bearer_token(b"Bearer "), None);
+        assert_eq!(bearer_token(b"Bearer"), None);
+        assert_eq!(bearer_token(b"Basic abc"), None);
+        assert_eq!(bearer_token(b"Bearer a b"), None);
+    }
+
+    /// What the header parsing was written as first (through
+    /// `HeaderValue::to_str` and `str` methods): the one-pass parser must
+    /// answer every value as it did.
+    fn reference(value: &[u8]) -> Option<String> {
+        let value = actix_web::http::header::HeaderValue::from_bytes(value).ok()?;
+        let value = value.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+            .then(|| token.to_owned())
+    }
+
+    #[test]
+    fn the_one_pass_parser_agrees_with_the_reference() {
+        let pieces: [&[u8]; 14] = [
+            b"Bearer",
+            b"bearer",
+            b"BEARER",
+            b"Basic",
+            b" ",
+            b"  ",
+            b"\t",
+            b"tsr_abc",
+            b"a b",
+            b"\x7f",
+            "é".as_bytes(),
+            b"\x0c",
+            b"x\ty",
+            b"",
+        ];
+        let mut checked = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let value = [a, b, c].concat();
+                    if actix_web::http::header::HeaderValue::from_bytes(&value).is_err() {
+                        continue;
+                    }
+                    assert_eq!(
+                        bearer_token(&value).map(str::to_owned),
+                        reference(&value),
+                        "{:?}",
+                        String::from_utf8_lossy(&value)
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1500, "{checked} values");
+        // The values that matter most, among them.
+        assert_eq!(bearer_token(b"Bearer  tsr_abc\t"), Some("tsr_abc"));
+        assert_eq!(bearer_token(b"Bearer\ttsr_abc"), None);
+        assert_eq!(bearer_token("Bearer tsr_é".as_bytes()), None);
     }
 }
