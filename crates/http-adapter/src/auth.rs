@@ -5,7 +5,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, COOKIE};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use std::net::IpAddr;
 
@@ -274,9 +274,7 @@ impl FromRequest for SelfKey {
                 Some(_) => UserRef::from_path(&req)?,
                 None => UserRef::Me,
             };
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no application state")))?;
+            let state = AppState::of(&req)?;
             require_self_key(&req, state, target).await.map(Self)
         })
     }

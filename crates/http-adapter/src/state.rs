@@ -117,6 +117,15 @@ impl AppState {
         }
     }
 
+    /// The application's state, from a request it serves.
+    pub(crate) fn of(req: &actix_web::HttpRequest) -> Result<&Self, crate::error::ApiError> {
+        req.app_data::<actix_web::web::Data<Self>>()
+            .map(|data| &***data)
+            .ok_or_else(|| {
+                crate::error::ApiError::Unexpected(anyhow::anyhow!("no application state"))
+            })
+    }
+
     /// Requests give up on the database after `deadline` (`503`).
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
