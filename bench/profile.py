@@ -2,7 +2,8 @@
 """`python3 bench/profile.py [SECONDS]`: where a verification's time goes.
 
 Starts the release `tessera` on a fresh SQLite database of 10k seeded tokens
-(bench/bench.toml), warms its cache, then for warm `/api/v1/status` and for
+(PROFILE_TOKENS=100000 for as many as `make bench` seeds; bench/bench.toml),
+warms its cache, then for warm `/api/v1/status` and for
 introspection (RFC 7662, as bench.toml's resource server) runs wrk while
 `perf record` samples the service (cpu-clock; the VM has no hardware
 counters) and `perf stat` counts its send/receive system calls. Prints each
@@ -44,7 +45,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="tessera-profile-"))
     url = f"sqlite://{work}/profile.db"
     tokens = work / "tokens.txt"
-    bench.seed(url, 10_000, out=tokens)
+    bench.seed(url, int(os.environ.get("PROFILE_TOKENS", "10000")), out=tokens)
     service = bench.Service(url, bench.PORT)
     try:
         bench.warm_up(bench.PORT, str(tokens))
