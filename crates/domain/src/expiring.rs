@@ -2,34 +2,42 @@
 //! the verification cache, kept apart from what the cache decides (which
 //! entries to serve, invalidation epochs, the revocation view).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+
 use crate::crypto::TokenHash;
 
-/// Hashes a fingerprint by its first eight bytes: an HMAC output is already
-/// uniformly random, so hashing it again (SipHash) would only cost time.
-#[derive(Default)]
-struct FingerprintHasher(u64);
+/// Gives a slot the alignment of a cache line (64 bytes on x86-64 and most
+/// ARM cores), at no size: `[CacheLine; 0]`.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
+pub(crate) struct CacheLine;
 
-impl Hasher for FingerprintHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        if let Some(head) = bytes.first_chunk::<8>() {
-            self.0 = u64::from_le_bytes(*head);
-        }
-    }
-
-    fn write_usize(&mut self, _length: usize) {}
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// An entry where the map keeps it: fingerprint, deadline and value side
+/// by side, aligned as `A` says. A hit reads one slot at random among all
+/// of them: a 128-byte slot aligned to a cache line is two lines from
+/// memory, where the same 128 bytes at a 16-byte offset (what a map of
+/// `(key, value)` pairs gets from the allocator) straddle three.
+struct Slot<V, A> {
+    _align: [A; 0],
+    key: TokenHash,
+    until: Instant,
+    value: V,
 }
 
-/// Each entry with the instant it stops being served.
-type Shard<V> = HashMap<TokenHash, (V, Instant), BuildHasherDefault<FingerprintHasher>>;
+/// A fingerprint's place in a shard's table: its first eight bytes. An
+/// HMAC output is already uniformly random, so hashing it again would only
+/// cost time.
+fn hash_of(key: &TokenHash) -> u64 {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&key.0[..8]);
+    u64::from_le_bytes(head)
+}
+
+type Shard<V, A> = HashTable<Slot<V, A>>;
 
 const SHARDS: usize = 64;
 
@@ -39,14 +47,15 @@ pub(crate) const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A bounded map whose entries expire: sharded read-write locks, so a hit
 /// costs a shared lock and one lookup. When a shard is full it first drops
 /// what expired, then an arbitrary entry: a cache of verifications needs no
-/// recency bookkeeping on every read.
-pub(crate) struct ExpiringMap<V> {
-    shards: Vec<RwLock<Shard<V>>>,
+/// recency bookkeeping on every read. `A` aligns the slots
+/// ([`CacheLine`] for the entries every verification reads).
+pub(crate) struct ExpiringMap<V, A = ()> {
+    shards: Vec<RwLock<Shard<V, A>>>,
     per_shard: usize,
     ttl: Duration,
 }
 
-impl<V> ExpiringMap<V> {
+impl<V, A> ExpiringMap<V, A> {
     /// How long entries live at most.
     pub(crate) fn ttl(&self) -> Duration {
         self.ttl
@@ -57,18 +66,18 @@ impl<V> ExpiringMap<V> {
         let ttl = ttl.min(MAX_TTL);
         let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX);
         Self {
-            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
             per_shard: per_shard.max(1),
             ttl,
         }
     }
 
-    fn shard(&self, key: &TokenHash) -> &RwLock<Shard<V>> {
-        // Byte 8 is independent of the eight bytes the shard's map hashes.
+    fn shard(&self, key: &TokenHash) -> &RwLock<Shard<V, A>> {
+        // Byte 8 is independent of the eight bytes the shard's table hashes.
         &self.shards[usize::from(key.0[8]) % SHARDS]
     }
 
-    fn read(lock: &RwLock<Shard<V>>) -> RwLockReadGuard<'_, Shard<V>> {
+    fn read(lock: &RwLock<Shard<V, A>>) -> RwLockReadGuard<'_, Shard<V, A>> {
         lock.read().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -81,8 +90,8 @@ impl<V> ExpiringMap<V> {
         f: impl FnOnce(&V) -> R,
     ) -> Option<R> {
         let shard = Self::read(self.shard(key));
-        let (value, until) = shard.get(key)?;
-        (now < *until).then(|| f(value))
+        let slot = shard.find(hash_of(key), |slot| slot.key == *key)?;
+        (now < slot.until).then(|| f(&slot.value))
     }
 
     /// An entry lives between three quarters of the TTL and all of it,
@@ -104,19 +113,37 @@ impl<V> ExpiringMap<V> {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            shard.retain(|_, (_, until)| now < *until);
+        let hash = hash_of(&key);
+        let rehash = |slot: &Slot<V, A>| hash_of(&slot.key);
+        if shard.len() >= self.per_shard && shard.find(hash, |slot| slot.key == key).is_none() {
+            shard.retain(|slot| now < slot.until);
             if shard.len() >= self.per_shard {
                 // An eighth at once, so the scan above stays rare.
-                let victims: Vec<TokenHash> =
-                    shard.keys().take(self.per_shard / 8 + 1).copied().collect();
+                let victims: Vec<TokenHash> = shard
+                    .iter()
+                    .take(self.per_shard / 8 + 1)
+                    .map(|slot| slot.key)
+                    .collect();
                 for victim in victims {
-                    shard.remove(&victim);
+                    if let Ok(entry) = shard.find_entry(hash_of(&victim), |slot| slot.key == victim)
+                    {
+                        entry.remove();
+                    }
                 }
             }
         }
-        let until = now + self.lifetime(&key);
-        shard.insert(key, (value, until));
+        let slot = Slot {
+            _align: [],
+            key,
+            until: now + self.lifetime(&key),
+            value,
+        };
+        match shard.entry(hash, |slot| slot.key == key, rehash) {
+            Entry::Occupied(mut occupied) => *occupied.get_mut() = slot,
+            Entry::Vacant(vacant) => {
+                vacant.insert(slot);
+            }
+        }
     }
 
     /// Keys whose entries stop being served before `horizon` and pass
@@ -130,12 +157,12 @@ impl<V> ExpiringMap<V> {
         let mut keys = Vec::new();
         for shard in &self.shards {
             let shard = Self::read(shard);
-            for (key, (value, until)) in shard.iter() {
+            for slot in shard.iter() {
                 if keys.len() >= limit {
                     return keys;
                 }
-                if *until <= horizon && wanted(value) {
-                    keys.push(*key);
+                if slot.until <= horizon && wanted(&slot.value) {
+                    keys.push(slot.key);
                 }
             }
         }
@@ -143,10 +170,13 @@ impl<V> ExpiringMap<V> {
     }
 
     pub(crate) fn invalidate(&self, key: &TokenHash) {
-        self.shard(key)
+        let mut shard = self
+            .shard(key)
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key);
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Ok(entry) = shard.find_entry(hash_of(key), |slot| slot.key == *key) {
+            entry.remove();
+        }
     }
 
     pub(crate) fn invalidate_all(&self) {
@@ -166,13 +196,23 @@ impl<V> ExpiringMap<V> {
     }
 }
 
+/// The size of a slot holding `V` aligned as `A` (a test holds the valid
+/// entries' to two cache lines).
+#[cfg(test)]
+pub(crate) const fn slot_size<V, A>() -> (usize, usize) {
+    (
+        std::mem::size_of::<Slot<V, A>>(),
+        std::mem::align_of::<Slot<V, A>>(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn entries_expire_and_the_size_stays_bounded() {
-        let map = ExpiringMap::new(SHARDS as u64 * 2, Duration::from_secs(60));
+        let map: ExpiringMap<u8> = ExpiringMap::new(SHARDS as u64 * 2, Duration::from_secs(60));
         for i in 0..=255u8 {
             let mut key = [i; 32];
             key[8] = 0; // all in one shard
@@ -191,7 +231,7 @@ mod tests {
             .is_some(),
             "the newest stays"
         );
-        let expiring = ExpiringMap::new(10, Duration::ZERO);
+        let expiring: ExpiringMap<u8> = ExpiringMap::new(10, Duration::ZERO);
         expiring.insert(TokenHash([1; 32]), 1);
         assert_eq!(
             expiring.read_with(&TokenHash([1; 32]), Instant::now(), |v| *v),
