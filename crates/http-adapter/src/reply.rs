@@ -15,6 +15,97 @@ pub struct Empty {}
 /// with it).
 pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 
+/// A JSON object written member by member: what the hot paths (status,
+/// introspection) answer with, without serde's dispatch and key escaping
+/// per member (~2k instructions a document). Strings are copied as they
+/// are, so the writer gives up ([`Object::finish`] is `None`) when one
+/// would need escaping, and the caller lets serde write the document.
+/// Member names are the caller's literals, which need none.
+pub(crate) struct Object {
+    out: Vec<u8>,
+    plain: bool,
+    number: itoa::Buffer,
+}
+
+impl Object {
+    pub(crate) fn new() -> Self {
+        let mut out = Vec::with_capacity(256);
+        out.push(b'{');
+        Self {
+            out,
+            plain: true,
+            number: itoa::Buffer::new(),
+        }
+    }
+
+    #[inline]
+    fn key(&mut self, name: &str) {
+        if self.out.len() > 1 {
+            self.out.push(b',');
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    #[inline]
+    fn quoted(&mut self, text: &str) {
+        // What serde_json escapes: control characters, `"` and `\`.
+        // Without short-circuit, so that it runs on whole vectors.
+        self.plain &= text.bytes().fold(true, |all, b| {
+            all & (b >= 0x20) & (b != b'"') & (b != b'\\')
+        });
+        self.out.push(b'"');
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(b'"');
+    }
+
+    #[inline]
+    pub(crate) fn int(&mut self, name: &str, value: i64) {
+        self.key(name);
+        let digits = self.number.format(value);
+        self.out.extend_from_slice(digits.as_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn null(&mut self, name: &str) {
+        self.key(name);
+        self.out.extend_from_slice(b"null");
+    }
+
+    #[inline]
+    pub(crate) fn bool(&mut self, name: &str, value: bool) {
+        self.key(name);
+        self.out
+            .extend_from_slice(if value { b"true" } else { b"false" });
+    }
+
+    #[inline]
+    pub(crate) fn string(&mut self, name: &str, value: &str) {
+        self.key(name);
+        self.quoted(value);
+    }
+
+    #[inline]
+    pub(crate) fn strings<'a>(&mut self, name: &str, values: impl Iterator<Item = &'a str>) {
+        self.key(name);
+        self.out.push(b'[');
+        for (at, value) in values.enumerate() {
+            if at > 0 {
+                self.out.push(b',');
+            }
+            self.quoted(value);
+        }
+        self.out.push(b']');
+    }
+
+    /// The document, or `None` when a string needed escaping.
+    pub(crate) fn finish(mut self) -> Option<Vec<u8>> {
+        self.out.push(b'}');
+        self.plain.then_some(self.out)
+    }
+}
+
 /// A `200` with a JSON document already written.
 pub(crate) fn json_body(body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok().content_type(JSON).body(body)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{Caller, UsedAt, identify};
 use crate::body::read_json;
 use crate::error::{ApiError, PROBLEM_JSON, Problem};
-use crate::reply::{json_body, json_ok};
+use crate::reply::{Object, json_body, json_ok};
 use crate::state::AppState;
 use tessera_domain::PermissionSet;
 
@@ -153,51 +153,19 @@ impl StatusDocument<'_> {
     /// what the rest of a cached verification costs. `None` when a string
     /// needs escaping (an `echo` with a quote, say): serde writes those.
     fn render(&self) -> Option<Vec<u8>> {
-        fn plain(text: &str) -> bool {
-            // What serde_json escapes: control characters, `"` and `\`.
-            // Without short-circuit, so that it runs on whole vectors.
-            text.bytes().fold(true, |all, b| {
-                all & (b >= 0x20) & (b != b'"') & (b != b'\\')
-            })
-        }
-        fn string(out: &mut Vec<u8>, text: &str) {
-            out.push(b'"');
-            out.extend_from_slice(text.as_bytes());
-            out.push(b'"');
-        }
-        if !plain(self.version)
-            || !self.permissions.iter().all(plain)
-            || !self.echo.as_deref().is_none_or(plain)
-        {
-            return None;
-        }
-        let mut number = itoa::Buffer::new();
-        let mut out = Vec::with_capacity(160);
-        out.extend_from_slice(b"{\"serverTime\":");
-        out.extend_from_slice(number.format(self.server_time).as_bytes());
-        out.extend_from_slice(b",\"startTime\":");
-        out.extend_from_slice(number.format(self.start_time).as_bytes());
-        out.extend_from_slice(b",\"whoami\":");
+        let mut object = Object::new();
+        object.int("serverTime", self.server_time);
+        object.int("startTime", self.start_time);
         match self.whoami {
-            Some(user) => out.extend_from_slice(number.format(user).as_bytes()),
-            None => out.extend_from_slice(b"null"),
+            Some(user) => object.int("whoami", user),
+            None => object.null("whoami"),
         }
-        out.extend_from_slice(b",\"version\":");
-        string(&mut out, self.version);
-        out.extend_from_slice(b",\"permissions\":[");
-        for (at, name) in self.permissions.iter().enumerate() {
-            if at > 0 {
-                out.push(b',');
-            }
-            string(&mut out, name);
-        }
-        out.push(b']');
+        object.string("version", self.version);
+        object.strings("permissions", self.permissions.iter());
         if let Some(echo) = &self.echo {
-            out.extend_from_slice(b",\"echo\":");
-            string(&mut out, echo);
+            object.string("echo", echo);
         }
-        out.push(b'}');
-        Some(out)
+        object.finish()
     }
 }
 

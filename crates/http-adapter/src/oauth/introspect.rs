@@ -12,7 +12,7 @@ use tessera_oauth_clients::OAuthError;
 use crate::auth::verify_token;
 use crate::client_auth::{no_store, read_params, resource_server_of};
 use crate::error::OAuthFailure;
-use crate::reply::json_ok;
+use crate::reply::{Object, json_body, json_ok};
 use crate::state::AppState;
 
 /// RFC 7662 §2.2: `{"active": false}` alone for an unknown, expired,
@@ -94,6 +94,36 @@ impl Introspection {
         }
     }
 
+    /// The document as serde would write it, written directly (resource
+    /// servers ask on every request of theirs); `None` when a string needs
+    /// escaping (a client id with a quote, say): serde writes those.
+    fn render(&self) -> Option<Vec<u8>> {
+        let mut object = Object::new();
+        object.bool("active", self.active);
+        for (name, value) in [
+            ("scope", &self.scope),
+            ("client_id", &self.client_id),
+            ("sub", &self.sub),
+        ] {
+            if let Some(value) = value {
+                object.string(name, value);
+            }
+        }
+        if let Some(exp) = self.exp {
+            object.int("exp", exp);
+        }
+        if let Some(iat) = self.iat {
+            object.int("iat", iat);
+        }
+        if let Some(token_type) = self.token_type {
+            object.string("token_type", token_type);
+        }
+        if let Some(fingerprint) = &self.fingerprint {
+            object.string("fingerprint", fingerprint);
+        }
+        object.finish()
+    }
+
     fn of(principal: Principal) -> Self {
         Self {
             active: true,
@@ -159,5 +189,52 @@ pub async fn introspect_token(
         Err(VerifyError::Unexpected(e)) => return Err(OAuthFailure::from(e).into()),
         Err(_) => Introspection::inactive(),
     };
-    Ok(no_store(json_ok(&document)))
+    Ok(no_store(match document.render() {
+        Some(body) => json_body(body),
+        None => json_ok(&document),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Introspection;
+
+    fn active(scope: &str, client_id: Option<&str>, exp: Option<i64>) -> Introspection {
+        Introspection {
+            active: true,
+            scope: Some(scope.to_owned()),
+            client_id: client_id.map(str::to_owned),
+            sub: Some("9223372036854775807".to_owned()),
+            exp,
+            iat: Some(1_764_337_200),
+            token_type: Some("Bearer"),
+            fingerprint: Some("9f86d081884c7d659a2feaa0c55ad015".repeat(2)),
+        }
+    }
+
+    #[test]
+    fn the_written_answer_is_what_serde_writes() {
+        let documents = [
+            Introspection::inactive(),
+            active("submit_score", None, None),
+            active("", Some("CXFervidex"), Some(-1)),
+            active("a b", Some("CX✓é\u{7f}"), Some(i64::MAX)),
+        ];
+        for document in &documents {
+            let written = document.render().expect("nothing to escape");
+            let serde = serde_json::to_vec(document).expect("serialisable");
+            assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&serde)
+            );
+        }
+        for needs_escaping in ["say \"hi\"", "back\\slash", "new\nline"] {
+            let document = active("submit_score", Some(needs_escaping), None);
+            assert_eq!(
+                document.render(),
+                None,
+                "{needs_escaping:?} is left to serde"
+            );
+        }
+    }
 }
