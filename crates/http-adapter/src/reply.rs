@@ -15,12 +15,37 @@ pub struct Empty {}
 /// with it).
 pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 
-/// A JSON object written member by member: what the hot paths (status,
-/// introspection) answer with, without serde's dispatch and key escaping
-/// per member (~2k instructions a document). Strings are copied as they
-/// are, so the writer gives up ([`Object::finish`] is `None`) when one
-/// would need escaping, and the caller lets serde write the document.
-/// Member names are the caller's literals, which need none.
+/// A document a hot path (status, introspection) writes member by member,
+/// without serde's dispatch and key escaping per member (~2k instructions a
+/// document); serde writes it when a string in it would need escaping, and
+/// is the reference its tests compare the writing with.
+pub(crate) trait Written: Serialize {
+    /// Its members into `object`, in the order serde writes them.
+    fn write(&self, object: &mut Object);
+}
+
+/// A `200` with `document`, written directly when it can be.
+#[inline]
+pub(crate) fn json_written<T: Written>(document: &T) -> HttpResponse {
+    match written(document) {
+        Some(body) => json_body(body),
+        None => json_ok(document),
+    }
+}
+
+/// `document` as [`Written::write`] writes it; `None` when a string in it
+/// would need escaping.
+#[inline]
+pub(crate) fn written<T: Written>(document: &T) -> Option<Vec<u8>> {
+    let mut object = Object::new();
+    document.write(&mut object);
+    object.finish()
+}
+
+/// A JSON object written member by member. Strings are copied as they
+/// are, so the writing gives up ([`Object::finish`] is `None`) when one
+/// would need escaping. Member names are the caller's literals, which need
+/// none.
 pub(crate) struct Object {
     out: Vec<u8>,
     plain: bool,
@@ -28,7 +53,8 @@ pub(crate) struct Object {
 }
 
 impl Object {
-    pub(crate) fn new() -> Self {
+    #[inline]
+    fn new() -> Self {
         let mut out = Vec::with_capacity(256);
         out.push(b'{');
         Self {
@@ -100,14 +126,15 @@ impl Object {
     }
 
     /// The document, or `None` when a string needed escaping.
-    pub(crate) fn finish(mut self) -> Option<Vec<u8>> {
+    #[inline]
+    fn finish(mut self) -> Option<Vec<u8>> {
         self.out.push(b'}');
         self.plain.then_some(self.out)
     }
 }
 
 /// A `200` with a JSON document already written.
-pub(crate) fn json_body(body: Vec<u8>) -> HttpResponse {
+fn json_body(body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok().content_type(JSON).body(body)
 }
 
@@ -123,6 +150,17 @@ pub fn json_ok<T: Serialize + ?Sized>(document: &T) -> HttpResponse {
         ))
         .error_response(),
     }
+}
+
+/// Asserts that `document` is written directly, exactly as serde writes it.
+#[cfg(test)]
+pub(crate) fn assert_written_as_serde<T: Written>(document: &T) {
+    let written = written(document).expect("nothing to escape");
+    let serde = serde_json::to_vec(document).expect("serialisable");
+    assert_eq!(
+        String::from_utf8_lossy(&written),
+        String::from_utf8_lossy(&serde)
+    );
 }
 
 #[cfg(test)]

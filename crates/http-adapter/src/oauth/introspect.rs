@@ -12,7 +12,7 @@ use tessera_oauth_clients::OAuthError;
 use crate::auth::verify_token;
 use crate::client_auth::{no_store, read_params, resource_server_of};
 use crate::error::OAuthFailure;
-use crate::reply::{Object, json_body, json_ok};
+use crate::reply::{Object, Written, json_written};
 use crate::state::AppState;
 
 /// RFC 7662 §2.2: `{"active": false}` alone for an unknown, expired,
@@ -94,11 +94,23 @@ impl Introspection {
         }
     }
 
-    /// The document as serde would write it, written directly (resource
-    /// servers ask on every request of theirs); `None` when a string needs
-    /// escaping (a client id with a quote, say): serde writes those.
-    fn render(&self) -> Option<Vec<u8>> {
-        let mut object = Object::new();
+    fn of(principal: Principal) -> Self {
+        Self {
+            active: true,
+            scope: Some(principal.permissions.scope()),
+            client_id: principal.from_api_client.map(|c| c.to_string()),
+            sub: Some(principal.user_id.to_string()),
+            exp: principal.expires_at.map(Timestamp::whole_secs),
+            iat: Some(principal.created_at.whole_secs()),
+            token_type: Some("Bearer"),
+            fingerprint: Some(principal.hash.to_hex()),
+        }
+    }
+}
+
+/// Resource servers ask on every request of theirs.
+impl Written for Introspection {
+    fn write(&self, object: &mut Object) {
         object.bool("active", self.active);
         for (name, value) in [
             ("scope", &self.scope),
@@ -120,20 +132,6 @@ impl Introspection {
         }
         if let Some(fingerprint) = &self.fingerprint {
             object.string("fingerprint", fingerprint);
-        }
-        object.finish()
-    }
-
-    fn of(principal: Principal) -> Self {
-        Self {
-            active: true,
-            scope: Some(principal.permissions.scope()),
-            client_id: principal.from_api_client.map(|c| c.to_string()),
-            sub: Some(principal.user_id.to_string()),
-            exp: principal.expires_at.map(Timestamp::whole_secs),
-            iat: Some(principal.created_at.whole_secs()),
-            token_type: Some("Bearer"),
-            fingerprint: Some(principal.hash.to_hex()),
         }
     }
 }
@@ -189,15 +187,13 @@ pub async fn introspect_token(
         Err(VerifyError::Unexpected(e)) => return Err(OAuthFailure::from(e).into()),
         Err(_) => Introspection::inactive(),
     };
-    Ok(no_store(match document.render() {
-        Some(body) => json_body(body),
-        None => json_ok(&document),
-    }))
+    Ok(no_store(json_written(&document)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::Introspection;
+    use crate::reply::{assert_written_as_serde, written};
 
     fn active(scope: &str, client_id: Option<&str>, exp: Option<i64>) -> Introspection {
         Introspection {
@@ -221,17 +217,12 @@ mod tests {
             active("a b", Some("CX✓é\u{7f}"), Some(i64::MAX)),
         ];
         for document in &documents {
-            let written = document.render().expect("nothing to escape");
-            let serde = serde_json::to_vec(document).expect("serialisable");
-            assert_eq!(
-                String::from_utf8_lossy(&written),
-                String::from_utf8_lossy(&serde)
-            );
+            assert_written_as_serde(document);
         }
         for needs_escaping in ["say \"hi\"", "back\\slash", "new\nline"] {
             let document = active("submit_score", Some(needs_escaping), None);
             assert_eq!(
-                document.render(),
+                written(&document),
                 None,
                 "{needs_escaping:?} is left to serde"
             );
