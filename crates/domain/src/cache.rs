@@ -202,10 +202,10 @@ impl TokenCache {
         shared
     }
 
-    /// `None` on a miss; `on_valid` sees a valid entry in place. A valid
-    /// entry is a miss while the revocation view is stale (it may have
-    /// been revoked elsewhere); an unknown one is a refusal, and refusing
-    /// is always safe.
+    /// What the cache knows of `hash`: [`Self::get_valid`], then
+    /// [`Self::get_refused`]. Verification asks the two apart (a token's
+    /// checksum is checked between them); tests ask both at once.
+    #[cfg(test)]
     pub fn get<R>(
         &self,
         hash: &TokenHash,
@@ -221,7 +221,9 @@ impl TokenCache {
         })
     }
 
-    /// [`Self::get`] of valid entries only: `on_valid` of the entry.
+    /// `on_valid` of the valid entry of `hash`, seen in place; `None` when
+    /// there is none, or while the revocation view is stale (it may have
+    /// been revoked elsewhere).
     pub fn get_valid<R>(
         &self,
         hash: &TokenHash,
@@ -235,8 +237,9 @@ impl TokenCache {
         }
     }
 
-    /// [`Self::get`] of refused fingerprints only (unknown, canaries):
-    /// what to answer, or `None`, a miss, when the cache has nothing to say.
+    /// What to answer for a refused fingerprint (unknown, a canary; served
+    /// whatever the revocation view, as refusing is always safe), or
+    /// `None`, a miss, when the cache has nothing to say.
     pub fn get_refused(&self, hash: &TokenHash) -> Option<Hit<Infallible>> {
         let known = self
             .unknown

@@ -118,18 +118,14 @@ impl<V, A> ExpiringMap<V, A> {
         if shard.len() >= self.per_shard && shard.find(hash, |slot| slot.key == key).is_none() {
             shard.retain(|slot| now < slot.until);
             if shard.len() >= self.per_shard {
-                // An eighth at once, so the scan above stays rare.
-                let victims: Vec<TokenHash> = shard
-                    .iter()
-                    .take(self.per_shard / 8 + 1)
-                    .map(|slot| slot.key)
-                    .collect();
-                for victim in victims {
-                    if let Ok(entry) = shard.find_entry(hash_of(&victim), |slot| slot.key == victim)
-                    {
-                        entry.remove();
-                    }
-                }
+                // An eighth at once (the first the table holds), so the scan
+                // above stays rare.
+                let mut victims = self.per_shard / 8 + 1;
+                shard.retain(|_| {
+                    let keep = victims == 0;
+                    victims = victims.saturating_sub(1);
+                    keep
+                });
             }
         }
         let slot = Slot {
