@@ -28,6 +28,7 @@ WORKDIR /src
 # manifest or the lock file changes, not when the code or a document does.
 # The workspace's crates are empty stand-ins here.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo/ .cargo/
 COPY crates/domain/Cargo.toml crates/domain/
 COPY crates/persistence/Cargo.toml crates/persistence/build.rs crates/persistence/
 COPY crates/oauth-clients/Cargo.toml crates/oauth-clients/

@@ -369,6 +369,22 @@ impl Database {
 mod tests {
     use super::*;
 
+    /// `.cargo/config.toml` builds the bundled SQLite with the query
+    /// planner's stability guarantee. Without it SQLite prepares a cached
+    /// statement again whenever a parameter the planner looked at (any
+    /// `LIMIT ?`) is bound again, which is on every execution.
+    #[test]
+    fn the_bundled_sqlite_keeps_its_prepared_statements() {
+        use diesel::{Connection as _, RunQueryDsl as _};
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+        let compiled_in = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "sqlite_compileoption_used('ENABLE_QPSG')",
+        ))
+        .get_result::<i32>(&mut conn)
+        .expect("asked SQLite");
+        assert_eq!(compiled_in, 1, "SQLite built without SQLITE_ENABLE_QPSG");
+    }
+
     #[test]
     fn logged_urls_hide_passwords() {
         assert_eq!(

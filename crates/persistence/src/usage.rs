@@ -1,16 +1,21 @@
 //! Recording uses in batches: `lastUsedAt` never moving back, the place of
 //! the latest use (`lastUsedBy`), and the recent addresses (`lastUsedIps`)
 //! with the newly noted ones in front of those stored. Off the request
-//! path, a few statements per thousand tokens.
+//! path: on PostgreSQL one statement per 500 tokens; on SQLite, in process,
+//! a few prepared statements per token, in the table's order.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::result::Error as DieselError;
+use diesel::sql_types::{Array, BigInt, Binary, Nullable, Text};
+use diesel::sqlite::Sqlite;
 use tessera_domain::{TokenUse, most_recent_first};
 
-use crate::connection::{AnyConnection, Backend, MultiBackend};
+use crate::connection::{AnyConnection, Backend};
 use crate::schema::api_tokens;
 use crate::store::{Store, StoreContext as _};
 use crate::token_rows::USAGE_CHUNK;
@@ -25,19 +30,18 @@ const SQLITE_USAGE_TRANSACTION: usize = 10_000;
 const WHAT: &str = "recording token use";
 
 pub(crate) fn record_usage(store: &Store, uses: &[TokenUse]) -> anyhow::Result<()> {
-    let backend = store.backend();
-    let per_round = match backend {
-        Backend::Postgres => USAGE_CHUNK,
-        Backend::Sqlite => SQLITE_USAGE_TRANSACTION,
-    };
-    for chunk in uses.chunks(per_round) {
+    match store.backend() {
+        Backend::Postgres => record_postgres(store, uses),
+        Backend::Sqlite => record_sqlite(store, uses),
+    }
+}
+
+fn record_postgres(store: &Store, uses: &[TokenUse]) -> anyhow::Result<()> {
+    for chunk in uses.chunks(USAGE_CHUNK) {
         store.write(WHAT, |conn| {
             conn.transaction(|conn| {
                 let addresses = merged_addresses(conn, chunk)?;
-                match backend {
-                    Backend::Postgres => write_postgres(conn, chunk, &addresses),
-                    Backend::Sqlite => write_sqlite(conn, chunk, &addresses),
-                }
+                write_postgres(conn, chunk, &addresses)
             })
             .store_context(WHAT)
         })?;
@@ -45,10 +49,60 @@ pub(crate) fn record_usage(store: &Store, uses: &[TokenUse]) -> anyhow::Result<(
     Ok(())
 }
 
-/// For each use that noted addresses: those addresses, then the stored
-/// ones not among them, at most five, as the JSON the column holds. Read in
-/// the writing transaction; two instances flushing the same token at the
-/// same moment may each keep only their own addresses.
+/// SQLite writes each page a transaction dirties to the WAL (at the commit,
+/// and before it whenever the small page cache spills). In fingerprint
+/// order, uses spread over the whole table and dirtied about one page each;
+/// in row order, neighbours share pages. So the rows are found first, by
+/// reads in index order that hold no write turn, and written in row order.
+fn record_sqlite(store: &Store, uses: &[TokenUse]) -> anyhow::Result<()> {
+    let mut placed = Vec::with_capacity(uses.len());
+    for chunk in uses.chunks(SQLITE_USAGE_TRANSACTION) {
+        store.read(WHAT, |conn| {
+            let conn = sqlite(conn).store_context(WHAT)?;
+            for noted in chunk {
+                let id = api_tokens::table
+                    .filter(api_tokens::token_hash.eq(&noted.hash.0[..]))
+                    .select(api_tokens::id)
+                    .get_result::<i64>(conn)
+                    .optional()
+                    .store_context(WHAT)?;
+                // A token deleted since its use has nothing to record.
+                placed.extend(id.map(|id| (id, noted)));
+            }
+            anyhow::Ok(())
+        })?;
+    }
+    placed.sort_unstable_by_key(|(id, _)| *id);
+    for chunk in placed.chunks(SQLITE_USAGE_TRANSACTION) {
+        store.write(WHAT, |conn| {
+            conn.transaction(|conn| write_sqlite(sqlite(conn)?, chunk))
+                .store_context(WHAT)
+        })?;
+    }
+    Ok(())
+}
+
+fn sqlite(conn: &mut AnyConnection) -> Result<&mut SqliteConnection, DieselError> {
+    match conn {
+        AnyConnection::Sqlite(conn) => Ok(conn),
+        AnyConnection::Postgresql(_) => Err(other_database("SQLite")),
+    }
+}
+
+/// The noted addresses, then the stored ones not among them, at most five,
+/// as the JSON the column holds. An unreadable stored list is replaced, not
+/// an error. Read in the writing transaction; two instances flushing the
+/// same token at the same moment may each keep only their own addresses.
+fn merge_addresses(noted: &[IpAddr], stored: Option<String>) -> Result<String, DieselError> {
+    let earlier: Vec<IpAddr> = stored
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    serde_json::to_string(&most_recent_first(noted, &earlier))
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))
+}
+
+/// [`merge_addresses`] for each use of a PostgreSQL chunk that noted
+/// addresses, the stored lists read in one statement.
 fn merged_addresses(
     conn: &mut AnyConnection,
     chunk: &[TokenUse],
@@ -69,98 +123,150 @@ fn merged_addresses(
             let Some(noted) = noted.get(&hash[..]) else {
                 continue;
             };
-            // An unreadable stored list is replaced, not an error.
-            let earlier: Vec<IpAddr> = text
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .unwrap_or_default();
-            let ips = most_recent_first(&noted.ips, &earlier);
-            let json = serde_json::to_string(&ips)
-                .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
-            merged.insert(hash, json);
+            merged.insert(hash, merge_addresses(&noted.ips, text)?);
         }
     }
     Ok(merged)
 }
 
-/// Round trips dominate: one set-based statement per chunk.
+/// Round trips dominate: one set-based statement per chunk, its uses
+/// bound as four arrays so that the statement's text never changes and each
+/// connection prepares and plans it once (the text of a `VALUES` list grows
+/// with the chunk, and PostgreSQL parsed and planned 2,000 parameters for
+/// every chunk). A use older than the stored one changes nothing.
+struct RecordUses<'a> {
+    hashes: Vec<&'a [u8]>,
+    ats: Vec<i64>,
+    bys: Vec<Option<&'a str>>,
+    ips: Vec<Option<&'a str>>,
+}
+
+impl QueryId for RecordUses<'_> {
+    type QueryId = RecordUses<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for RecordUses<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE api_tokens SET last_used_at = used.at, \
+             last_used_by = COALESCE(used.by, api_tokens.last_used_by), \
+             last_used_ips = COALESCE(used.ips, api_tokens.last_used_ips) \
+             FROM unnest(",
+        );
+        out.push_bind_param::<Array<Binary>, _>(&self.hashes)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.ats)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.bys)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.ips)?;
+        out.push_sql(
+            ") AS used(hash, at, by, ips) WHERE api_tokens.token_hash = used.hash \
+             AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at <= used.at)",
+        );
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for RecordUses<'_> {}
+
 fn write_postgres(
     conn: &mut AnyConnection,
     chunk: &[TokenUse],
     addresses: &HashMap<Vec<u8>, String>,
 ) -> Result<(), DieselError> {
-    let mut query =
-        diesel::sql_query(postgres_usage_update_sql(chunk.len())).into_boxed::<MultiBackend>();
-    for noted in chunk {
-        query = query
-            .bind::<diesel::sql_types::Binary, _>(noted.hash.0.to_vec())
-            .bind::<diesel::sql_types::BigInt, _>(noted.at.as_millis())
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(noted.by.clone())
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
-                addresses.get(&noted.hash.0[..]).cloned(),
-            );
+    let AnyConnection::Postgresql(conn) = conn else {
+        return Err(other_database("PostgreSQL"));
+    };
+    RecordUses {
+        hashes: chunk.iter().map(|noted| &noted.hash.0[..]).collect(),
+        ats: chunk.iter().map(|noted| noted.at.as_millis()).collect(),
+        bys: chunk.iter().map(|noted| noted.by.as_deref()).collect(),
+        ips: chunk
+            .iter()
+            .map(|noted| addresses.get(&noted.hash.0[..]).map(String::as_str))
+            .collect(),
     }
-    query.execute(conn).map(drop)
+    .execute(conn)
+    .map(drop)
 }
 
-/// The uses of `rows` tokens in one PostgreSQL statement: one round trip
-/// per chunk instead of one per token; a use older than the stored one
-/// changes nothing.
-fn postgres_usage_update_sql(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|i| {
-            let n = 4 * i;
-            format!(
-                "(${}::bytea, ${}::bigint, ${}::text, ${}::text)",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4
-            )
-        })
-        .collect();
-    format!(
-        "WITH used(hash, at, by, ips) AS (VALUES {}) \
-         UPDATE api_tokens SET last_used_at = used.at, \
-         last_used_by = COALESCE(used.by, api_tokens.last_used_by), \
-         last_used_ips = COALESCE(used.ips, api_tokens.last_used_ips) FROM used \
-         WHERE api_tokens.token_hash = used.hash \
-         AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at <= used.at)",
-        values.join(", ")
+/// A statement written for one backend, given the other's connection: a
+/// bug, reported as an error rather than a panic.
+fn other_database(written_for: &str) -> DieselError {
+    DieselError::QueryBuilderError(
+        format!("a statement for {written_for} on another database").into(),
     )
 }
 
-/// What one use changes; `None` leaves a column as it is.
-#[derive(AsChangeset)]
-#[diesel(table_name = api_tokens)]
-struct UseRow<'a> {
-    last_used_at: i64,
-    last_used_by: Option<&'a str>,
-    last_used_ips: Option<&'a str>,
+/// One use of the token in row `id` as one SQLite statement, the same text
+/// for every use so that the connection prepares it once: Diesel prepares
+/// an `UPDATE` built with its DSL anew on every execution, and parsing and
+/// planning cost SQLite as much as the write itself. The fingerprint is
+/// checked too, though ids are never reused. `None` leaves a column as it
+/// is; an older use than the stored one changes nothing.
+struct RecordUse<'a> {
+    id: i64,
+    hash: &'a [u8],
+    at: i64,
+    by: Option<&'a str>,
+    ips: Option<&'a str>,
 }
+
+impl QueryId for RecordUse<'_> {
+    type QueryId = RecordUse<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Sqlite> for RecordUse<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("UPDATE api_tokens SET last_used_at = ");
+        out.push_bind_param::<BigInt, _>(&self.at)?;
+        out.push_sql(", last_used_by = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&self.by)?;
+        out.push_sql(", last_used_by), last_used_ips = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&self.ips)?;
+        out.push_sql(", last_used_ips) WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&self.id)?;
+        out.push_sql(" AND token_hash = ");
+        out.push_bind_param::<Binary, _>(&self.hash)?;
+        out.push_sql(" AND (last_used_at IS NULL OR last_used_at <= ");
+        out.push_bind_param::<BigInt, _>(&self.at)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<SqliteConnection> for RecordUse<'_> {}
 
 /// In process there are no round trips, and SQLite plans a joined
 /// `UPDATE … FROM` far worse than one cached statement per row; the gate is
-/// free for token creation between transactions.
+/// free for token creation between transactions. A use with addresses reads
+/// the stored ones just before its write, from the page the write changes.
 fn write_sqlite(
-    conn: &mut AnyConnection,
-    chunk: &[TokenUse],
-    addresses: &HashMap<Vec<u8>, String>,
+    conn: &mut SqliteConnection,
+    chunk: &[(i64, &TokenUse)],
 ) -> Result<(), DieselError> {
-    for noted in chunk {
-        diesel::update(
-            api_tokens::table
-                .filter(api_tokens::token_hash.eq(&noted.hash.0[..]))
-                .filter(
-                    api_tokens::last_used_at
-                        .is_null()
-                        .or(api_tokens::last_used_at.le(noted.at.as_millis())),
-                ),
-        )
-        .set(&UseRow {
-            last_used_at: noted.at.as_millis(),
-            last_used_by: noted.by.as_deref(),
-            last_used_ips: addresses.get(&noted.hash.0[..]).map(String::as_str),
-        })
+    for &(id, noted) in chunk {
+        let ips = if noted.ips.is_empty() {
+            None
+        } else {
+            let stored = api_tokens::table
+                .find(id)
+                .select(api_tokens::last_used_ips)
+                .get_result::<Option<String>>(conn)
+                .optional()?;
+            let Some(stored) = stored else { continue };
+            Some(merge_addresses(&noted.ips, stored)?)
+        };
+        RecordUse {
+            id,
+            hash: &noted.hash.0,
+            at: noted.at.as_millis(),
+            by: noted.by.as_deref(),
+            ips: ips.as_deref(),
+        }
         .execute(conn)?;
     }
     Ok(())

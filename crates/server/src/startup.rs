@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;
@@ -223,9 +223,11 @@ fn watch_freshness(cache: Arc<TokenCache>) -> std::io::Result<Periodic> {
 
 /// Never fails a request: on failure the uses stay queued for the next round.
 fn flush_usage(tokens: &TokenService) -> anyhow::Result<()> {
+    let started = Instant::now();
     let written = tokens.flush_usage()?;
     if written > 0 {
-        tracing::debug!(written, "lastUsedAt flushed");
+        let elapsed_ms = started.elapsed().as_millis();
+        tracing::debug!(written, elapsed_ms, "lastUsedAt flushed");
     }
     Ok(())
 }

@@ -281,10 +281,21 @@ pub fn usage_of_many_tokens_is_recorded_in_one_call(repo: Repo) {
     let tokens: Vec<_> = (0..520)
         .map(|_| repo.insert(record(2, None), NOW).expect("insert").hash)
         .collect();
+    // Newest token first, against the order the rows were written in (an
+    // adapter may reorder its writes), every third with a place and an
+    // address, so that a use paired with the wrong row shows.
     let uses: Vec<_> = tokens
         .iter()
         .enumerate()
-        .map(|(i, h)| used(*h, NOW + Duration::from_millis(i as u64)))
+        .rev()
+        .map(|(i, h)| TokenUse {
+            by: (i % 3 == 0).then(|| format!("CX{i}")),
+            ips: (i % 3 == 0)
+                .then(|| std::net::IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]))
+                .into_iter()
+                .collect(),
+            ..used(*h, NOW + Duration::from_millis(i as u64))
+        })
         .collect();
     repo.record_usage(&uses).expect("record");
     let listed = repo.list_for_user(user(2)).expect("list");
@@ -294,6 +305,8 @@ pub fn usage_of_many_tokens_is_recorded_in_one_call(repo: Repo) {
             .find(|r| r.hash == noted.hash)
             .expect("listed");
         assert_eq!(found.last_used_at, Some(noted.at));
+        assert_eq!(found.last_used_by, noted.by);
+        assert_eq!(found.last_used_ips, noted.ips);
     }
 }
 
