@@ -92,18 +92,32 @@ pub fn parse_params(bytes: &[u8], form: bool) -> Result<Params, OAuthFailure> {
         )));
     }
     // RFC 6749 §3.1: a parameter sent without a value is omitted.
-    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-    // Sorted names side by side: a repeat found in O(n log n) however many
-    // names a body brings.
-    let mut names: Vec<&str> = pairs.iter().map(|(key, _)| key.as_str()).collect();
-    names.sort_unstable();
-    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
-        return Err(invalid_request(format!(
-            "parameter {} is repeated",
-            pair[0]
-        )));
+    let mut pairs = pairs;
+    pairs.retain(|(_, value)| !value.is_empty());
+    if let Some(name) = repeated_name(&pairs) {
+        return Err(invalid_request(format!("parameter {name} is repeated")));
     }
     Ok(Params(pairs))
+}
+
+/// A name that comes twice, if any. The few names of an OAuth request are
+/// compared pairwise; more are sorted side by side, so that a repeat is
+/// found in O(n log n) however many names a body brings.
+fn repeated_name(pairs: &[(String, String)]) -> Option<&str> {
+    const PAIRWISE: usize = 8;
+    if pairs.len() <= PAIRWISE {
+        return pairs
+            .iter()
+            .enumerate()
+            .find(|(at, (name, _))| pairs[..*at].iter().any(|(earlier, _)| earlier == name))
+            .map(|(_, (name, _))| name.as_str());
+    }
+    let mut names: Vec<&str> = pairs.iter().map(|(key, _)| key.as_str()).collect();
+    names.sort_unstable();
+    names
+        .windows(2)
+        .find(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
 }
 
 /// A body's parameters, each name at most once. A list: the three or four
@@ -308,6 +322,35 @@ mod tests {
         );
         assert_eq!(params.get("empty"), None);
         assert!(parse_params(b"token=a&token=b", true).is_err());
+    }
+
+    #[test]
+    fn a_repeated_name_is_found_among_few_and_among_many() {
+        let repeated = |body: String| match parse_params(body.as_bytes(), true) {
+            Err(failure) => failure.0.to_string(),
+            Ok(_) => "accepted".to_owned(),
+        };
+        for count in [2, 8, 9, 40] {
+            let names: Vec<String> = (0..count).map(|n| format!("p{n}")).collect();
+            let distinct = names
+                .iter()
+                .map(|n| format!("{n}=v"))
+                .collect::<Vec<_>>()
+                .join("&");
+            assert_eq!(repeated(distinct.clone()), "accepted", "{count} names");
+            let last = &names[count - 1];
+            let twice = format!("{distinct}&{last}=again");
+            assert!(
+                repeated(twice).contains(&format!("parameter {last} is repeated")),
+                "{count}"
+            );
+            // An empty value is omitted, so it repeats nothing.
+            assert_eq!(
+                repeated(format!("{distinct}&{last}=")),
+                "accepted",
+                "{count}"
+            );
+        }
     }
 
     #[test]

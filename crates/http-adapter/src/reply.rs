@@ -76,11 +76,7 @@ impl Object {
 
     #[inline]
     fn quoted(&mut self, text: &str) {
-        // What serde_json escapes: control characters, `"` and `\`.
-        // Without short-circuit, so that it runs on whole vectors.
-        self.plain &= text.bytes().fold(true, |all, b| {
-            all & (b >= 0x20) & (b != b'"') & (b != b'\\')
-        });
+        self.plain &= needs_no_escape(text);
         self.out.push(b'"');
         self.out.extend_from_slice(text.as_bytes());
         self.out.push(b'"');
@@ -112,6 +108,44 @@ impl Object {
         self.quoted(value);
     }
 
+    /// `values` as one string, separated by spaces.
+    #[inline]
+    pub(crate) fn joined<'a>(&mut self, name: &str, values: impl Iterator<Item = &'a str>) {
+        self.key(name);
+        self.out.push(b'"');
+        for (at, value) in values.enumerate() {
+            if at > 0 {
+                self.out.push(b' ');
+            }
+            self.plain &= needs_no_escape(value);
+            self.out.extend_from_slice(value.as_bytes());
+        }
+        self.out.push(b'"');
+    }
+
+    /// A number as a JSON string (`"42"`).
+    #[inline]
+    pub(crate) fn int_string(&mut self, name: &str, value: i64) {
+        self.key(name);
+        let digits = self.number.format(value);
+        self.out.push(b'"');
+        self.out.extend_from_slice(digits.as_bytes());
+        self.out.push(b'"');
+    }
+
+    /// Bytes as a string of lowercase hex digits.
+    #[inline]
+    pub(crate) fn hex(&mut self, name: &str, bytes: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        self.key(name);
+        self.out.push(b'"');
+        for byte in bytes {
+            self.out.push(DIGITS[usize::from(byte >> 4)]);
+            self.out.push(DIGITS[usize::from(byte & 0x0f)]);
+        }
+        self.out.push(b'"');
+    }
+
     #[inline]
     pub(crate) fn strings<'a>(&mut self, name: &str, values: impl Iterator<Item = &'a str>) {
         self.key(name);
@@ -131,6 +165,15 @@ impl Object {
         self.out.push(b'}');
         self.plain.then_some(self.out)
     }
+}
+
+/// Whether serde_json writes `text` as it is: no control character, `"`
+/// or `\`. Without short-circuit, so that it runs on whole vectors.
+#[inline]
+fn needs_no_escape(text: &str) -> bool {
+    text.bytes().fold(true, |all, b| {
+        all & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    })
 }
 
 /// A `200` with a JSON document already written.

@@ -3,10 +3,13 @@
 //! answered without leaving the worker thread.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
-use tessera_domain::{Principal, Sighting, Timestamp, VerifyError};
+use serde::{Serialize, Serializer};
+use tessera_domain::{
+    ClientId, PermissionSet, Principal, Sighting, Timestamp, TokenHash, UserId, VerifyError,
+};
 use tessera_oauth_clients::OAuthError;
 
 use crate::auth::verify_token;
@@ -26,17 +29,26 @@ use crate::state::AppState;
 pub struct Introspection {
     active: bool,
     /// The token's permissions, space-separated.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    scope: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_scope"
+    )]
+    #[schema(nullable = false, value_type = Option<String>)]
+    scope: Option<Arc<PermissionSet>>,
     /// The OAuth2 client the token was issued from, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    client_id: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_client_id"
+    )]
+    #[schema(nullable = false, value_type = Option<String>)]
+    client_id: Option<ClientId>,
     /// The user id, as a string.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    sub: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_sub"
+    )]
+    #[schema(nullable = false, value_type = Option<String>)]
+    sub: Option<UserId>,
     /// Expiry in Unix seconds; absent for a token that never expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -49,9 +61,52 @@ pub struct Introspection {
     #[schema(nullable = false, value_type = String, example = "Bearer")]
     token_type: Option<&'static str>,
     /// The token's keyed fingerprint, as the revocation feed names it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    fingerprint: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_fingerprint"
+    )]
+    #[schema(nullable = false, value_type = Option<String>)]
+    fingerprint: Option<TokenHash>,
+}
+
+// The answer keeps the principal's parts and turns them into text only as
+// it is written: no string is built for the scope, the user id or the
+// fingerprint on the way (resource servers ask on every request of theirs).
+fn serialize_scope<S: Serializer>(
+    scope: &Option<Arc<PermissionSet>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match scope {
+        Some(scope) => serializer.serialize_str(&scope.scope()),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn serialize_client_id<S: Serializer>(
+    client_id: &Option<ClientId>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match client_id {
+        Some(client_id) => serializer.serialize_str(client_id.as_str()),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn serialize_sub<S: Serializer>(sub: &Option<UserId>, serializer: S) -> Result<S::Ok, S::Error> {
+    match sub {
+        Some(sub) => serializer.collect_str(sub),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn serialize_fingerprint<S: Serializer>(
+    fingerprint: &Option<TokenHash>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match fingerprint {
+        Some(fingerprint) => serializer.serialize_str(&fingerprint.to_hex()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// The parameters of an introspection (RFC 7662 §2.1), as a form or as a
@@ -97,13 +152,13 @@ impl Introspection {
     fn of(principal: Principal) -> Self {
         Self {
             active: true,
-            scope: Some(principal.permissions.scope()),
-            client_id: principal.from_api_client.map(|c| c.to_string()),
-            sub: Some(principal.user_id.to_string()),
+            scope: Some(principal.permissions),
+            client_id: principal.from_api_client,
+            sub: Some(principal.user_id),
             exp: principal.expires_at.map(Timestamp::whole_secs),
             iat: Some(principal.created_at.whole_secs()),
             token_type: Some("Bearer"),
-            fingerprint: Some(principal.hash.to_hex()),
+            fingerprint: Some(principal.hash),
         }
     }
 }
@@ -112,14 +167,14 @@ impl Introspection {
 impl Written for Introspection {
     fn write(&self, object: &mut Object) {
         object.bool("active", self.active);
-        for (name, value) in [
-            ("scope", &self.scope),
-            ("client_id", &self.client_id),
-            ("sub", &self.sub),
-        ] {
-            if let Some(value) = value {
-                object.string(name, value);
-            }
+        if let Some(scope) = &self.scope {
+            object.joined("scope", scope.iter());
+        }
+        if let Some(client_id) = &self.client_id {
+            object.string("client_id", client_id.as_str());
+        }
+        if let Some(sub) = self.sub {
+            object.int_string("sub", sub.get());
         }
         if let Some(exp) = self.exp {
             object.int("exp", exp);
@@ -131,7 +186,7 @@ impl Written for Introspection {
             object.string("token_type", token_type);
         }
         if let Some(fingerprint) = &self.fingerprint {
-            object.string("fingerprint", fingerprint);
+            object.hex("fingerprint", &fingerprint.0);
         }
     }
 }
@@ -192,19 +247,25 @@ pub async fn introspect_token(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use tessera_domain::{ClientId, PermissionSet, TokenHash, UserId};
+
     use super::Introspection;
     use crate::reply::{assert_written_as_serde, written};
 
-    fn active(scope: &str, client_id: Option<&str>, exp: Option<i64>) -> Introspection {
+    fn active(scope: &[&str], client_id: Option<&str>, exp: Option<i64>) -> Introspection {
         Introspection {
             active: true,
-            scope: Some(scope.to_owned()),
-            client_id: client_id.map(str::to_owned),
-            sub: Some("9223372036854775807".to_owned()),
+            scope: Some(Arc::new(PermissionSet::from_trusted(
+                scope.iter().map(|name| (*name).to_owned()),
+            ))),
+            client_id: client_id.map(ClientId::new),
+            sub: Some(UserId::new(i64::MAX).expect("a user id")),
             exp,
             iat: Some(1_764_337_200),
             token_type: Some("Bearer"),
-            fingerprint: Some("9f86d081884c7d659a2feaa0c55ad015".repeat(2)),
+            fingerprint: Some(TokenHash([0x9f; 32])),
         }
     }
 
@@ -212,15 +273,19 @@ mod tests {
     fn the_written_answer_is_what_serde_writes() {
         let documents = [
             Introspection::inactive(),
-            active("submit_score", None, None),
-            active("", Some("CXFervidex"), Some(-1)),
-            active("a b", Some("CX✓é\u{7f}"), Some(i64::MAX)),
+            active(&["submit_score"], None, None),
+            active(&[], Some("CXFervidex"), Some(-1)),
+            active(
+                &["delete_score", "submit_score"],
+                Some("CX✓é\u{7f}"),
+                Some(i64::MAX),
+            ),
         ];
         for document in &documents {
             assert_written_as_serde(document);
         }
         for needs_escaping in ["say \"hi\"", "back\\slash", "new\nline"] {
-            let document = active("submit_score", Some(needs_escaping), None);
+            let document = active(&["submit_score"], Some(needs_escaping), None);
             assert_eq!(
                 written(&document),
                 None,
