@@ -68,6 +68,11 @@ pub enum ClientConfigError {
 #[derive(Debug, Default)]
 pub struct StaticClientDirectory {
     clients: HashMap<String, BuiltIn>,
+    /// Fingerprints of the HTTP Basic `Authorization` values that name each
+    /// resource server and its secret exactly as clients write them, so an
+    /// introspection is authenticated by one fingerprint of the header
+    /// instead of decoding it (see [`basic_authorizations`]).
+    basic: Vec<(TokenHash, String)>,
 }
 
 #[derive(Debug)]
@@ -89,6 +94,7 @@ impl StaticClientDirectory {
         created_at: Timestamp,
     ) -> Result<Self, ClientConfigError> {
         let mut clients = HashMap::new();
+        let mut basic = Vec::new();
         for config in configs {
             let id = &config.client_id;
             let id_ok = !id.is_empty()
@@ -123,6 +129,11 @@ impl StaticClientDirectory {
             if config.resource_server && secret_hash.is_none() {
                 return Err(ClientConfigError::ResourceServerWithoutSecret(id.clone()));
             }
+            if let (true, Some(secret)) = (config.resource_server, &config.client_secret) {
+                for value in basic_authorizations(id, secret.expose()) {
+                    basic.push((keyring.fingerprint(&value), id.clone()));
+                }
+            }
             let built_in = BuiltIn {
                 client,
                 secret_hash,
@@ -132,13 +143,55 @@ impl StaticClientDirectory {
                 return Err(ClientConfigError::DuplicateId(id.clone()));
             }
         }
-        Ok(Self { clients })
+        Ok(Self { clients, basic })
     }
+}
+
+/// The `Authorization` values a client writes for `id` and `secret` by RFC
+/// 6749 §2.3.1 (each form-encoded, then base64): with the secret encoded,
+/// and with it as it is where no decoder would change it (no `%`, no `+`).
+/// Decoded by the general rule, each gives back exactly `id` and `secret`.
+/// None for a secret with a control character, which that rule refuses.
+fn basic_authorizations(id: &str, secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    if secret.chars().any(char::is_control) {
+        return Vec::new();
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut secrets = vec![encoded];
+    if !secret.contains(['%', '+']) && secrets[0] != secret {
+        secrets.push(secret.to_owned());
+    }
+    secrets
+        .iter()
+        .map(|secret| {
+            let pair = format!("{id}:{secret}");
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        })
+        .collect()
 }
 
 impl StaticClientDirectory {
     pub(crate) fn get(&self, id: &str) -> Option<&BuiltIn> {
         self.clients.get(id)
+    }
+
+    /// The resource server whose `Authorization` value has the fingerprint
+    /// `presented`; every fingerprint is compared, in constant time.
+    pub(crate) fn by_basic(&self, presented: &TokenHash) -> Option<&OAuthClient> {
+        use subtle::ConstantTimeEq as _;
+        let mut found = None;
+        for (expected, id) in &self.basic {
+            if bool::from(expected.0.ct_eq(&presented.0)) {
+                found = Some(id);
+            }
+        }
+        found
+            .and_then(|id| self.clients.get(id))
+            .map(|built_in| &built_in.client)
     }
 
     /// The built-in clients by id (configuration order is not kept).
@@ -216,5 +269,88 @@ mod tests {
             "the registered clients' rule: no control characters"
         );
         assert!(directory(&[BuiltInClientConfig::new("C X", "Alpha", &[])]).is_err());
+    }
+
+    /// RFC 6749 §2.3.1 read back: base64, then each side of the first `:`
+    /// form-decoded (`+` is a space, then percent-decoding).
+    fn decoded(value: &str) -> (String, String) {
+        use base64::Engine as _;
+        let encoded = value.strip_prefix("Basic ").expect("Basic");
+        let pair = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("base64");
+        let pair = String::from_utf8(pair).expect("UTF-8");
+        let (id, secret) = pair.split_once(':').expect("a colon");
+        let form_decoded = |text: &str| {
+            let bytes = text.replace('+', " ").into_bytes();
+            let mut out = Vec::new();
+            let mut at = 0;
+            while at < bytes.len() {
+                let hex = bytes
+                    .get(at + 1..at + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match (bytes[at], hex) {
+                    (b'%', Some(byte)) => {
+                        out.push(byte);
+                        at += 3;
+                    }
+                    (byte, _) => {
+                        out.push(byte);
+                        at += 1;
+                    }
+                }
+            }
+            String::from_utf8(out).expect("UTF-8")
+        };
+        (form_decoded(id), form_decoded(secret))
+    }
+
+    #[test]
+    fn a_resource_server_is_found_by_its_exact_basic_header() {
+        let secrets = ["plain-secret_1", "a+b c%20:&=x", "s\u{fc}\u{df}?/#"];
+        let configs: Vec<BuiltInClientConfig> = secrets
+            .iter()
+            .enumerate()
+            .map(|(at, secret)| BuiltInClientConfig {
+                client_secret: Some(SecretString::new(*secret)),
+                resource_server: true,
+                ..BuiltInClientConfig::new(&format!("CXRs{at}"), "Resource", &[])
+            })
+            .chain([BuiltInClientConfig {
+                client_secret: Some(SecretString::new("app-secret")),
+                ..BuiltInClientConfig::new("CXApp", "Application", &[])
+            }])
+            .collect();
+        let directory = directory(&configs).expect("valid");
+        let keyring = keyring();
+        for (at, secret) in secrets.iter().enumerate() {
+            let id = format!("CXRs{at}");
+            let values = basic_authorizations(&id, secret);
+            assert!(!values.is_empty(), "{secret:?}");
+            for value in &values {
+                // Each value means this id and secret to the general rule...
+                assert_eq!(decoded(value), (id.clone(), (*secret).to_owned()));
+                // ...and finds this resource server.
+                let found = directory.by_basic(&keyring.fingerprint(value));
+                assert_eq!(found.map(|client| client.id.as_str()), Some(id.as_str()));
+            }
+        }
+        // Encoded, and as it is where decoding would leave it alone.
+        assert_eq!(basic_authorizations("CXRs0", secrets[0]).len(), 1);
+        assert_eq!(basic_authorizations("CXRs1", secrets[1]).len(), 1);
+        assert_eq!(basic_authorizations("CXRs2", secrets[2]).len(), 2);
+        let wrong = basic_authorizations("CXRs0", "plain-secret_2");
+        assert_eq!(directory.by_basic(&keyring.fingerprint(&wrong[0])), None);
+        let application = basic_authorizations("CXApp", "app-secret");
+        assert_eq!(
+            directory.by_basic(&keyring.fingerprint(&application[0])),
+            None,
+            "not a resource server"
+        );
+        assert!(
+            basic_authorizations("CXRs0", "tab\tsecret").is_empty(),
+            "the general rule refuses control characters"
+        );
     }
 }

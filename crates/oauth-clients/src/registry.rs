@@ -353,6 +353,18 @@ impl ClientService {
     /// A built-in client marked `resource_server`, authenticated by its
     /// secret: who may introspect tokens and read the revocation feed. Needs
     /// no IO, so the hot path calls it inline.
+    /// The resource server an `Authorization` value authenticates when it
+    /// is HTTP Basic written as clients write it (see
+    /// [`StaticClientDirectory`]): one fingerprint of the value, nothing
+    /// decoded. `None` says only that this shortcut does not apply: the
+    /// credentials are then read and checked by the general rule.
+    pub fn resource_server_by_authorization(&self, value: &str) -> Option<&OAuthClient> {
+        if !value.starts_with("Basic ") {
+            return None;
+        }
+        self.built_in.by_basic(&self.keyring.fingerprint(value))
+    }
+
     pub fn authenticate_resource_server(&self, id: &str, secret: &str) -> Option<&OAuthClient> {
         let presented = self.keyring.fingerprint(secret);
         let built_in = self.built_in.get(id)?;

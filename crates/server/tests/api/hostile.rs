@@ -238,6 +238,26 @@ fn cases() -> Vec<Case> {
                 "token=x&client_id=CXResource&client_secret=other"
             )
         ),
+        case!(
+            "another client_id in the body beside Basic at introspection",
+            400,
+            |app, _c| form(
+                app,
+                "/api/v1/oauth/introspect",
+                Some(basic("CXResource", RESOURCE_SERVER_SECRET)),
+                "token=x&client_id=CXBuiltIn"
+            )
+        ),
+        case!(
+            "the same client_id in the body beside Basic at introspection",
+            200,
+            |app, _c| form(
+                app,
+                "/api/v1/oauth/introspect",
+                Some(basic("CXResource", RESOURCE_SERVER_SECRET)),
+                "token=x&client_id=CXResource"
+            )
+        ),
         case!("userID above 2^63", 400, |app, _c| send(app.with_session(
             Method::GET,
             "/api/v1/users/9223372036854775808/api-tokens",
