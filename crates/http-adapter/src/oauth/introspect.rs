@@ -72,41 +72,30 @@ pub struct Introspection {
 // The answer keeps the principal's parts and turns them into text only as
 // it is written: no string is built for the scope, the user id or the
 // fingerprint on the way (resource servers ask on every request of theirs).
-fn serialize_scope<S: Serializer>(
-    scope: &Option<Arc<PermissionSet>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match scope {
-        Some(scope) => serializer.serialize_str(&scope.scope()),
+// serde, which writes the answers that need escaping, gets the text here.
+type Serialized<S> = Result<<S as Serializer>::Ok, <S as Serializer>::Error>;
+
+fn text<S: Serializer>(text: Option<impl AsRef<str>>, serializer: S) -> Serialized<S> {
+    match text {
+        Some(text) => serializer.serialize_str(text.as_ref()),
         None => serializer.serialize_none(),
     }
 }
 
-fn serialize_client_id<S: Serializer>(
-    client_id: &Option<ClientId>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match client_id {
-        Some(client_id) => serializer.serialize_str(client_id.as_str()),
-        None => serializer.serialize_none(),
-    }
+fn serialize_scope<S: Serializer>(scope: &Option<Arc<PermissionSet>>, s: S) -> Serialized<S> {
+    text(scope.as_deref().map(PermissionSet::scope), s)
 }
 
-fn serialize_sub<S: Serializer>(sub: &Option<UserId>, serializer: S) -> Result<S::Ok, S::Error> {
-    match sub {
-        Some(sub) => serializer.collect_str(sub),
-        None => serializer.serialize_none(),
-    }
+fn serialize_client_id<S: Serializer>(client_id: &Option<ClientId>, s: S) -> Serialized<S> {
+    text(client_id.as_ref().map(ClientId::as_str), s)
 }
 
-fn serialize_fingerprint<S: Serializer>(
-    fingerprint: &Option<TokenHash>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match fingerprint {
-        Some(fingerprint) => serializer.serialize_str(&fingerprint.to_hex()),
-        None => serializer.serialize_none(),
-    }
+fn serialize_sub<S: Serializer>(sub: &Option<UserId>, s: S) -> Serialized<S> {
+    text(sub.map(|sub| sub.to_string()), s)
+}
+
+fn serialize_fingerprint<S: Serializer>(fingerprint: &Option<TokenHash>, s: S) -> Serialized<S> {
+    text(fingerprint.as_ref().map(TokenHash::to_hex), s)
 }
 
 /// The parameters of an introspection (RFC 7662 §2.1), as a form or as a
