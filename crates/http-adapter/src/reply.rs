@@ -74,12 +74,34 @@ impl Object {
         self.out.extend_from_slice(b"\":");
     }
 
+    /// `text` as it is, noting whether serde would have escaped it.
+    #[inline]
+    fn raw(&mut self, text: &str) {
+        self.plain &= needs_no_escape(text);
+        self.out.extend_from_slice(text.as_bytes());
+    }
+
     #[inline]
     fn quoted(&mut self, text: &str) {
-        self.plain &= needs_no_escape(text);
         self.out.push(b'"');
-        self.out.extend_from_slice(text.as_bytes());
+        self.raw(text);
         self.out.push(b'"');
+    }
+
+    /// Each of `values` written by `each`, with `separator` between them.
+    #[inline]
+    fn separated<'a>(
+        &mut self,
+        values: impl Iterator<Item = &'a str>,
+        separator: u8,
+        each: fn(&mut Self, &str),
+    ) {
+        for (at, value) in values.enumerate() {
+            if at > 0 {
+                self.out.push(separator);
+            }
+            each(self, value);
+        }
     }
 
     #[inline]
@@ -113,13 +135,7 @@ impl Object {
     pub(crate) fn joined<'a>(&mut self, name: &str, values: impl Iterator<Item = &'a str>) {
         self.key(name);
         self.out.push(b'"');
-        for (at, value) in values.enumerate() {
-            if at > 0 {
-                self.out.push(b' ');
-            }
-            self.plain &= needs_no_escape(value);
-            self.out.extend_from_slice(value.as_bytes());
-        }
+        self.separated(values, b' ', Self::raw);
         self.out.push(b'"');
     }
 
@@ -133,29 +149,12 @@ impl Object {
         self.out.push(b'"');
     }
 
-    /// Bytes as a string of lowercase hex digits.
-    #[inline]
-    pub(crate) fn hex(&mut self, name: &str, bytes: &[u8]) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        self.key(name);
-        self.out.push(b'"');
-        for byte in bytes {
-            self.out.push(DIGITS[usize::from(byte >> 4)]);
-            self.out.push(DIGITS[usize::from(byte & 0x0f)]);
-        }
-        self.out.push(b'"');
-    }
-
+    /// `values` as an array of strings.
     #[inline]
     pub(crate) fn strings<'a>(&mut self, name: &str, values: impl Iterator<Item = &'a str>) {
         self.key(name);
         self.out.push(b'[');
-        for (at, value) in values.enumerate() {
-            if at > 0 {
-                self.out.push(b',');
-            }
-            self.quoted(value);
-        }
+        self.separated(values, b',', Self::quoted);
         self.out.push(b']');
     }
 

@@ -272,7 +272,8 @@ mod tests {
     }
 
     /// RFC 6749 §2.3.1 read back: base64, then each side of the first `:`
-    /// form-decoded (`+` is a space, then percent-decoding).
+    /// form-decoded (`+` a space, then percent-decoding). By the form
+    /// parser: these values hold no raw `&` or `=`, so each side is one name.
     fn decoded(value: &str) -> (String, String) {
         use base64::Engine as _;
         let encoded = value.strip_prefix("Basic ").expect("Basic");
@@ -282,26 +283,10 @@ mod tests {
         let pair = String::from_utf8(pair).expect("UTF-8");
         let (id, secret) = pair.split_once(':').expect("a colon");
         let form_decoded = |text: &str| {
-            let bytes = text.replace('+', " ").into_bytes();
-            let mut out = Vec::new();
-            let mut at = 0;
-            while at < bytes.len() {
-                let hex = bytes
-                    .get(at + 1..at + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match (bytes[at], hex) {
-                    (b'%', Some(byte)) => {
-                        out.push(byte);
-                        at += 3;
-                    }
-                    (byte, _) => {
-                        out.push(byte);
-                        at += 1;
-                    }
-                }
-            }
-            String::from_utf8(out).expect("UTF-8")
+            let mut parts = url::form_urlencoded::parse(text.as_bytes());
+            let (name, value) = parts.next().expect("one part");
+            assert!(value.is_empty() && parts.next().is_none(), "{text}");
+            name.into_owned()
         };
         (form_decoded(id), form_decoded(secret))
     }

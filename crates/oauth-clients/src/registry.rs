@@ -350,9 +350,6 @@ impl ClientService {
 }
 
 impl ClientService {
-    /// A built-in client marked `resource_server`, authenticated by its
-    /// secret: who may introspect tokens and read the revocation feed. Needs
-    /// no IO, so the hot path calls it inline.
     /// The resource server an `Authorization` value authenticates when it
     /// is HTTP Basic written as clients write it (see
     /// [`StaticClientDirectory`]): one fingerprint of the value, nothing
@@ -365,6 +362,9 @@ impl ClientService {
         self.built_in.by_basic(&self.keyring.fingerprint(value))
     }
 
+    /// A built-in client marked `resource_server`, authenticated by its
+    /// secret: who may introspect tokens and read the revocation feed. Needs
+    /// no IO, so the hot path calls it inline.
     pub fn authenticate_resource_server(&self, id: &str, secret: &str) -> Option<&OAuthClient> {
         let presented = self.keyring.fingerprint(secret);
         let built_in = self.built_in.get(id)?;

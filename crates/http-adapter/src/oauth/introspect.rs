@@ -175,7 +175,11 @@ impl Written for Introspection {
             object.string("token_type", token_type);
         }
         if let Some(fingerprint) = &self.fingerprint {
-            object.hex("fingerprint", &fingerprint.0);
+            let digits = fingerprint.hex_digits();
+            object.string(
+                "fingerprint",
+                std::str::from_utf8(&digits).unwrap_or_default(),
+            );
         }
     }
 }
