@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::result::Error as DieselError;
+use diesel::sql_types::{Array, BigInt, Text};
 use tessera_domain::audit::{GENESIS_HASH, UnreadableEvent};
 use tessera_domain::webhooks::Subscription;
 use tessera_domain::{Actor, AuditEvent, AuditLog, EventDraft, RevokeReason, Timestamp, UserId};
@@ -96,10 +99,11 @@ pub(crate) fn append(
 }
 
 /// [`append`] of several drafts (one creation batch's), in their order:
-/// on PostgreSQL four statements whatever their number — each user's head
+/// on PostgreSQL three statements whatever their number — each user's head
 /// bumped once by their count, in user order (batches of other instances
-/// lock heads in the same order), the events chained here and inserted in
-/// one statement, the heads' hashes set in one, the receivers' rows in one.
+/// lock heads in the same order), the events chained here and inserted
+/// with the heads' new hashes in one ([`ChainEvents`]), the receivers' rows
+/// in one.
 /// On SQLite, where a statement is no round trip, one [`append`] each.
 pub(crate) fn append_many(
     conn: &mut AnyConnection,
@@ -139,7 +143,7 @@ pub(crate) fn append_many(
             (head.user_id, (first, head.hash))
         })
         .collect();
-    let mut events = Vec::with_capacity(drafts.len());
+    let mut chained = ChainEvents::default();
     let mut deliveries = Vec::new();
     for (draft, at) in drafts {
         let user = draft.user.get();
@@ -150,24 +154,19 @@ pub(crate) fn append_many(
         let text =
             serde_json::to_string(&event).map_err(|e| DieselError::SerializationError(e.into()))?;
         deliveries.extend(delivery_rows(trail, user, *seq, &event, &text, *at));
-        events.push(event_row(user, *seq, &event, text));
+        chained.users.push(user);
+        chained.seqs.push(*seq);
+        chained.ats.push(event.at);
+        chained.kinds.push(event.kind.clone());
+        chained.texts.push(text);
         *seq += 1;
         *previous = event.hash;
     }
-    diesel::insert_into(audit_events::table)
-        .values(&events)
-        .execute(pg)?;
-    let (users, hashes): (Vec<i64>, Vec<String>) = heads
+    (chained.head_users, chained.head_hashes) = heads
         .into_iter()
         .map(|(user, (_, hash))| (user, hash))
         .unzip();
-    diesel::sql_query(
-        "UPDATE audit_heads AS h SET hash = v.hash \
-         FROM unnest($1::int8[], $2::text[]) AS v(user_id, hash) WHERE h.user_id = v.user_id",
-    )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&users)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&hashes)
-    .execute(pg)?;
+    chained.execute(pg)?;
     if !deliveries.is_empty() {
         diesel::insert_into(webhook_deliveries::table)
             .values(&deliveries)
@@ -175,6 +174,52 @@ pub(crate) fn append_many(
     }
     Ok(())
 }
+
+/// A batch's events and its users' new head hashes, written by one
+/// statement whose text never changes (each bound as an array), so each
+/// connection parses and plans it once and the batch makes one round trip
+/// for both.
+#[derive(Default)]
+struct ChainEvents {
+    users: Vec<i64>,
+    seqs: Vec<i64>,
+    ats: Vec<i64>,
+    kinds: Vec<String>,
+    texts: Vec<String>,
+    head_users: Vec<i64>,
+    head_hashes: Vec<String>,
+}
+
+impl QueryId for ChainEvents {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for ChainEvents {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "WITH events AS (INSERT INTO audit_events (user_id, seq, at, event_type, event) \
+             SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(&self.users)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.seqs)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.ats)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.kinds)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.texts)?;
+        out.push_sql(")) UPDATE audit_heads AS h SET hash = v.hash FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(&self.head_users)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.head_hashes)?;
+        out.push_sql(") AS v(user_id, hash) WHERE h.user_id = v.user_id");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for ChainEvents {}
 
 /// An `audit_events` row as Diesel inserts it.
 type EventRow = (

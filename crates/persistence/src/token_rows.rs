@@ -5,8 +5,11 @@
 use std::net::IpAddr;
 
 use anyhow::Context as _;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Array, BigInt, Binary, Bool, Nullable, Text};
 use tessera_domain::{
     AllowedIps, ClientId, NewTokenRecord, PermissionSet, Timestamp, TokenId, TokenRecord, UserId,
 };
@@ -165,14 +168,11 @@ pub(crate) fn insert_token_rows(
         .iter()
         .map(|token| new_token_row(token))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut inserted: std::collections::HashMap<Vec<u8>, TokenRow> =
-        diesel::insert_into(api_tokens::table)
-            .values(&rows)
-            .returning(api_tokens::all_columns)
-            .get_results::<TokenRow>(pg)?
-            .into_iter()
-            .map(|row| (row.token_hash.clone(), row))
-            .collect();
+    let mut inserted: std::collections::HashMap<Vec<u8>, TokenRow> = InsertTokens::of(rows)
+        .get_results::<TokenRow>(pg)?
+        .into_iter()
+        .map(|row| (row.token_hash.clone(), row))
+        .collect();
     tokens
         .iter()
         .map(|token| {
@@ -182,6 +182,101 @@ pub(crate) fn insert_token_rows(
         })
         .collect()
 }
+
+/// A creation batch's rows as one `INSERT … SELECT FROM unnest(…)`, bound
+/// as an array per column: the statement's text is the same for every
+/// batch, so each connection parses and plans it once. A multi-row
+/// `VALUES` list has a text per batch size and eleven parameters a row,
+/// all parsed and planned again for every batch.
+struct InsertTokens<'a> {
+    user_ids: Vec<i64>,
+    identifiers: Vec<&'a str>,
+    hashes: Vec<&'a [u8]>,
+    sealed: Vec<&'a [u8]>,
+    permissions: Vec<String>,
+    clients: Vec<Option<&'a str>>,
+    created: Vec<i64>,
+    expires: Vec<Option<i64>>,
+    public_ids: Vec<String>,
+    allowed_ips: Vec<Option<String>>,
+    canaries: Vec<bool>,
+}
+
+impl<'a> InsertTokens<'a> {
+    fn of(rows: Vec<NewTokenRow<'a>>) -> Self {
+        let mut columns = Self {
+            user_ids: Vec::with_capacity(rows.len()),
+            identifiers: Vec::with_capacity(rows.len()),
+            hashes: Vec::with_capacity(rows.len()),
+            sealed: Vec::with_capacity(rows.len()),
+            permissions: Vec::with_capacity(rows.len()),
+            clients: Vec::with_capacity(rows.len()),
+            created: Vec::with_capacity(rows.len()),
+            expires: Vec::with_capacity(rows.len()),
+            public_ids: Vec::with_capacity(rows.len()),
+            allowed_ips: Vec::with_capacity(rows.len()),
+            canaries: Vec::with_capacity(rows.len()),
+        };
+        for row in rows {
+            columns.user_ids.push(row.user_id);
+            columns.identifiers.push(row.identifier);
+            columns.hashes.push(row.token_hash);
+            columns.sealed.push(row.token_sealed);
+            columns.permissions.push(row.permissions);
+            columns.clients.push(row.from_api_client);
+            columns.created.push(row.created_at);
+            columns.expires.push(row.expires_at);
+            columns.public_ids.push(row.public_id);
+            columns.allowed_ips.push(row.allowed_ips);
+            columns.canaries.push(row.canary);
+        }
+        columns
+    }
+}
+
+impl QueryId for InsertTokens<'_> {
+    type QueryId = InsertTokens<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for InsertTokens<'_> {
+    type SqlType = api_tokens::SqlType;
+}
+
+impl QueryFragment<Pg> for InsertTokens<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO api_tokens (user_id, identifier, token_hash, token_sealed, \
+             permissions, from_api_client, created_at, expires_at, public_id, allowed_ips, \
+             canary) SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(&self.user_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.identifiers)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Binary>, _>(&self.hashes)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Binary>, _>(&self.sealed)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.permissions)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.clients)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.created)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.expires)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.public_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.allowed_ips)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bool>, _>(&self.canaries)?;
+        out.push_sql(") RETURNING ");
+        api_tokens::all_columns.walk_ast(out.reborrow())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for InsertTokens<'_> {}
 
 fn new_token_row(token: &NewTokenRecord) -> Result<NewTokenRow<'_>, DieselError> {
     let permissions = serde_json::to_string(&token.permissions.iter().collect::<Vec<_>>())

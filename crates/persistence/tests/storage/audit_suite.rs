@@ -110,8 +110,12 @@ pub fn creations_stored_together_are_answered_and_chained_as_one_by_one(f: &Fixt
     f.repo.suspend(user(22), None, NOW).expect("suspend");
     let mut canary = record(21, None);
     canary.canary = true;
+    // Every nullable column given, in one row of the batch.
+    let mut full = record(20, None);
+    full.expires_at = Some(NOW + std::time::Duration::from_secs(3600));
+    full.allowed_ips = Some(AllowedIps::parse(&["10.0.0.0/8", "::1"]).expect("valid"));
     let batch = vec![
-        record(20, None),
+        full,
         record(21, None),
         record(22, None),
         record(20, None),
@@ -137,12 +141,16 @@ pub fn creations_stored_together_are_answered_and_chained_as_one_by_one(f: &Fixt
         assert_eq!(stored.identifier, asked.identifier);
         assert_eq!(stored.permissions, asked.permissions);
         assert_eq!(stored.canary, asked.canary);
+        assert_eq!(stored.expires_at, asked.expires_at);
+        assert_eq!(stored.allowed_ips, asked.allowed_ips);
+        assert_eq!(stored.sealed, asked.sealed);
+        assert_eq!(stored.created_at, asked.created_at);
         let found = f
             .repo
             .find_by_hash(&asked.hash)
             .expect("find")
             .expect("found");
-        assert_eq!(found.id, stored.id);
+        assert_eq!(&found, stored);
     }
     assert!(f.repo.find_by_hash(&batch[2].hash).expect("find").is_none());
 
