@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Text};
 use tessera_domain::audit::{GENESIS_HASH, UnreadableEvent};
@@ -124,16 +124,10 @@ pub(crate) fn append_many(
         *counts.entry(draft.user.get()).or_default() += 1;
     }
     let (users, added): (Vec<i64>, Vec<i64>) = counts.iter().map(|(u, n)| (*u, *n)).unzip();
-    let bumped: Vec<BumpedHead> = diesel::sql_query(
-        "INSERT INTO audit_heads (user_id, seq, hash) \
-         SELECT user_id, added, $3 FROM unnest($1::int8[], $2::int8[]) AS v(user_id, added) \
-         ORDER BY user_id \
-         ON CONFLICT (user_id) DO UPDATE SET seq = audit_heads.seq + excluded.seq \
-         RETURNING user_id, seq, hash",
-    )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&users)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&added)
-    .bind::<diesel::sql_types::Text, _>(GENESIS_HASH)
+    let bumped: Vec<BumpedHead> = BumpHeads {
+        users: &users,
+        added: &added,
+    }
     .load(pg)?;
     // Each user's next number and the hash its next event chains to.
     let mut heads: std::collections::HashMap<i64, (i64, String)> = bumped
@@ -174,6 +168,42 @@ pub(crate) fn append_many(
     }
     Ok(())
 }
+
+/// Each user's head bumped by the number of the batch's events, in user
+/// order (batches of other instances lock heads in the same order); fixed
+/// text, prepared once per connection.
+struct BumpHeads<'a> {
+    users: &'a [i64],
+    added: &'a [i64],
+}
+
+impl QueryId for BumpHeads<'_> {
+    type QueryId = BumpHeads<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for BumpHeads<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl QueryFragment<Pg> for BumpHeads<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO audit_heads (user_id, seq, hash) SELECT user_id, added, ");
+        out.push_bind_param::<Text, _>(GENESIS_HASH)?;
+        out.push_sql(" FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(self.users)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.added)?;
+        out.push_sql(
+            ") AS v(user_id, added) ORDER BY user_id \
+             ON CONFLICT (user_id) DO UPDATE SET seq = audit_heads.seq + excluded.seq \
+             RETURNING user_id, seq, hash",
+        );
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for BumpHeads<'_> {}
 
 /// A batch's events and its users' new head hashes, written by one
 /// statement whose text never changes (each bound as an array), so each

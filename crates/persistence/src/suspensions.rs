@@ -7,8 +7,11 @@
 
 use std::collections::HashSet;
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::Error as DieselError;
+use diesel::sql_types::{Array, Integer};
 use tessera_domain::{EventDraft, Timestamp, TokenHash, UserId};
 
 use crate::audit::append;
@@ -68,16 +71,11 @@ pub(crate) fn users_to_issue_to(
         let mut keys: Vec<i32> = users.iter().map(|&user| lock_key(user)).collect();
         keys.sort_unstable();
         keys.dedup();
-        let busy: HashSet<i32> = diesel::sql_query(
-            "SELECT key FROM unnest($2::int4[]) AS key \
-             WHERE NOT pg_try_advisory_xact_lock_shared($1, key)",
-        )
-        .bind::<diesel::sql_types::Integer, _>(USER_LOCK_SPACE)
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(keys)
-        .load::<BusyKey>(pg)?
-        .into_iter()
-        .map(|row| row.key)
-        .collect();
+        let busy: HashSet<i32> = TryUserLocks { keys: &keys }
+            .load::<BusyKey>(pg)?
+            .into_iter()
+            .map(|row| row.key)
+            .collect();
         issuable.busy = users
             .iter()
             .copied()
@@ -97,6 +95,34 @@ pub(crate) fn users_to_issue_to(
         .collect();
     Ok(issuable)
 }
+
+/// The users' shared locks tried, the keys whose lock a suspension holds
+/// answered; fixed text, prepared once per connection.
+struct TryUserLocks<'a> {
+    keys: &'a [i32],
+}
+
+impl QueryId for TryUserLocks<'_> {
+    type QueryId = TryUserLocks<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for TryUserLocks<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl QueryFragment<Pg> for TryUserLocks<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT key FROM unnest(");
+        out.push_bind_param::<Array<Integer>, _>(self.keys)?;
+        out.push_sql(") AS key WHERE NOT pg_try_advisory_xact_lock_shared(");
+        out.push_bind_param::<Integer, _>(&USER_LOCK_SPACE)?;
+        out.push_sql(", key)");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for TryUserLocks<'_> {}
 
 #[derive(QueryableByName)]
 struct BusyKey {
