@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Text};
 use tessera_domain::audit::{GENESIS_HASH, UnreadableEvent};
@@ -177,14 +177,7 @@ struct BumpHeads<'a> {
     added: &'a [i64],
 }
 
-impl QueryId for BumpHeads<'_> {
-    type QueryId = BumpHeads<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for BumpHeads<'_> {
-    type SqlType = diesel::sql_types::Untyped;
-}
+fixed_statement!(BumpHeads<'_>, id BumpHeads<'static>, on PgConnection, rows diesel::sql_types::Untyped);
 
 impl QueryFragment<Pg> for BumpHeads<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -203,8 +196,6 @@ impl QueryFragment<Pg> for BumpHeads<'_> {
     }
 }
 
-impl RunQueryDsl<PgConnection> for BumpHeads<'_> {}
-
 /// A batch's events and its users' new head hashes, written by one
 /// statement whose text never changes (each bound as an array), so each
 /// connection parses and plans it once and the batch makes one round trip
@@ -220,10 +211,7 @@ struct ChainEvents {
     head_hashes: Vec<String>,
 }
 
-impl QueryId for ChainEvents {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
+fixed_statement!(ChainEvents, id ChainEvents, on PgConnection);
 
 impl QueryFragment<Pg> for ChainEvents {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -248,8 +236,6 @@ impl QueryFragment<Pg> for ChainEvents {
         Ok(())
     }
 }
-
-impl RunQueryDsl<PgConnection> for ChainEvents {}
 
 /// An `audit_events` row as Diesel inserts it.
 type EventRow = (

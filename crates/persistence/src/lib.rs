@@ -2,6 +2,28 @@
 //! PostgreSQL (production) and an embedded SQLite file (zero-setup default):
 //! the backend is chosen from the URL scheme at startup.
 
+/// A statement of our own whose text never changes: a static query id, so
+/// each connection prepares it once and reuses it (Diesel prepares every
+/// `sql_query`, and every `IN` list through a connection of either
+/// backend, anew on each execution). `rows` gives the SQL type of what it
+/// returns (`Untyped` for a `QueryableByName` row).
+macro_rules! fixed_statement {
+    ($statement:ty, id $id:ty, on $connection:ty $(, rows $rows:ty)?) => {
+        impl diesel::query_builder::QueryId for $statement {
+            type QueryId = $id;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl diesel::query_dsl::RunQueryDsl<$connection> for $statement {}
+
+        $(
+            impl diesel::query_builder::Query for $statement {
+                type SqlType = $rows;
+            }
+        )?
+    };
+}
+
 mod audit;
 mod connection;
 mod failure;

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, Integer};
 use tessera_domain::{EventDraft, Timestamp, TokenHash, UserId};
@@ -102,14 +102,7 @@ struct TryUserLocks<'a> {
     keys: &'a [i32],
 }
 
-impl QueryId for TryUserLocks<'_> {
-    type QueryId = TryUserLocks<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for TryUserLocks<'_> {
-    type SqlType = diesel::sql_types::Untyped;
-}
+fixed_statement!(TryUserLocks<'_>, id TryUserLocks<'static>, on PgConnection, rows diesel::sql_types::Untyped);
 
 impl QueryFragment<Pg> for TryUserLocks<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -121,8 +114,6 @@ impl QueryFragment<Pg> for TryUserLocks<'_> {
         Ok(())
     }
 }
-
-impl RunQueryDsl<PgConnection> for TryUserLocks<'_> {}
 
 #[derive(QueryableByName)]
 struct BusyKey {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use anyhow::Context as _;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Binary, Bool, Nullable, Text};
 use tessera_domain::{
@@ -234,14 +234,7 @@ impl<'a> InsertTokens<'a> {
     }
 }
 
-impl QueryId for InsertTokens<'_> {
-    type QueryId = InsertTokens<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for InsertTokens<'_> {
-    type SqlType = api_tokens::SqlType;
-}
+fixed_statement!(InsertTokens<'_>, id InsertTokens<'static>, on PgConnection, rows api_tokens::SqlType);
 
 impl QueryFragment<Pg> for InsertTokens<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -275,8 +268,6 @@ impl QueryFragment<Pg> for InsertTokens<'_> {
         api_tokens::all_columns.walk_ast(out.reborrow())
     }
 }
-
-impl RunQueryDsl<PgConnection> for InsertTokens<'_> {}
 
 fn new_token_row(token: &NewTokenRecord) -> Result<NewTokenRow<'_>, DieselError> {
     let permissions = serde_json::to_string(&token.permissions.iter().collect::<Vec<_>>())

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Binary, Nullable, Text};
 use diesel::sqlite::Sqlite;
@@ -141,10 +141,7 @@ struct RecordUses<'a> {
     ips: Vec<Option<&'a str>>,
 }
 
-impl QueryId for RecordUses<'_> {
-    type QueryId = RecordUses<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
+fixed_statement!(RecordUses<'_>, id RecordUses<'static>, on PgConnection);
 
 impl QueryFragment<Pg> for RecordUses<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -168,8 +165,6 @@ impl QueryFragment<Pg> for RecordUses<'_> {
         Ok(())
     }
 }
-
-impl RunQueryDsl<PgConnection> for RecordUses<'_> {}
 
 fn write_postgres(
     conn: &mut AnyConnection,
@@ -214,10 +209,7 @@ struct RecordUse<'a> {
     ips: Option<&'a str>,
 }
 
-impl QueryId for RecordUse<'_> {
-    type QueryId = RecordUse<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
+fixed_statement!(RecordUse<'_>, id RecordUse<'static>, on SqliteConnection);
 
 impl QueryFragment<Sqlite> for RecordUse<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
@@ -237,8 +229,6 @@ impl QueryFragment<Sqlite> for RecordUse<'_> {
         Ok(())
     }
 }
-
-impl RunQueryDsl<SqliteConnection> for RecordUse<'_> {}
 
 /// In process there are no round trips, and SQLite plans a joined
 /// `UPDATE … FROM` far worse than one cached statement per row; the gate is
