@@ -151,7 +151,7 @@ pub(crate) fn append_many(
         chained.users.push(user);
         chained.seqs.push(*seq);
         chained.ats.push(event.at);
-        chained.kinds.push(event.kind.clone());
+        chained.kinds.push(event.kind);
         chained.texts.push(text);
         *seq += 1;
         *previous = event.hash;
